@@ -1,0 +1,229 @@
+using System.Diagnostics;
+using System.Globalization;
+using CageNet.Configuration;
+using CageNet.Ledger;
+using CageNet.Metering;
+using CageNet.Pricing;
+
+namespace CageNet.Benchmarks;
+
+/// <summary>
+/// The ledger-scale harness (SPEC 9): generates N calls and 3N receipts, and measures durable ingest (direct batched
+/// appends and through the metering pipeline), JSONL import, and <c>report</c> at that scale, with the peak resident
+/// memory of each phase (Linux VmHWM, reset between phases).
+/// </summary>
+internal static class LedgerScale
+{
+    private static readonly string[] Routes = ["code-edit", "chat", "search", "summarize", "plan", "review", "triage", "docs"];
+    private static readonly (string Provider, string Model)[] Models =
+    [
+        ("anthropic", "claude-opus-4-8"), ("anthropic", "claude-sonnet-4-5"), ("anthropic", "claude-haiku-4-5"),
+        ("openai", "gpt-4o"), ("openai", "gpt-4o-mini"), ("openai", "gpt-4.1"), ("gemini", "gemini-2.5-pro"), ("acme", "unpriced-model"),
+    ];
+    private static readonly string[] Tools = ["graphify", "fux", "compressor", "cache", "router"];
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var calls = 1_000_000;
+        var dir = Path.Combine(Path.GetTempPath(), "cage-scale");
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--calls": calls = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--dir": dir = args[++i]; break;
+                default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
+            }
+        }
+
+        if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        Directory.CreateDirectory(dir);
+        Console.WriteLine($"# Cage ledger scale: {calls:N0} calls + {3L * calls:N0} receipts  ({Environment.ProcessorCount} cores, .NET {Environment.Version}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription})");
+
+        var catalog = PriceCatalog.BuiltIn;
+        var start = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+        // Phase 1: durable ingest through SqliteLedger.AppendAsync in 10k batches.
+        var ingestPath = Path.Combine(dir, "ingest.db");
+        ResetPeak();
+        var sw = Stopwatch.StartNew();
+        await using (var ledger = SqliteLedger.Open(ingestPath))
+        {
+            const int batch = 10_000;
+            for (var offset = 0; offset < calls; offset += batch)
+            {
+                var n = Math.Min(batch, calls - offset);
+                var (c, r) = Generate(offset, n, start, catalog);
+                await ledger.AppendAsync(new LedgerBatch(c, r));
+            }
+        }
+
+        sw.Stop();
+        Report("ingest (AppendAsync, 10k batches, calls + 3 receipts each)", sw.Elapsed, calls);
+
+        // Phase 2: ingest through the metering pipeline (the path an app takes).
+        var pipePath = Path.Combine(dir, "pipeline.db");
+        var pipeCalls = Math.Min(calls, 500_000);
+        ResetPeak();
+        sw.Restart();
+        await using (var ledger = SqliteLedger.Open(pipePath))
+        {
+            var meter = new CageMeter(ledger, catalog, TimeProvider.System, new MeteringOptions { QueueCapacity = 1 << 20, MaxBatchSize = 8192 });
+            for (var i = 0; i < pipeCalls; i++)
+            {
+                var (provider, model) = Models[i % Models.Length];
+                using var m = meter.Meter(Routes[i % Routes.Length], task: "task-" + (i / 50));
+                m.Usage(provider, model, input: 1000 + (i % 5000), output: 100 + (i % 900), cacheRead: i % 3 == 0 ? 2000 : 0);
+            }
+
+            await meter.FlushAsync();
+            var stats = meter.Statistics;
+            await meter.DisposeAsync();
+            sw.Stop();
+            Report($"ingest through the meter pipeline (written {stats.Written:N0}, dropped {stats.Dropped:N0})", sw.Elapsed, pipeCalls);
+        }
+
+        // Phase 3: export to reference JSONL, then import into a fresh ledger.
+        var exportDir = Path.Combine(dir, "export");
+        await using (var ledger = SqliteLedger.Open(ingestPath))
+        {
+            sw.Restart();
+            var exported = await ReferenceJsonl.ExportAsync(ledger, exportDir);
+            sw.Stop();
+            Report($"export ({exported.Calls:N0} calls, {exported.Receipts:N0} receipts)", sw.Elapsed, calls);
+        }
+
+        ResetPeak();
+        await using (var fresh = SqliteLedger.Open(Path.Combine(dir, "import.db")))
+        {
+            sw.Restart();
+            var result = await ReferenceJsonl.ImportAsync(fresh, exportDir, catalog);
+            sw.Stop();
+            Report($"import of calls.jsonl + receipts.jsonl (added {result.Appended.CallsAdded:N0} calls, {result.Appended.ReceiptsAdded:N0} receipts, {result.Errors.Count} errors)", sw.Elapsed, calls);
+        }
+
+        // Phase 4: report over the whole ledger, each dimension, median of 7 runs in a freshly opened ledger.
+        await using (var ledger = SqliteLedger.Open(ingestPath))
+        {
+            foreach (var dimension in new[] { ReportDimension.Route, ReportDimension.Model, ReportDimension.Day, ReportDimension.Task })
+            {
+                ResetPeak();
+                var times = new List<double>();
+                SpendReport? last = null;
+                for (var run = 0; run < 7; run++)
+                {
+                    sw.Restart();
+                    last = await ledger.ReportAsync(new ReportQuery(dimension, TimeWindow.All));
+                    sw.Stop();
+                    times.Add(sw.Elapsed.TotalMilliseconds);
+                }
+
+                times.Sort();
+                Console.WriteLine($"report --by {dimension.ToString().ToLowerInvariant(),-8} median {times[3],8:F1} ms  (min {times[0]:F1}, max {times[^1]:F1})  groups {last!.Groups.Count:N0}  total ${last.Total.CostUsd:N2}  peak RSS {PeakMb():F0} MB");
+            }
+
+            var window = new TimeWindow(start.AddDays(80), null, "2026-03-22");
+            var t = new List<double>();
+            for (var run = 0; run < 7; run++)
+            {
+                sw.Restart();
+                await ledger.ReportAsync(new ReportQuery(ReportDimension.Route, window));
+                sw.Stop();
+                t.Add(sw.Elapsed.TotalMilliseconds);
+            }
+
+            t.Sort();
+            Console.WriteLine($"report --since (last 10 of 90 days) median {t[3]:F1} ms");
+            var task = "task-" + (calls / 100);
+            sw.Restart();
+            var taskCalls = await ledger.CallsForTaskAsync(task);
+            var taskReceipts = await ledger.ReceiptsForTaskAsync(task);
+            sw.Stop();
+            Console.WriteLine($"one task's calls + receipts ({taskCalls.Count} + {taskReceipts.Count}) {sw.Elapsed.TotalMilliseconds:F2} ms");
+        }
+
+        Console.WriteLine($"ledger file {new FileInfo(ingestPath).Length / 1048576.0:F0} MB");
+        return 0;
+    }
+
+    /// <summary>Deterministic synthetic traffic: 50 calls per task, 8 routes, 8 models (one unpriced), 90 days, 3 receipts per call.</summary>
+    internal static (CallRecord[] Calls, SavingsReceipt[] Receipts) Generate(int offset, int count, DateTimeOffset start, PriceCatalog catalog)
+    {
+        var calls = new CallRecord[count];
+        var receipts = new SavingsReceipt[count * 3];
+        for (var k = 0; k < count; k++)
+        {
+            var i = offset + k;
+            var (provider, model) = Models[i % Models.Length];
+            var usage = new TokenUsage(1000 + (i % 5000), CacheRead: i % 3 == 0 ? 2000 : 0, Output: 100 + (i % 900));
+            var quote = catalog.Price(provider, model, usage);
+            var at = start.AddSeconds(i * (90.0 * 86400 / 1_000_000));
+            var id = "c_" + i.ToString("D10", CultureInfo.InvariantCulture);
+            var task = "task-" + (i / 50).ToString(CultureInfo.InvariantCulture);
+            calls[k] = new CallRecord
+            {
+                Id = id,
+                Timestamp = CageIds.TruncateToMilliseconds(at),
+                Session = "s-" + (i / 500).ToString(CultureInfo.InvariantCulture),
+                Task = task,
+                Agent = i % 2 == 0 ? "claude-code" : "codex",
+                Route = Routes[i % Routes.Length],
+                Provider = provider,
+                Model = model,
+                Usage = usage,
+                CostUsd = quote.CostUsd,
+                CostSource = quote.Source,
+                PriceKey = quote.PriceKey,
+                LatencyMs = 200 + (i % 3000),
+            };
+            for (var j = 0; j < 3; j++)
+            {
+                var tool = Tools[(i + j) % Tools.Length];
+                receipts[k * 3 + j] = SavingsReceipt.Create(
+                    "r_" + i.ToString("D10", CultureInfo.InvariantCulture) + "_" + j.ToString(CultureInfo.InvariantCulture),
+                    at, tool, 4000 + (i % 1000), 1000 + (j * 100), id, task,
+                    method: j == 2 ? SavingsMethod.Measured : SavingsMethod.Modeled);
+            }
+        }
+
+        return (calls, receipts);
+    }
+
+    private static void Report(string what, TimeSpan elapsed, long calls) =>
+        Console.WriteLine($"{what}: {elapsed.TotalSeconds:F2} s, {calls / elapsed.TotalSeconds:N0} calls/s, peak RSS {PeakMb():F0} MB");
+
+    private static void ResetPeak()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        try
+        {
+            File.WriteAllText("/proc/self/clear_refs", "5"); // resets VmHWM on Linux
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private static double PeakMb()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+            {
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                {
+                    return long.Parse(line[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024.0;
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0;
+    }
+}

@@ -1,0 +1,53 @@
+// An ASP.NET Core minimal host that registers Cage through DI, meters a (simulated) LLM call per request and
+// exposes its spend. Run: dotnet run --project samples/Cage.Samples.AspNet --urls http://127.0.0.1:5080
+using CageNet;
+using CageNet.Configuration;
+using CageNet.Ledger;
+
+var builder = WebApplication.CreateBuilder(args);
+
+// Options come from the "Cage" section of appsettings.json (the same schema as the CLI's .cage/cage.json).
+builder.Services
+    .AddCage(builder.Configuration.GetSection(CageOptions.SectionName))
+    .AddSqliteLedger(o => o.Path = builder.Configuration["Cage:LedgerPath"]);
+
+var app = builder.Build();
+
+// Meter one model round-trip per request, attributed to the calling user.
+app.MapPost("/chat", async (string user, string? task, ICageMeter meter) =>
+{
+    using var m = meter.Meter("chat", task: task, user: user, agent: "aspnet-sample");
+    await Task.Delay(10); // the real provider call goes here
+    m.Usage("openai", "gpt-4o-mini", input: 1200, output: 250, requestId: "req_" + Guid.NewGuid().ToString("N"));
+    return Results.Ok(new { call = m.CallId });
+});
+
+// Spend by any dimension, over an optional window: /spend?by=user&since=7d
+app.MapGet("/spend", async (string? by, string? since, string? until, ILedgerReader ledger, ICageMeter meter, TimeProvider time) =>
+{
+    if (!Enum.TryParse<ReportDimension>(by ?? "route", ignoreCase: true, out var dimension))
+    {
+        return Results.BadRequest(new { error = $"unknown dimension '{by}'" });
+    }
+
+    TimeWindow window;
+    try
+    {
+        window = TimeWindow.Parse(since, until, time);
+    }
+    catch (FormatException ex)
+    {
+        return Results.BadRequest(new { error = ex.Message });
+    }
+
+    await meter.FlushAsync();
+    var report = await ledger.ReportAsync(new ReportQuery(dimension, window));
+    return Results.Ok(new
+    {
+        dim = dimension.ToString().ToLowerInvariant(),
+        groups = report.Groups.ToDictionary(g => g.Key, g => new { calls = g.Totals.Calls, tokens_in = g.Totals.TokensIn, tokens_out = g.Totals.TokensOut, usd = g.Totals.CostUsd }),
+        total = new { calls = report.Total.Calls, usd = report.Total.CostUsd, unpriced_calls = report.Total.UnpricedCalls },
+    });
+});
+
+app.Run();

@@ -1,0 +1,44 @@
+namespace CageNet.Ledger;
+
+/// <summary>Read access to a ledger: spend reports and the records behind them.</summary>
+public interface ILedgerReader
+{
+    /// <summary>Spend grouped by one dimension over a time window (SPEC 6, <c>report</c>).</summary>
+    /// <param name="query">The dimension and window.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    ValueTask<SpendReport> ReportAsync(ReportQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>One call by id, or <see langword="null"/>.</summary>
+    /// <param name="callId">The call id.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    ValueTask<CallRecord?> FindCallAsync(string callId, CancellationToken cancellationToken = default);
+
+    /// <summary>The receipts filed against one call, oldest first.</summary>
+    /// <param name="callId">The call id.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    ValueTask<IReadOnlyList<SavingsReceipt>> ReceiptsForCallAsync(string callId, CancellationToken cancellationToken = default);
+
+    /// <summary>The calls of one task, oldest first.</summary>
+    /// <param name="task">The task.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    ValueTask<IReadOnlyList<CallRecord>> CallsForTaskAsync(string task, CancellationToken cancellationToken = default);
+
+    /// <summary>The receipts of one task (by the receipt's task, or by the task of the call it points to), oldest first.</summary>
+    /// <param name="task">The task.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    ValueTask<IReadOnlyList<SavingsReceipt>> ReceiptsForTaskAsync(string task, CancellationToken cancellationToken = default);
+
+    /// <summary>The task of the most recent call, or <see langword="null"/> when the ledger has no task.</summary>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    ValueTask<string?> LatestTaskAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Every call in a window, oldest first, streamed (for export and whole-ledger views).</summary>
+    /// <param name="window">The window; <see cref="TimeWindow.All"/> for everything.</param>
+    /// <param name="cancellationToken">Cancels the enumeration.</param>
+    IAsyncEnumerable<CallRecord> ReadCallsAsync(TimeWindow window, CancellationToken cancellationToken = default);
+
+    /// <summary>Every receipt in a window, oldest first, streamed.</summary>
+    /// <param name="window">The window; <see cref="TimeWindow.All"/> for everything.</param>
+    /// <param name="cancellationToken">Cancels the enumeration.</param>
+    IAsyncEnumerable<SavingsReceipt> ReadReceiptsAsync(TimeWindow window, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,112 @@
+using System.Reflection;
+using CageNet.Configuration;
+using CageNet.Ledger;
+using CageNet.Metering;
+using CageNet.Pricing;
+
+namespace CageNet;
+
+/// <summary>
+/// The static metering facade: <c>using var m = Cage.Meter("code-edit");</c>. It uses the meter a host
+/// configured (through <c>services.AddCage()</c> or <see cref="Use"/>), or else an embedded default: a SQLite
+/// ledger in <c>.cage/</c> when the <c>Cage.Ledger</c> package is referenced, an in-memory ledger otherwise.
+/// </summary>
+public static class Cage
+{
+    private static readonly object Gate = new();
+    private static ICageMeter? s_configured;
+    private static ICageMeter? s_embedded;
+    private static Func<ICageMeter>? s_embeddedFactory;
+
+    /// <summary>The meter behind the facade: the configured one, else the embedded default (created on first use).</summary>
+    public static ICageMeter Instance => Volatile.Read(ref s_configured) ?? Embedded();
+
+    /// <summary>The innermost open scope on this async flow, or <see langword="null"/>.</summary>
+    public static MeterScope? Current => MeterScope.Current;
+
+    /// <summary>Opens an ambient metering scope on <see cref="Instance"/> (see <see cref="ICageMeter.Meter"/>).</summary>
+    /// <param name="route">The feature or intent.</param>
+    /// <param name="task">The unit of work.</param>
+    /// <param name="session">The conversation or run.</param>
+    /// <param name="agent">The agent.</param>
+    /// <param name="user">The end user or tenant.</param>
+    /// <param name="category">The call-site kind.</param>
+    /// <returns>The scope; dispose it to record its calls.</returns>
+    public static MeterScope Meter(string route, string? task = null, string? session = null, string? agent = null, string? user = null, string? category = null) =>
+        Instance.Meter(route, task, session, agent, user, category);
+
+    /// <summary>Records a tool's saving on <see cref="Instance"/> (see <see cref="ICageMeter.RecordReceipt"/>); inside a scope it defaults to the scope's call and task.</summary>
+    /// <param name="tool">The tool name.</param>
+    /// <param name="rawAlternative">What it would have been without the tool.</param>
+    /// <param name="actual">What it was with the tool.</param>
+    /// <param name="call">The call id; defaults to the current scope's call.</param>
+    /// <param name="task">The task; defaults to the current scope's task.</param>
+    /// <param name="unit">The unit; default tokens.</param>
+    /// <param name="method">How it is known; default modeled.</param>
+    /// <param name="confidence">0..1; default 1.</param>
+    /// <param name="meta">Small metadata.</param>
+    /// <returns>The recorded receipt.</returns>
+    /// <exception cref="CageValidationException">A field is invalid.</exception>
+    public static SavingsReceipt RecordReceipt(string tool, decimal rawAlternative, decimal actual, string? call = null, string? task = null, SavingsUnit unit = SavingsUnit.Tokens, SavingsMethod method = SavingsMethod.Modeled, double confidence = 1.0, IReadOnlyDictionary<string, string>? meta = null) =>
+        Instance.RecordReceipt(tool, rawAlternative, actual, call, task, unit, method, confidence, meta);
+
+    /// <summary>Waits until everything metered so far through <see cref="Instance"/> is committed.</summary>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    public static ValueTask FlushAsync(CancellationToken cancellationToken = default) => Instance.FlushAsync(cancellationToken);
+
+    /// <summary>Makes <paramref name="meter"/> the instance behind the facade (pass <see langword="null"/> to go back to the embedded default).</summary>
+    /// <param name="meter">The meter.</param>
+    public static void Use(ICageMeter? meter) => Volatile.Write(ref s_configured, meter);
+
+    internal static void TrySetDefault(ICageMeter meter) => Interlocked.CompareExchange(ref s_configured, meter, null);
+
+    internal static void Forget(ICageMeter meter) => Interlocked.CompareExchange(ref s_configured, null, meter);
+
+    /// <summary>Called by the Cage.Ledger module initializer to provide the embedded SQLite default.</summary>
+    internal static void RegisterEmbeddedFactory(Func<ICageMeter> factory) => Volatile.Write(ref s_embeddedFactory, factory);
+
+    private static ICageMeter Embedded()
+    {
+        if (Volatile.Read(ref s_embedded) is { } existing)
+        {
+            return existing;
+        }
+
+        lock (Gate)
+        {
+            if (s_embedded is not null)
+            {
+                return s_embedded;
+            }
+
+            if (s_embeddedFactory is null)
+            {
+                try
+                {
+                    // Loading Cage.Ledger runs its module initializer, which registers the SQLite default.
+                    Assembly.Load(new AssemblyName("Cage.Ledger"));
+                }
+                catch (IOException)
+                {
+                    // Not referenced: fall back to the in-memory ledger below.
+                }
+            }
+
+            var meter = s_embeddedFactory?.Invoke() ?? CreateInMemoryDefault();
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => DrainOnExit(meter);
+            s_embedded = meter;
+            return meter;
+        }
+    }
+
+    private static CageMeter CreateInMemoryDefault() =>
+        new(new InMemoryLedger(), PriceCatalog.FromOptions(new PricingOptions()), TimeProvider.System);
+
+    private static void DrainOnExit(ICageMeter meter)
+    {
+        if (meter is CageMeter cm)
+        {
+            cm.DrainAsync(TimeSpan.FromSeconds(5)).AsTask().GetAwaiter().GetResult();
+        }
+    }
+}

@@ -1,0 +1,219 @@
+using System.Threading.Channels;
+using CageNet.Configuration;
+using CageNet.Ledger;
+using Microsoft.Extensions.Logging;
+
+namespace CageNet.Metering;
+
+/// <summary>
+/// The pipeline between the code that meters and the <see cref="ILedgerSink"/>: a bounded in-process queue
+/// drained by one background pump that writes batches, retries a failed batch with back-off, then drops and
+/// counts it. Enqueuing never blocks and never throws: a full queue drops the record and counts it.
+/// </summary>
+internal sealed class LedgerPipeline : IAsyncDisposable
+{
+    private static readonly TimeSpan[] Backoff = [TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5)];
+
+    private readonly Channel<object> _channel;
+    private readonly ILedgerSink _sink;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly CageInstruments _instruments;
+    private readonly int _capacity;
+    private readonly int _maxBatch;
+    private readonly int _maxRetries;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _pump;
+    private long _enqueued;
+    private long _written;
+    private long _dropped;
+    private long _faults;
+    private long _faultsSinceSuccess;
+    private int _disposed;
+
+    public LedgerPipeline(ILedgerSink sink, MeteringOptions options, TimeProvider time, ILogger logger, CageInstruments instruments)
+    {
+        _sink = sink;
+        _time = time;
+        _logger = logger;
+        _instruments = instruments;
+        _capacity = Math.Max(16, options.QueueCapacity);
+        _maxBatch = Math.Max(1, options.MaxBatchSize);
+        _maxRetries = Math.Max(0, options.MaxRetries);
+        _channel = Channel.CreateBounded<object>(new BoundedChannelOptions(_capacity)
+        {
+            SingleReader = true,
+            SingleWriter = false,
+            FullMode = BoundedChannelFullMode.Wait,
+            AllowSynchronousContinuations = false,
+        });
+        _pump = Task.Factory.StartNew(PumpAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+    }
+
+    public MeteringStatistics Statistics => new(
+        Interlocked.Read(ref _enqueued),
+        Interlocked.Read(ref _written),
+        Interlocked.Read(ref _dropped),
+        Interlocked.Read(ref _faults));
+
+    /// <summary>Hands a record to the pipeline without blocking. Returns false (and counts a drop) when the queue is full or closed.</summary>
+    public bool TryEnqueue(object record)
+    {
+        if (_channel.Writer.TryWrite(record))
+        {
+            Interlocked.Increment(ref _enqueued);
+            return true;
+        }
+
+        var dropped = Interlocked.Increment(ref _dropped);
+        _instruments.Dropped.Add(1);
+        if (IsPowerOfTen(dropped))
+        {
+            Log.QueueFull(_logger, _capacity, dropped);
+        }
+
+        return false;
+    }
+
+    /// <summary>Completes once everything enqueued before the call has been committed (or dropped).</summary>
+    public async ValueTask FlushAsync(CancellationToken cancellationToken)
+    {
+        var marker = new FlushMarker();
+        try
+        {
+            await _channel.Writer.WriteAsync(marker, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            await _pump.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        await marker.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task PumpAsync()
+    {
+        var reader = _channel.Reader;
+        var calls = new List<CallRecord>(_maxBatch);
+        var receipts = new List<SavingsReceipt>();
+        var markers = new List<FlushMarker>();
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (calls.Count + receipts.Count < _maxBatch && reader.TryRead(out var item))
+            {
+                switch (item)
+                {
+                    case CallRecord call: calls.Add(call); break;
+                    case SavingsReceipt receipt: receipts.Add(receipt); break;
+                    case FlushMarker marker: markers.Add(marker); break;
+                }
+
+                if (markers.Count > 0)
+                {
+                    break; // a flush is a batch boundary: commit what precedes it now
+                }
+            }
+
+            if (calls.Count + receipts.Count > 0)
+            {
+                // The lists are reused for the next batch: sinks copy what they keep (see ILedgerSink).
+                await WriteWithRetriesAsync(new LedgerBatch(calls, receipts)).ConfigureAwait(false);
+                calls.Clear();
+                receipts.Clear();
+            }
+
+            foreach (var marker in markers)
+            {
+                marker.Completion.TrySetResult();
+            }
+
+            markers.Clear();
+        }
+    }
+
+    private async Task WriteWithRetriesAsync(LedgerBatch batch)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await _sink.WriteAsync(batch, _stopping.Token).ConfigureAwait(false);
+                Interlocked.Add(ref _written, batch.Count);
+                _instruments.Written.Add(batch.Count);
+                var recovered = Interlocked.Exchange(ref _faultsSinceSuccess, 0);
+                if (recovered > 0)
+                {
+                    Log.LedgerRecovered(_logger, recovered);
+                }
+
+                return;
+            }
+#pragma warning disable CA1031 // A sink fault must never escape the pipeline: it is logged and counted.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Interlocked.Increment(ref _faults);
+                Interlocked.Increment(ref _faultsSinceSuccess);
+                _instruments.Faults.Add(1);
+                if (attempt > _maxRetries || _stopping.IsCancellationRequested)
+                {
+                    Interlocked.Add(ref _dropped, batch.Count);
+                    _instruments.Dropped.Add(batch.Count);
+                    Log.LedgerBatchDropped(_logger, ex, batch.Count, attempt);
+                    return;
+                }
+
+                Log.LedgerWriteRetry(_logger, ex, batch.Count, attempt);
+                try
+                {
+                    await Task.Delay(Backoff[Math.Min(attempt - 1, Backoff.Length - 1)], _time, _stopping.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Shutting down: one last attempt happens on the next loop turn, then the batch is dropped.
+                }
+            }
+        }
+    }
+
+    /// <summary>Stops accepting records and drains the queue, waiting at most <paramref name="timeout"/>.</summary>
+    public async ValueTask DrainAsync(TimeSpan timeout)
+    {
+        _channel.Writer.TryComplete();
+        try
+        {
+            await _pump.WaitAsync(timeout, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Log.DrainTimedOut(_logger, timeout, Interlocked.Read(ref _enqueued) - Interlocked.Read(ref _written));
+            await _stopping.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await DrainAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+    }
+
+    private static bool IsPowerOfTen(long n)
+    {
+        while (n >= 10 && n % 10 == 0)
+        {
+            n /= 10;
+        }
+
+        return n == 1;
+    }
+
+    private sealed class FlushMarker
+    {
+        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

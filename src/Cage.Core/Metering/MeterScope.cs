@@ -1,0 +1,245 @@
+namespace CageNet;
+
+/// <summary>
+/// An ambient metering scope opened by <see cref="Cage.Meter"/> or <see cref="ICageMeter.Meter"/>. Report what
+/// the provider billed with <see cref="Usage(string, string, in TokenUsage, decimal?, string?, bool, UsageStatus, string?)"/>;
+/// every call of <c>Usage</c> is one attempt (a retry or a fallback), credited to the model that served it.
+/// <see cref="Dispose"/> hands the attempts to the ledger without blocking and restores the enclosing scope.
+/// </summary>
+/// <remarks>
+/// The last attempt carries <see cref="CallId"/> (receipts link to it) with <c>attempt = n</c> and
+/// <c>retries = n − 1</c>; earlier attempts get their own ids. Latency is measured with the meter's
+/// <see cref="TimeProvider"/> from the scope's start (or the previous attempt) to the <c>Usage</c> call.
+/// A scope in which <c>Usage</c> was never called records nothing. Not thread-safe: one scope per logical call.
+/// </remarks>
+public sealed class MeterScope : IDisposable
+{
+    private static readonly AsyncLocal<MeterScope?> Ambient = new();
+
+    private readonly Metering.CageMeter _meter;
+    private readonly long _startTimestamp;
+    private readonly DateTimeOffset _startedAt;
+    private long _markTimestamp;
+    private DateTimeOffset _markAt;
+    private Attempt _first;
+    private List<Attempt>? _more;
+    private int _attempts;
+    private Dictionary<string, string>? _tags;
+    private bool _disposed;
+
+    internal MeterScope(Metering.CageMeter meter, string route, string? task, string? session, string? agent, string? user, string? category)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(route);
+        _meter = meter;
+        Parent = Ambient.Value;
+        Route = route;
+        Task = task ?? Parent?.Task;
+        Session = session ?? Parent?.Session;
+        Agent = agent ?? Parent?.Agent;
+        User = user ?? Parent?.User;
+        Category = category ?? Parent?.Category;
+        var time = meter.TimeProvider;
+        _startTimestamp = _markTimestamp = time.GetTimestamp();
+        _startedAt = _markAt = time.GetUtcNow();
+        CallId = CageIds.New('c', _startedAt);
+        Ambient.Value = this;
+    }
+
+    /// <summary>The innermost open scope on this async flow, or <see langword="null"/>.</summary>
+    public static MeterScope? Current => Ambient.Value;
+
+    /// <summary>The enclosing scope, or <see langword="null"/>.</summary>
+    public MeterScope? Parent { get; }
+
+    /// <summary>The id the scope's (last) call is recorded under; pass it to receipts.</summary>
+    public string CallId { get; }
+
+    /// <summary>The route.</summary>
+    public string Route { get; }
+
+    /// <summary>The task (inherited from the enclosing scope when not given).</summary>
+    public string? Task { get; }
+
+    /// <summary>The session (inherited when not given).</summary>
+    public string? Session { get; }
+
+    /// <summary>The agent (inherited when not given).</summary>
+    public string? Agent { get; }
+
+    /// <summary>The user or tenant (inherited when not given).</summary>
+    public string? User { get; }
+
+    /// <summary>The call-site category (inherited when not given).</summary>
+    public string? Category { get; }
+
+    /// <summary>How many attempts were reported so far.</summary>
+    public int Attempts => _attempts;
+
+    /// <summary>When the scope was opened.</summary>
+    public DateTimeOffset StartedAt => _startedAt;
+
+    /// <summary>Reports one attempt's usage from normalized token buckets.</summary>
+    /// <param name="provider">The provider that served the attempt.</param>
+    /// <param name="model">The model that actually served it (a fallback's model, not the requested one).</param>
+    /// <param name="input">Uncached input tokens.</param>
+    /// <param name="output">Output tokens, reasoning included.</param>
+    /// <param name="cacheRead">Input tokens read from a prompt cache.</param>
+    /// <param name="cacheWrite5m">Input tokens written to a 5-minute cache.</param>
+    /// <param name="cacheWrite1h">Input tokens written to a 1-hour cache.</param>
+    /// <param name="reasoning">The reasoning part of <paramref name="output"/>.</param>
+    /// <param name="providerCost">A cost the provider reported (wins over the catalog).</param>
+    /// <param name="requestId">The provider's response/request id (idempotency key).</param>
+    /// <param name="ok">Whether the attempt succeeded; failed attempts that were billed keep their tokens and cost.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A bucket is negative, or reasoning exceeds output.</exception>
+    /// <exception cref="ObjectDisposedException">The scope was disposed.</exception>
+    public void Usage(string provider, string model, long input = 0, long output = 0, long cacheRead = 0, long cacheWrite5m = 0, long cacheWrite1h = 0, long? reasoning = null, decimal? providerCost = null, string? requestId = null, bool ok = true) =>
+        Usage(provider, model, new TokenUsage(input, cacheRead, cacheWrite5m, cacheWrite1h, output, reasoning), providerCost, requestId, ok);
+
+    /// <summary>Reports one attempt's usage.</summary>
+    /// <param name="provider">The provider that served the attempt.</param>
+    /// <param name="model">The model that actually served it.</param>
+    /// <param name="usage">The exclusive token buckets.</param>
+    /// <param name="providerCost">A cost the provider reported (wins over the catalog).</param>
+    /// <param name="requestId">The provider's response/request id.</param>
+    /// <param name="ok">Whether the attempt succeeded.</param>
+    /// <param name="status">How the usage is known; <see cref="UsageStatus.Missing"/> when a stream ended without usage.</param>
+    /// <param name="error">A short error description for a failed attempt (scrubbed and truncated; never put bodies here).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A bucket is negative, or reasoning exceeds output.</exception>
+    /// <exception cref="ObjectDisposedException">The scope was disposed.</exception>
+    public void Usage(string provider, string model, in TokenUsage usage, decimal? providerCost = null, string? requestId = null, bool ok = true, UsageStatus status = UsageStatus.Reported, string? error = null)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        usage.Validate();
+        var time = _meter.TimeProvider;
+        var now = time.GetTimestamp();
+        var attempt = new Attempt
+        {
+            Provider = provider ?? "",
+            Model = model ?? "",
+            Usage = usage,
+            Quote = _meter.Prices.Price(provider ?? "", model ?? "", usage, providerCost),
+            RequestId = requestId,
+            Ok = ok,
+            Status = status,
+            Error = error,
+            StartedAt = _markAt,
+            LatencyMs = (long)time.GetElapsedTime(_markTimestamp, now).TotalMilliseconds,
+        };
+        if (_attempts == 0)
+        {
+            _first = attempt;
+        }
+        else
+        {
+            (_more ??= []).Add(attempt);
+        }
+
+        _attempts++;
+        _markTimestamp = now;
+        _markAt = _startedAt + time.GetElapsedTime(_startTimestamp, now);
+    }
+
+    /// <summary>Reports an attempt whose usage never arrived (a stream cut before the usage chunk): recorded with <c>usage_status=missing</c>, never as a free call.</summary>
+    /// <param name="provider">The provider.</param>
+    /// <param name="model">The model.</param>
+    /// <param name="requestId">The provider's response id, when known.</param>
+    /// <param name="error">A short description of why.</param>
+    public void UsageMissing(string provider, string model, string? requestId = null, string? error = null) =>
+        Usage(provider, model, default(TokenUsage), null, requestId, ok: false, UsageStatus.Missing, error);
+
+    /// <summary>Adds a small label to the scope's calls (no bodies).</summary>
+    /// <param name="key">The label name.</param>
+    /// <param name="value">The label value.</param>
+    public void Tag(string key, string value)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(key);
+        ArgumentNullException.ThrowIfNull(value);
+        (_tags ??= new Dictionary<string, string>(StringComparer.Ordinal))[key] = value;
+    }
+
+    /// <summary>Records a tool's saving against this scope's call and task (see <see cref="ICageMeter.RecordReceipt"/>).</summary>
+    /// <param name="tool">The tool name.</param>
+    /// <param name="rawAlternative">What it would have been without the tool.</param>
+    /// <param name="actual">What it was with the tool.</param>
+    /// <param name="unit">The unit; default tokens.</param>
+    /// <param name="method">How it is known; default modeled.</param>
+    /// <param name="confidence">0..1; default 1.</param>
+    /// <param name="meta">Small metadata.</param>
+    /// <returns>The recorded receipt.</returns>
+    /// <exception cref="CageValidationException">A field is invalid.</exception>
+    public SavingsReceipt RecordReceipt(string tool, decimal rawAlternative, decimal actual, SavingsUnit unit = SavingsUnit.Tokens, SavingsMethod method = SavingsMethod.Modeled, double confidence = 1.0, IReadOnlyDictionary<string, string>? meta = null) =>
+        _meter.RecordReceipt(tool, rawAlternative, actual, CallId, Task, unit, method, confidence, meta);
+
+    /// <summary>Hands the scope's attempts to the ledger (without blocking) and restores the enclosing scope.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        if (Ambient.Value == this)
+        {
+            Ambient.Value = Parent;
+        }
+
+        if (_attempts == 0)
+        {
+            return;
+        }
+
+        if (_more is null)
+        {
+            _meter.Emit(Build(_first, CallId, 1, 0));
+            return;
+        }
+
+        _meter.Emit(Build(_first, CageIds.New('c', _first.StartedAt), 1, 0));
+        for (var i = 0; i < _more.Count; i++)
+        {
+            var last = i == _more.Count - 1;
+            _meter.Emit(Build(_more[i], last ? CallId : CageIds.New('c', _more[i].StartedAt), i + 2, last ? _attempts - 1 : i + 1));
+        }
+    }
+
+    private CallRecord Build(in Attempt a, string id, int attempt, int retries) => new()
+    {
+        Id = id,
+        Timestamp = CageIds.TruncateToMilliseconds(a.StartedAt),
+        Session = Session,
+        Task = Task,
+        Agent = Agent,
+        Route = Route,
+        Category = Category,
+        User = User,
+        Provider = a.Provider,
+        Model = a.Model,
+        Usage = a.Usage,
+        CostUsd = a.Quote.CostUsd,
+        CostSource = a.Quote.Source,
+        PriceKey = a.Quote.PriceKey,
+        UsageStatus = a.Status,
+        LatencyMs = a.LatencyMs,
+        Ok = a.Ok,
+        Attempt = attempt,
+        Retries = retries,
+        RequestId = a.RequestId,
+        Error = ErrorText.Scrub(a.Error),
+        Tags = _tags,
+    };
+
+    private struct Attempt
+    {
+        public string Provider;
+        public string Model;
+        public TokenUsage Usage;
+        public Pricing.PriceQuote Quote;
+        public string? RequestId;
+        public bool Ok;
+        public UsageStatus Status;
+        public string? Error;
+        public DateTimeOffset StartedAt;
+        public long LatencyMs;
+    }
+}

@@ -1,0 +1,64 @@
+namespace CageNet;
+
+/// <summary>
+/// Time-sortable, collision-free ids: a prefix (<c>c_</c> for calls, <c>r_</c> for receipts) and a
+/// 26-character ULID — 48 bits of Unix milliseconds then 80 random bits, in Crockford base32 — so ids sort
+/// by creation time as plain strings and two ids collide with negligible probability.
+/// </summary>
+public static class CageIds
+{
+    private const string Alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+    /// <summary>A new call id (<c>c_</c> + ULID) stamped with the provider's current time.</summary>
+    /// <param name="time">The clock.</param>
+    public static string NewCallId(TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(time);
+        return New('c', time.GetUtcNow());
+    }
+
+    /// <summary>A new receipt id (<c>r_</c> + ULID) stamped with the provider's current time.</summary>
+    /// <param name="time">The clock.</param>
+    public static string NewReceiptId(TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(time);
+        return New('r', time.GetUtcNow());
+    }
+
+    internal static string New(char prefix, DateTimeOffset at)
+    {
+        ulong ms = (ulong)Math.Max(0, at.ToUnixTimeMilliseconds());
+        // 80 random bits: the generator is per thread and not cryptographic, which is all an id needs.
+        ulong hi = (ulong)Random.Shared.NextInt64() & 0xFFFFUL;      // 16 bits
+        ulong lo = (ulong)Random.Shared.NextInt64() ^ ((ulong)Random.Shared.Next() << 32); // 64 bits
+        return string.Create(28, (prefix, ms, hi, lo), static (span, s) =>
+        {
+            span[0] = s.prefix;
+            span[1] = '_';
+            // 48-bit time → 10 chars (50 bits, top 2 zero).
+            ulong t = s.ms;
+            for (int i = 11; i >= 2; i--)
+            {
+                span[i] = Alphabet[(int)(t & 31)];
+                t >>= 5;
+            }
+            // 80 random bits → 16 chars.
+            ulong lo = s.lo;
+            ulong hi = s.hi;
+            for (int i = 27; i >= 12; i--)
+            {
+                span[i] = Alphabet[(int)(lo & 31)];
+                lo = (lo >> 5) | ((hi & 31) << 59);
+                hi >>= 5;
+            }
+        });
+    }
+
+    /// <summary>Drops sub-millisecond precision and converts to UTC, as the ledger stores instants.</summary>
+    /// <param name="value">The instant.</param>
+    public static DateTimeOffset TruncateToMilliseconds(DateTimeOffset value)
+    {
+        var utc = value.ToUniversalTime();
+        return new DateTimeOffset(utc.Ticks - (utc.Ticks % TimeSpan.TicksPerMillisecond), TimeSpan.Zero);
+    }
+}
