@@ -1,0 +1,160 @@
+using System.Text;
+using System.Text.Json;
+using CageNet.Ledger;
+
+namespace CageNet.Cli.Output;
+
+/// <summary>
+/// The <c>cage report</c> view: the reference's table (title, <c>calls · tok in · tok out · cost</c>, TOTAL) and its
+/// <c>--json</c> shape, plus what the reference hid — cache reads, unpriced, missing-usage and local calls — shown only
+/// when there are any, so the worked example looks exactly like the reference.
+/// </summary>
+internal static class ReportView
+{
+    /// <summary>The CLI name of each dimension (<c>--by</c> values, the <c>dim</c> field).</summary>
+    public static readonly IReadOnlyDictionary<string, ReportDimension> Dimensions = new Dictionary<string, ReportDimension>(StringComparer.Ordinal)
+    {
+        ["route"] = ReportDimension.Route,
+        ["model"] = ReportDimension.Model,
+        ["provider"] = ReportDimension.Provider,
+        ["day"] = ReportDimension.Day,
+        ["agent"] = ReportDimension.Agent,
+        ["task"] = ReportDimension.Task,
+        ["session"] = ReportDimension.Session,
+        ["category"] = ReportDimension.Category,
+        ["user"] = ReportDimension.User,
+    };
+
+    public static string NameOf(ReportDimension dimension) => Dimensions.First(d => d.Value == dimension).Key;
+
+    /// <summary>
+    /// The cost to show for a set of calls: <see langword="null"/> when none of them is priced (every call unpriced:
+    /// the cost is unknown, never $0), else the sum of the priced ones.
+    /// </summary>
+    public static decimal? KnownCost(SpendTotals totals) =>
+        totals.Calls > 0 && totals.UnpricedCalls == totals.Calls ? null : totals.CostUsd;
+
+    public static string Text(SpendReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var dim = NameOf(report.Dimension);
+        var text = new StringBuilder();
+        text.Append("Ledger by ").Append(dim).Append(WindowSuffix(report.Window)).Append("\n\n");
+        if (report.Groups.Count == 0)
+        {
+            text.Append(report.Window.Since is null && report.Window.Until is null ? "No calls recorded.\n" : "No calls in this window.\n");
+            return text.ToString();
+        }
+
+        var total = report.Total;
+        var showCached = total.CacheRead > 0;
+        var showUnpriced = total.UnpricedCalls > 0;
+        var showMissing = total.MissingUsageCalls > 0;
+        var showLocal = total.LocalCalls > 0;
+
+        var table = new TextTable().Column(dim).Column("calls", true).Column("tok in", true).Column("tok out", true);
+        if (showCached) table.Column("cached", true);
+        table.Column("cost", true);
+        if (showUnpriced) table.Column("unpriced", true);
+        if (showMissing) table.Column("no usage", true);
+        if (showLocal) table.Column("local", true);
+
+        foreach (var group in report.Groups)
+        {
+            table.Row(Cells(group.Key, group.Totals, showCached, showUnpriced, showMissing, showLocal));
+        }
+
+        table.Row(Cells("TOTAL", total, showCached, showUnpriced, showMissing, showLocal));
+        table.Render(text);
+
+        if (showUnpriced || showMissing || showLocal)
+        {
+            text.Append('\n');
+            if (showUnpriced) text.Append(Formats.Plural(total.UnpricedCalls, "unpriced call")).Append(" (cost unknown, not $0)\n");
+            if (showMissing) text.Append(Formats.Plural(total.MissingUsageCalls, "call")).Append(" with missing usage (tokens unknown, not 0)\n");
+            if (showLocal) text.Append(Formats.Plural(total.LocalCalls, "local call")).Append(" (free by policy)\n");
+        }
+
+        return text.ToString();
+    }
+
+    private static string[] Cells(string key, SpendTotals t, bool cached, bool unpriced, bool missing, bool local)
+    {
+        var cells = new List<string> { key, Formats.Count(t.Calls), Formats.Count(t.TokensIn), Formats.Count(t.TokensOut) };
+        if (cached) cells.Add(Formats.Count(t.CachedIn));
+        cells.Add(CostCell(t));
+        if (unpriced) cells.Add(Formats.Count(t.UnpricedCalls));
+        if (missing) cells.Add(Formats.Count(t.MissingUsageCalls));
+        if (local) cells.Add(Formats.Count(t.LocalCalls));
+        return [.. cells];
+    }
+
+    /// <summary><c>$0.0483</c>; <c>—</c> when no call is priced; <c>(local)</c> when every call is a free local one.</summary>
+    private static string CostCell(SpendTotals t)
+    {
+        if (KnownCost(t) is not { } cost) return "—";
+        if (t.Calls > 0 && t.LocalCalls + t.UnpricedCalls == t.Calls && cost == 0) return t.UnpricedCalls > 0 ? "—" : "(local)";
+        return Formats.Usd(cost);
+    }
+
+    private static string WindowSuffix(TimeWindow window) => (window.SinceText, window.UntilText) switch
+    {
+        (null, null) => "",
+        ({ } since, null) => $" (since {since})",
+        (null, { } until) => $" (until {until})",
+        ({ } since, { } until) => $" (since {since}, until {until})",
+    };
+
+    public static string Json(SpendReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        return JsonOutput.Write(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("dim", NameOf(report.Dimension));
+            w.WriteStringOrNull("since", report.Window.SinceText);
+            w.WriteStringOrNull("until", report.Window.UntilText);
+            w.WritePropertyName("groups");
+            w.WriteStartObject();
+            foreach (var group in report.Groups)
+            {
+                w.WritePropertyName(group.Key);
+                w.WriteStartObject();
+                var t = group.Totals;
+                w.WriteNumber("calls", t.Calls);
+                w.WriteNumber("tokens_in", t.TokensIn);
+                w.WriteNumber("tokens_out", t.TokensOut);
+                w.WriteNumber("cached_in", t.CachedIn);
+                w.WriteDecimal("usd", KnownCost(t));
+                Buckets(w, t);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndObject();
+            w.WritePropertyName("total");
+            w.WriteStartObject();
+            var total = report.Total;
+            w.WriteNumber("calls", total.Calls);
+            w.WriteDecimal("usd", KnownCost(total));
+            w.WriteNumber("tokens_in", total.TokensIn);
+            w.WriteNumber("tokens_out", total.TokensOut);
+            w.WriteNumber("cached_in", total.CachedIn);
+            Buckets(w, total);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        });
+    }
+
+    private static void Buckets(Utf8JsonWriter w, SpendTotals t)
+    {
+        w.WriteNumber("input", t.Input);
+        w.WriteNumber("cache_read", t.CacheRead);
+        w.WriteNumber("cache_write_5m", t.CacheWrite5m);
+        w.WriteNumber("cache_write_1h", t.CacheWrite1h);
+        w.WriteNumber("output", t.Output);
+        w.WriteNumber("reasoning", t.Reasoning);
+        w.WriteNumber("unpriced_calls", t.UnpricedCalls);
+        w.WriteNumber("missing_usage_calls", t.MissingUsageCalls);
+        w.WriteNumber("local_calls", t.LocalCalls);
+    }
+}

@@ -1,0 +1,225 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace CageNet.Cli.Output;
+
+/// <summary>
+/// The <c>cage why &lt;call-id&gt;</c> view: the call (the reference's 15-field compatibility view, then the exclusive
+/// buckets and provenance the reference did not keep), every receipt against it, and the residual — the call's
+/// prompt-side tokens minus what its token receipts say was actually sent. A negative residual means the receipts
+/// claim more context than the call had: it is flagged as an over-claim, never absorbed.
+/// </summary>
+internal static class WhyView
+{
+    /// <summary>The residual of a call (SPEC 6).</summary>
+    /// <param name="PromptTokens">The call's prompt-side tokens (input + cache reads + cache writes).</param>
+    /// <param name="ReceiptsActual">Σ <c>actual</c> of the call's <c>tokens</c> receipts.</param>
+    /// <param name="TokenReceipts">How many <c>tokens</c> receipts there are.</param>
+    internal readonly record struct Residual(long PromptTokens, decimal ReceiptsActual, int TokenReceipts)
+    {
+        public decimal Tokens => PromptTokens - ReceiptsActual;
+
+        public bool OverClaim => Tokens < 0;
+
+        public static Residual Of(CallRecord call, IReadOnlyList<SavingsReceipt> receipts)
+        {
+            var tokens = receipts.Where(r => r.Unit == SavingsUnit.Tokens).ToList();
+            return new Residual(call.Usage.PromptTokens, tokens.Sum(r => r.Actual), tokens.Count);
+        }
+    }
+
+    public static string Text(CallRecord call, IReadOnlyList<SavingsReceipt> receipts)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        ArgumentNullException.ThrowIfNull(receipts);
+        var u = call.Usage;
+        var text = new StringBuilder();
+        text.Append(call.Id).Append("  ·  ").Append(Formats.Timestamp(call.Timestamp)).Append('\n');
+        text.Append("  task     ").Append(Show(call.Task)).Append("    route ").Append(Show(call.Route)).Append("    agent ").Append(Show(call.Agent)).Append('\n');
+        text.Append("  model    ").Append(call.Provider).Append('/').Append(call.Model).Append('\n');
+
+        var tokens = $"{Formats.Count(u.PromptTokens)} in ({Formats.Count(u.CacheRead)} cached";
+        var writes = u.CacheWrite5m + u.CacheWrite1h;
+        if (writes > 0) tokens += $", {Formats.Count(writes)} cache-written";
+        tokens += $") / {Formats.Count(u.Output)} out";
+        if (u.Reasoning is { } reasoning) tokens += $" ({Formats.Count(reasoning)} reasoning)";
+        if (call.UsageStatus != UsageStatus.Reported) tokens += $"    usage {call.UsageStatus.ToWire()}";
+        text.Append("  tokens   ").Append(tokens).Append('\n');
+
+        text.Append("  cost     ").Append(CostText(call))
+            .Append("    latency ").Append(Formats.Count(call.LatencyMs)).Append(" ms")
+            .Append("    ok=").Append(call.Ok ? "True" : "False").Append('\n');
+
+        // The reference's five lines come first, unchanged; what it did not keep follows.
+        if (call.Session is not null || call.Category is not null || call.User is not null)
+        {
+            var who = new List<string>();
+            if (call.Session is not null) who.Add($"session {call.Session}");
+            if (call.Category is not null) who.Add($"category {call.Category}");
+            if (call.User is not null) who.Add($"user {call.User}");
+            text.Append("  where    ").AppendJoin("    ", who).Append('\n');
+        }
+
+        if (call.Retries > 0 || call.Attempt > 1 || call.RequestId is not null || call.Error is not null)
+        {
+            var extra = new List<string>();
+            if (call.Retries > 0 || call.Attempt > 1) extra.Add($"attempt {call.Attempt.ToString(CultureInfo.InvariantCulture)}, {Formats.Plural(call.Retries, "retry", "retries")}");
+            if (call.RequestId is not null) extra.Add($"request {call.RequestId}");
+            if (call.Error is not null) extra.Add($"error {call.Error}");
+            text.Append("  call     ").AppendJoin("    ", extra).Append('\n');
+        }
+
+        text.Append("\nReceipts\n");
+        if (receipts.Count == 0)
+        {
+            text.Append("(none)\n");
+            return text.ToString();
+        }
+
+        var showConfidence = receipts.Any(r => r.Confidence != 1.0);
+        var table = new TextTable().Column("tool").Column("unit").Column("raw alt", true).Column("actual", true).Column("saved", true);
+        if (showConfidence) table.Column("conf", true);
+        table.Column("method");
+        foreach (var r in receipts)
+        {
+            var cells = new List<string> { r.Tool, r.Unit.ToWire(), Formats.Amount(r.RawAlternative), Formats.Amount(r.Actual), Formats.Amount(r.Saved) };
+            if (showConfidence) cells.Add(r.Confidence.ToString("0.##", CultureInfo.InvariantCulture));
+            cells.Add(r.Method.ToWire());
+            table.Row([.. cells]);
+        }
+
+        table.Render(text);
+
+        var residual = Residual.Of(call, receipts);
+        if (residual.TokenReceipts > 0)
+        {
+            text.Append("\nResidual  ").Append(Formats.Amount(residual.Tokens)).Append(" tokens = ")
+                .Append(Formats.Count(residual.PromptTokens)).Append(" prompt-side - ")
+                .Append(Formats.Amount(residual.ReceiptsActual)).Append(" actual (token receipts)\n");
+            if (residual.OverClaim)
+            {
+                text.Append("  OVER-CLAIM: the receipts claim ").Append(Formats.Amount(-residual.Tokens))
+                    .Append(" more prompt tokens than the call had\n");
+            }
+        }
+
+        return text.ToString();
+    }
+
+    private static string Show(string? value) => string.IsNullOrEmpty(value) ? "-" : value;
+
+    private static string CostText(CallRecord call) => call.CostSource switch
+    {
+        CostSource.Unpriced => "— (unpriced: cost unknown, not $0)",
+        CostSource.Local => "$0 (local)",
+        _ when call.CostUsd is null => "—",
+        CostSource.Provider => Formats.Usd(call.CostUsd.Value) + " (provider)",
+        _ => Formats.Usd(call.CostUsd.Value),
+    };
+
+    public static string Json(CallRecord call, IReadOnlyList<SavingsReceipt> receipts)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        ArgumentNullException.ThrowIfNull(receipts);
+        return JsonOutput.Write(w =>
+        {
+            w.WriteStartObject();
+            w.WritePropertyName("call");
+            WriteCall(w, call);
+            w.WritePropertyName("receipts");
+            w.WriteStartArray();
+            foreach (var receipt in receipts)
+            {
+                WriteReceipt(w, receipt);
+            }
+
+            w.WriteEndArray();
+            var residual = Residual.Of(call, receipts);
+            w.WritePropertyName("residual");
+            w.WriteStartObject();
+            w.WriteNumber("prompt_tokens", residual.PromptTokens);
+            w.WriteDecimal("receipts_actual", residual.ReceiptsActual);
+            w.WriteNumber("token_receipts", residual.TokenReceipts);
+            w.WriteDecimal("tokens", residual.Tokens);
+            w.WriteBoolean("over_claim", residual.OverClaim);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        });
+    }
+
+    private static void WriteCall(Utf8JsonWriter w, CallRecord c)
+    {
+        w.WriteStartObject();
+        // The reference's 15 fields, in its order.
+        w.WriteString("id", c.Id);
+        w.WriteString("ts", Formats.Timestamp(c.Timestamp));
+        w.WriteStringOrNull("session", c.Session);
+        w.WriteStringOrNull("task", c.Task);
+        w.WriteStringOrNull("agent", c.Agent);
+        w.WriteStringOrNull("route", c.Route);
+        w.WriteString("provider", c.Provider);
+        w.WriteString("model", c.Model);
+        w.WriteNumber("tokens_in", c.TokensIn);
+        w.WriteNumber("tokens_out", c.TokensOut);
+        w.WriteNumber("cached_in", c.CachedIn);
+        w.WriteDecimal("est_cost_usd", c.CostUsd);
+        w.WriteNumber("latency_ms", c.LatencyMs);
+        w.WriteBoolean("ok", c.Ok);
+        w.WriteNumber("retries", c.Retries);
+        // What the reference did not keep.
+        w.WriteStringOrNull("category", c.Category);
+        w.WriteStringOrNull("user", c.User);
+        w.WriteNumber("input", c.Usage.Input);
+        w.WriteNumber("cache_read", c.Usage.CacheRead);
+        w.WriteNumber("cache_write_5m", c.Usage.CacheWrite5m);
+        w.WriteNumber("cache_write_1h", c.Usage.CacheWrite1h);
+        w.WriteNumber("output", c.Usage.Output);
+        if (c.Usage.Reasoning is { } reasoning) w.WriteNumber("reasoning", reasoning);
+        else w.WriteNull("reasoning");
+        w.WriteDecimal("cost_usd", c.CostUsd);
+        w.WriteString("cost_source", c.CostSource.ToWire());
+        w.WriteStringOrNull("price_key", c.PriceKey);
+        w.WriteString("usage_status", c.UsageStatus.ToWire());
+        w.WriteNumber("attempt", c.Attempt);
+        w.WriteStringOrNull("request_id", c.RequestId);
+        w.WriteStringOrNull("error", c.Error);
+        w.WritePropertyName("tags");
+        WriteMap(w, c.Tags);
+        w.WriteEndObject();
+    }
+
+    private static void WriteReceipt(Utf8JsonWriter w, SavingsReceipt r)
+    {
+        w.WriteStartObject();
+        w.WriteString("id", r.Id);
+        w.WriteString("ts", Formats.Timestamp(r.Timestamp));
+        w.WriteString("call", r.CallId ?? "");
+        w.WriteString("task", r.Task ?? "");
+        w.WriteString("tool", r.Tool);
+        w.WriteString("unit", r.Unit.ToWire());
+        w.WriteDecimal("raw_alternative", r.RawAlternative);
+        w.WriteDecimal("actual", r.Actual);
+        w.WriteDecimal("saved", r.Saved);
+        w.WriteString("method", r.Method.ToWire());
+        w.WriteNumber("confidence", r.Confidence);
+        w.WritePropertyName("meta");
+        WriteMap(w, r.Meta);
+        w.WriteEndObject();
+    }
+
+    private static void WriteMap(Utf8JsonWriter w, IReadOnlyDictionary<string, string>? map)
+    {
+        w.WriteStartObject();
+        if (map is not null)
+        {
+            // Sorted, so the output does not depend on how the ledger stored the map.
+            foreach (var (key, value) in map.OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                w.WriteString(key, value);
+            }
+        }
+
+        w.WriteEndObject();
+    }
+}

@@ -1,0 +1,33 @@
+using System.Collections;
+
+namespace CageNet.Cli;
+
+/// <summary>The process entry point: hands the real console, clock, folder and environment to <see cref="CageCli"/>.</summary>
+internal static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        using var cancel = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            // The first Ctrl+C cancels the command cleanly; a second one kills the process.
+            if (!cancel.IsCancellationRequested)
+            {
+                e.Cancel = true;
+                cancel.Cancel();
+            }
+        };
+
+        var environment = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (DictionaryEntry entry in Environment.GetEnvironmentVariables())
+        {
+            if (entry.Key is string key && key.StartsWith("CAGE_", StringComparison.Ordinal))
+            {
+                environment[key] = entry.Value as string;
+            }
+        }
+
+        return await CageCli.RunAsync(args, Console.Out, Console.Error, TimeProvider.System, Environment.CurrentDirectory, environment, cancel.Token)
+            .ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,197 @@
+using System.Text.Json.Nodes;
+using CageNet.Cli.Policy;
+using CageNet.Cli.Toml;
+
+namespace CageNet.Cli.Tests.Policy;
+
+[TestFixture]
+public sealed class ReferencePolicyTests
+{
+    private static ReferencePolicy Map(string toml) => ReferencePolicy.From(TomlReader.Parse(toml, "policy.toml"), "policy.toml");
+
+    [Test]
+    public void From_ToolsOrder_IsRead()
+    {
+        var policy = Map("[tools]\norder = [\"graphify\", \"fux\", \"compressor\"]\n");
+
+        Assert.That(policy.ToolsOrder, Is.EqualTo(new[] { "graphify", "fux", "compressor" }));
+        Assert.That(policy.Warnings, Is.Empty);
+    }
+
+    [TestCase("input = 3\noutput = 15", 3, 15)]
+    [TestCase("in = 3\nout = 15", 3, 15)]
+    [TestCase("input_per_mtok = 3\noutput_per_mtok = 15", 3, 15)]
+    [TestCase("input_usd_per_mtok = 3\noutput_usd_per_mtok = 15", 3, 15)]
+    [TestCase("input_cost_per_token = 0.000003\noutput_cost_per_token = 0.000015", 3, 15)]
+    [TestCase("input_per_1k = 0.003\noutput_per_1k = 0.015", 3, 15)]
+    [TestCase("input_price = \"3\"\noutput_price = \"$15\"", 3, 15)]
+    public void From_PriceTable_BecomesAnOverridePerMillionTokens(string body, int input, int output)
+    {
+        var policy = Map($"[prices.anthropic.claude-opus-4-8]\n{body}\n");
+
+        Assert.That(policy.Overrides, Has.Count.EqualTo(1));
+        var (key, _, prices) = policy.Overrides[0];
+        Assert.That(key, Is.EqualTo("anthropic/claude-opus-4-8"));
+        Assert.That(prices[ReferencePolicy.PriceField.Input], Is.EqualTo((decimal)input));
+        Assert.That(prices[ReferencePolicy.PriceField.Output], Is.EqualTo((decimal)output));
+        Assert.That(policy.Warnings, Is.Empty);
+    }
+
+    [Test]
+    public void From_InlineModelTablesAndCachePrices_AreRead()
+    {
+        var policy = Map("""
+            [pricing.openai]
+            "gpt-4o" = { input = 2.5, output = 10, cache_read = 1.25 }
+            [pricing.anthropic.claude-sonnet-4-5]
+            input = 3
+            output = 15
+            cache_read_input_token_cost = 0.0000003
+            cache_write_1h = 6
+            provider = "anthropic"
+            """);
+
+        Assert.That(policy.Overrides.Select(o => o.Key), Is.EqualTo(new[] { "openai/gpt-4o", "anthropic/claude-sonnet-4-5" }));
+        Assert.That(policy.Overrides[0].Prices[ReferencePolicy.PriceField.CacheRead], Is.EqualTo(1.25m));
+        Assert.That(policy.Overrides[1].Prices[ReferencePolicy.PriceField.CacheRead], Is.EqualTo(0.3m));
+        Assert.That(policy.Overrides[1].Prices[ReferencePolicy.PriceField.CacheWrite1h], Is.EqualTo(6m));
+        Assert.That(policy.Overrides[1].Provider, Is.EqualTo("anthropic"));
+    }
+
+    [Test]
+    public void From_LocalModelsAliasesAndBudgets_AreRead()
+    {
+        var policy = Map("""
+            local_models = ["ollama/*"]
+            [pricing]
+            local = ["lmstudio/*"]
+            [pricing.aliases]
+            opus = "anthropic/claude-opus-4-8"
+            [budgets]
+            session_usd = 2.0
+            [budgets.day]
+            usd = 25
+            """);
+
+        Assert.That(policy.LocalModels, Is.EqualTo(new[] { "ollama/*", "lmstudio/*" }));
+        Assert.That(policy.Aliases, Is.EqualTo(new[] { ("opus", "anthropic/claude-opus-4-8") }));
+        Assert.That(policy.Budgets!["Session"]!["Usd"]!.GetValue<decimal>(), Is.EqualTo(2m));
+        Assert.That(policy.Budgets!["day"]!["usd"]!.GetValue<long>(), Is.EqualTo(25L));
+    }
+
+    [Test]
+    public void From_FlatBudgetKeys_AreFoldedOntoTheSchema()
+    {
+        var policy = Map("[budget]\non_exceed = \"block\"\nsession_usd = 2.5\nmonth_tokens = 1000000\nalert_at = 0.8\n");
+
+        Assert.That(policy.Budgets!.ToJsonString(), Is.EqualTo("""{"OnExceed":"block","Session":{"Usd":2.5},"Month":{"Tokens":1000000},"alert_at":0.8}"""));
+    }
+
+    [Test]
+    public void From_UnknownKeys_AreWarningsWithFileAndLine()
+    {
+        var policy = Map("""
+            version = 2
+            [tools]
+            order = ["a"]
+            enabled = true
+            [prices.acme.model-x]
+            input = 1
+            output = 2
+            colour = "blue"
+            """);
+
+        Assert.That(policy.Warnings, Has.Count.EqualTo(3));
+        Assert.That(policy.Warnings[0], Does.StartWith("policy.toml:1: 'version'"));
+        Assert.That(policy.Warnings[1], Does.StartWith("policy.toml:4: 'tools.enabled'"));
+        Assert.That(policy.Warnings[2], Does.StartWith("policy.toml:8: 'prices.acme.model-x.colour'"));
+        Assert.That(policy.Overrides, Has.Count.EqualTo(1));
+    }
+
+    [Test]
+    public void From_NegativePrice_IsAWarningNotAnOverride()
+    {
+        var policy = Map("[prices.acme.m]\ninput = -1\noutput = 2\n");
+
+        Assert.That(policy.Warnings, Has.One.Contains("non-negative"));
+        Assert.That(policy.Overrides[0].Prices.ContainsKey(ReferencePolicy.PriceField.Input), Is.False);
+    }
+
+    [Test]
+    public void MergeInto_ExistingPolicy_MergesPerModelAndPerField()
+    {
+        var document = JsonNode.Parse("""
+            {
+              "Cage": {
+                "Tools": { "Order": [ "graphify", "fux" ] },
+                "Pricing": {
+                  "Overrides": { "acme/m": { "Input": 1, "Output": 2 }, "acme/other": { "Input": 9 } },
+                  "LocalModels": [ "ollama/*" ]
+                },
+                "Budgets": { "OnExceed": "warn", "Day": { "Usd": 25 } }
+              }
+            }
+            """)!.AsObject();
+        var policy = Map("""
+            [tools]
+            order = ["fux", "cache"]
+            [prices.acme.m]
+            output = 3
+            [pricing]
+            local = ["ollama/*", "vllm/*"]
+            [budget]
+            on_exceed = "block"
+            [budget.day]
+            tokens = 100000
+            """);
+
+        var changes = policy.MergeInto(document);
+
+        var cage = document["Cage"]!;
+        Assert.That(cage["Tools"]!["Order"]!.AsArray().Select(n => n!.GetValue<string>()), Is.EqualTo(new[] { "fux", "cache", "graphify" }));
+        Assert.That(cage["Pricing"]!["Overrides"]!["acme/m"]!["Input"]!.GetValue<decimal>(), Is.EqualTo(1m));
+        Assert.That(cage["Pricing"]!["Overrides"]!["acme/m"]!["Output"]!.GetValue<decimal>(), Is.EqualTo(3m));
+        Assert.That(cage["Pricing"]!["Overrides"]!["acme/other"]!["Input"]!.GetValue<decimal>(), Is.EqualTo(9m));
+        Assert.That(cage["Pricing"]!["LocalModels"]!.AsArray().Select(n => n!.GetValue<string>()), Is.EqualTo(new[] { "ollama/*", "vllm/*" }));
+        Assert.That(cage["Budgets"]!["OnExceed"]!.GetValue<string>(), Is.EqualTo("block"));
+        Assert.That(cage["Budgets"]!.AsObject().Select(p => p.Key), Is.EqualTo(new[] { "OnExceed", "Day" }));
+        Assert.That(cage["Budgets"]!["Day"]!["Usd"]!.GetValue<decimal>(), Is.EqualTo(25m));
+        Assert.That(cage["Budgets"]!["Day"]!["tokens"]!.GetValue<long>(), Is.EqualTo(100000L));
+        Assert.That(changes, Has.Count.EqualTo(4));
+    }
+
+    [Test]
+    public void MergeInto_SamePolicyTwice_ChangesNothingTheSecondTime()
+    {
+        var document = new JsonObject();
+        var policy = Map("[tools]\norder = [\"a\", \"b\"]\n[pricing]\nlocal = [\"ollama/*\"]\n");
+        policy.MergeInto(document);
+        var first = document.ToJsonString();
+
+        var changes = policy.MergeInto(document);
+
+        Assert.That(changes, Is.Empty);
+        Assert.That(document.ToJsonString(), Is.EqualTo(first));
+    }
+
+    [Test]
+    public void Locate_ImportFolderWithDotCage_FindsThePolicy()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "cage-cli-tests", Guid.NewGuid().ToString("N"));
+        var ledger = Path.Combine(root, ".cage", "ledger");
+        Directory.CreateDirectory(ledger);
+        var toml = Path.Combine(root, ".cage", "policy.toml");
+        File.WriteAllText(toml, "");
+        try
+        {
+            Assert.That(ReferencePolicy.Locate(root), Is.EqualTo(toml));
+            Assert.That(ReferencePolicy.Locate(Path.Combine(root, ".cage")), Is.EqualTo(toml));
+            Assert.That(ReferencePolicy.Locate(ledger), Is.EqualTo(toml));
+            Assert.That(ReferencePolicy.Locate(Path.Combine(ledger, "calls.jsonl")), Is.EqualTo(toml));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+}
