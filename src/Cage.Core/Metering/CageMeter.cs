@@ -30,6 +30,9 @@ internal sealed class CageMeter : ICageMeter, IAsyncDisposable, IDisposable
 
     public PriceCatalog Prices { get; }
 
+    /// <summary>A sink the meter disposes after draining (the embedded default's SQLite ledger).</summary>
+    internal IAsyncDisposable? OwnedSink { get; init; }
+
     public TimeProvider TimeProvider { get; }
 
     public MeteringStatistics Statistics => _pipeline.Statistics;
@@ -104,8 +107,15 @@ internal sealed class CageMeter : ICageMeter, IAsyncDisposable, IDisposable
         }
     }
 
-    /// <summary>Drains the queue (at most <paramref name="timeout"/>) and stops the pipeline.</summary>
-    public ValueTask DrainAsync(TimeSpan timeout) => _pipeline.DrainAsync(timeout);
+    /// <summary>Drains the queue (at most <paramref name="timeout"/>), stops the pipeline and disposes an owned sink.</summary>
+    public async ValueTask DrainAsync(TimeSpan timeout)
+    {
+        await _pipeline.DrainAsync(timeout).ConfigureAwait(false);
+        if (OwnedSink is { } owned)
+        {
+            await owned.DisposeAsync().ConfigureAwait(false);
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {
@@ -116,6 +126,11 @@ internal sealed class CageMeter : ICageMeter, IAsyncDisposable, IDisposable
 
         Cage.Forget(this);
         await _pipeline.DisposeAsync().ConfigureAwait(false);
+        if (OwnedSink is { } owned)
+        {
+            await owned.DisposeAsync().ConfigureAwait(false);
+        }
+
         if (_ownsInstruments)
         {
             _instruments.Dispose();
