@@ -1,4 +1,4 @@
-using System.Threading.Channels;
+using System.Collections.Concurrent;
 using CageNet.Configuration;
 using CageNet.Ledger;
 using Microsoft.Extensions.Logging;
@@ -14,7 +14,8 @@ internal sealed class LedgerPipeline : IAsyncDisposable
 {
     private static readonly TimeSpan[] Backoff = [TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5)];
 
-    private readonly Channel<object> _channel;
+    private readonly ConcurrentQueue<object> _queue = new();
+    private readonly SemaphoreSlim _signal = new(0);
     private readonly ILedgerSink _sink;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -24,6 +25,9 @@ internal sealed class LedgerPipeline : IAsyncDisposable
     private readonly int _maxRetries;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _pump;
+    private int _count;      // records in the queue (the bound)
+    private int _sleeping;   // 1 while the pump waits for a signal
+    private volatile bool _completed;
     private long _enqueued;
     private long _written;
     private long _dropped;
@@ -40,13 +44,6 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         _capacity = Math.Max(16, options.QueueCapacity);
         _maxBatch = Math.Max(1, options.MaxBatchSize);
         _maxRetries = Math.Max(0, options.MaxRetries);
-        _channel = Channel.CreateBounded<object>(new BoundedChannelOptions(_capacity)
-        {
-            SingleReader = true,
-            SingleWriter = false,
-            FullMode = BoundedChannelFullMode.Wait,
-            AllowSynchronousContinuations = false,
-        });
         _pump = Task.Factory.StartNew(PumpAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
 
@@ -56,56 +53,71 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         Interlocked.Read(ref _dropped),
         Interlocked.Read(ref _faults));
 
-    /// <summary>Hands a record to the pipeline without blocking. Returns false (and counts a drop) when the queue is full or closed.</summary>
+    /// <summary>Hands a record to the pipeline without blocking or locking. Returns false (and counts a drop) when the queue is full or closed.</summary>
     public bool TryEnqueue(object record)
     {
-        if (_channel.Writer.TryWrite(record))
+        if (_completed || Interlocked.Increment(ref _count) > _capacity)
         {
-            Interlocked.Increment(ref _enqueued);
-            return true;
+            if (!_completed)
+            {
+                Interlocked.Decrement(ref _count);
+            }
+
+            var dropped = Interlocked.Increment(ref _dropped);
+            _instruments.Dropped.Add(1);
+            if (IsPowerOfTen(dropped))
+            {
+                Log.QueueFull(_logger, _capacity, dropped);
+            }
+
+            return false;
         }
 
-        var dropped = Interlocked.Increment(ref _dropped);
-        _instruments.Dropped.Add(1);
-        if (IsPowerOfTen(dropped))
-        {
-            Log.QueueFull(_logger, _capacity, dropped);
-        }
+        _queue.Enqueue(record);
+        Interlocked.Increment(ref _enqueued);
+        Wake();
+        return true;
+    }
 
-        return false;
+    // Signals the pump only when it is asleep: under load the pump polls and producers never pay for a wake-up.
+    private void Wake()
+    {
+        if (Volatile.Read(ref _sleeping) == 1 && Interlocked.Exchange(ref _sleeping, 0) == 1)
+        {
+            _signal.Release();
+        }
     }
 
     /// <summary>Completes once everything enqueued before the call has been committed (or dropped).</summary>
     public async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
-        var marker = new FlushMarker();
-        try
-        {
-            await _channel.Writer.WriteAsync(marker, cancellationToken).ConfigureAwait(false);
-        }
-        catch (ChannelClosedException)
+        if (_completed)
         {
             await _pump.WaitAsync(cancellationToken).ConfigureAwait(false);
             return;
         }
 
+        // A flush marker is not a record: it bypasses the bound so a full queue can still be flushed.
+        var marker = new FlushMarker();
+        _queue.Enqueue(marker);
+        Wake();
         await marker.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async Task PumpAsync()
     {
-        var reader = _channel.Reader;
-        var calls = new List<CallRecord>(_maxBatch);
+        var calls = new List<CallRecord>(Math.Min(_maxBatch, 1024));
         var receipts = new List<SavingsReceipt>();
         var markers = new List<FlushMarker>();
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        var idleRounds = 0;
+        while (true)
         {
-            while (calls.Count + receipts.Count < _maxBatch && reader.TryRead(out var item))
+            while (calls.Count + receipts.Count < _maxBatch && _queue.TryDequeue(out var item))
             {
                 switch (item)
                 {
-                    case CallRecord call: calls.Add(call); break;
-                    case SavingsReceipt receipt: receipts.Add(receipt); break;
+                    case CallRecord call: calls.Add(call); Interlocked.Decrement(ref _count); break;
+                    case SavingsReceipt receipt: receipts.Add(receipt); Interlocked.Decrement(ref _count); break;
                     case FlushMarker marker: markers.Add(marker); break;
                 }
 
@@ -121,14 +133,51 @@ internal sealed class LedgerPipeline : IAsyncDisposable
                 await WriteWithRetriesAsync(new LedgerBatch(calls, receipts)).ConfigureAwait(false);
                 calls.Clear();
                 receipts.Clear();
+                idleRounds = 0;
             }
 
-            foreach (var marker in markers)
+            if (markers.Count > 0)
             {
-                marker.Completion.TrySetResult();
+                foreach (var marker in markers)
+                {
+                    marker.Completion.TrySetResult();
+                }
+
+                markers.Clear();
+                continue;
             }
 
-            markers.Clear();
+            if (!_queue.IsEmpty)
+            {
+                continue;
+            }
+
+            if (_completed)
+            {
+                if (_queue.IsEmpty)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            // Linger a little after activity so a steady stream is batched without waking the pump per record.
+            if (idleRounds++ < 2)
+            {
+                await Task.Delay(1).ConfigureAwait(false);
+                continue;
+            }
+
+            Interlocked.Exchange(ref _sleeping, 1);
+            if (!_queue.IsEmpty || _completed)
+            {
+                Interlocked.Exchange(ref _sleeping, 0);
+                continue;
+            }
+
+            await _signal.WaitAsync().ConfigureAwait(false);
+            idleRounds = 0;
         }
     }
 
@@ -180,7 +229,9 @@ internal sealed class LedgerPipeline : IAsyncDisposable
     /// <summary>Stops accepting records and drains the queue, waiting at most <paramref name="timeout"/>.</summary>
     public async ValueTask DrainAsync(TimeSpan timeout)
     {
-        _channel.Writer.TryComplete();
+        _completed = true;
+        Interlocked.Exchange(ref _sleeping, 0);
+        _signal.Release();
         try
         {
             await _pump.WaitAsync(timeout, _time).ConfigureAwait(false);

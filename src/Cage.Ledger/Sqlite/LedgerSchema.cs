@@ -1,0 +1,167 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+
+namespace CageNet.Ledger;
+
+/// <summary>
+/// The ledger's schema as an ordered list of forward migrations. <c>PRAGMA user_version</c> holds the number of
+/// migrations applied; each step runs in its own transaction together with the version bump, so a crash leaves
+/// the file at the previous version or the next one, never in between. Never edit a shipped step: append one.
+/// </summary>
+internal static class LedgerSchema
+{
+    /// <summary><c>PRAGMA application_id</c> of a Cage ledger: "CAGE" in ASCII.</summary>
+    public const int ApplicationId = 0x43414745;
+
+    // Money: calls.cost_e10 is the cost in units of 1e-10 USD (an exact integer for every catalog price, which are
+    // quoted to at most 10 decimals per token × whole tokens); receipts keep raw_alternative/actual as the
+    // decimal's invariant text, so any unit and scale round-trips exactly.
+    private static readonly string[] Steps =
+    [
+        // 1: calls, receipts and the indexes that make per-task, per-session, per-day and per-model reads
+        //    independent of the ledger's size.
+        """
+        CREATE TABLE calls (
+            id             TEXT    NOT NULL UNIQUE,
+            ts_ms          INTEGER NOT NULL,
+            session        TEXT,
+            task           TEXT,
+            agent          TEXT,
+            route          TEXT,
+            category       TEXT,
+            "user"         TEXT,
+            provider       TEXT    NOT NULL,
+            model          TEXT    NOT NULL,
+            input          INTEGER NOT NULL,
+            cache_read     INTEGER NOT NULL,
+            cache_write_5m INTEGER NOT NULL,
+            cache_write_1h INTEGER NOT NULL,
+            output         INTEGER NOT NULL,
+            reasoning      INTEGER,
+            cost_e10       INTEGER,
+            cost_source    TEXT    NOT NULL,
+            price_key      TEXT,
+            usage_status   TEXT    NOT NULL,
+            latency_ms     INTEGER NOT NULL,
+            ok             INTEGER NOT NULL,
+            retries        INTEGER NOT NULL,
+            attempt        INTEGER NOT NULL,
+            request_id     TEXT,
+            error          TEXT,
+            tags           TEXT
+        );
+        CREATE UNIQUE INDEX ux_calls_request_id ON calls(request_id) WHERE request_id IS NOT NULL;
+        CREATE INDEX ix_calls_ts ON calls(ts_ms);
+        CREATE INDEX ix_calls_task_ts ON calls(task, ts_ms);
+        CREATE INDEX ix_calls_session_ts ON calls(session, ts_ms);
+        CREATE INDEX ix_calls_model_ts ON calls(model, ts_ms);
+
+        CREATE TABLE receipts (
+            id              TEXT    NOT NULL UNIQUE,
+            ts_ms           INTEGER NOT NULL,
+            call_id         TEXT,
+            task            TEXT,
+            tool            TEXT    NOT NULL,
+            unit            TEXT    NOT NULL,
+            raw_alternative TEXT    NOT NULL,
+            actual          TEXT    NOT NULL,
+            method          TEXT    NOT NULL,
+            confidence      REAL    NOT NULL,
+            meta            TEXT
+        );
+        CREATE INDEX ix_receipts_call ON receipts(call_id, ts_ms);
+        CREATE INDEX ix_receipts_task ON receipts(task, ts_ms);
+        CREATE INDEX ix_receipts_ts ON receipts(ts_ms);
+
+        -- Per-day totals of every report dimension, kept in the same transaction as the calls they sum: a report
+        -- reads one row per group and day instead of every call. dim is the ReportDimension; key '' means none
+        -- (and is always '' for the day dimension); day is the UTC day number (ts_ms floor-divided by 86400000).
+        CREATE TABLE call_totals (
+            dim            INTEGER NOT NULL,
+            key            TEXT    NOT NULL,
+            day            INTEGER NOT NULL,
+            calls          INTEGER NOT NULL,
+            input          INTEGER NOT NULL,
+            cache_read     INTEGER NOT NULL,
+            cache_write_5m INTEGER NOT NULL,
+            cache_write_1h INTEGER NOT NULL,
+            output         INTEGER NOT NULL,
+            reasoning      INTEGER NOT NULL,
+            cost_e10       INTEGER NOT NULL,
+            unpriced       INTEGER NOT NULL,
+            missing        INTEGER NOT NULL,
+            local          INTEGER NOT NULL,
+            PRIMARY KEY (dim, key, day)
+        ) WITHOUT ROWID;
+        """,
+    ];
+
+    /// <summary>The schema version this code writes: the number of migration steps.</summary>
+    public static int LatestVersion => Steps.Length;
+
+    /// <summary>Brings the file up to <see cref="LatestVersion"/>; returns the version it is at afterwards.</summary>
+    /// <exception cref="InvalidOperationException">The file is not a Cage ledger, or its schema is newer than this code knows.</exception>
+    public static int Migrate(SqliteConnection connection, string path)
+    {
+        var applicationId = ScalarInt(connection, "PRAGMA application_id;");
+        if (applicationId != 0 && applicationId != ApplicationId)
+        {
+            throw new InvalidOperationException(
+                $"'{path}' is a SQLite file of another application (application_id 0x{applicationId:X8}), not a Cage ledger.");
+        }
+
+        var version = ScalarInt(connection, "PRAGMA user_version;");
+        ThrowIfNewer(version, path);
+        while (version < LatestVersion)
+        {
+            using var transaction = connection.BeginTransaction(deferred: false);
+            // Another process may have migrated between our read and the write lock: read again under the lock.
+            version = ScalarInt(connection, "PRAGMA user_version;", transaction);
+            ThrowIfNewer(version, path);
+            if (version >= LatestVersion)
+            {
+                break;
+            }
+
+            if (version == 0 && ScalarInt(connection, "SELECT count(*) FROM sqlite_schema WHERE name IN ('calls', 'receipts');", transaction) > 0)
+            {
+                throw new InvalidOperationException(
+                    $"'{path}' already has calls/receipts tables but no Cage schema version; it is not a Cage ledger.");
+            }
+
+            Execute(connection, Steps[version], transaction);
+            var next = version + 1;
+            Execute(connection, string.Create(CultureInfo.InvariantCulture, $"PRAGMA user_version = {next}; PRAGMA application_id = {ApplicationId};"), transaction);
+            transaction.Commit();
+            version = next;
+        }
+
+        return version;
+    }
+
+    private static void ThrowIfNewer(int version, string path)
+    {
+        if (version > LatestVersion)
+        {
+            throw new InvalidOperationException(
+                $"The ledger '{path}' has schema version {version}, but this version of Cage knows schema versions up to {LatestVersion}. " +
+                "Open it with a newer Cage (the file was left untouched).");
+        }
+    }
+
+    private static int ScalarInt(SqliteConnection connection, string sql, SqliteTransaction? transaction = null)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = transaction;
+        return Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+    }
+
+    private static void Execute(SqliteConnection connection, string sql, SqliteTransaction transaction)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = transaction;
+        command.ExecuteNonQuery();
+    }
+}

@@ -1,0 +1,549 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using Microsoft.Data.Sqlite;
+
+namespace CageNet.Ledger;
+
+/// <summary>
+/// The durable ledger: one SQLite file in WAL mode (SPEC 5). Appends run one transaction per batch on a single
+/// write connection under a lock and are idempotent by record id and by call request id; a batch is acknowledged
+/// (the append completes) once its transaction has committed, and acknowledged records survive a process kill.
+/// Reads use their own pooled connections, so reports run while batches are being written. Thread-safe.
+/// </summary>
+/// <remarks>
+/// Several processes may share the file (SQLite's locking, waiting up to
+/// <see cref="SqliteLedgerOptions.BusyTimeoutMilliseconds"/>). Costs are stored as integers of 1e-10 USD: exact for
+/// every catalog price; a cost with finer precision is rounded half to even to 1e-10 USD.
+/// </remarks>
+public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
+{
+    private const string CallColumns =
+        """
+        id, ts_ms, session, task, agent, route, category, "user", provider, model, input, cache_read,
+        cache_write_5m, cache_write_1h, output, reasoning, cost_e10, cost_source, price_key, usage_status,
+        latency_ms, ok, retries, attempt, request_id, error, tags
+        """;
+
+    private const string ReceiptColumns = "id, ts_ms, call_id, task, tool, unit, raw_alternative, actual, method, confidence, meta";
+
+    // The reader queries (internal so tests can check their query plans use the indexes).
+    internal const string FindCallSql = $"SELECT {CallColumns} FROM calls WHERE id = $key;";
+
+    internal const string CallsForTaskSql = $"SELECT {CallColumns} FROM calls WHERE task = $key ORDER BY ts_ms, rowid;";
+
+    internal const string ReceiptsForCallSql = $"SELECT {ReceiptColumns} FROM receipts WHERE call_id = $key ORDER BY ts_ms, rowid;";
+
+    // By the receipt's own task, or by the task of the call it points to; a receipt matching both is listed once.
+    internal const string ReceiptsForTaskSql =
+        $"""
+        SELECT {ReceiptColumns} FROM receipts
+        WHERE rowid IN (SELECT rowid FROM receipts WHERE task = $key
+                        UNION
+                        SELECT receipts.rowid FROM calls JOIN receipts ON receipts.call_id = calls.id WHERE calls.task = $key)
+        ORDER BY ts_ms, rowid;
+        """;
+
+    internal const string LatestTaskSql = "SELECT task FROM calls WHERE task IS NOT NULL ORDER BY ts_ms DESC, rowid DESC LIMIT 1;";
+
+    private readonly SqliteWriter _writer;
+    private readonly string _readConnectionString;
+    private int _disposed;
+
+    private SqliteLedger(string path, int schemaVersion, SqliteWriter writer, string readConnectionString)
+    {
+        Path = path;
+        SchemaVersion = schemaVersion;
+        _writer = writer;
+        _readConnectionString = readConnectionString;
+    }
+
+    /// <summary>The full path of the ledger file.</summary>
+    public string Path { get; }
+
+    /// <summary>The schema version of the file (after the migrations <see cref="Open"/> applied).</summary>
+    public int SchemaVersion { get; }
+
+    /// <summary>
+    /// Opens (or creates) a ledger file: creates the folder and the file when missing, switches it to WAL, and
+    /// applies the forward schema migrations this version knows.
+    /// </summary>
+    /// <param name="path">The ledger file; relative paths resolve against the working directory. See <see cref="LedgerLocation"/>.</param>
+    /// <param name="options">Durability and locking settings; <see cref="SqliteLedgerOptions.Path"/> is ignored here. Default: <c>new SqliteLedgerOptions()</c>.</param>
+    /// <returns>The open ledger; dispose it to close the file.</returns>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty, or an option is out of range.</exception>
+    /// <exception cref="IOException">The folder or file cannot be created or opened (the message names the path).</exception>
+    /// <exception cref="InvalidOperationException">The file is not a Cage ledger, or has a newer schema than this version knows (the message names the file and both versions).</exception>
+    public static SqliteLedger Open(string path, SqliteLedgerOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        options ??= new SqliteLedgerOptions();
+        ArgumentOutOfRangeException.ThrowIfNegative(options.BusyTimeoutMilliseconds, nameof(options.BusyTimeoutMilliseconds));
+
+        string fullPath;
+        try
+        {
+            fullPath = System.IO.Path.GetFullPath(path);
+            var folder = System.IO.Path.GetDirectoryName(fullPath);
+            if (!string.IsNullOrEmpty(folder))
+            {
+                Directory.CreateDirectory(folder);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        {
+            throw new IOException($"Cannot create the folder of the Cage ledger '{path}': {ex.Message}", ex);
+        }
+
+        var busySeconds = (options.BusyTimeoutMilliseconds + 999) / 1000;
+        var writeConnectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = fullPath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = false,
+            DefaultTimeout = busySeconds,
+        }.ToString();
+        var readConnectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = fullPath,
+            Mode = SqliteOpenMode.ReadWrite,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = busySeconds,
+        }.ToString();
+
+        int version;
+        try
+        {
+            // Set-up on an ordinary connection: WAL (a property of the file) and the schema migrations.
+            using (var connection = new SqliteConnection(writeConnectionString))
+            {
+                connection.Open();
+                Pragma(connection, string.Create(CultureInfo.InvariantCulture, $"PRAGMA busy_timeout = {options.BusyTimeoutMilliseconds};"));
+                var mode = Pragma(connection, "PRAGMA journal_mode = WAL;");
+                if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new IOException($"Cannot switch the Cage ledger '{fullPath}' to WAL mode (the file system gave journal mode '{mode}').");
+                }
+
+                version = LedgerSchema.Migrate(connection, fullPath);
+            }
+
+            return new SqliteLedger(fullPath, version, SqliteWriter.Open(fullPath, options), readConnectionString);
+        }
+        catch (SqliteException ex)
+        {
+            throw new IOException($"Cannot open the Cage ledger '{fullPath}': {ex.Message}", ex);
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<AppendResult> AppendAsync(LedgerBatch batch, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ThrowIfDisposed();
+        if (batch.Count == 0)
+        {
+            return ValueTask.FromResult(default(AppendResult));
+        }
+
+        // SQLite's API is synchronous: the commit happens on the caller's thread (the metering pipeline's
+        // background pump, or an import loop), and the returned task is complete once it is durable.
+        return ValueTask.FromResult(_writer.Append(batch, cancellationToken));
+    }
+
+    /// <inheritdoc/>
+    public ValueTask WriteAsync(LedgerBatch batch, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ThrowIfDisposed();
+        if (batch.Count > 0)
+        {
+            _writer.Append(batch, cancellationToken);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<SpendReport> ReportAsync(ReportQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        if (!Enum.IsDefined(query.Dimension))
+        {
+            throw new ArgumentOutOfRangeException(nameof(query), query.Dimension, "unknown report dimension");
+        }
+
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+
+        // Whole UTC days inside the window come from call_totals (one row per group and day); the partial days at
+        // the window's edges, if any, are summed from the calls themselves through the timestamp index.
+        var since = query.Window.Since?.ToUnixTimeMilliseconds();
+        var until = query.Window.Until?.ToUnixTimeMilliseconds();
+        long? firstWholeDay = since is { } s ? CallTotals.DayOf(s) + (CallTotals.DayOf(s) * CallTotals.MillisecondsPerDay == s ? 0 : 1) : null;
+        long? endWholeDay = until is { } u ? CallTotals.DayOf(u) : null;
+        var groups = new Dictionary<string, SpendTotals>(StringComparer.Ordinal);
+        using var connection = OpenReader();
+        if (firstWholeDay is { } first && endWholeDay is { } end && first >= end)
+        {
+            AddGroups(connection, query.Dimension, ReportSql(query.Dimension, WindowClause(since, until)), since, until, groups);
+        }
+        else
+        {
+            AddGroups(connection, query.Dimension, TotalsSql(query.Dimension, firstWholeDay, endWholeDay), firstWholeDay, endWholeDay, groups);
+            if (since is { } from && firstWholeDay * CallTotals.MillisecondsPerDay is { } wholeFrom && from < wholeFrom)
+            {
+                AddGroups(connection, query.Dimension, ReportSql(query.Dimension, WindowClause(from, wholeFrom)), from, wholeFrom, groups);
+            }
+
+            if (until is { } to && endWholeDay * CallTotals.MillisecondsPerDay is { } wholeTo && wholeTo < to)
+            {
+                AddGroups(connection, query.Dimension, ReportSql(query.Dimension, WindowClause(wholeTo, to)), wholeTo, to, groups);
+            }
+        }
+
+        var ordered = groups
+            .Select(pair => new SpendGroup(pair.Key, pair.Value))
+            .OrderByDescending(group => group.Totals.CostUsd)
+            .ThenBy(group => group.Key, StringComparer.Ordinal)
+            .ToArray();
+        var total = ordered.Aggregate(new SpendTotals(), (sum, group) => Add(sum, group.Totals));
+        return ValueTask.FromResult(new SpendReport(query.Dimension, query.Window, ordered, total));
+    }
+
+    /// <summary>The report over whole days: the per-day totals of one dimension, summed per group.</summary>
+    internal static string TotalsSql(ReportDimension dimension, long? firstDay, long? endDay)
+    {
+        var key = dimension == ReportDimension.Day ? "day" : "key";
+        var where = string.Create(CultureInfo.InvariantCulture, $"dim = {(int)dimension}")
+            + (firstDay is null ? "" : " AND day >= $since")
+            + (endDay is null ? "" : " AND day < $until");
+        return $"""
+            SELECT {key}, sum(calls), sum(input), sum(cache_read), sum(cache_write_5m), sum(cache_write_1h), sum(output),
+                   sum(reasoning), sum(cost_e10), sum(unpriced), sum(missing), sum(local)
+            FROM call_totals WHERE {where}
+            GROUP BY 1;
+            """;
+    }
+
+    /// <summary>The report over raw calls (partial days): one GROUP BY over the window, summing buckets and cost and counting flags.</summary>
+    internal static string ReportSql(ReportDimension dimension, string windowClause)
+    {
+        var key = dimension switch
+        {
+            ReportDimension.Route => "route",
+            ReportDimension.Model => "model",
+            ReportDimension.Provider => "provider",
+            // The UTC day number (floor division, so instants before 1970 land on the right day too).
+            ReportDimension.Day => "CASE WHEN ts_ms >= 0 THEN ts_ms / 86400000 ELSE (ts_ms + 1) / 86400000 - 1 END",
+            ReportDimension.Agent => "agent",
+            ReportDimension.Task => "task",
+            ReportDimension.Session => "session",
+            ReportDimension.Category => "category",
+            ReportDimension.User => "\"user\"",
+            _ => throw new ArgumentOutOfRangeException(nameof(dimension), dimension, "unknown report dimension"),
+        };
+
+        return $"""
+            SELECT {key}, count(*), sum(input), sum(cache_read), sum(cache_write_5m), sum(cache_write_1h), sum(output),
+                   sum(reasoning), sum(cost_e10), sum(cost_source = 'unpriced'), sum(usage_status = 'missing'),
+                   sum(cost_source = 'local')
+            FROM calls{windowClause}
+            GROUP BY 1;
+            """;
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<CallRecord?> FindCallAsync(string callId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(callId);
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = FindCallSql;
+        command.Parameters.AddWithValue("$key", callId);
+        using var reader = command.ExecuteReader();
+        return ValueTask.FromResult(reader.Read() ? ReadCall(reader) : null);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<IReadOnlyList<SavingsReceipt>> ReceiptsForCallAsync(string callId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(callId);
+        return ValueTask.FromResult(QueryReceipts(ReceiptsForCallSql, callId, cancellationToken));
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<IReadOnlyList<CallRecord>> CallsForTaskAsync(string task, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = CallsForTaskSql;
+        command.Parameters.AddWithValue("$key", task);
+        using var reader = command.ExecuteReader();
+        var calls = new List<CallRecord>();
+        while (reader.Read())
+        {
+            calls.Add(ReadCall(reader));
+        }
+
+        return ValueTask.FromResult<IReadOnlyList<CallRecord>>(calls);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<IReadOnlyList<SavingsReceipt>> ReceiptsForTaskAsync(string task, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        return ValueTask.FromResult(QueryReceipts(ReceiptsForTaskSql, task, cancellationToken));
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<string?> LatestTaskAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = LatestTaskSql;
+        return ValueTask.FromResult(command.ExecuteScalar() as string);
+    }
+
+    /// <inheritdoc/>
+    public async IAsyncEnumerable<CallRecord> ReadCallsAsync(TimeWindow window, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(window);
+        ThrowIfDisposed();
+        await using var connection = OpenReader();
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {CallColumns} FROM calls{WindowClause(command, window)} ORDER BY ts_ms, rowid;";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            yield return ReadCall(reader);
+        }
+    }
+
+    /// <inheritdoc/>
+    public async IAsyncEnumerable<SavingsReceipt> ReadReceiptsAsync(TimeWindow window, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(window);
+        ThrowIfDisposed();
+        await using var connection = OpenReader();
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {ReceiptColumns} FROM receipts{WindowClause(command, window)} ORDER BY ts_ms, rowid;";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            yield return ReadReceipt(reader);
+        }
+    }
+
+    /// <summary>Closes the file. Appends that already returned are committed; later calls throw <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _writer.Dispose();
+        using var connection = new SqliteConnection(_readConnectionString);
+        SqliteConnection.ClearPool(connection);
+    }
+
+    /// <summary>Closes the file; see <see cref="Dispose"/>.</summary>
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>A read connection from the pool (WAL lets it read while a batch is being written). Internal for tests: query plans, integrity checks.</summary>
+    internal SqliteConnection OpenReader()
+    {
+        var connection = new SqliteConnection(_readConnectionString);
+        connection.Open();
+        return connection;
+    }
+
+    private IReadOnlyList<SavingsReceipt> QueryReceipts(string sql, string key, CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Parameters.AddWithValue("$key", key);
+        using var reader = command.ExecuteReader();
+        var receipts = new List<SavingsReceipt>();
+        while (reader.Read())
+        {
+            receipts.Add(ReadReceipt(reader));
+        }
+
+        return receipts;
+    }
+
+    private static void AddGroups(SqliteConnection connection, ReportDimension dimension, string sql, long? since, long? until, Dictionary<string, SpendTotals> groups)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        if (since is { } from)
+        {
+            command.Parameters.AddWithValue("$since", from);
+        }
+
+        if (until is { } to)
+        {
+            command.Parameters.AddWithValue("$until", to);
+        }
+
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            string name;
+            if (reader.IsDBNull(0))
+            {
+                name = SpendReport.NoneKey;
+            }
+            else if (dimension == ReportDimension.Day)
+            {
+                name = DateTimeOffset.UnixEpoch.AddDays(reader.GetInt64(0)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+            }
+            else
+            {
+                name = reader.GetString(0);
+                if (name.Length == 0)
+                {
+                    name = SpendReport.NoneKey;
+                }
+            }
+
+            var totals = new SpendTotals
+            {
+                Calls = reader.GetInt64(1),
+                Input = reader.GetInt64(2),
+                CacheRead = reader.GetInt64(3),
+                CacheWrite5m = reader.GetInt64(4),
+                CacheWrite1h = reader.GetInt64(5),
+                Output = reader.GetInt64(6),
+                Reasoning = reader.IsDBNull(7) ? 0 : reader.GetInt64(7),
+                CostUsd = reader.IsDBNull(8) ? 0m : LedgerMoney.FromE10(reader.GetInt64(8)),
+                UnpricedCalls = reader.GetInt64(9),
+                MissingUsageCalls = reader.GetInt64(10),
+                LocalCalls = reader.GetInt64(11),
+            };
+
+            // The same group from whole days and edge days, or a literal "(none)" value and missing values: one group.
+            groups[name] = groups.TryGetValue(name, out var existing) ? Add(existing, totals) : totals;
+        }
+    }
+
+    private static string WindowClause(long? since, long? until) => (since, until) switch
+    {
+        (not null, not null) => " WHERE ts_ms >= $since AND ts_ms < $until",
+        (not null, null) => " WHERE ts_ms >= $since",
+        (null, not null) => " WHERE ts_ms < $until",
+        _ => "",
+    };
+
+    private static string WindowClause(SqliteCommand command, TimeWindow window)
+    {
+        if (window.Since is { } since && window.Until is { } until)
+        {
+            command.Parameters.AddWithValue("$since", since.ToUnixTimeMilliseconds());
+            command.Parameters.AddWithValue("$until", until.ToUnixTimeMilliseconds());
+            return " WHERE ts_ms >= $since AND ts_ms < $until";
+        }
+
+        if (window.Since is { } from)
+        {
+            command.Parameters.AddWithValue("$since", from.ToUnixTimeMilliseconds());
+            return " WHERE ts_ms >= $since";
+        }
+
+        if (window.Until is { } to)
+        {
+            command.Parameters.AddWithValue("$until", to.ToUnixTimeMilliseconds());
+            return " WHERE ts_ms < $until";
+        }
+
+        return "";
+    }
+
+    private static CallRecord ReadCall(SqliteDataReader reader) => new()
+    {
+        Id = reader.GetString(0),
+        Timestamp = DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)),
+        Session = OptionalString(reader, 2),
+        Task = OptionalString(reader, 3),
+        Agent = OptionalString(reader, 4),
+        Route = OptionalString(reader, 5),
+        Category = OptionalString(reader, 6),
+        User = OptionalString(reader, 7),
+        Provider = reader.GetString(8),
+        Model = reader.GetString(9),
+        Usage = new TokenUsage(
+            reader.GetInt64(10),
+            reader.GetInt64(11),
+            reader.GetInt64(12),
+            reader.GetInt64(13),
+            reader.GetInt64(14),
+            reader.IsDBNull(15) ? null : reader.GetInt64(15)),
+        CostUsd = reader.IsDBNull(16) ? null : LedgerMoney.FromE10(reader.GetInt64(16)),
+        CostSource = WireNames.TryParseCostSource(reader.GetString(17), out var source) ? source : CostSource.Unpriced,
+        PriceKey = OptionalString(reader, 18),
+        UsageStatus = WireNames.TryParseUsageStatus(reader.GetString(19), out var status) ? status : UsageStatus.Reported,
+        LatencyMs = reader.GetInt64(20),
+        Ok = reader.GetInt64(21) != 0,
+        Retries = reader.GetInt32(22),
+        Attempt = reader.GetInt32(23),
+        RequestId = OptionalString(reader, 24),
+        Error = OptionalString(reader, 25),
+        Tags = LedgerJson.ReadMap(OptionalString(reader, 26)),
+    };
+
+    private static SavingsReceipt ReadReceipt(SqliteDataReader reader) => SavingsReceipt.Create(
+        id: reader.GetString(0),
+        timestamp: DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)),
+        tool: reader.GetString(4),
+        rawAlternative: decimal.Parse(reader.GetString(6), NumberStyles.Float, CultureInfo.InvariantCulture),
+        actual: decimal.Parse(reader.GetString(7), NumberStyles.Float, CultureInfo.InvariantCulture),
+        callId: OptionalString(reader, 2),
+        task: OptionalString(reader, 3),
+        unit: WireNames.TryParseUnit(reader.GetString(5), out var unit) ? unit : SavingsUnit.Tokens,
+        method: WireNames.TryParseMethod(reader.GetString(8), out var method) ? method : SavingsMethod.Modeled,
+        confidence: reader.GetDouble(9),
+        meta: LedgerJson.ReadMap(OptionalString(reader, 10)));
+
+    private static string? OptionalString(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+
+    private static SpendTotals Add(SpendTotals a, SpendTotals b) => new()
+    {
+        Calls = a.Calls + b.Calls,
+        Input = a.Input + b.Input,
+        CacheRead = a.CacheRead + b.CacheRead,
+        CacheWrite5m = a.CacheWrite5m + b.CacheWrite5m,
+        CacheWrite1h = a.CacheWrite1h + b.CacheWrite1h,
+        Output = a.Output + b.Output,
+        Reasoning = a.Reasoning + b.Reasoning,
+        CostUsd = a.CostUsd + b.CostUsd,
+        UnpricedCalls = a.UnpricedCalls + b.UnpricedCalls,
+        MissingUsageCalls = a.MissingUsageCalls + b.MissingUsageCalls,
+        LocalCalls = a.LocalCalls + b.LocalCalls,
+    };
+
+    private static string? Pragma(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return Convert.ToString(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+}

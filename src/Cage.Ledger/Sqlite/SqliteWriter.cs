@@ -1,0 +1,417 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Data.Sqlite;
+using SQLitePCL;
+
+namespace CageNet.Ledger;
+
+/// <summary>
+/// The ledger's single write connection: one transaction per batch, through statements prepared once and rebound
+/// for every record with SQLite's native API (no per-record command, parameter or reader objects), so durable
+/// ingest runs at SQLite's own speed. Both inserts are <c>ON CONFLICT DO NOTHING</c>, which makes appends
+/// idempotent by id and by call request id; a record that changed nothing is counted as skipped.
+/// </summary>
+internal sealed class SqliteWriter : IDisposable
+{
+    private const string InsertCallSql =
+        """
+        INSERT INTO calls (id, ts_ms, session, task, agent, route, category, "user", provider, model,
+                           input, cache_read, cache_write_5m, cache_write_1h, output, reasoning,
+                           cost_e10, cost_source, price_key, usage_status, latency_ms, ok, retries, attempt,
+                           request_id, error, tags)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+                ?21, ?22, ?23, ?24, ?25, ?26, ?27)
+        ON CONFLICT DO NOTHING;
+        """;
+
+    private const string InsertReceiptSql =
+        """
+        INSERT INTO receipts (id, ts_ms, call_id, task, tool, unit, raw_alternative, actual, method, confidence, meta)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+        ON CONFLICT DO NOTHING;
+        """;
+
+    private const string UpsertTotalsSql =
+        """
+        INSERT INTO call_totals (dim, key, day, calls, input, cache_read, cache_write_5m, cache_write_1h, output, reasoning,
+                                 cost_e10, unpriced, missing, local)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+        ON CONFLICT (dim, key, day) DO UPDATE SET
+            calls = calls + excluded.calls, input = input + excluded.input, cache_read = cache_read + excluded.cache_read,
+            cache_write_5m = cache_write_5m + excluded.cache_write_5m, cache_write_1h = cache_write_1h + excluded.cache_write_1h,
+            output = output + excluded.output, reasoning = reasoning + excluded.reasoning, cost_e10 = cost_e10 + excluded.cost_e10,
+            unpriced = unpriced + excluded.unpriced, missing = missing + excluded.missing, local = local + excluded.local;
+        """;
+
+    private const int CancellationCheckInterval = 4096;
+
+    private readonly Lock _gate = new();
+    private readonly sqlite3 _db;
+    private readonly string _path;
+    private readonly sqlite3_stmt _begin;
+    private readonly sqlite3_stmt _commit;
+    private readonly sqlite3_stmt _rollback;
+    private readonly sqlite3_stmt _insertCall;
+    private readonly sqlite3_stmt _insertReceipt;
+    private readonly sqlite3_stmt _upsertTotals;
+    private readonly CallTotals _totals = new();
+    private readonly string?[] _boundCallText = new string?[28];
+    private readonly string?[] _boundReceiptText = new string?[12];
+    private byte[] _utf8 = new byte[512];
+    private bool _disposed;
+
+    private SqliteWriter(sqlite3 db, string path)
+    {
+        _db = db;
+        _path = path;
+        _begin = Prepare("BEGIN IMMEDIATE;");
+        _commit = Prepare("COMMIT;");
+        _rollback = Prepare("ROLLBACK;");
+        _insertCall = Prepare(InsertCallSql);
+        _insertReceipt = Prepare(InsertReceiptSql);
+        _upsertTotals = Prepare(UpsertTotalsSql);
+    }
+
+    /// <summary>
+    /// Opens the write handle on an existing, migrated ledger file. The handle is opened without SQLite's
+    /// per-call mutex (<c>SQLITE_OPEN_NOMUTEX</c>): only this class uses it, always under its own lock.
+    /// </summary>
+    public static SqliteWriter Open(string path, SqliteLedgerOptions options)
+    {
+        var rc = raw.sqlite3_open_v2(path, out var db, raw.SQLITE_OPEN_READWRITE | raw.SQLITE_OPEN_NOMUTEX | raw.SQLITE_OPEN_PRIVATECACHE, null);
+        if (rc != raw.SQLITE_OK)
+        {
+            var message = db is null ? raw.sqlite3_errstr(rc).utf8_to_string() : raw.sqlite3_errmsg(db).utf8_to_string();
+            db?.Dispose();
+            throw new SqliteException(string.Create(CultureInfo.InvariantCulture, $"SQLite error {rc} opening the ledger '{path}' for writing: {message}"), rc);
+        }
+
+        try
+        {
+            raw.sqlite3_busy_timeout(db, options.BusyTimeoutMilliseconds);
+            Exec(db, path, options.SynchronousFull ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = NORMAL;");
+            // A larger page cache keeps the index pages that appends touch hot across batches (64 MiB at most).
+            Exec(db, path, "PRAGMA cache_size = -65536;");
+            Exec(db, path, "PRAGMA temp_store = MEMORY;");
+            return new SqliteWriter(db, path);
+        }
+        catch
+        {
+            db.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Validates the batch, then stores it in one transaction. Completes once the transaction has committed.</summary>
+    public AppendResult Append(LedgerBatch batch, CancellationToken cancellationToken)
+    {
+        foreach (var call in batch.Calls)
+        {
+            Validate(call);
+        }
+
+        foreach (var receipt in batch.Receipts)
+        {
+            Validate(receipt);
+        }
+
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            cancellationToken.ThrowIfCancellationRequested();
+            Step(_begin);
+            try
+            {
+                int callsAdded = 0, receiptsAdded = 0, done = 0;
+                foreach (var call in batch.Calls)
+                {
+                    if (++done % CancellationCheckInterval == 0)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                    }
+
+                    var costE10 = BindCall(call);
+                    if (StepInsert(_insertCall) == 1)
+                    {
+                        callsAdded++;
+                        _totals.Add(call, costE10);
+                    }
+                }
+
+                foreach (var receipt in batch.Receipts)
+                {
+                    if (++done % CancellationCheckInterval == 0)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                    }
+
+                    BindReceipt(receipt);
+                    receiptsAdded += StepInsert(_insertReceipt);
+                }
+
+                WriteTotals();
+                Step(_commit);
+                return new AppendResult(callsAdded, batch.Calls.Count - callsAdded, receiptsAdded, batch.Receipts.Count - receiptsAdded);
+            }
+            catch
+            {
+                RollBack();
+                throw;
+            }
+            finally
+            {
+                _totals.Clear();
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _insertCall.Dispose();
+            _insertReceipt.Dispose();
+            _upsertTotals.Dispose();
+            _begin.Dispose();
+            _commit.Dispose();
+            _rollback.Dispose();
+            _db.Dispose(); // sqlite3_close_v2: the last connection to close checkpoints and removes the WAL
+        }
+    }
+
+    private static void Validate(CallRecord call)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        if (string.IsNullOrEmpty(call.Id))
+        {
+            throw new CageValidationException("id", "a call record needs an id");
+        }
+
+        if (call.Usage.Validation() is { } error)
+        {
+            throw new CageValidationException(error.Field, $"call {call.Id}: {error.Message}");
+        }
+
+        if (call.CostUsd is { } cost && !LedgerMoney.InRange(cost))
+        {
+            throw new CageValidationException("cost_usd", $"call {call.Id}: cost_usd {cost.ToString(CultureInfo.InvariantCulture)} is outside the ledger's range");
+        }
+
+        if (!Enum.IsDefined(call.CostSource) || !Enum.IsDefined(call.UsageStatus))
+        {
+            throw new CageValidationException(Enum.IsDefined(call.CostSource) ? "usage_status" : "cost_source", $"call {call.Id}: unknown enum value");
+        }
+    }
+
+    private static void Validate(SavingsReceipt receipt)
+    {
+        ArgumentNullException.ThrowIfNull(receipt);
+        if (string.IsNullOrEmpty(receipt.Id))
+        {
+            throw new CageValidationException("id", "a receipt needs an id");
+        }
+    }
+
+    /// <summary>Binds a call's columns; returns its cost in 1e-10 USD (0 when unpriced) for the totals.</summary>
+    private long BindCall(CallRecord call)
+    {
+        var s = _insertCall;
+        var b = _boundCallText;
+        var usage = call.Usage;
+        BindText(s, 1, call.Id);
+        raw.sqlite3_bind_int64(s, 2, call.Timestamp.ToUnixTimeMilliseconds());
+        BindOptional(s, b, 3, call.Session);
+        BindOptional(s, b, 4, call.Task);
+        BindOptional(s, b, 5, call.Agent);
+        BindOptional(s, b, 6, call.Route);
+        BindOptional(s, b, 7, call.Category);
+        BindOptional(s, b, 8, call.User);
+        BindOptional(s, b, 9, call.Provider ?? "", keepEmpty: true);
+        BindOptional(s, b, 10, call.Model ?? "", keepEmpty: true);
+        raw.sqlite3_bind_int64(s, 11, usage.Input);
+        raw.sqlite3_bind_int64(s, 12, usage.CacheRead);
+        raw.sqlite3_bind_int64(s, 13, usage.CacheWrite5m);
+        raw.sqlite3_bind_int64(s, 14, usage.CacheWrite1h);
+        raw.sqlite3_bind_int64(s, 15, usage.Output);
+        BindNullable(s, 16, usage.Reasoning);
+        long? costE10 = call.CostUsd is { } cost ? LedgerMoney.ToE10(cost) : null;
+        BindNullable(s, 17, costE10);
+        BindOptional(s, b, 18, call.CostSource.ToWire(), keepEmpty: true);
+        BindOptional(s, b, 19, call.PriceKey);
+        BindOptional(s, b, 20, call.UsageStatus.ToWire(), keepEmpty: true);
+        raw.sqlite3_bind_int64(s, 21, call.LatencyMs);
+        raw.sqlite3_bind_int(s, 22, call.Ok ? 1 : 0);
+        raw.sqlite3_bind_int(s, 23, call.Retries);
+        raw.sqlite3_bind_int(s, 24, call.Attempt);
+        BindOptional(s, b, 25, call.RequestId);
+        BindOptional(s, b, 26, call.Error is null ? null : ErrorText.Scrub(call.Error));
+        BindOptional(s, b, 27, call.Tags is null || call.Tags.Count == 0 ? null : LedgerJson.WriteMap(call.Tags));
+        return costE10 ?? 0;
+    }
+
+    /// <summary>Adds the batch's per-day group sums to <c>call_totals</c> (inside the batch's transaction).</summary>
+    private void WriteTotals()
+    {
+        var s = _upsertTotals;
+        foreach (var (group, sums) in _totals.Groups)
+        {
+            raw.sqlite3_bind_int(s, 1, (int)group.Dimension);
+            BindText(s, 2, group.Key);
+            raw.sqlite3_bind_int64(s, 3, group.Day);
+            raw.sqlite3_bind_int64(s, 4, sums.Calls);
+            raw.sqlite3_bind_int64(s, 5, sums.Input);
+            raw.sqlite3_bind_int64(s, 6, sums.CacheRead);
+            raw.sqlite3_bind_int64(s, 7, sums.CacheWrite5m);
+            raw.sqlite3_bind_int64(s, 8, sums.CacheWrite1h);
+            raw.sqlite3_bind_int64(s, 9, sums.Output);
+            raw.sqlite3_bind_int64(s, 10, sums.Reasoning);
+            raw.sqlite3_bind_int64(s, 11, sums.CostE10);
+            raw.sqlite3_bind_int64(s, 12, sums.Unpriced);
+            raw.sqlite3_bind_int64(s, 13, sums.Missing);
+            raw.sqlite3_bind_int64(s, 14, sums.Local);
+            StepInsert(s);
+        }
+    }
+
+    private void BindReceipt(SavingsReceipt receipt)
+    {
+        var s = _insertReceipt;
+        var b = _boundReceiptText;
+        BindText(s, 1, receipt.Id);
+        raw.sqlite3_bind_int64(s, 2, receipt.Timestamp.ToUnixTimeMilliseconds());
+        BindOptional(s, b, 3, receipt.CallId);
+        BindOptional(s, b, 4, receipt.Task);
+        BindOptional(s, b, 5, receipt.Tool, keepEmpty: true);
+        BindOptional(s, b, 6, receipt.Unit.ToWire(), keepEmpty: true);
+        BindText(s, 7, receipt.RawAlternative.ToString(CultureInfo.InvariantCulture));
+        BindText(s, 8, receipt.Actual.ToString(CultureInfo.InvariantCulture));
+        BindOptional(s, b, 9, receipt.Method.ToWire(), keepEmpty: true);
+        raw.sqlite3_bind_double(s, 10, receipt.Confidence);
+        BindOptional(s, b, 11, receipt.Meta.Count == 0 ? null : LedgerJson.WriteMap(receipt.Meta));
+    }
+
+    /// <summary>
+    /// Binds a text column that often repeats from one record to the next (provider, model, route, session…).
+    /// Bindings survive <c>sqlite3_reset</c>, so an unchanged value is not bound again. Unless
+    /// <paramref name="keepEmpty"/>, an empty string is stored as NULL: it means "none" (and an empty request id
+    /// must never collide with another).
+    /// </summary>
+    private void BindOptional(sqlite3_stmt statement, string?[] bound, int index, string? value, bool keepEmpty = false)
+    {
+        if (!keepEmpty && value is { Length: 0 })
+        {
+            value = null;
+        }
+
+        // (A parameter never bound is NULL, so the initial all-null array is accurate too.)
+        if (string.Equals(bound[index], value, StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        if (value is null)
+        {
+            raw.sqlite3_bind_null(statement, index);
+        }
+        else
+        {
+            BindText(statement, index, value);
+        }
+
+        bound[index] = value;
+    }
+
+    private static void BindNullable(sqlite3_stmt statement, int index, long? value)
+    {
+        if (value is { } v)
+        {
+            raw.sqlite3_bind_int64(statement, index, v);
+        }
+        else
+        {
+            raw.sqlite3_bind_null(statement, index);
+        }
+    }
+
+    private void BindText(sqlite3_stmt statement, int index, string value)
+    {
+        if (value.Length == 0)
+        {
+            // An empty span binds NULL; bind a real empty string instead.
+            raw.sqlite3_bind_text(statement, index, "");
+            return;
+        }
+
+        var max = Encoding.UTF8.GetMaxByteCount(value.Length);
+        if (_utf8.Length < max)
+        {
+            _utf8 = new byte[Math.Max(max, _utf8.Length * 2)];
+        }
+
+        var length = Encoding.UTF8.GetBytes(value, _utf8);
+        // The span overload binds with SQLITE_TRANSIENT: SQLite copies the bytes, so the buffer is reused at once.
+        raw.sqlite3_bind_text(statement, index, new ReadOnlySpan<byte>(_utf8, 0, length));
+    }
+
+    /// <summary>Runs an insert; returns 1 when a row was added, 0 when a conflict left the ledger unchanged.</summary>
+    private int StepInsert(sqlite3_stmt statement)
+    {
+        var rc = raw.sqlite3_step(statement);
+        raw.sqlite3_reset(statement);
+        if (rc != raw.SQLITE_DONE)
+        {
+            throw Error(rc);
+        }
+
+        return raw.sqlite3_changes(_db);
+    }
+
+    private void Step(sqlite3_stmt statement)
+    {
+        var rc = raw.sqlite3_step(statement);
+        raw.sqlite3_reset(statement);
+        if (rc != raw.SQLITE_DONE)
+        {
+            throw Error(rc);
+        }
+    }
+
+    private void RollBack()
+    {
+        if (raw.sqlite3_get_autocommit(_db) == 0)
+        {
+            raw.sqlite3_step(_rollback);
+            raw.sqlite3_reset(_rollback);
+        }
+    }
+
+    private sqlite3_stmt Prepare(string sql)
+    {
+        var rc = raw.sqlite3_prepare_v3(_db, sql, raw.SQLITE_PREPARE_PERSISTENT, out var statement);
+        if (rc != raw.SQLITE_OK)
+        {
+            throw Error(rc);
+        }
+
+        return statement;
+    }
+
+    private static void Exec(sqlite3 db, string path, string sql)
+    {
+        var rc = raw.sqlite3_exec(db, sql);
+        if (rc != raw.SQLITE_OK)
+        {
+            throw new SqliteException(string.Create(CultureInfo.InvariantCulture, $"SQLite error {rc} setting up the ledger '{path}': {raw.sqlite3_errmsg(db).utf8_to_string()}"), rc);
+        }
+    }
+
+    private SqliteException Error(int rc) =>
+        new(string.Create(CultureInfo.InvariantCulture, $"SQLite error {rc} writing the ledger '{_path}': {raw.sqlite3_errmsg(_db).utf8_to_string()}"),
+            rc, raw.sqlite3_extended_errcode(_db));
+}
