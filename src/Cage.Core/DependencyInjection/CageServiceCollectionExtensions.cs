@@ -76,10 +76,21 @@ public static class CageServiceCollectionExtensions
         var options = sp.GetRequiredService<IOptions<CageOptions>>().Value;
         var loggerFactory = sp.GetService<ILoggerFactory>();
         var logger = loggerFactory?.CreateLogger("Cage") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
-        var store = sp.GetRequiredService<ILedgerStore>();
-        if (sp.GetService<ImplicitInMemoryLedger>() is { } implicitLedger && ReferenceEquals(implicitLedger.Ledger, store))
+        // Open the store before the meter exists, so the container disposes the meter (which drains into the store)
+        // first. A store that cannot be opened must not break the app: the sink reports it as a write fault.
+        try
         {
-            Log.ImplicitInMemoryLedger(logger);
+            var store = sp.GetRequiredService<ILedgerStore>();
+            if (sp.GetService<ImplicitInMemoryLedger>() is { } implicitLedger && ReferenceEquals(implicitLedger.Ledger, store))
+            {
+                Log.ImplicitInMemoryLedger(logger);
+            }
+        }
+#pragma warning disable CA1031 // Fail-open: see above.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.LedgerUnavailable(logger, ex);
         }
 
         var meter = new CageMeter(

@@ -25,6 +25,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "Cage could not drain its metering queue within {Timeout}; {Pending} records were not written")]
     public static partial void DrainTimedOut(ILogger logger, TimeSpan timeout, long pending);
 
+    [LoggerMessage(EventId = 1009, Level = LogLevel.Error, Message = "Cage cannot open its ledger; calls are still metered and writes are retried until it can be opened")]
+    public static partial void LedgerUnavailable(ILogger logger, Exception exception);
+
     [LoggerMessage(EventId = 1008, Level = LogLevel.Warning, Message = "Cage call to {Provider}/{Model} has no price; its cost is recorded as unknown (not $0)")]
     public static partial void UnpricedModel(ILogger logger, string provider, string model);
 }

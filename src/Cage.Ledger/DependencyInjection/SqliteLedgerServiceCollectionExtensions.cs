@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 
 namespace CageNet.Ledger;
 
@@ -13,6 +14,12 @@ public static class SqliteLedgerServiceCollectionExtensions
     /// <see cref="LedgerLocation.Resolve(string?, string?)"/>; it is opened when first resolved and closed when the
     /// service provider is disposed.
     /// </summary>
+    /// <remarks>
+    /// Metering is fail-open: the meter writes through a sink that opens the ledger on first use, so a ledger that
+    /// cannot be opened (an unwritable path, a locked file) is a counted, logged write fault — the app's LLM calls
+    /// go on, and metering resumes once the ledger can be opened. Queries through <see cref="ILedgerReader"/> do
+    /// throw in that case. In a generic host, a hosted service flushes the meter when the host stops.
+    /// </remarks>
     /// <param name="builder">The Cage builder.</param>
     /// <param name="configure">Adjusts the options; default none.</param>
     /// <returns>The builder, for chaining.</returns>
@@ -31,8 +38,26 @@ public static class SqliteLedgerServiceCollectionExtensions
         // The interfaces forward to the one instance; the provider may dispose it more than once, which is harmless.
         services.AddSingleton(_ => SqliteLedger.Open(LedgerLocation.Resolve(options.Path), options));
         services.AddSingleton<ILedgerStore>(static sp => sp.GetRequiredService<SqliteLedger>());
-        services.AddSingleton<ILedgerSink>(static sp => sp.GetRequiredService<SqliteLedger>());
+        services.AddSingleton<ILedgerSink>(static sp => new DeferredSqliteSink(sp));
         services.AddSingleton<ILedgerReader>(static sp => sp.GetRequiredService<SqliteLedger>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, FlushOnHostStop>());
         return builder;
+    }
+
+    /// <summary>Opens the ledger on the first write and keeps it; an open failure is a write fault the pipeline counts and retries.</summary>
+    private sealed class DeferredSqliteSink(IServiceProvider services) : ILedgerSink
+    {
+        private SqliteLedger? _ledger;
+
+        public ValueTask WriteAsync(LedgerBatch batch, CancellationToken cancellationToken = default) =>
+            (_ledger ??= services.GetRequiredService<SqliteLedger>()).WriteAsync(batch, cancellationToken);
+    }
+
+    /// <summary>Flushes the meter while the host stops, before the container disposes the ledger.</summary>
+    private sealed class FlushOnHostStop(ICageMeter meter) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => meter.FlushAsync(cancellationToken).AsTask();
     }
 }
