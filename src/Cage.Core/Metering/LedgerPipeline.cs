@@ -12,6 +12,8 @@ namespace CageNet.Metering;
 /// </summary>
 internal sealed class LedgerPipeline : IAsyncDisposable
 {
+    private const int ActiveRounds = 16;
+    private static readonly TimeSpan MaxPollInterval = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan[] Backoff = [TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5)];
 
     private readonly ConcurrentQueue<object> _queue = new();
@@ -25,10 +27,9 @@ internal sealed class LedgerPipeline : IAsyncDisposable
     private readonly int _maxRetries;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _pump;
-    private int _count;      // records in the queue (the bound)
+    private int _count;      // records in the queue (the bound); the pump subtracts per batch, not per record
     private int _sleeping;   // 1 while the pump waits for a signal
     private volatile bool _completed;
-    private long _enqueued;
     private long _written;
     private long _dropped;
     private long _faults;
@@ -47,8 +48,11 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         _pump = Task.Factory.StartNew(PumpAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
 
+    // Enqueued is derived (written + dropped after acceptance + still queued) so producers touch one shared counter.
+    private long _droppedAccepted;
+
     public MeteringStatistics Statistics => new(
-        Interlocked.Read(ref _enqueued),
+        Interlocked.Read(ref _written) + Interlocked.Read(ref _droppedAccepted) + Volatile.Read(ref _count),
         Interlocked.Read(ref _written),
         Interlocked.Read(ref _dropped),
         Interlocked.Read(ref _faults));
@@ -74,15 +78,13 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         }
 
         _queue.Enqueue(record);
-        Interlocked.Increment(ref _enqueued);
-        Wake();
         return true;
     }
 
-    // Signals the pump only when it is asleep: under load the pump polls and producers never pay for a wake-up.
+    // Only flushes and shutdown signal the pump: producers never pay for a wake-up (the pump polls, see PumpAsync).
     private void Wake()
     {
-        if (Volatile.Read(ref _sleeping) == 1 && Interlocked.Exchange(ref _sleeping, 0) == 1)
+        if (Interlocked.Exchange(ref _sleeping, 0) == 1)
         {
             _signal.Release();
         }
@@ -116,8 +118,8 @@ internal sealed class LedgerPipeline : IAsyncDisposable
             {
                 switch (item)
                 {
-                    case CallRecord call: calls.Add(call); Interlocked.Decrement(ref _count); break;
-                    case SavingsReceipt receipt: receipts.Add(receipt); Interlocked.Decrement(ref _count); break;
+                    case CallRecord call: calls.Add(call); break;
+                    case SavingsReceipt receipt: receipts.Add(receipt); break;
                     case FlushMarker marker: markers.Add(marker); break;
                 }
 
@@ -129,6 +131,7 @@ internal sealed class LedgerPipeline : IAsyncDisposable
 
             if (calls.Count + receipts.Count > 0)
             {
+                Interlocked.Add(ref _count, -(calls.Count + receipts.Count));
                 // The lists are reused for the next batch: sinks copy what they keep (see ILedgerSink).
                 await WriteWithRetriesAsync(new LedgerBatch(calls, receipts)).ConfigureAwait(false);
                 calls.Clear();
@@ -162,13 +165,13 @@ internal sealed class LedgerPipeline : IAsyncDisposable
                 continue;
             }
 
-            // Linger a little after activity so a steady stream is batched without waking the pump per record.
-            if (idleRounds++ < 2)
-            {
-                await Task.Delay(1).ConfigureAwait(false);
-                continue;
-            }
-
+            // Poll every millisecond while records flow (a steady stream is batched and never needs a signal, and a
+            // spinning pump would fight producers for the queue's cache lines), then back off to MaxPollInterval when
+            // idle. Producers never signal; flushes and shutdown do.
+            idleRounds++;
+            var wait = idleRounds <= ActiveRounds
+                ? TimeSpan.FromMilliseconds(1)
+                : TimeSpan.FromMilliseconds(Math.Min(MaxPollInterval.TotalMilliseconds, 1 << Math.Min(10, (idleRounds - ActiveRounds) / 4)));
             Interlocked.Exchange(ref _sleeping, 1);
             if (!_queue.IsEmpty || _completed)
             {
@@ -176,8 +179,8 @@ internal sealed class LedgerPipeline : IAsyncDisposable
                 continue;
             }
 
-            await _signal.WaitAsync().ConfigureAwait(false);
-            idleRounds = 0;
+            await _signal.WaitAsync(wait).ConfigureAwait(false);
+            Interlocked.Exchange(ref _sleeping, 0);
         }
     }
 
@@ -208,6 +211,7 @@ internal sealed class LedgerPipeline : IAsyncDisposable
                 if (attempt > _maxRetries || _stopping.IsCancellationRequested)
                 {
                     Interlocked.Add(ref _dropped, batch.Count);
+                    Interlocked.Add(ref _droppedAccepted, batch.Count);
                     _instruments.Dropped.Add(batch.Count);
                     Log.LedgerBatchDropped(_logger, ex, batch.Count, attempt);
                     return;
@@ -238,7 +242,7 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         }
         catch (TimeoutException)
         {
-            Log.DrainTimedOut(_logger, timeout, Interlocked.Read(ref _enqueued) - Interlocked.Read(ref _written));
+            Log.DrainTimedOut(_logger, timeout, Volatile.Read(ref _count));
             await _stopping.CancelAsync().ConfigureAwait(false);
         }
     }

@@ -21,8 +21,9 @@ public sealed class MeterScope : IDisposable
     private readonly DateTimeOffset _startedAt;
     private long _markTimestamp;
     private DateTimeOffset _markAt;
-    private Attempt _first;
-    private List<Attempt>? _more;
+    private readonly CageIds.CageIdValue _id;
+    private string? _callId;
+    private CallRecord? _pending; // the latest attempt, emitted at Dispose (it carries CallId)
     private int _attempts;
     private Dictionary<string, string>? _tags;
     private bool _disposed;
@@ -41,7 +42,7 @@ public sealed class MeterScope : IDisposable
         var time = meter.TimeProvider;
         _startTimestamp = _markTimestamp = time.GetTimestamp();
         _startedAt = _markAt = time.GetUtcNow();
-        CallId = CageIds.New('c', _startedAt);
+        _id = CageIds.NewValue('c', _startedAt);
         Ambient.Value = this;
     }
 
@@ -52,7 +53,7 @@ public sealed class MeterScope : IDisposable
     public MeterScope? Parent { get; }
 
     /// <summary>The id the scope's (last) call is recorded under; pass it to receipts.</summary>
-    public string CallId { get; }
+    public string CallId => _callId ??= _pending?.Id ?? _id.Format();
 
     /// <summary>The route.</summary>
     public string Route { get; }
@@ -112,29 +113,39 @@ public sealed class MeterScope : IDisposable
         usage.Validate();
         var time = _meter.TimeProvider;
         var now = time.GetTimestamp();
-        var attempt = new Attempt
+        provider ??= "";
+        model ??= "";
+        var quote = _meter.Prices.Price(provider, model, usage, providerCost);
+        if (_pending is { } superseded)
         {
-            Provider = provider ?? "",
-            Model = model ?? "",
-            Usage = usage,
-            Quote = _meter.Prices.Price(provider ?? "", model ?? "", usage, providerCost),
-            RequestId = requestId,
-            Ok = ok,
-            Status = status,
-            Error = error,
-            StartedAt = _markAt,
-            LatencyMs = (long)time.GetElapsedTime(_markTimestamp, now).TotalMilliseconds,
-        };
-        if (_attempts == 0)
-        {
-            _first = attempt;
-        }
-        else
-        {
-            (_more ??= []).Add(attempt);
+            // A retry or fallback: the earlier attempt gets its own id; the newest one carries CallId.
+            _meter.Emit(superseded.WithIdentity(CageIds.New('c', superseded.Timestamp), superseded.Attempt, superseded.Retries, _tags is null ? null : new Dictionary<string, string>(_tags, StringComparer.Ordinal)));
         }
 
         _attempts++;
+        _pending = new CallRecord(_id, _callId, CageIds.TruncateToMilliseconds(_markAt))
+        {
+            Session = Session,
+            Task = Task,
+            Agent = Agent,
+            Route = Route,
+            Category = Category,
+            User = User,
+            Provider = provider,
+            Model = model,
+            Usage = usage,
+            CostUsd = quote.CostUsd,
+            CostSource = quote.Source,
+            PriceKey = quote.PriceKey,
+            UsageStatus = status,
+            LatencyMs = (long)time.GetElapsedTime(_markTimestamp, now).TotalMilliseconds,
+            Ok = ok,
+            Attempt = _attempts,
+            Retries = _attempts - 1,
+            RequestId = requestId,
+            Error = ErrorText.Scrub(error),
+            Tags = _tags,
+        };
         _markTimestamp = now;
         _markAt = _startedAt + time.GetElapsedTime(_startTimestamp, now);
     }
@@ -152,6 +163,7 @@ public sealed class MeterScope : IDisposable
     /// <param name="value">The label value.</param>
     public void Tag(string key, string value)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentException.ThrowIfNullOrWhiteSpace(key);
         ArgumentNullException.ThrowIfNull(value);
         (_tags ??= new Dictionary<string, string>(StringComparer.Ordinal))[key] = value;
@@ -184,62 +196,9 @@ public sealed class MeterScope : IDisposable
             Ambient.Value = Parent;
         }
 
-        if (_attempts == 0)
+        if (_pending is { } last)
         {
-            return;
+            _meter.Emit(last.Tags is null && _tags is not null ? last.WithIdentity(last.Id, last.Attempt, last.Retries, _tags) : last);
         }
-
-        if (_more is null)
-        {
-            _meter.Emit(Build(_first, CallId, 1, 0));
-            return;
-        }
-
-        _meter.Emit(Build(_first, CageIds.New('c', _first.StartedAt), 1, 0));
-        for (var i = 0; i < _more.Count; i++)
-        {
-            var last = i == _more.Count - 1;
-            _meter.Emit(Build(_more[i], last ? CallId : CageIds.New('c', _more[i].StartedAt), i + 2, last ? _attempts - 1 : i + 1));
-        }
-    }
-
-    private CallRecord Build(in Attempt a, string id, int attempt, int retries) => new()
-    {
-        Id = id,
-        Timestamp = CageIds.TruncateToMilliseconds(a.StartedAt),
-        Session = Session,
-        Task = Task,
-        Agent = Agent,
-        Route = Route,
-        Category = Category,
-        User = User,
-        Provider = a.Provider,
-        Model = a.Model,
-        Usage = a.Usage,
-        CostUsd = a.Quote.CostUsd,
-        CostSource = a.Quote.Source,
-        PriceKey = a.Quote.PriceKey,
-        UsageStatus = a.Status,
-        LatencyMs = a.LatencyMs,
-        Ok = a.Ok,
-        Attempt = attempt,
-        Retries = retries,
-        RequestId = a.RequestId,
-        Error = ErrorText.Scrub(a.Error),
-        Tags = _tags,
-    };
-
-    private struct Attempt
-    {
-        public string Provider;
-        public string Model;
-        public TokenUsage Usage;
-        public Pricing.PriceQuote Quote;
-        public string? RequestId;
-        public bool Ok;
-        public UsageStatus Status;
-        public string? Error;
-        public DateTimeOffset StartedAt;
-        public long LatencyMs;
     }
 }

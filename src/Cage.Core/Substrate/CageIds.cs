@@ -25,26 +25,38 @@ public static class CageIds
         return New('r', time.GetUtcNow());
     }
 
-    internal static string New(char prefix, DateTimeOffset at)
+    internal static string New(char prefix, DateTimeOffset at) => NewValue(prefix, at).Format();
+
+    /// <summary>A new id as a value: nothing is allocated until it is formatted.</summary>
+    internal static CageIdValue NewValue(char prefix, DateTimeOffset at)
     {
         ulong ms = (ulong)Math.Max(0, at.ToUnixTimeMilliseconds());
         // 80 random bits: the generator is per thread and not cryptographic, which is all an id needs.
         ulong hi = (ulong)Random.Shared.NextInt64() & 0xFFFFUL;      // 16 bits
         ulong lo = (ulong)Random.Shared.NextInt64() ^ ((ulong)Random.Shared.Next() << 32); // 64 bits
-        return string.Create(28, (prefix, ms, hi, lo), static (span, s) =>
+        return new CageIdValue(prefix, ms, hi, lo);
+    }
+
+    /// <summary>An unformatted id: prefix, 48-bit milliseconds, 80 random bits.</summary>
+    internal readonly record struct CageIdValue(char Prefix, ulong Milliseconds, ulong High, ulong Low)
+    {
+        public bool IsEmpty => Prefix == '\0';
+
+        public string Format() => string.Create(28, this, static (span, s) =>
         {
-            span[0] = s.prefix;
+            span[0] = s.Prefix;
             span[1] = '_';
             // 48-bit time → 10 chars (50 bits, top 2 zero).
-            ulong t = s.ms;
+            ulong t = s.Milliseconds;
             for (int i = 11; i >= 2; i--)
             {
                 span[i] = Alphabet[(int)(t & 31)];
                 t >>= 5;
             }
+
             // 80 random bits → 16 chars.
-            ulong lo = s.lo;
-            ulong hi = s.hi;
+            ulong lo = s.Low;
+            ulong hi = s.High;
             for (int i = 27; i >= 12; i--)
             {
                 span[i] = Alphabet[(int)(lo & 31)];

@@ -6,8 +6,32 @@ namespace CageNet;
 /// </summary>
 public sealed class CallRecord
 {
+    private string? _id;
+    private readonly CageIds.CageIdValue _lazyId;
+
+    /// <summary>Creates a record; set at least <see cref="Id"/> and <see cref="Timestamp"/>.</summary>
+    public CallRecord()
+    {
+    }
+
+    // The metering scope's records carry an unformatted id, formatted on first read (normally on the writer's
+    // thread), so the caller's thread neither formats nor allocates the id string.
+#pragma warning disable CS8618 // Id is produced from _lazyId on first read.
+    [System.Diagnostics.CodeAnalysis.SetsRequiredMembers]
+    internal CallRecord(CageIds.CageIdValue lazyId, string? formatted, DateTimeOffset timestamp)
+    {
+        _lazyId = lazyId;
+        _id = formatted;
+        Timestamp = timestamp;
+    }
+#pragma warning restore CS8618
+
     /// <summary>Time-sortable, collision-free id (see <see cref="CageIds"/>); callers may supply their own.</summary>
-    public required string Id { get; init; }
+    public required string Id
+    {
+        get => _id ??= _lazyId.Format();
+        init => _id = value;
+    }
 
     /// <summary>When the call happened, in UTC; stored with millisecond precision.</summary>
     public required DateTimeOffset Timestamp { get; init; }
@@ -71,6 +95,15 @@ public sealed class CallRecord
 
     /// <summary>Small free-form labels (no bodies).</summary>
     public IReadOnlyDictionary<string, string>? Tags { get; init; }
+
+    /// <summary>A copy with another id, attempt numbering and tags (the metering scope renumbers superseded attempts).</summary>
+    internal CallRecord WithIdentity(string id, int attempt, int retries, IReadOnlyDictionary<string, string>? tags) => new()
+    {
+        Id = id, Timestamp = Timestamp, Session = Session, Task = Task, Agent = Agent, Route = Route, Category = Category, User = User,
+        Provider = Provider, Model = Model, Usage = Usage, CostUsd = CostUsd, CostSource = CostSource, PriceKey = PriceKey,
+        UsageStatus = UsageStatus, LatencyMs = LatencyMs, Ok = Ok, Retries = retries, Attempt = attempt, RequestId = RequestId,
+        Error = Error, Tags = tags,
+    };
 
     /// <summary>Compatibility view: <c>tokens_in</c> = input + cache reads + cache writes.</summary>
     public long TokensIn => Usage.PromptTokens;
