@@ -25,6 +25,7 @@ internal static class LedgerScale
     public static async Task<int> RunAsync(string[] args)
     {
         var calls = 1_000_000;
+        var reportOnly = false;
         var dir = Path.Combine(Path.GetTempPath(), "cage-scale");
         for (var i = 0; i < args.Length; i++)
         {
@@ -32,8 +33,17 @@ internal static class LedgerScale
             {
                 case "--calls": calls = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--dir": dir = args[++i]; break;
+                case "--report-only": reportOnly = true; break;
                 default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
             }
+        }
+
+        var start = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        if (reportOnly)
+        {
+            // A fresh process over an existing ledger: its peak memory is the report's own.
+            await ReportPhaseAsync(Path.Combine(dir, "ingest.db"), calls, start);
+            return 0;
         }
 
         if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
@@ -41,7 +51,21 @@ internal static class LedgerScale
         Console.WriteLine($"# Cage ledger scale: {calls:N0} calls + {3L * calls:N0} receipts  ({Environment.ProcessorCount} cores, .NET {Environment.Version}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription})");
 
         var catalog = PriceCatalog.BuiltIn;
-        var start = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+        // Phase 0: durable ingest of calls alone (the SPEC 9 ingest figure), 10k-call transactions.
+        ResetPeak();
+        var swCalls = Stopwatch.StartNew();
+        await using (var ledger = SqliteLedger.Open(Path.Combine(dir, "calls-only.db")))
+        {
+            for (var offset = 0; offset < calls; offset += 10_000)
+            {
+                var (c, _) = Generate(offset, Math.Min(10_000, calls - offset), start, catalog);
+                await ledger.AppendAsync(new LedgerBatch(c, []));
+            }
+        }
+
+        swCalls.Stop();
+        Report("ingest of calls alone (AppendAsync, 10k-call transactions)", swCalls.Elapsed, calls);
 
         // Phase 1: durable ingest through SqliteLedger.AppendAsync in 10k batches.
         var ingestPath = Path.Combine(dir, "ingest.db");
@@ -68,9 +92,19 @@ internal static class LedgerScale
         sw.Restart();
         await using (var ledger = SqliteLedger.Open(pipePath))
         {
-            var meter = new CageMeter(ledger, catalog, TimeProvider.System, new MeteringOptions { QueueCapacity = 1 << 20, MaxBatchSize = 8192 });
+            // Default queue (65,536): the producer backs off when the queue is nearly full, so this measures the
+            // sustained rate the writer commits at, with the memory a real app would use, and drops nothing.
+            var meter = new CageMeter(ledger, catalog, TimeProvider.System, new MeteringOptions());
             for (var i = 0; i < pipeCalls; i++)
             {
+                if ((i & 1023) == 0)
+                {
+                    while (meter.Statistics is var st && st.Enqueued - st.Written - st.Dropped > 60_000)
+                    {
+                        await Task.Delay(1);
+                    }
+                }
+
                 var (provider, model) = Models[i % Models.Length];
                 using var m = meter.Meter(Routes[i % Routes.Length], task: "task-" + (i / 50));
                 m.Usage(provider, model, input: 1000 + (i % 5000), output: 100 + (i % 900), cacheRead: i % 3 == 0 ? 2000 : 0);
@@ -102,48 +136,51 @@ internal static class LedgerScale
             Report($"import of calls.jsonl + receipts.jsonl (added {result.Appended.CallsAdded:N0} calls, {result.Appended.ReceiptsAdded:N0} receipts, {result.Errors.Count} errors)", sw.Elapsed, calls);
         }
 
-        // Phase 4: report over the whole ledger, each dimension, median of 7 runs in a freshly opened ledger.
-        await using (var ledger = SqliteLedger.Open(ingestPath))
+        // Phase 4: report (run again with --report-only in a fresh process for its own peak memory).
+        await ReportPhaseAsync(ingestPath, calls, start);
+        Console.WriteLine($"ledger file {new FileInfo(ingestPath).Length / 1048576.0:F0} MB");
+        return 0;
+    }
+
+    private static async Task ReportPhaseAsync(string ingestPath, int calls, DateTimeOffset start)
+    {
+        var sw = new Stopwatch();
+        ResetPeak();
+        await using var ledger = SqliteLedger.Open(ingestPath);
+        foreach (var dimension in new[] { ReportDimension.Route, ReportDimension.Model, ReportDimension.Day, ReportDimension.Task, ReportDimension.Session })
         {
-            foreach (var dimension in new[] { ReportDimension.Route, ReportDimension.Model, ReportDimension.Day, ReportDimension.Task })
-            {
-                ResetPeak();
-                var times = new List<double>();
-                SpendReport? last = null;
-                for (var run = 0; run < 7; run++)
-                {
-                    sw.Restart();
-                    last = await ledger.ReportAsync(new ReportQuery(dimension, TimeWindow.All));
-                    sw.Stop();
-                    times.Add(sw.Elapsed.TotalMilliseconds);
-                }
-
-                times.Sort();
-                Console.WriteLine($"report --by {dimension.ToString().ToLowerInvariant(),-8} median {times[3],8:F1} ms  (min {times[0]:F1}, max {times[^1]:F1})  groups {last!.Groups.Count:N0}  total ${last.Total.CostUsd:N2}  peak RSS {PeakMb():F0} MB");
-            }
-
-            var window = new TimeWindow(start.AddDays(80), null, "2026-03-22");
-            var t = new List<double>();
+            var times = new List<double>();
+            SpendReport? last = null;
             for (var run = 0; run < 7; run++)
             {
                 sw.Restart();
-                await ledger.ReportAsync(new ReportQuery(ReportDimension.Route, window));
+                last = await ledger.ReportAsync(new ReportQuery(dimension, TimeWindow.All));
                 sw.Stop();
-                t.Add(sw.Elapsed.TotalMilliseconds);
+                times.Add(sw.Elapsed.TotalMilliseconds);
             }
 
-            t.Sort();
-            Console.WriteLine($"report --since (last 10 of 90 days) median {t[3]:F1} ms");
-            var task = "task-" + (calls / 100);
-            sw.Restart();
-            var taskCalls = await ledger.CallsForTaskAsync(task);
-            var taskReceipts = await ledger.ReceiptsForTaskAsync(task);
-            sw.Stop();
-            Console.WriteLine($"one task's calls + receipts ({taskCalls.Count} + {taskReceipts.Count}) {sw.Elapsed.TotalMilliseconds:F2} ms");
+            times.Sort();
+            Console.WriteLine($"report --by {dimension.ToString().ToLowerInvariant(),-8} median {times[3],8:F1} ms  (min {times[0]:F1}, max {times[^1]:F1})  groups {last!.Groups.Count:N0}  total ${last.Total.CostUsd:N2}  peak RSS {PeakMb():F0} MB");
         }
 
-        Console.WriteLine($"ledger file {new FileInfo(ingestPath).Length / 1048576.0:F0} MB");
-        return 0;
+        var window = new TimeWindow(start.AddDays(80).AddHours(5), null, "2026-03-22T05:00:00Z");
+        var t = new List<double>();
+        for (var run = 0; run < 7; run++)
+        {
+            sw.Restart();
+            await ledger.ReportAsync(new ReportQuery(ReportDimension.Route, window));
+            sw.Stop();
+            t.Add(sw.Elapsed.TotalMilliseconds);
+        }
+
+        t.Sort();
+        Console.WriteLine($"report --since (last ~10 of 90 days, partial first day) median {t[3]:F1} ms");
+        var task = "task-" + (calls / 100);
+        sw.Restart();
+        var taskCalls = await ledger.CallsForTaskAsync(task);
+        var taskReceipts = await ledger.ReceiptsForTaskAsync(task);
+        sw.Stop();
+        Console.WriteLine($"one task's calls + receipts ({taskCalls.Count} + {taskReceipts.Count}) {sw.Elapsed.TotalMilliseconds:F2} ms; peak RSS of the whole report phase {PeakMb():F0} MB");
     }
 
     /// <summary>Deterministic synthetic traffic: 50 calls per task, 8 routes, 8 models (one unpriced), 90 days, 3 receipts per call.</summary>
