@@ -45,9 +45,27 @@ public static class SqliteLedgerServiceCollectionExtensions
     }
 
     /// <summary>Opens the ledger on the first write and keeps it; an open failure is a write fault the pipeline counts and retries.</summary>
-    private sealed class DeferredSqliteSink(IServiceProvider services) : ILedgerSink
+    private sealed class DeferredSqliteSink : ILedgerSink
     {
+        private readonly IServiceProvider services;
         private SqliteLedger? _ledger;
+
+        public DeferredSqliteSink(IServiceProvider services)
+        {
+            this.services = services;
+            try
+            {
+                // Normally the ledger opens here, while the provider is alive (the meter is created after it, so
+                // disposal drains the meter before the ledger closes). Only a ledger that cannot be opened yet is
+                // left to the first write.
+                _ledger = services.GetRequiredService<SqliteLedger>();
+            }
+#pragma warning disable CA1031 // Fail-open: an unopenable ledger is a write fault later, not an error now.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+            }
+        }
 
         public ValueTask WriteAsync(LedgerBatch batch, CancellationToken cancellationToken = default) =>
             (_ledger ??= services.GetRequiredService<SqliteLedger>()).WriteAsync(batch, cancellationToken);
