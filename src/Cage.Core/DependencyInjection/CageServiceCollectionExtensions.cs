@@ -66,7 +66,12 @@ public static class CageServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(builder);
         var instance = ledger ?? new InMemoryLedger();
         builder.Services.RemoveAll<ILedgerStore>();
+        builder.Services.RemoveAll<ILedgerSink>();
+        builder.Services.RemoveAll<ILedgerReader>();
+        builder.Services.RemoveAll<InMemoryLedger>();
         builder.Services.AddSingleton<ILedgerStore>(instance);
+        builder.Services.AddSingleton<ILedgerSink>(instance);
+        builder.Services.AddSingleton<ILedgerReader>(instance);
         builder.Services.AddSingleton(instance);
         return builder;
     }

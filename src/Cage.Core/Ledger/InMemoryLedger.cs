@@ -41,14 +41,40 @@ public sealed class InMemoryLedger : ILedgerStore
         }
     }
 
-    /// <summary>Σ cost of the stored priced calls, in dollars.</summary>
-    public decimal TotalCostUsd
+    /// <summary>
+    /// Σ cost of the stored calls in dollars, or <see langword="null"/> when any call is unpriced (its cost is
+    /// unknown, so the total is too — never a silent $0). See <see cref="UnpricedCalls"/>.
+    /// </summary>
+    public decimal? TotalCostUsd
     {
         get
         {
             lock (_gate)
             {
-                return _calls.Sum(c => c.CostUsd ?? 0m);
+                decimal total = 0;
+                foreach (var call in _calls)
+                {
+                    if (call.CostUsd is not { } cost)
+                    {
+                        return null;
+                    }
+
+                    total += cost;
+                }
+
+                return total;
+            }
+        }
+    }
+
+    /// <summary>How many stored calls have no price (unknown model).</summary>
+    public int UnpricedCalls
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _calls.Count(c => c.CostSource == CostSource.Unpriced);
             }
         }
     }

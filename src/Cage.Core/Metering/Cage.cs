@@ -92,7 +92,19 @@ public static class Cage
                 }
             }
 
-            var meter = s_embeddedFactory?.Invoke() ?? CreateInMemoryDefault();
+            ICageMeter meter;
+            try
+            {
+                meter = s_embeddedFactory?.Invoke() ?? CreateInMemoryDefault();
+            }
+#pragma warning disable CA1031 // Fail-open: a broken default (bad CAGE_PRICES, bad policy) must not break Cage.Meter().
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Console.Error.WriteLine($"cage: the default ledger could not be set up ({ex.Message}); metering in memory for this process");
+                meter = CreateInMemoryDefault();
+            }
+
             AppDomain.CurrentDomain.ProcessExit += (_, _) => DrainOnExit(meter);
             s_embedded = meter;
             return meter;
@@ -100,7 +112,7 @@ public static class Cage
     }
 
     private static CageMeter CreateInMemoryDefault() =>
-        new(new InMemoryLedger(), PriceCatalog.FromOptions(new PricingOptions()), TimeProvider.System);
+        new(new InMemoryLedger(), PriceCatalog.BuiltIn.WithLocalModels(["ollama/*"]), TimeProvider.System);
 
     private static void DrainOnExit(ICageMeter meter)
     {

@@ -84,10 +84,10 @@ internal sealed class CageMeter : ICageMeter, IAsyncDisposable, IDisposable
             }
         }
 #pragma warning disable CA1031 // Fail-open: telemetry or logging faults never reach the caller.
-        catch (Exception ex)
+        catch (Exception)
 #pragma warning restore CA1031
         {
-            Log.EnqueueFailed(_logger, ex);
+            // Telemetry or a logger threw: metering goes on, and logging about it could throw again.
         }
 
         Enqueue(call);
@@ -103,7 +103,15 @@ internal sealed class CageMeter : ICageMeter, IAsyncDisposable, IDisposable
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Log.EnqueueFailed(_logger, ex);
+            try
+            {
+                Log.EnqueueFailed(_logger, ex);
+            }
+#pragma warning disable CA1031 // ...and a throwing logger must not reach the caller either.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+            }
         }
     }
 

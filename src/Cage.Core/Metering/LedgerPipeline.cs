@@ -19,7 +19,6 @@ internal sealed class LedgerPipeline : IAsyncDisposable
     private readonly ConcurrentQueue<object> _queue = new();
     private readonly SemaphoreSlim _signal = new(0);
     private readonly ILedgerSink _sink;
-    private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly CageInstruments _instruments;
     private readonly int _capacity;
@@ -39,13 +38,18 @@ internal sealed class LedgerPipeline : IAsyncDisposable
     public LedgerPipeline(ILedgerSink sink, MeteringOptions options, TimeProvider time, ILogger logger, CageInstruments instruments)
     {
         _sink = sink;
-        _time = time;
+        _ = time; // pipeline mechanics (back-off, drain timeout) use the real clock: a test's fake clock must not stall them
         _logger = logger;
         _instruments = instruments;
         _capacity = Math.Max(16, options.QueueCapacity);
         _maxBatch = Math.Max(1, options.MaxBatchSize);
         _maxRetries = Math.Max(0, options.MaxRetries);
-        _pump = Task.Factory.StartNew(PumpAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        // The pump must not capture the ExecutionContext of whoever created the meter (a request's AsyncLocals,
+        // its Activity): it would hold them for the process's lifetime and leak them into the sink.
+        using (ExecutionContext.SuppressFlow())
+        {
+            _pump = Task.Run(PumpAsync);
+        }
     }
 
     // Enqueued is derived (written + dropped after acceptance + still queued) so producers touch one shared counter.
@@ -60,18 +64,24 @@ internal sealed class LedgerPipeline : IAsyncDisposable
     /// <summary>Hands a record to the pipeline without blocking or locking. Returns false (and counts a drop) when the queue is full or closed.</summary>
     public bool TryEnqueue(object record)
     {
-        if (_completed || Interlocked.Increment(ref _count) > _capacity)
+        // Count first, then check for shutdown: the pump only exits once the count is back to zero, so a record
+        // that got past this check is always written (or counted as dropped), never stranded in the queue.
+        if (Interlocked.Increment(ref _count) > _capacity || _completed)
         {
-            if (!_completed)
-            {
-                Interlocked.Decrement(ref _count);
-            }
-
+            Interlocked.Decrement(ref _count);
             var dropped = Interlocked.Increment(ref _dropped);
-            _instruments.Dropped.Add(1);
-            if (IsPowerOfTen(dropped))
+            try
             {
-                Log.QueueFull(_logger, _capacity, dropped);
+                _instruments.Dropped.Add(1);
+                if (IsPowerOfTen(dropped))
+                {
+                    Log.QueueFull(_logger, _capacity, dropped);
+                }
+            }
+#pragma warning disable CA1031 // Fail-open: a throwing listener or logger never reaches the caller.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
             }
 
             return false;
@@ -93,17 +103,12 @@ internal sealed class LedgerPipeline : IAsyncDisposable
     /// <summary>Completes once everything enqueued before the call has been committed (or dropped).</summary>
     public async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
-        if (_completed)
-        {
-            await _pump.WaitAsync(cancellationToken).ConfigureAwait(false);
-            return;
-        }
-
         // A flush marker is not a record: it bypasses the bound so a full queue can still be flushed.
         var marker = new FlushMarker();
         _queue.Enqueue(marker);
         Wake();
-        await marker.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        // If the pump has stopped (shutdown), the marker may never be read: everything before it was drained anyway.
+        await Task.WhenAny(marker.Completion.Task, _pump).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async Task PumpAsync()
@@ -157,11 +162,12 @@ internal sealed class LedgerPipeline : IAsyncDisposable
 
             if (_completed)
             {
-                if (_queue.IsEmpty)
+                if (Volatile.Read(ref _count) == 0 && _queue.IsEmpty)
                 {
                     return;
                 }
 
+                await Task.Yield(); // a producer that passed the shutdown check is about to enqueue
                 continue;
             }
 
@@ -184,49 +190,79 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         }
     }
 
+    // Never throws: a sink, logger or metric listener that throws is counted and logged (if logging works at all),
+    // so the pump keeps running and flushes keep completing.
     private async Task WriteWithRetriesAsync(LedgerBatch batch)
     {
+        var count = batch.Count;
         for (var attempt = 1; ; attempt++)
         {
+            Exception? failure = null;
             try
             {
                 await _sink.WriteAsync(batch, _stopping.Token).ConfigureAwait(false);
-                Interlocked.Add(ref _written, batch.Count);
-                _instruments.Written.Add(batch.Count);
-                var recovered = Interlocked.Exchange(ref _faultsSinceSuccess, 0);
-                if (recovered > 0)
-                {
-                    Log.LedgerRecovered(_logger, recovered);
-                }
-
-                return;
             }
 #pragma warning disable CA1031 // A sink fault must never escape the pipeline: it is logged and counted.
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                Interlocked.Increment(ref _faults);
-                Interlocked.Increment(ref _faultsSinceSuccess);
-                _instruments.Faults.Add(1);
-                if (attempt > _maxRetries || _stopping.IsCancellationRequested)
-                {
-                    Interlocked.Add(ref _dropped, batch.Count);
-                    Interlocked.Add(ref _droppedAccepted, batch.Count);
-                    _instruments.Dropped.Add(batch.Count);
-                    Log.LedgerBatchDropped(_logger, ex, batch.Count, attempt);
-                    return;
-                }
-
-                Log.LedgerWriteRetry(_logger, ex, batch.Count, attempt);
-                try
-                {
-                    await Task.Delay(Backoff[Math.Min(attempt - 1, Backoff.Length - 1)], _time, _stopping.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    // Shutting down: one last attempt happens on the next loop turn, then the batch is dropped.
-                }
+                failure = ex;
             }
+
+            if (failure is null)
+            {
+                Interlocked.Add(ref _written, count);
+                var recovered = Interlocked.Exchange(ref _faultsSinceSuccess, 0);
+                Quietly(() =>
+                {
+                    _instruments.Written.Add(count);
+                    if (recovered > 0)
+                    {
+                        Log.LedgerRecovered(_logger, recovered);
+                    }
+                });
+                return;
+            }
+
+            Interlocked.Increment(ref _faults);
+            Interlocked.Increment(ref _faultsSinceSuccess);
+            Quietly(() => _instruments.Faults.Add(1));
+            if (attempt > _maxRetries || _stopping.IsCancellationRequested)
+            {
+                Interlocked.Add(ref _dropped, count);
+                Interlocked.Add(ref _droppedAccepted, count);
+                var attempts = attempt;
+                Quietly(() =>
+                {
+                    _instruments.Dropped.Add(count);
+                    Log.LedgerBatchDropped(_logger, failure, count, attempts);
+                });
+                return;
+            }
+
+            var tries = attempt;
+            Quietly(() => Log.LedgerWriteRetry(_logger, failure, count, tries));
+            try
+            {
+                await Task.Delay(Backoff[Math.Min(attempt - 1, Backoff.Length - 1)], _stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Shutting down: one last attempt happens on the next loop turn, then the batch is dropped.
+            }
+        }
+    }
+
+    private static void Quietly(Action action)
+    {
+        try
+        {
+            action();
+        }
+#pragma warning disable CA1031 // Telemetry and logging are best effort inside the pipeline.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
         }
     }
 
@@ -234,16 +270,23 @@ internal sealed class LedgerPipeline : IAsyncDisposable
     public async ValueTask DrainAsync(TimeSpan timeout)
     {
         _completed = true;
-        Interlocked.Exchange(ref _sleeping, 0);
+        Wake();
         _signal.Release();
         try
         {
-            await _pump.WaitAsync(timeout, _time).ConfigureAwait(false);
+            await _pump.WaitAsync(timeout).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            Log.DrainTimedOut(_logger, timeout, Volatile.Read(ref _count));
+            Quietly(() => Log.DrainTimedOut(_logger, timeout, Volatile.Read(ref _count)));
             await _stopping.CancelAsync().ConfigureAwait(false);
+            // Give an in-flight write a moment to observe the cancellation before the caller disposes the sink.
+            await Task.WhenAny(_pump, Task.Delay(TimeSpan.FromSeconds(1))).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Shutdown is best effort: nothing from the pump escapes to the disposer.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
         }
     }
 

@@ -32,7 +32,7 @@ public sealed class MeterScope : IDisposable
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(route);
         _meter = meter;
-        Parent = Ambient.Value;
+        Parent = Current;
         Route = route;
         Task = task ?? Parent?.Task;
         Session = session ?? Parent?.Session;
@@ -47,7 +47,19 @@ public sealed class MeterScope : IDisposable
     }
 
     /// <summary>The innermost open scope on this async flow, or <see langword="null"/>.</summary>
-    public static MeterScope? Current => Ambient.Value;
+    public static MeterScope? Current
+    {
+        get
+        {
+            var scope = Ambient.Value;
+            while (scope is { _disposed: true })
+            {
+                scope = scope.Parent; // scopes disposed out of order are skipped, never resurrected
+            }
+
+            return scope;
+        }
+    }
 
     /// <summary>The enclosing scope, or <see langword="null"/>.</summary>
     public MeterScope? Parent { get; }
@@ -193,7 +205,7 @@ public sealed class MeterScope : IDisposable
         _disposed = true;
         if (Ambient.Value == this)
         {
-            Ambient.Value = Parent;
+            Ambient.Value = Current; // the nearest enclosing scope that is still open
         }
 
         if (_pending is { } last)

@@ -32,8 +32,10 @@ public static class CageIds
     {
         ulong ms = (ulong)Math.Max(0, at.ToUnixTimeMilliseconds());
         // 80 random bits: the generator is per thread and not cryptographic, which is all an id needs.
-        ulong hi = (ulong)Random.Shared.NextInt64() & 0xFFFFUL;      // 16 bits
-        ulong lo = (ulong)Random.Shared.NextInt64() ^ ((ulong)Random.Shared.Next() << 32); // 64 bits
+        Span<byte> random = stackalloc byte[10];
+        Random.Shared.NextBytes(random);
+        ulong lo = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(random);     // 64 bits
+        ulong hi = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(random[8..]); // 16 bits
         return new CageIdValue(prefix, ms, hi, lo);
     }
 

@@ -121,7 +121,7 @@ public sealed class SavingsReceipt
     /// <param name="field">The field name used in the error.</param>
     /// <param name="value">The number.</param>
     /// <exception cref="CageValidationException">The number is not finite, negative or too large.</exception>
-    public static decimal ToAmount(string field, double value)
+    internal static decimal ToAmount(string field, double value)
     {
         if (!double.IsFinite(value)) throw new CageValidationException(field, $"{field} must be a finite number (got {value.ToString(CultureInfo.InvariantCulture)})");
         if (value < 0) throw new CageValidationException(field, $"{field} must be >= 0 (got {value.ToString(CultureInfo.InvariantCulture)})");

@@ -75,12 +75,11 @@ internal sealed class CageInstruments : IDisposable
             {
                 { "gen_ai.operation.name", "chat" },
                 { "gen_ai.provider.name", call.Provider },
-                { "gen_ai.request.model", call.Model },
                 { "gen_ai.response.model", call.Model },
                 { "gen_ai.token.type", "input" },
             };
             TokenUsage.Record(call.Usage.PromptTokens, tags);
-            tags[4] = new KeyValuePair<string, object?>("gen_ai.token.type", "output");
+            tags[3] = new KeyValuePair<string, object?>("gen_ai.token.type", "output");
             TokenUsage.Record(call.Usage.Output, tags);
         }
 

@@ -32,6 +32,7 @@ public class AddCageTests
         }
 
         await meter.FlushAsync();
+        Assert.That(ledger.UnpricedCalls, Is.Zero);
         Assert.That(ledger.TotalCostUsd, Is.LessThanOrEqualTo(0.05m));
         Assert.That(ledger.TotalCostUsd, Is.EqualTo(0.0483m));
         Assert.That(ledger.Calls.Single().LatencyMs, Is.EqualTo(2000));

@@ -212,6 +212,25 @@ public class MeterScopeTests
     }
 
     [Test]
+    public async Task Usage_ErrorEchoingQuotedPrompt_StoresNoneOfTheQuotedText()
+    {
+        var (meter, ledger, _) = NewMeter();
+        await using (meter)
+        {
+            using (var m = meter.Meter("chat"))
+            {
+                m.Usage("openai", "gpt-4o", new TokenUsage(1), ok: false, error: "400 invalid request: 'Summarize CANARY-77 please' is too long; also \"CANARY-78\"");
+            }
+
+            await meter.FlushAsync();
+        }
+
+        var error = ledger.Calls.Single().Error!;
+        Assert.That(error, Does.Not.Contain("CANARY"));
+        Assert.That(error, Does.StartWith("400 invalid request: [quoted text removed] is too long"));
+    }
+
+    [Test]
     public void Usage_NegativeBucket_ThrowsNamingTheField()
     {
         var (meter, _, _) = NewMeter();
@@ -238,6 +257,7 @@ public class MeterScopeTests
 
         var error = ledger.Calls.Single().Error!;
         Assert.That(error, Does.Not.Contain("sk-proj-ABCDEFGH"));
+        Assert.That(error, Does.StartWith("401 for key"));
         Assert.That(error, Does.Contain("[redacted]"));
         Assert.That(error.Length, Is.LessThanOrEqualTo(200));
     }

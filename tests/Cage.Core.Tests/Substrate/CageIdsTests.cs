@@ -33,6 +33,27 @@ public class CageIdsTests
     }
 
     [Test]
+    public void NewCallId_RandomPart_UsesAllEightyBits()
+    {
+        // Character 15 carries bits 60–64 of the random part: with 80 random bits it takes all 32 values.
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 6, 20, 10, 0, 0, TimeSpan.Zero));
+        var seen = new HashSet<char>();
+        for (var i = 0; i < 5000; i++)
+        {
+            seen.Add(CageIds.NewCallId(time)[15]);
+        }
+
+        Assert.That(seen, Has.Count.EqualTo(32));
+        var first = new HashSet<char>();
+        for (var i = 0; i < 5000; i++)
+        {
+            first.Add(CageIds.NewCallId(time)[12]); // bits 75–79: the top of the 16 high random bits
+        }
+
+        Assert.That(first, Has.Count.EqualTo(32));
+    }
+
+    [Test]
     public void NewReceiptId_HasReceiptPrefix()
     {
         Assert.That(CageIds.NewReceiptId(TimeProvider.System), Does.StartWith("r_"));

@@ -125,15 +125,17 @@ public sealed class MeteringReliabilityTests
                 m.Usage("anthropic", "claude-opus-4-8", input: inTokens, output: outTokens, requestId: "msg_01");
             }
 
-            // A failing call whose exception echoes the prompt and a key: the app's exception, never stored.
-            try
+            // A failing call whose provider error echoes the prompt (quoted) and a key, passed to Cage as the error.
+            using (var m = meter.Meter("summarize", task: "contract-42"))
             {
-                using var m = meter.Meter("summarize", task: "contract-42");
-                m.Usage("acme", "unknown-model", input: 5, output: 0, ok: false);
-                throw new HttpRequestException($"400 Bad Request: '{prompt}' (key sk-live-{Canary})");
-            }
-            catch (HttpRequestException)
-            {
+                try
+                {
+                    throw new HttpRequestException($"400 Bad Request: '{prompt}' (key sk-live-{Canary})");
+                }
+                catch (HttpRequestException ex)
+                {
+                    m.Usage("acme", "unknown-model", new TokenUsage(5), ok: false, error: ex.Message);
+                }
             }
 
             await meter.FlushAsync();
@@ -185,6 +187,47 @@ public sealed class MeteringReliabilityTests
         var call = (await ledger.CallsForTaskAsync("fix-bug")).Single();
         Assert.That(call.CostUsd, Is.EqualTo(0.0483m));
         Assert.That((await ledger.ReceiptsForCallAsync(call.Id)).Single().Tool, Is.EqualTo("compressor"));
+    }
+
+    [Test]
+    public async Task StaticFacade_BrokenDefaultConfiguration_FallsBackToMemoryAndNeverThrows()
+    {
+        var sample = typeof(MeteringReliabilityTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .Single(a => a.Key == "ConsoleSampleAssembly").Value!;
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = _folder, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(sample);
+        start.Environment.Remove(LedgerLocation.EnvironmentVariable);
+        start.Environment["CAGE_PRICES"] = Path.Combine(_folder, "no-such-prices.json");
+        using var process = Process.Start(start)!;
+        var stdoutTask = process.StandardOutput.ReadToEndAsync();
+        var stderr = await process.StandardError.ReadToEndAsync();
+        await stdoutTask;
+        Assert.That(process.WaitForExit(60_000), Is.True);
+        Assert.That(process.ExitCode, Is.EqualTo(0), stderr);
+        Assert.That(stderr, Does.Contain("no-such-prices.json").And.Contain("metering in memory"));
+    }
+
+    [Test]
+    public async Task AddInMemoryLedger_AfterAddSqliteLedger_ReplacesSinkAndReaderToo()
+    {
+        var path = Path.Combine(_folder, "never.db");
+        var memory = new InMemoryLedger();
+        var services = new ServiceCollection();
+        services.AddCage().AddSqliteLedger(o => o.Path = path).AddInMemoryLedger(memory);
+        await using (var provider = services.BuildServiceProvider())
+        {
+            var meter = provider.GetRequiredService<ICageMeter>();
+            using (var m = meter.Meter("chat"))
+            {
+                m.Usage("openai", "gpt-4o", input: 1, output: 1);
+            }
+
+            await meter.FlushAsync();
+            Assert.That(provider.GetRequiredService<ILedgerReader>(), Is.SameAs(memory));
+        }
+
+        Assert.That(memory.Calls, Has.Count.EqualTo(1));
+        Assert.That(File.Exists(path), Is.False);
     }
 
     private static class FakeModel
