@@ -23,7 +23,7 @@ app.MapPost("/chat", async (string user, string? task, ICageMeter meter) =>
 });
 
 // Spend by any dimension, over an optional window: /spend?by=user&since=7d
-app.MapGet("/spend", async (string? by, string? since, string? until, ILedgerReader ledger, ICageMeter meter, TimeProvider time) =>
+app.MapGet("/spend", async (string? by, string? since, string? until, ILedgerReader ledger, ICageMeter meter, TimeProvider time, CancellationToken cancellationToken) =>
 {
     if (!Enum.TryParse<ReportDimension>(by ?? "route", ignoreCase: true, out var dimension))
     {
@@ -40,8 +40,8 @@ app.MapGet("/spend", async (string? by, string? since, string? until, ILedgerRea
         return Results.BadRequest(new { error = ex.Message });
     }
 
-    await meter.FlushAsync();
-    var report = await ledger.ReportAsync(new ReportQuery(dimension, window));
+    await meter.FlushAsync(cancellationToken);
+    var report = await ledger.ReportAsync(new ReportQuery(dimension, window), cancellationToken);
     return Results.Ok(new
     {
         dim = dimension.ToString().ToLowerInvariant(),
