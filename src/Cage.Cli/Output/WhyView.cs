@@ -1,3 +1,4 @@
+using CageNet.Ledger;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -126,12 +127,12 @@ internal static class WhyView
         {
             w.WriteStartObject();
             w.WritePropertyName("call");
-            WriteCall(w, call);
+            ReferenceJsonl.WriteCall(w, call);
             w.WritePropertyName("receipts");
             w.WriteStartArray();
             foreach (var receipt in receipts)
             {
-                WriteReceipt(w, receipt);
+                ReferenceJsonl.WriteReceipt(w, receipt);
             }
 
             w.WriteEndArray();
@@ -146,80 +147,5 @@ internal static class WhyView
             w.WriteEndObject();
             w.WriteEndObject();
         });
-    }
-
-    private static void WriteCall(Utf8JsonWriter w, CallRecord c)
-    {
-        w.WriteStartObject();
-        // The reference's 15 fields, in its order.
-        w.WriteString("id", c.Id);
-        w.WriteString("ts", Formats.Timestamp(c.Timestamp));
-        w.WriteStringOrNull("session", c.Session);
-        w.WriteStringOrNull("task", c.Task);
-        w.WriteStringOrNull("agent", c.Agent);
-        w.WriteStringOrNull("route", c.Route);
-        w.WriteString("provider", c.Provider);
-        w.WriteString("model", c.Model);
-        w.WriteNumber("tokens_in", c.TokensIn);
-        w.WriteNumber("tokens_out", c.TokensOut);
-        w.WriteNumber("cached_in", c.CachedIn);
-        w.WriteDecimal("est_cost_usd", c.CostUsd);
-        w.WriteNumber("latency_ms", c.LatencyMs);
-        w.WriteBoolean("ok", c.Ok);
-        w.WriteNumber("retries", c.Retries);
-        // What the reference did not keep.
-        w.WriteStringOrNull("category", c.Category);
-        w.WriteStringOrNull("user", c.User);
-        w.WriteNumber("input", c.Usage.Input);
-        w.WriteNumber("cache_read", c.Usage.CacheRead);
-        w.WriteNumber("cache_write_5m", c.Usage.CacheWrite5m);
-        w.WriteNumber("cache_write_1h", c.Usage.CacheWrite1h);
-        w.WriteNumber("output", c.Usage.Output);
-        if (c.Usage.Reasoning is { } reasoning) w.WriteNumber("reasoning", reasoning);
-        else w.WriteNull("reasoning");
-        w.WriteDecimal("cost_usd", c.CostUsd);
-        w.WriteString("cost_source", c.CostSource.ToWire());
-        w.WriteStringOrNull("price_key", c.PriceKey);
-        w.WriteString("usage_status", c.UsageStatus.ToWire());
-        w.WriteNumber("attempt", c.Attempt);
-        w.WriteStringOrNull("request_id", c.RequestId);
-        w.WriteStringOrNull("error", c.Error);
-        w.WritePropertyName("tags");
-        WriteMap(w, c.Tags);
-        w.WriteEndObject();
-    }
-
-    private static void WriteReceipt(Utf8JsonWriter w, SavingsReceipt r)
-    {
-        w.WriteStartObject();
-        w.WriteString("id", r.Id);
-        w.WriteString("ts", Formats.Timestamp(r.Timestamp));
-        w.WriteString("call", r.CallId ?? "");
-        w.WriteString("task", r.Task ?? "");
-        w.WriteString("tool", r.Tool);
-        w.WriteString("unit", r.Unit.ToWire());
-        w.WriteDecimal("raw_alternative", r.RawAlternative);
-        w.WriteDecimal("actual", r.Actual);
-        w.WriteDecimal("saved", r.Saved);
-        w.WriteString("method", r.Method.ToWire());
-        w.WriteNumber("confidence", r.Confidence);
-        w.WritePropertyName("meta");
-        WriteMap(w, r.Meta);
-        w.WriteEndObject();
-    }
-
-    private static void WriteMap(Utf8JsonWriter w, IReadOnlyDictionary<string, string>? map)
-    {
-        w.WriteStartObject();
-        if (map is not null)
-        {
-            // Sorted, so the output does not depend on how the ledger stored the map.
-            foreach (var (key, value) in map.OrderBy(p => p.Key, StringComparer.Ordinal))
-            {
-                w.WriteString(key, value);
-            }
-        }
-
-        w.WriteEndObject();
     }
 }

@@ -259,7 +259,8 @@ public static class ReferenceJsonl
         }
     }
 
-    private static void WriteCall(Utf8JsonWriter w, CallRecord call)
+    /// <summary>Writes one call as a reference-compatible JSON object (the 15 reference fields, then ours); shared with <c>cage why --json</c>.</summary>
+    internal static void WriteCall(Utf8JsonWriter w, CallRecord call)
     {
         w.WriteStartObject();
         // The reference's 15 fields, in its order.
@@ -320,7 +321,8 @@ public static class ReferenceJsonl
         w.WriteEndObject();
     }
 
-    private static void WriteReceipt(Utf8JsonWriter w, SavingsReceipt receipt)
+    /// <summary>Writes one receipt as the reference wrote it; shared with <c>cage why --json</c>.</summary>
+    internal static void WriteReceipt(Utf8JsonWriter w, SavingsReceipt receipt)
     {
         w.WriteStartObject();
         w.WriteString("id", receipt.Id);
