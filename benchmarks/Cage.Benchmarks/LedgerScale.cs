@@ -26,6 +26,7 @@ internal static class LedgerScale
     {
         var calls = 1_000_000;
         var reportOnly = false;
+        var pipelineOnly = false;
         var dir = Path.Combine(Path.GetTempPath(), "cage-scale");
         for (var i = 0; i < args.Length; i++)
         {
@@ -34,11 +35,21 @@ internal static class LedgerScale
                 case "--calls": calls = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--dir": dir = args[++i]; break;
                 case "--report-only": reportOnly = true; break;
+                case "--pipeline-only": pipelineOnly = true; break;
                 default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
             }
         }
 
         var start = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        if (pipelineOnly)
+        {
+            // A fresh process: the pipeline's own peak memory, not what earlier phases left on the heap.
+            Directory.CreateDirectory(dir);
+            File.Delete(Path.Combine(dir, "pipeline.db"));
+            await PipelinePhaseAsync(dir, calls, PriceCatalog.BuiltIn);
+            return 0;
+        }
+
         if (reportOnly)
         {
             // A fresh process over an existing ledger: its peak memory is the report's own.
@@ -86,6 +97,36 @@ internal static class LedgerScale
         Report("ingest (AppendAsync, 10k batches, calls + 3 receipts each)", sw.Elapsed, calls);
 
         // Phase 2: ingest through the metering pipeline (the path an app takes).
+        await PipelinePhaseAsync(dir, calls, catalog);
+
+        // Phase 3: export to reference JSONL, then import into a fresh ledger.
+        var exportDir = Path.Combine(dir, "export");
+        await using (var ledger = SqliteLedger.Open(ingestPath))
+        {
+            sw.Restart();
+            var exported = await ReferenceJsonl.ExportAsync(ledger, exportDir);
+            sw.Stop();
+            Report($"export ({exported.Calls:N0} calls, {exported.Receipts:N0} receipts)", sw.Elapsed, calls);
+        }
+
+        ResetPeak();
+        await using (var fresh = SqliteLedger.Open(Path.Combine(dir, "import.db")))
+        {
+            sw.Restart();
+            var result = await ReferenceJsonl.ImportAsync(fresh, exportDir, catalog);
+            sw.Stop();
+            Report($"import of calls.jsonl + receipts.jsonl (added {result.Appended.CallsAdded:N0} calls, {result.Appended.ReceiptsAdded:N0} receipts, {result.Errors.Count} errors)", sw.Elapsed, calls);
+        }
+
+        // Phase 4: report (run again with --report-only in a fresh process for its own peak memory).
+        await ReportPhaseAsync(ingestPath, calls, start);
+        Console.WriteLine($"ledger file {new FileInfo(ingestPath).Length / 1048576.0:F0} MB");
+        return 0;
+    }
+
+    private static async Task PipelinePhaseAsync(string dir, int calls, PriceCatalog catalog)
+    {
+        var sw = new Stopwatch();
         var pipePath = Path.Combine(dir, "pipeline.db");
         var pipeCalls = Math.Min(calls, 500_000);
         ResetPeak();
@@ -116,30 +157,6 @@ internal static class LedgerScale
             sw.Stop();
             Report($"ingest through the meter pipeline (written {stats.Written:N0}, dropped {stats.Dropped:N0})", sw.Elapsed, pipeCalls);
         }
-
-        // Phase 3: export to reference JSONL, then import into a fresh ledger.
-        var exportDir = Path.Combine(dir, "export");
-        await using (var ledger = SqliteLedger.Open(ingestPath))
-        {
-            sw.Restart();
-            var exported = await ReferenceJsonl.ExportAsync(ledger, exportDir);
-            sw.Stop();
-            Report($"export ({exported.Calls:N0} calls, {exported.Receipts:N0} receipts)", sw.Elapsed, calls);
-        }
-
-        ResetPeak();
-        await using (var fresh = SqliteLedger.Open(Path.Combine(dir, "import.db")))
-        {
-            sw.Restart();
-            var result = await ReferenceJsonl.ImportAsync(fresh, exportDir, catalog);
-            sw.Stop();
-            Report($"import of calls.jsonl + receipts.jsonl (added {result.Appended.CallsAdded:N0} calls, {result.Appended.ReceiptsAdded:N0} receipts, {result.Errors.Count} errors)", sw.Elapsed, calls);
-        }
-
-        // Phase 4: report (run again with --report-only in a fresh process for its own peak memory).
-        await ReportPhaseAsync(ingestPath, calls, start);
-        Console.WriteLine($"ledger file {new FileInfo(ingestPath).Length / 1048576.0:F0} MB");
-        return 0;
     }
 
     private static async Task ReportPhaseAsync(string ingestPath, int calls, DateTimeOffset start)
