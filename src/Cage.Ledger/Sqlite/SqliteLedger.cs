@@ -258,14 +258,8 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
     public ValueTask<CallRecord?> FindCallAsync(string callId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(callId);
-        ThrowIfDisposed();
-        cancellationToken.ThrowIfCancellationRequested();
-        using var connection = OpenReader();
-        using var command = connection.CreateCommand();
-        command.CommandText = FindCallSql;
-        command.Parameters.AddWithValue("$key", callId);
-        using var reader = command.ExecuteReader();
-        return ValueTask.FromResult(reader.Read() ? ReadCall(reader) : null);
+        var found = Query(FindCallSql, callId, ReadCall, cancellationToken);
+        return ValueTask.FromResult(found.Count > 0 ? found[0] : null);
     }
 
     /// <inheritdoc/>
@@ -279,20 +273,7 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
     public ValueTask<IReadOnlyList<CallRecord>> CallsForTaskAsync(string task, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(task);
-        ThrowIfDisposed();
-        cancellationToken.ThrowIfCancellationRequested();
-        using var connection = OpenReader();
-        using var command = connection.CreateCommand();
-        command.CommandText = CallsForTaskSql;
-        command.Parameters.AddWithValue("$key", task);
-        using var reader = command.ExecuteReader();
-        var calls = new List<CallRecord>();
-        while (reader.Read())
-        {
-            calls.Add(ReadCall(reader));
-        }
-
-        return ValueTask.FromResult<IReadOnlyList<CallRecord>>(calls);
+        return ValueTask.FromResult<IReadOnlyList<CallRecord>>(Query(CallsForTaskSql, task, ReadCall, cancellationToken));
     }
 
     /// <inheritdoc/>
@@ -371,7 +352,11 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         return connection;
     }
 
-    private IReadOnlyList<SavingsReceipt> QueryReceipts(string sql, string key, CancellationToken cancellationToken)
+    private IReadOnlyList<SavingsReceipt> QueryReceipts(string sql, string key, CancellationToken cancellationToken) =>
+        Query(sql, key, ReadReceipt, cancellationToken);
+
+    // One keyed read on a fresh reader connection: every indexed lookup (by id, call, task) goes through here.
+    private List<T> Query<T>(string sql, string key, Func<SqliteDataReader, T> read, CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
@@ -380,13 +365,13 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         command.CommandText = sql;
         command.Parameters.AddWithValue("$key", key);
         using var reader = command.ExecuteReader();
-        var receipts = new List<SavingsReceipt>();
+        var rows = new List<T>();
         while (reader.Read())
         {
-            receipts.Add(ReadReceipt(reader));
+            rows.Add(read(reader));
         }
 
-        return receipts;
+        return rows;
     }
 
     private static void AddGroups(SqliteConnection connection, ReportDimension dimension, string sql, long? since, long? until, Dictionary<string, SpendTotals> groups)
