@@ -61,7 +61,7 @@ public sealed class SqliteLedgerSchemaTests
 
         var error = Assert.Throws<InvalidOperationException>(() => SqliteLedger.Open(test.Path));
 
-        Assert.That(error!.Message, Does.Contain(test.Path).And.Contain("schema version 99").And.Contain("up to 1"));
+        Assert.That(error!.Message, Does.Contain(test.Path).And.Contain("schema version 99").And.Contain("up to 2"));
     }
 
     [Test]
