@@ -86,6 +86,9 @@ public sealed class BudgetGuard : IDisposable
     /// <summary>Whether the guard must not write to its store (the CLI reads state without changing it).</summary>
     internal bool ReadOnly { get; init; }
 
+    /// <summary>Whether <see cref="InitializeAsync"/> throws instead of degrading (the CLI reports a broken ledger).</summary>
+    internal bool Strict { get; init; }
+
     /// <summary>
     /// Loads the saved state and rebuilds the current periods' spend from the ledger's committed calls (calls before
     /// an explicit reset do not count). A failure is logged; the guard then admits calls (or refuses them all with
@@ -116,7 +119,7 @@ public sealed class BudgetGuard : IDisposable
             BudgetLog.Replayed(_logger, replayed);
             return replayed;
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (ex is not OperationCanceledException && !Strict)
         {
             _unavailable = _options.FailClosed;
             BudgetLog.LoadFailed(_logger, ex, _options.FailClosed ? "refusing calls (FailClosed)" : "admitting calls (fail-open)");
