@@ -502,10 +502,13 @@ public sealed class BudgetGuard : IDisposable
             return;
         }
 
-        foreach (var threshold in thresholds)
+        var values = counter.Node.Template.ThresholdValues();
+        for (var i = 0; i < thresholds.Length; i++)
         {
+            var threshold = thresholds[i];
             var (after, added) = threshold.Metric == BudgetMetric.Usd ? (usd, spentUsd) : (tokens, spentTokens);
-            if (added <= 0 || counter.Node.Template.ThresholdValue(threshold) is not { } value)
+            var value = values[i];
+            if (added <= 0 || value < 0)
             {
                 continue;
             }
