@@ -22,7 +22,7 @@ public sealed class SqliteLedgerSchemaTests
             Assert.That(ledger.SchemaVersion, Is.EqualTo(LedgerSchema.LatestVersion).And.EqualTo(2));
             using var connection = ledger.OpenReader();
             Assert.That(Scalar(connection, "PRAGMA journal_mode;"), Is.EqualTo("wal"));
-            Assert.That(Scalar(connection, "PRAGMA user_version;"), Is.EqualTo(1L));
+            Assert.That(Scalar(connection, "PRAGMA user_version;"), Is.EqualTo(2L));
             Assert.That(Scalar(connection, "PRAGMA application_id;"), Is.EqualTo((long)LedgerSchema.ApplicationId));
         }
         finally
