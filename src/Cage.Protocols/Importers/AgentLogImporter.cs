@@ -320,6 +320,12 @@ public static class AgentLogImporter
                         continue;
                     }
 
+                    if (total.Cached > total.Input || total.Reasoning > total.Output)
+                    {
+                        Problem(file, reader.LineNumber, "payload.info.total_token_usage", "cached_input_tokens exceeds input_tokens, or reasoning_output_tokens exceeds output_tokens; snapshot skipped");
+                        continue;
+                    }
+
                     if (previous is { } last && total == last)
                     {
                         _duplicates++;
