@@ -74,6 +74,11 @@ internal static class CageCli
         root.Subcommands.Add(BudgetCommand.Create(context, globals));
         root.Subcommands.Add(ImportCommand.Create(context, globals));
         root.Subcommands.Add(ExportCommand.Create(context, globals));
+        foreach (var command in AttributionCommands.Create(context, globals))
+        {
+            root.Subcommands.Add(command);
+        }
+
         return root;
     }
 
@@ -100,6 +105,9 @@ internal static class CageCli
             case CliException cli:
                 context.Error.Write($"cage: {cli.Message}\n");
                 return cli.ExitCode;
+            case CageNet.Attribution.AttributionException attribution:
+                context.Error.Write($"cage: {attribution.Message}\n");
+                return ExitCodes.BadInput;
             case PriceMapException price:
                 context.Error.Write($"cage: {price.Message}\n");
                 return ExitCodes.BadInput;

@@ -5,7 +5,7 @@ using Microsoft.Data.Sqlite;
 namespace CageNet.Ledger;
 
 /// <summary>
-/// The budget guard's durable state in the ledger file (table <c>budget_state</c>, schema version 2): warnings fired,
+/// The budget guard's durable state in the ledger file (table <c>budget_state</c>, schema version 4): warnings fired,
 /// explicit resets and 5-hour window openings per node and period. Each save is its own committed transaction, so a
 /// saved warning survives a process kill. The spend itself is not stored here: the guard rebuilds it from the ledger's
 /// committed calls. Thread-safe.

@@ -43,6 +43,14 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         ORDER BY ts_ms, rowid;
         """;
 
+    // Receipts with the basis of the call they point to, in one pass (the call lookup goes through calls.id's index).
+    internal const string ReceiptsWithCallsSelect =
+        """
+        SELECT r.id, r.ts_ms, r.call_id, r.task, r.tool, r.unit, r.raw_alternative, r.actual, r.method, r.confidence, r.meta,
+               c.provider, c.model, c.route, c.task, c.input + c.cache_read + c.cache_write_5m + c.cache_write_1h, c.ts_ms
+        FROM receipts r LEFT JOIN calls c ON c.id = r.call_id
+        """;
+
     internal const string LatestTaskSql = "SELECT task FROM calls WHERE task IS NOT NULL ORDER BY ts_ms DESC, rowid DESC LIMIT 1;";
 
     private readonly SqliteWriter _writer;
@@ -322,6 +330,183 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         {
             yield return ReadReceipt(reader);
         }
+    }
+
+    /// <inheritdoc/>
+    public async IAsyncEnumerable<ReceiptWithCall> ReadReceiptsWithCallsAsync(TimeWindow window, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(window);
+        ThrowIfDisposed();
+        await using var connection = OpenReader();
+        await using var command = connection.CreateCommand();
+        command.CommandText = ReceiptsWithCallsSelect + WindowClause(command, window).Replace("ts_ms", "r.ts_ms", StringComparison.Ordinal) + " ORDER BY r.ts_ms, r.rowid;";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            yield return ReadReceiptWithCall(reader);
+        }
+    }
+
+    private static ReceiptWithCall ReadReceiptWithCall(SqliteDataReader reader)
+    {
+        var receipt = ReadReceipt(reader);
+        var call = reader.IsDBNull(11)
+            ? null
+            : new CallBasis(
+                reader.GetString(11),
+                reader.GetString(12),
+                OptionalString(reader, 13),
+                OptionalString(reader, 14),
+                reader.GetInt64(15),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(16)));
+        return new ReceiptWithCall(receipt, call);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Whole UTC days come from <c>receipt_totals</c> (one row per day and group); the partial days at the window's edges
+    /// and the receipts whose call was unknown when they were stored (pending) are read one by one, joined to their call.
+    /// </remarks>
+    public async IAsyncEnumerable<ReceiptTotal> ReadReceiptTotalsAsync(TimeWindow window, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(window);
+        ThrowIfDisposed();
+        var since = window.Since?.ToUnixTimeMilliseconds();
+        var until = window.Until?.ToUnixTimeMilliseconds();
+        long? firstWholeDay = since is { } s ? CallTotals.DayOf(s) + (CallTotals.DayOf(s) * CallTotals.MillisecondsPerDay == s ? 0 : 1) : null;
+        long? endWholeDay = until is { } u ? CallTotals.DayOf(u) : null;
+        await using var connection = OpenReader();
+
+        if (firstWholeDay is { } f0 && endWholeDay is { } e0 && f0 >= e0)
+        {
+            // No whole day inside: every receipt of the window, one by one.
+            await foreach (var item in ReceiptsJoinedAsync(connection, "r.ts_ms >= $a AND r.ts_ms < $b", since, until, cancellationToken).ConfigureAwait(false))
+            {
+                yield return item;
+            }
+
+            yield break;
+        }
+
+        await using (var command = connection.CreateCommand())
+        {
+            var where = (firstWholeDay is null ? "" : " AND day >= $since") + (endWholeDay is null ? "" : " AND day < $until");
+            command.CommandText =
+                "SELECT day, tool, unit, method, basis, provider, model, prompt_k, route, task, receipts, raw_alternative, actual, tool_cost, "
+                + "added_ms, eliminated, min_confidence FROM receipt_totals WHERE 1 = 1" + where + ";";
+            if (firstWholeDay is { } fd) command.Parameters.AddWithValue("$since", fd);
+            if (endWholeDay is { } ed) command.Parameters.AddWithValue("$until", ed);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var callBasis = reader.GetInt32(4) == 0;
+                var route = reader.GetString(8);
+                var task = reader.GetString(9);
+                yield return new ReceiptTotal
+                {
+                    Tool = reader.GetString(1),
+                    Unit = WireNames.TryParseUnit(reader.GetString(2), out var unit) ? unit : SavingsUnit.Tokens,
+                    Method = WireNames.TryParseMethod(reader.GetString(3), out var method) ? method : SavingsMethod.Modeled,
+                    Call = callBasis
+                        ? new CallBasis(reader.GetString(5), reader.GetString(6), route.Length == 0 ? null : route, null,
+                            ReceiptTotals.RepresentativePrompt(reader.GetInt64(7)), DateTimeOffset.UnixEpoch.AddDays(reader.GetInt64(0)))
+                        : null,
+                    Task = callBasis || task.Length == 0 ? null : task,
+                    Receipts = reader.GetInt64(10),
+                    RawAlternative = ReceiptTotals.Parse(reader.GetString(11)),
+                    Actual = ReceiptTotals.Parse(reader.GetString(12)),
+                    ToolCostUsd = ReceiptTotals.Parse(reader.GetString(13)),
+                    AddedLatencyMs = reader.GetDouble(14),
+                    EliminatedCalls = reader.GetInt64(15),
+                    MinConfidence = reader.GetDouble(16),
+                };
+            }
+        }
+
+        // Pending receipts inside the whole days (their call was unknown when they were stored).
+        var wholeFrom = firstWholeDay * CallTotals.MillisecondsPerDay;
+        var wholeTo = endWholeDay * CallTotals.MillisecondsPerDay;
+        var pending = "r.pending = 1" + (wholeFrom is null ? "" : " AND r.ts_ms >= $a") + (wholeTo is null ? "" : " AND r.ts_ms < $b");
+        await foreach (var item in ReceiptsJoinedAsync(connection, pending, wholeFrom, wholeTo, cancellationToken).ConfigureAwait(false))
+        {
+            yield return item;
+        }
+
+        // The partial days at the edges.
+        if (since is { } from && wholeFrom is { } wf && from < wf)
+        {
+            await foreach (var item in ReceiptsJoinedAsync(connection, "r.ts_ms >= $a AND r.ts_ms < $b", from, wf, cancellationToken).ConfigureAwait(false))
+            {
+                yield return item;
+            }
+        }
+
+        if (until is { } to && wholeTo is { } wt && wt < to)
+        {
+            await foreach (var item in ReceiptsJoinedAsync(connection, "r.ts_ms >= $a AND r.ts_ms < $b", wt, to, cancellationToken).ConfigureAwait(false))
+            {
+                yield return item;
+            }
+        }
+    }
+
+    private static async IAsyncEnumerable<ReceiptTotal> ReceiptsJoinedAsync(SqliteConnection connection, string where, long? a, long? b, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = ReceiptsWithCallsSelect + " WHERE " + where + ";";
+        if (a is { } from) command.Parameters.AddWithValue("$a", from);
+        if (b is { } to) command.Parameters.AddWithValue("$b", to);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var item = ReadReceiptWithCall(reader);
+            yield return ReceiptTotal.Of(item.Receipt, item.Call);
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<IReadOnlyList<TaskOutcomeRecord>> ReadOutcomesAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT task, outcome, ts_ms FROM outcomes ORDER BY task;";
+        using var reader = command.ExecuteReader();
+        var outcomes = new List<TaskOutcomeRecord>();
+        while (reader.Read())
+        {
+            // A label this version does not know is skipped rather than guessed.
+            if (WireNames.TryParseOutcome(reader.GetString(1), out var outcome))
+            {
+                outcomes.Add(new TaskOutcomeRecord(reader.GetString(0), outcome, DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2))));
+            }
+        }
+
+        return ValueTask.FromResult<IReadOnlyList<TaskOutcomeRecord>>(outcomes);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask RecordOutcomeAsync(TaskOutcomeRecord outcome, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(outcome);
+        ArgumentException.ThrowIfNullOrWhiteSpace(outcome.Task, nameof(outcome));
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+
+        // A rare, tiny write: an ordinary connection (SQLite serializes it with the batch writer through its lock).
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText =
+            """
+            INSERT INTO outcomes (task, outcome, ts_ms) VALUES ($task, $outcome, $ts)
+            ON CONFLICT (task) DO UPDATE SET outcome = excluded.outcome, ts_ms = excluded.ts_ms;
+            """;
+        command.Parameters.AddWithValue("$task", outcome.Task);
+        command.Parameters.AddWithValue("$outcome", outcome.Outcome.ToWire());
+        command.Parameters.AddWithValue("$ts", outcome.Timestamp.ToUnixTimeMilliseconds());
+        command.ExecuteNonQuery();
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>Closes the file. Appends that already returned are committed; later calls throw <see cref="ObjectDisposedException"/>.</summary>

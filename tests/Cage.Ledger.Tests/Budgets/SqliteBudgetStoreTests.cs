@@ -52,7 +52,7 @@ public sealed class SqliteBudgetStoreTests
 public sealed class LedgerSchemaBudgetMigrationTests
 {
     [Test]
-    public async Task Open_Version1Ledger_MigratesToVersion2KeepingItsCalls()
+    public async Task Open_Version3Ledger_MigratesToVersion4KeepingItsCalls()
     {
         using var test = TestLedger.Create();
         await test.Ledger.AppendAsync(TestRecords.Batch(TestRecords.Call("c_v1")));
@@ -61,13 +61,13 @@ public sealed class LedgerSchemaBudgetMigrationTests
         {
             connection.Open();
             using var command = connection.CreateCommand();
-            command.CommandText = "DROP TABLE budget_state; PRAGMA user_version = 1;"; // what a version-1 file looks like
+            command.CommandText = "DROP TABLE budget_state; PRAGMA user_version = 3;"; // what a version-3 file (before budgets) looks like
             command.ExecuteNonQuery();
         }
 
         var reopened = test.Reopen();
 
-        Assert.That(reopened.SchemaVersion, Is.EqualTo(2));
+        Assert.That(reopened.SchemaVersion, Is.EqualTo(4));
         Assert.That(await reopened.FindCallAsync("c_v1"), Is.Not.Null);
         Assert.That(await new SqliteBudgetStore(reopened).LoadAsync(), Is.Empty);
     }
