@@ -58,9 +58,9 @@ internal static class PolicyFile
     };
 
     /// <summary>
-    /// The monthly budget the policy implies for <c>cage forecast</c>: the budget tree's <c>month</c> node
-    /// (<c>Budgets:Nodes:month:Usd</c>), else its <c>day</c> node × the days of the month of <paramref name="now"/> (UTC)
-    /// — the nodes <c>cage init</c> and <c>cage import</c> write; <see langword="null"/> when neither is set.
+    /// The monthly budget the policy implies for <c>cage forecast</c>: the smallest dollar cap of a top-level,
+    /// untemplated node with period <c>month</c>, else of one with period <c>day</c> × the days of the month of
+    /// <paramref name="now"/> (UTC); <see langword="null"/> when there is neither.
     /// </summary>
     public static decimal? MonthlyBudget(string path, DateTimeOffset now)
     {
@@ -69,35 +69,18 @@ internal static class PolicyFile
             return null;
         }
 
-        IConfigurationRoot configuration;
-        try
-        {
-            configuration = new ConfigurationBuilder().AddJsonFile(path, optional: true, reloadOnChange: false).Build();
-        }
-        catch (Exception ex) when (ex is InvalidDataException or FormatException or JsonException or IOException)
-        {
-            throw CliException.BadInput($"policy file {path} is malformed: {Describe(ex)}", ex);
-        }
-
-        decimal? Read(string key)
-        {
-            var text = configuration[key];
-            if (string.IsNullOrWhiteSpace(text))
-            {
-                return null;
-            }
-
-            return decimal.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value) && value >= 0
-                ? value
-                : throw CliException.BadInput($"{path}: {key} '{text}' is not a dollar amount");
-        }
-
-        if (Read("Cage:Budgets:Nodes:month:Usd") is { } month)
+        // Untemplated top-level nodes with a dollar amount: a monthly one wins, else a daily one × the month's days.
+        var caps = LoadBudgets(path).Nodes.Values
+            .Where(n => !n.Path.Contains('/', StringComparison.Ordinal) && !n.Path.Contains('{', StringComparison.Ordinal) && n.Usd?.Amount is not null)
+            .ToList();
+        var month = caps.Where(n => n.Period == CageNet.Budgets.BudgetPeriod.Month).Select(n => n.Usd!.Amount!.Value).DefaultIfEmpty(-1m).Min();
+        if (month >= 0)
         {
             return month;
         }
 
-        return Read("Cage:Budgets:Nodes:day:Usd") is { } day ? day * DateTime.DaysInMonth(now.Year, now.Month) : null;
+        var day = caps.Where(n => n.Period == CageNet.Budgets.BudgetPeriod.Day).Select(n => n.Usd!.Amount!.Value).DefaultIfEmpty(-1m).Min();
+        return day >= 0 ? day * DateTime.DaysInMonth(now.Year, now.Month) : null;
     }
 
     /// <summary>Binds the file's <c>Cage</c> section to <see cref="CageOptions"/>; defaults when the file does not exist.</summary>

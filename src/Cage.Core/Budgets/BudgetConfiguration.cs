@@ -56,7 +56,14 @@ public static class BudgetConfiguration
                 case "failclosed": options.FailClosed = Bool(child); break;
                 case "nodes": ReadNodes(child, options); break;
                 case "subscription": ReadSubscription(child, options.Subscription); break;
-                default: throw Error(child, "is not a budget setting (TimeZone, OnExceed, LeaseDuration, FailClosed, Nodes, Subscription)");
+
+                // The flat form of earlier policy files and the reference tool ("Session": { "Usd": 2 }, "Day": { "Usd": 25 }):
+                // the same caps as the nodes cage init writes now.
+                case "session": ReadNodeSettings(child, NodeAt(child, options, "session/{session}")); break;
+                case "day": ReadNodeSettings(child, NodeAt(child, options, "day", BudgetPeriod.Day)); break;
+                case "week": ReadNodeSettings(child, NodeAt(child, options, "week", BudgetPeriod.Week)); break;
+                case "month": ReadNodeSettings(child, NodeAt(child, options, "month", BudgetPeriod.Month)); break;
+                default: throw Error(child, "is not a budget setting (TimeZone, OnExceed, LeaseDuration, FailClosed, Nodes, Subscription; or the flat Session, Day, Week, Month)");
             }
         }
     }
@@ -73,33 +80,46 @@ public static class BudgetConfiguration
                 throw Error(entry, "needs a Path");
             }
 
-            BudgetNodeOptions node;
-            try
+            ReadNodeSettings(entry, NodeAt(entry, options, path));
+        }
+    }
+
+    private static BudgetNodeOptions NodeAt(IConfigurationSection entry, BudgetOptions options, string path, BudgetPeriod? period = null)
+    {
+        try
+        {
+            var node = options.Node(path);
+            if (period is { } p)
             {
-                node = options.Node(path);
-            }
-            catch (BudgetConfigurationException ex)
-            {
-                throw new BudgetConfigurationException($"{entry.Path}: {ex.Message}", ex);
+                node.Period = p;
             }
 
-            foreach (var setting in entry.GetChildren())
+            return node;
+        }
+        catch (BudgetConfigurationException ex)
+        {
+            throw new BudgetConfigurationException($"{entry.Path}: {ex.Message}", ex);
+        }
+    }
+
+    private static void ReadNodeSettings(IConfigurationSection entry, BudgetNodeOptions node)
+    {
+        foreach (var setting in entry.GetChildren())
+        {
+            switch (Key(setting.Key))
             {
-                switch (Key(setting.Key))
-                {
-                    case "path": break;
-                    case "period": node.Period = Period(setting); break;
-                    case "onexceed": node.OnExceed = Action(setting); break;
-                    case "usd": node.Usd = Limit(setting); break;
-                    case "tokens": node.Tokens = Limit(setting); break;
-                    case "warnatusd": node.WarnAtUsd = Number(setting); break;
-                    case "warnattokens": node.WarnAtTokens = (long)Whole(setting); break;
-                    case "warnatpct":
-                        node.WarnAtPct.Clear();
-                        foreach (var pct in Numbers(setting)) node.WarnAtPct.Add(pct);
-                        break;
-                    default: throw Error(setting, "is not a node setting (Period, OnExceed, Usd, Tokens, WarnAtUsd, WarnAtTokens, WarnAtPct)");
-                }
+                case "path": break;
+                case "period": node.Period = Period(setting); break;
+                case "onexceed": node.OnExceed = Action(setting); break;
+                case "usd": node.Usd = Limit(setting); break;
+                case "tokens": node.Tokens = Limit(setting); break;
+                case "warnatusd": node.WarnAtUsd = Number(setting); break;
+                case "warnattokens": node.WarnAtTokens = (long)Whole(setting); break;
+                case "warnatpct":
+                    node.WarnAtPct.Clear();
+                    foreach (var pct in Numbers(setting)) node.WarnAtPct.Add(pct);
+                    break;
+                default: throw Error(setting, "is not a node setting (Period, OnExceed, Usd, Tokens, WarnAtUsd, WarnAtTokens, WarnAtPct)");
             }
         }
     }

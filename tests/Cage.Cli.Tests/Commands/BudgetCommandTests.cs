@@ -106,6 +106,28 @@ public sealed class BudgetCommandTests
     }
 
     [Test]
+    public async Task Budget_FlatPolicyOfEarlierVersions_ReadsAsTheDayAndSessionNodes()
+    {
+        using var cli = new CliHarness();
+        await cli.RunAsync("demo");
+        await File.WriteAllTextAsync(cli.PolicyPath, """
+            { "Cage": { "Tools": { "Order": [ "graphify", "fux", "compressor" ] },
+                        "Budgets": { "OnExceed": "warn", "Session": { "Usd": 2.0 }, "Day": { "Usd": 25.0 } } } }
+            """);
+
+        var run = await cli.RunAsync("budget", "--json");
+        var forecast = await cli.RunAsync("forecast", "--json");
+
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.Err);
+        var scopes = run.Json().GetProperty("scopes");
+        Assert.That(scopes.GetProperty("day").GetProperty("cap").GetDecimal(), Is.EqualTo(25m));
+        Assert.That(scopes.GetProperty("day").GetProperty("used").GetDecimal(), Is.EqualTo(0.0483m));
+        Assert.That(scopes.GetProperty("session/{session}").GetProperty("cap").GetDecimal(), Is.EqualTo(2m));
+        Assert.That(forecast.ExitCode, Is.EqualTo(0), forecast.Err);
+        Assert.That(forecast.Json().GetProperty("monthly_cap").GetDecimal(), Is.EqualTo(25m * 30), "June 2026 has 30 days");
+    }
+
+    [Test]
     public async Task Budget_UnknownScopePath_Exits2()
     {
         using var cli = new CliHarness();
