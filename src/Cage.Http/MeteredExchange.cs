@@ -1,0 +1,216 @@
+using System.Net;
+using CageNet.Protocols;
+
+namespace CageNet.Http;
+
+/// <summary>
+/// One metered round-trip: the child scope it is recorded in, the budget reservation, and the observer that reads the
+/// response body as the caller consumes it. Records exactly once: at the end of the body, when the caller disposes it,
+/// or when the request fails.
+/// </summary>
+internal sealed class MeteredExchange
+{
+    private readonly CageMeteringHandler _owner;
+    private readonly MeterScope _scope;
+    private readonly WireProtocol _protocol;
+    private readonly string? _requestedModel;
+    private readonly string _host;
+    private WireStreamObserver? _observer;
+    private string? _headerRequestId;
+    private UtilizationSample _utilization;
+    private bool _success = true;
+    private IHttpBudgetLease? _lease;
+    private int _finished;
+
+    public MeteredExchange(CageMeteringHandler owner, MeterScope scope, WireProtocol protocol, string? requestedModel, bool stream, long requestBytes, string host)
+    {
+        _owner = owner;
+        _scope = scope;
+        _protocol = protocol;
+        _requestedModel = requestedModel;
+        Streaming = stream;
+        RequestBytes = requestBytes;
+        _host = host;
+    }
+
+    public bool Streaming { get; }
+
+    public long RequestBytes { get; }
+
+    public string Provider => WireProviders.Name(_protocol);
+
+    public string? RequestedModel => _requestedModel;
+
+    public MeterScope Scope => _scope;
+
+    public async ValueTask AdmitAsync(IHttpBudgetGate budget, CancellationToken cancellationToken)
+    {
+        try
+        {
+            _lease = await budget.AdmitAsync(this, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpBudgetRefusedException)
+        {
+            Finish(record: false);
+            throw;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Finish(record: false);
+            throw;
+        }
+#pragma warning disable CA1031 // Fail-open: only a refusal stops the call.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.BudgetCheckFailed(_owner.Logger, ex, _host);
+        }
+    }
+
+    /// <summary>Hooks the response: headers are read now, the body as the caller reads it.</summary>
+    public HttpResponseMessage Attach(HttpResponseMessage response)
+    {
+        try
+        {
+            _success = response.IsSuccessStatusCode;
+            _headerRequestId = RequestIdHeaders.From(response.Headers);
+            _utilization = UtilizationSample.From(response.Headers);
+            if (response.Content is null || response.StatusCode == HttpStatusCode.NoContent)
+            {
+                Finish(record: true);
+                return response;
+            }
+
+            _observer = new WireStreamObserver(_protocol, _owner.WireOptions);
+            var metered = new MeteredContent(response.Content, this);
+            response.Content = metered;
+        }
+#pragma warning disable CA1031 // Fail-open: the caller gets the response whatever happens here.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.MeteringFailed(_owner.Logger, ex, _host);
+            Finish(record: false);
+        }
+
+        return response;
+    }
+
+    /// <summary>Feeds bytes the caller just read. Never throws.</summary>
+    public void Observe(ReadOnlySpan<byte> chunk)
+    {
+        if (Volatile.Read(ref _finished) != 0 || _observer is null)
+        {
+            return;
+        }
+
+        try
+        {
+            _observer.Observe(chunk);
+        }
+#pragma warning disable CA1031 // Fail-open: stop observing, keep passing bytes.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.MeteringFailed(_owner.Logger, ex, _host);
+            Finish(record: true);
+        }
+    }
+
+    /// <summary>The body ended, or the caller disposed it (possibly before its end), or reading it failed.</summary>
+    public void Complete() => Finish(record: true);
+
+    /// <summary>The request failed before a response: nothing was billed, the reservation is released.</summary>
+    public void Abandon() => Finish(record: false);
+
+    private void Finish(bool record)
+    {
+        if (Interlocked.Exchange(ref _finished, 1) != 0)
+        {
+            return;
+        }
+
+        WireUsage? usage = null;
+        try
+        {
+            if (record && _observer is not null)
+            {
+                usage = _observer.Complete();
+            }
+        }
+#pragma warning disable CA1031 // Fail-open.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.MeteringFailed(_owner.Logger, ex, _host);
+        }
+        finally
+        {
+            _observer?.Dispose();
+        }
+
+        TokenUsage? billed = null;
+        decimal? cost = null;
+        try
+        {
+            // A failed status without reported usage was not billed (401, 429, 500): no call is recorded.
+            if (record && usage is not null && (_success || usage.Status == UsageStatus.Reported))
+            {
+                var provider = usage.Provider.Length > 0 ? usage.Provider : Provider;
+                var model = usage.Model.Length > 0 ? usage.Model : _requestedModel ?? "unknown";
+                var ok = _success && usage.Ok && !usage.Truncated;
+                var error = !_success ? "http_error" : usage.Error ?? (usage.Truncated ? "stream ended before its usage" : null);
+                _scope.Usage(provider, model, usage.Usage, usage.ProviderCost, usage.ResponseId ?? _headerRequestId, ok, usage.Status, error);
+                Log.Metered(_owner.Logger, provider, model, usage.Status, usage.Problem);
+                billed = usage.Usage;
+                cost = _owner.Meter.Prices.Price(provider, model, usage.Usage, usage.ProviderCost, usage.ServiceTier).CostUsd;
+            }
+        }
+#pragma warning disable CA1031 // Fail-open.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.MeteringFailed(_owner.Logger, ex, _host);
+        }
+        finally
+        {
+            SafeDispose();
+        }
+
+        Settle(billed, cost, usage?.Model);
+    }
+
+    private void Settle(TokenUsage? billed, decimal? cost, string? servedModel)
+    {
+        var lease = _lease;
+        _lease = null;
+        try
+        {
+            lease?.Settle(billed, cost);
+            if (_utilization.Any && _owner.Utilization is { } sink)
+            {
+                sink.Sample(_utilization, billed, string.IsNullOrEmpty(servedModel) ? _requestedModel : servedModel);
+            }
+        }
+#pragma warning disable CA1031 // Fail-open.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.MeteringFailed(_owner.Logger, ex, _host);
+        }
+    }
+
+    private void SafeDispose()
+    {
+        try
+        {
+            _scope.Dispose();
+        }
+#pragma warning disable CA1031 // Fail-open.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.MeteringFailed(_owner.Logger, ex, _host);
+        }
+    }
+}
