@@ -1,0 +1,153 @@
+namespace CageNet.Protocols;
+
+/// <summary>
+/// The usage counts a payload carried, under every provider's field names, before normalization. A field stays
+/// <see langword="null"/> until a payload sets it; merging keeps the last value of each field (Anthropic's
+/// <c>message_delta</c> usage is cumulative; Gemini repeats usage on every chunk).
+/// </summary>
+internal struct RawUsage
+{
+    // OpenAI Chat / OpenRouter
+    public long? PromptTokens;
+    public long? CompletionTokens;
+    public long? CacheWriteTokens;     // prompt_tokens_details.cache_write_tokens (OpenRouter)
+
+    // shared: prompt_tokens_details.cached_tokens (Chat) / input_tokens_details.cached_tokens (Responses)
+    public long? CachedTokens;
+
+    // shared: completion_tokens_details.reasoning_tokens (Chat) / output_tokens_details.reasoning_tokens (Responses)
+    public long? ReasoningTokens;
+
+    // OpenAI Responses / Anthropic
+    public long? InputTokens;
+    public long? OutputTokens;
+
+    // Anthropic
+    public long? CacheReadInputTokens;
+    public long? CacheCreationInputTokens;
+    public long? Ephemeral5m;
+    public long? Ephemeral1h;
+
+    // Gemini usageMetadata
+    public long? GeminiPrompt;
+    public long? GeminiCandidates;
+    public long? GeminiThoughts;
+    public long? GeminiCached;
+    public long? GeminiToolUsePrompt;
+
+    // OpenRouter usage.cost
+    public decimal? Cost;
+
+    // Anthropic puts service_tier inside usage
+    public string? ServiceTier;
+
+    public bool Any;
+
+    public void MergeFrom(in RawUsage o)
+    {
+        if (!o.Any) return;
+        Any = true;
+        PromptTokens = o.PromptTokens ?? PromptTokens;
+        CompletionTokens = o.CompletionTokens ?? CompletionTokens;
+        CacheWriteTokens = o.CacheWriteTokens ?? CacheWriteTokens;
+        CachedTokens = o.CachedTokens ?? CachedTokens;
+        ReasoningTokens = o.ReasoningTokens ?? ReasoningTokens;
+        InputTokens = o.InputTokens ?? InputTokens;
+        OutputTokens = o.OutputTokens ?? OutputTokens;
+        CacheReadInputTokens = o.CacheReadInputTokens ?? CacheReadInputTokens;
+        CacheCreationInputTokens = o.CacheCreationInputTokens ?? CacheCreationInputTokens;
+        Ephemeral5m = o.Ephemeral5m ?? Ephemeral5m;
+        Ephemeral1h = o.Ephemeral1h ?? Ephemeral1h;
+        GeminiPrompt = o.GeminiPrompt ?? GeminiPrompt;
+        GeminiCandidates = o.GeminiCandidates ?? GeminiCandidates;
+        GeminiThoughts = o.GeminiThoughts ?? GeminiThoughts;
+        GeminiCached = o.GeminiCached ?? GeminiCached;
+        GeminiToolUsePrompt = o.GeminiToolUsePrompt ?? GeminiToolUsePrompt;
+        Cost = o.Cost ?? Cost;
+        ServiceTier = o.ServiceTier ?? ServiceTier;
+    }
+
+    /// <summary>Which wire format these field names belong to, when the envelope did not say.</summary>
+    public readonly WireProtocol Guess()
+    {
+        if (GeminiPrompt is not null || GeminiCandidates is not null || GeminiThoughts is not null || GeminiCached is not null) return WireProtocol.Gemini;
+        if (PromptTokens is not null || CompletionTokens is not null) return Cost is not null || CacheWriteTokens is not null ? WireProtocol.OpenRouter : WireProtocol.OpenAIChat;
+        if (CacheReadInputTokens is not null || CacheCreationInputTokens is not null || Ephemeral5m is not null || Ephemeral1h is not null) return WireProtocol.AnthropicMessages;
+        if (InputTokens is not null || OutputTokens is not null) return CachedTokens is not null || ReasoningTokens is not null ? WireProtocol.OpenAIResponses : WireProtocol.AnthropicMessages;
+        return WireProtocol.Unknown;
+    }
+
+    /// <summary>Normalizes into exclusive buckets by the rules of SPEC 2.2.</summary>
+    /// <returns>A description of an inconsistency (a cached count larger than the prompt…), or null.</returns>
+    public readonly string? Normalize(WireProtocol protocol, out TokenUsage usage)
+    {
+        usage = default;
+        try
+        {
+            checked
+            {
+                switch (protocol)
+                {
+                    case WireProtocol.OpenAIChat:
+                    case WireProtocol.OpenRouter:
+                    {
+                        long prompt = PromptTokens ?? 0, cached = CachedTokens ?? 0, write = CacheWriteTokens ?? 0;
+                        var input = prompt - cached - write;
+                        if (input < 0) return $"usage.prompt_tokens_details: cached_tokens ({cached}) + cache_write_tokens ({write}) exceed prompt_tokens ({prompt})";
+                        usage = new TokenUsage(input, cached, write, 0, CompletionTokens ?? 0, ReasoningTokens);
+                        break;
+                    }
+
+                    case WireProtocol.OpenAIResponses:
+                    {
+                        long prompt = InputTokens ?? 0, cached = CachedTokens ?? 0;
+                        var input = prompt - cached;
+                        if (input < 0) return $"usage.input_tokens_details.cached_tokens ({cached}) exceeds input_tokens ({prompt})";
+                        usage = new TokenUsage(input, cached, 0, 0, OutputTokens ?? 0, ReasoningTokens);
+                        break;
+                    }
+
+                    case WireProtocol.AnthropicMessages:
+                    {
+                        long w5 = 0, w1 = 0;
+                        if (Ephemeral5m is not null || Ephemeral1h is not null)
+                        {
+                            // Both shapes given: the flat total is authoritative when larger (SPEC 2.2: writes = max(flat, 5m+1h)).
+                            w1 = Ephemeral1h ?? 0;
+                            var nested = (Ephemeral5m ?? 0) + w1;
+                            w5 = Math.Max(CacheCreationInputTokens ?? 0, nested) - w1;
+                        }
+                        else
+                        {
+                            w5 = CacheCreationInputTokens ?? 0;
+                        }
+
+                        usage = new TokenUsage(InputTokens ?? 0, CacheReadInputTokens ?? 0, w5, w1, OutputTokens ?? 0, null);
+                        break;
+                    }
+
+                    case WireProtocol.Gemini:
+                    {
+                        long prompt = (GeminiPrompt ?? 0) + (GeminiToolUsePrompt ?? 0), cached = GeminiCached ?? 0;
+                        var input = prompt - cached;
+                        if (input < 0) return $"usageMetadata.cachedContentTokenCount ({cached}) exceeds promptTokenCount ({prompt})";
+
+                        // thoughtsTokenCount is NOT inside candidatesTokenCount: both are billed as output.
+                        usage = new TokenUsage(input, cached, 0, 0, (GeminiCandidates ?? 0) + (GeminiThoughts ?? 0), GeminiThoughts);
+                        break;
+                    }
+
+                    default:
+                        return "the payload's usage fields match no known wire format";
+                }
+            }
+        }
+        catch (OverflowException)
+        {
+            return "usage counts overflow a 64-bit total";
+        }
+
+        if (usage.Reasoning > usage.Output) return $"reasoning tokens ({usage.Reasoning}) exceed output tokens ({usage.Output})";
+        return null;
+    }
+}

@@ -1,0 +1,152 @@
+namespace CageNet.Protocols;
+
+/// <summary>What a response has said so far, merged document by document (one for a body, one per event for a stream).</summary>
+internal struct WireState
+{
+    public WireProtocol Protocol;
+    public RawUsage Usage;
+    public bool UsageSeen;
+    public bool TerminalSeen;   // the event that carries final usage (or the end of a non-streaming body)
+    public bool DoneSeen;       // data: [DONE]
+    public bool Failed;
+    public string? Id;
+    public string? Model;
+    public string? FinishReason;
+    public string? ServiceTier;
+    public string? Error;
+    public string? Problem;
+    public int Documents;
+    public int BadDocuments;
+    public long TextBytes;
+
+    public readonly bool WantsIdentity => Id is null || Model is null;
+
+    public void Apply(ref WireDocument d, bool streaming)
+    {
+        Documents++;
+        TextBytes += d.TextBytes;
+        if (Protocol == WireProtocol.Unknown)
+        {
+            Protocol = d.Guess();
+        }
+        else if (Protocol == WireProtocol.OpenAIChat && d.Usage.Cost is not null)
+        {
+            Protocol = WireProtocol.OpenRouter; // an OpenAI-compatible gateway that reports its cost
+        }
+
+        if (d.Problem is not null)
+        {
+            Problem ??= d.Problem;
+        }
+
+        Id ??= d.Id;
+        Model ??= d.Model;
+        if (d.FinishReason is not null) FinishReason = d.FinishReason;
+        if ((d.ServiceTier ?? d.Usage.ServiceTier) is { } tier) ServiceTier = tier;
+        if (d.Kind == DocumentKind.Error || d.Error is not null || d.Status == "failed")
+        {
+            Failed = true;
+            Error ??= d.Error ?? (d.Status == "failed" ? "failed" : "error");
+        }
+
+        if (d.Status == "incomplete" && FinishReason is null)
+        {
+            FinishReason = "incomplete";
+        }
+
+        if (!d.HasUsage)
+        {
+            return;
+        }
+
+        Usage.MergeFrom(d.Usage);
+        UsageSeen = true;
+        if (!streaming)
+        {
+            TerminalSeen = true;
+            return;
+        }
+
+        TerminalSeen |= Protocol switch
+        {
+            WireProtocol.AnthropicMessages => d.Kind is DocumentKind.MessageDelta or DocumentKind.Message,
+            WireProtocol.OpenAIResponses => d.Kind is DocumentKind.ResponseTerminal or DocumentKind.Response,
+            WireProtocol.Gemini => FinishReason is not null,
+            _ => true, // OpenAI Chat / OpenRouter: the usage chunk is the final one
+        };
+    }
+
+    /// <summary>Builds the result. <paramref name="estimate"/> fills a missing usage from the text bytes seen.</summary>
+    public readonly WireUsage Build(bool streaming, bool estimate, string? extraProblem = null)
+    {
+        var problem = Problem ?? extraProblem;
+        var protocol = Protocol;
+        TokenUsage usage = default;
+        var status = UsageStatus.Missing;
+        if (UsageSeen)
+        {
+            var normalizeProblem = Usage.Normalize(protocol == WireProtocol.Unknown ? Usage.Guess() : protocol, out usage);
+            if (protocol == WireProtocol.Unknown) protocol = Usage.Guess();
+            if (normalizeProblem is not null)
+            {
+                problem ??= normalizeProblem;
+                usage = default;
+            }
+            else if (TerminalSeen)
+            {
+                status = UsageStatus.Reported;
+            }
+        }
+
+        var truncated = streaming && !TerminalSeen && !Failed;
+        if (status == UsageStatus.Missing)
+        {
+            if (!UsageSeen)
+            {
+                problem ??= !streaming
+                    ? "the response carries no usage"
+                    : DoneSeen && protocol is WireProtocol.OpenAIChat or WireProtocol.OpenRouter
+                        ? "the stream finished without a usage chunk (request stream_options.include_usage=true)"
+                        : "the stream ended before its usage arrived";
+            }
+            else if (truncated)
+            {
+                problem ??= "the stream ended before its final usage; the counts are what was reported before the cut";
+            }
+
+            if (estimate && TextBytes > 0)
+            {
+                // About four bytes of UTF-8 text per token: a flagged heuristic, never presented as reported.
+                var estimatedOutput = (TextBytes + 3) / 4;
+                usage = usage with { Output = Math.Max(usage.Output, estimatedOutput) };
+                status = UsageStatus.Estimated;
+            }
+        }
+
+        return new WireUsage
+        {
+            Protocol = protocol,
+            Provider = ProviderOf(protocol),
+            Model = Model ?? "",
+            ResponseId = Id,
+            Usage = usage,
+            Status = status,
+            ProviderCost = status == UsageStatus.Reported ? Usage.Cost : null,
+            FinishReason = FinishReason,
+            ServiceTier = ServiceTier,
+            Ok = !Failed,
+            Error = Error,
+            Truncated = truncated,
+            Problem = problem,
+        };
+    }
+
+    public static string ProviderOf(WireProtocol protocol) => protocol switch
+    {
+        WireProtocol.OpenAIChat or WireProtocol.OpenAIResponses => "openai",
+        WireProtocol.AnthropicMessages => "anthropic",
+        WireProtocol.Gemini => "gemini",
+        WireProtocol.OpenRouter => "openrouter",
+        _ => "",
+    };
+}
