@@ -146,15 +146,16 @@ public sealed class CageMeteringHandler : DelegatingHandler
 
     private RequestFacts Inspect(HttpRequestMessage request, WireProtocol protocol, CancellationToken cancellationToken)
     {
-        if (!ShouldInspect(request.Content))
+        // Synchronously, only in-memory bodies are read (StringContent, ByteArrayContent): reading a stream body here
+        // would consume it.
+        if (!ShouldInspect(request.Content) || request.Content is not ByteArrayContent content)
         {
             return default;
         }
 
         try
         {
-            request.Content!.LoadIntoBuffer(_options.MaxRequestBodyBytes, cancellationToken);
-            using var stream = request.Content.ReadAsStream(cancellationToken);
+            using var stream = content.ReadAsStream(cancellationToken);
             using var copy = new MemoryStream();
             stream.CopyTo(copy);
             return Apply(request, protocol, copy.ToArray());

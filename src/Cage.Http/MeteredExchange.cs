@@ -158,9 +158,18 @@ internal sealed class MeteredExchange
             {
                 var provider = usage.Provider.Length > 0 ? usage.Provider : Provider;
                 var model = usage.Model.Length > 0 ? usage.Model : _requestedModel ?? "unknown";
-                var ok = _success && usage.Ok && !usage.Truncated;
-                var error = !_success ? "http_error" : usage.Error ?? (usage.Truncated ? "stream ended before its usage" : null);
-                _scope.Usage(provider, model, usage.Usage, usage.ProviderCost, usage.ResponseId ?? _headerRequestId, ok, usage.Status, error);
+                if (_success && (usage.ResponseId is not null || _headerRequestId is null))
+                {
+                    _scope.Usage(usage, model);
+                }
+                else
+                {
+                    // An HTTP error that was still billed, or a body without an id: the status and the header id count.
+                    var ok = _success && usage.Ok && usage.Status == UsageStatus.Reported;
+                    var error = !_success ? "http_error" : usage.Error ?? usage.Problem;
+                    _scope.Usage(provider, model, usage.Usage, usage.ProviderCost, usage.ResponseId ?? _headerRequestId, ok, usage.Status, error);
+                }
+
                 Log.Metered(_owner.Logger, provider, model, usage.Status, usage.Problem);
                 billed = usage.Usage;
                 cost = _owner.Meter.Prices.Price(provider, model, usage.Usage, usage.ProviderCost, usage.ServiceTier).CostUsd;
