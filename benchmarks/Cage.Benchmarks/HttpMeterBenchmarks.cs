@@ -22,6 +22,7 @@ namespace CageNet.Benchmarks;
 /// and for an SSE stream read to its end. The sink discards, so what is measured is the handler, not a disk.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class HttpMeterBenchmarks
 {
     private const string ChatJson = """{"id":"chatcmpl-bench","object":"chat.completion","created":1741569952,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?"},"finish_reason":"stop"}],"usage":{"prompt_tokens":19,"completion_tokens":10,"total_tokens":29,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}}""";
