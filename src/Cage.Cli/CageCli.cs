@@ -73,6 +73,11 @@ internal static class CageCli
         root.Subcommands.Add(WhyCommand.Create(context, globals));
         root.Subcommands.Add(ImportCommand.Create(context, globals));
         root.Subcommands.Add(ExportCommand.Create(context, globals));
+        foreach (var command in AttributionCommands.Create(context, globals))
+        {
+            root.Subcommands.Add(command);
+        }
+
         return root;
     }
 
@@ -99,6 +104,9 @@ internal static class CageCli
             case CliException cli:
                 context.Error.Write($"cage: {cli.Message}\n");
                 return cli.ExitCode;
+            case CageNet.Attribution.AttributionException attribution:
+                context.Error.Write($"cage: {attribution.Message}\n");
+                return ExitCodes.BadInput;
             case PriceMapException price:
                 context.Error.Write($"cage: {price.Message}\n");
                 return ExitCodes.BadInput;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text;
+using CageNet.Attribution;
 using CageNet.Cli.Output;
 using CageNet.Cli.Policy;
 using CageNet.Ledger;
@@ -63,9 +64,15 @@ internal static class DemoCommand
                     ?? throw CliException.Failure($"the ledger {workspace.LedgerPath} did not return the call {WorkedExample.CallId} it just stored");
                 var receipts = await ledger.ReceiptsForCallAsync(WorkedExample.CallId, cancellationToken).ConfigureAwait(false);
                 text.Append($"\n$ cage why {WorkedExample.CallId}\n").Append(WhyView.Text(call, receipts));
+
+                // The worked example's own tool order, so the demo shows the reference numbers whatever the policy says.
+                var service = new AttributionService(ledger, catalog, PolicyFile.ExampleToolsOrder, context.Time);
+                var attribution = await service.AttributeAsync(WorkedExample.Task, shapley: false, cancellationToken).ConfigureAwait(false);
+                var matrix = await service.MatrixAsync(WorkedExample.Task, tools: null, cancellationToken).ConfigureAwait(false);
+                text.Append($"\n$ cage attrib --task {WorkedExample.Task}\n").Append(AttributionView.Text(attribution!));
+                text.Append($"\n$ cage matrix --task {WorkedExample.Task}\n").Append(AttributionView.Text(matrix!));
             }
 
-            text.Append("\nAttribution (cage attrib) and the counterfactual matrix (cage matrix) arrive with the attribution engine.\n");
             context.Write(text.ToString());
             return ExitCodes.Ok;
         }));

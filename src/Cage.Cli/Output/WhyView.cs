@@ -1,3 +1,4 @@
+using CageNet.Attribution;
 using CageNet.Ledger;
 using System.Globalization;
 using System.Text;
@@ -13,23 +14,6 @@ namespace CageNet.Cli.Output;
 /// </summary>
 internal static class WhyView
 {
-    /// <summary>The residual of a call (SPEC 6).</summary>
-    /// <param name="PromptTokens">The call's prompt-side tokens (input + cache reads + cache writes).</param>
-    /// <param name="ReceiptsActual">Σ <c>actual</c> of the call's <c>tokens</c> receipts.</param>
-    /// <param name="TokenReceipts">How many <c>tokens</c> receipts there are.</param>
-    internal readonly record struct Residual(long PromptTokens, decimal ReceiptsActual, int TokenReceipts)
-    {
-        public decimal Tokens => PromptTokens - ReceiptsActual;
-
-        public bool OverClaim => Tokens < 0;
-
-        public static Residual Of(CallRecord call, IReadOnlyList<SavingsReceipt> receipts)
-        {
-            var tokens = receipts.Where(r => r.Unit == SavingsUnit.Tokens).ToList();
-            return new Residual(call.Usage.PromptTokens, tokens.Sum(r => r.Actual), tokens.Count);
-        }
-    }
-
     public static string Text(CallRecord call, IReadOnlyList<SavingsReceipt> receipts)
     {
         ArgumentNullException.ThrowIfNull(call);
@@ -92,7 +76,7 @@ internal static class WhyView
 
         table.Render(text);
 
-        var residual = Residual.Of(call, receipts);
+        var residual = CallResidual.Of(call, receipts);
         if (residual.TokenReceipts > 0)
         {
             text.Append("\nResidual  ").Append(Formats.Amount(residual.Tokens)).Append(" tokens = ")
@@ -136,7 +120,7 @@ internal static class WhyView
             }
 
             w.WriteEndArray();
-            var residual = Residual.Of(call, receipts);
+            var residual = CallResidual.Of(call, receipts);
             w.WritePropertyName("residual");
             w.WriteStartObject();
             w.WriteNumber("prompt_tokens", residual.PromptTokens);

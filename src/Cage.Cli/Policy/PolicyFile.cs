@@ -54,6 +54,48 @@ internal static class PolicyFile
         AllowTrailingCommas = true,
     };
 
+    /// <summary>
+    /// The monthly budget the policy implies for <c>cage forecast</c>: <c>Budgets:Month:Usd</c>, else
+    /// <c>Budgets:Day:Usd</c> × the days of the month of <paramref name="now"/> (UTC); <see langword="null"/> when neither is set.
+    /// </summary>
+    public static decimal? MonthlyBudget(string path, DateTimeOffset now)
+    {
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        IConfigurationRoot configuration;
+        try
+        {
+            configuration = new ConfigurationBuilder().AddJsonFile(path, optional: true, reloadOnChange: false).Build();
+        }
+        catch (Exception ex) when (ex is InvalidDataException or FormatException or JsonException or IOException)
+        {
+            throw CliException.BadInput($"policy file {path} is malformed: {Describe(ex)}", ex);
+        }
+
+        decimal? Read(string key)
+        {
+            var text = configuration[key];
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                return null;
+            }
+
+            return decimal.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value) && value >= 0
+                ? value
+                : throw CliException.BadInput($"{path}: {key} '{text}' is not a dollar amount");
+        }
+
+        if (Read("Cage:Budgets:Month:Usd") is { } month)
+        {
+            return month;
+        }
+
+        return Read("Cage:Budgets:Day:Usd") is { } day ? day * DateTime.DaysInMonth(now.Year, now.Month) : null;
+    }
+
     /// <summary>Binds the file's <c>Cage</c> section to <see cref="CageOptions"/>; defaults when the file does not exist.</summary>
     /// <exception cref="CliException">The file is not valid JSON or a value does not fit its setting (exit 2, naming the file).</exception>
     public static CageOptions Load(string path, Action<string>? warn = null)

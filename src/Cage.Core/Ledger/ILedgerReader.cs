@@ -41,4 +41,16 @@ public interface ILedgerReader
     /// <param name="window">The window; <see cref="TimeWindow.All"/> for everything.</param>
     /// <param name="cancellationToken">Cancels the enumeration.</param>
     IAsyncEnumerable<SavingsReceipt> ReadReceiptsAsync(TimeWindow window, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Every receipt in a window, oldest first, each with the basis of the call it points to, streamed in one pass
+    /// (for whole-ledger attribution views such as ROI and recommend).
+    /// </summary>
+    /// <param name="window">The window, on the receipts' timestamps; <see cref="TimeWindow.All"/> for everything.</param>
+    /// <param name="cancellationToken">Cancels the enumeration.</param>
+    IAsyncEnumerable<ReceiptWithCall> ReadReceiptsWithCallsAsync(TimeWindow window, CancellationToken cancellationToken = default);
+
+    /// <summary>The latest outcome label of every labelled task, by task name.</summary>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    ValueTask<IReadOnlyList<TaskOutcomeRecord>> ReadOutcomesAsync(CancellationToken cancellationToken = default);
 }

@@ -59,4 +59,10 @@ public interface ILedgerStore : ILedgerSink, ILedgerReader
     /// <param name="cancellationToken">Cancels the write.</param>
     /// <returns>How many were added and how many were already there.</returns>
     ValueTask<AppendResult> AppendAsync(LedgerBatch batch, CancellationToken cancellationToken = default);
+
+    /// <summary>Records how a task ended; a later label for the same task replaces the earlier one.</summary>
+    /// <param name="outcome">The label.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <exception cref="ArgumentException">The task name is empty.</exception>
+    ValueTask RecordOutcomeAsync(TaskOutcomeRecord outcome, CancellationToken cancellationToken = default);
 }

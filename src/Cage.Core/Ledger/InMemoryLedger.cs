@@ -16,6 +16,7 @@ public sealed class InMemoryLedger : ILedgerStore
     private readonly HashSet<string> _callIds = new(StringComparer.Ordinal);
     private readonly HashSet<string> _requestIds = new(StringComparer.Ordinal);
     private readonly HashSet<string> _receiptIds = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TaskOutcomeRecord> _outcomes = new(StringComparer.Ordinal);
 
     /// <summary>A snapshot of the stored calls, in the order they were stored.</summary>
     public IReadOnlyList<CallRecord> Calls
@@ -272,5 +273,54 @@ public sealed class InMemoryLedger : ILedgerStore
         }
 
         await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<ReceiptWithCall> ReadReceiptsWithCallsAsync(TimeWindow window, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(window);
+        List<ReceiptWithCall> snapshot;
+        lock (_gate)
+        {
+            var calls = new Dictionary<string, CallRecord>(StringComparer.Ordinal);
+            foreach (var call in _calls)
+            {
+                calls[call.Id] = call;
+            }
+
+            snapshot = _receipts.Where(r => window.Contains(r.Timestamp)).OrderBy(r => r.Timestamp)
+                .Select(r => new ReceiptWithCall(r, r.CallId is { Length: > 0 } id && calls.TryGetValue(id, out var call) ? CallBasis.Of(call) : null))
+                .ToList();
+        }
+
+        foreach (var item in snapshot)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return item;
+        }
+
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<TaskOutcomeRecord>> ReadOutcomesAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            return ValueTask.FromResult<IReadOnlyList<TaskOutcomeRecord>>(_outcomes.Values.OrderBy(o => o.Task, StringComparer.Ordinal).ToList());
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask RecordOutcomeAsync(TaskOutcomeRecord outcome, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(outcome);
+        ArgumentException.ThrowIfNullOrWhiteSpace(outcome.Task, nameof(outcome));
+        lock (_gate)
+        {
+            _outcomes[outcome.Task] = outcome;
+        }
+
+        return ValueTask.CompletedTask;
     }
 }

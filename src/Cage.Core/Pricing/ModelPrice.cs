@@ -94,6 +94,8 @@ public sealed class ModelPrice
     /// </summary>
     internal decimal Cost(in TokenUsage usage) => (_plan ??= new PricePlan(this)).Cost(usage);
 
+    internal decimal InputRate(long promptTokens) => (_plan ??= new PricePlan(this)).InputRate(promptTokens);
+
     /// <summary>A copy with the given fields replaced; tiers and service tiers are kept.</summary>
     internal ModelPrice With(
         decimal? input = null,

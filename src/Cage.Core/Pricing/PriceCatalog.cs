@@ -338,6 +338,30 @@ public sealed class PriceCatalog
         return new PriceQuote(price.ForServiceTier(serviceTier).Cost(usage), CostSource.Catalog, resolution.Key);
     }
 
+    /// <summary>
+    /// The price of one uncached input token of a model, at the long-context tier a call with
+    /// <paramref name="promptTokens"/> prompt-side tokens is priced at: 0 for a local model, <see langword="null"/>
+    /// when the catalog does not price the model. Attribution prices token savings with it.
+    /// </summary>
+    internal decimal? InputRate(string provider, string model, long promptTokens, out CostSource source)
+    {
+        var resolution = Resolve(provider, model);
+        if (resolution.LocalPattern is not null)
+        {
+            source = CostSource.Local;
+            return 0m;
+        }
+
+        if (resolution.Price is { } price)
+        {
+            source = CostSource.Catalog;
+            return price.InputRate(promptTokens);
+        }
+
+        source = CostSource.Unpriced;
+        return null;
+    }
+
     private Resolution Resolve(string provider, string model)
     {
         ArgumentNullException.ThrowIfNull(provider);

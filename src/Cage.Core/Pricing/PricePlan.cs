@@ -67,6 +67,20 @@ internal sealed class PricePlan
         return rates.Cost(usage);
     }
 
+    /// <summary>The price of one uncached input token for a call with this many prompt-side tokens (its tier's input price).</summary>
+    public decimal InputRate(long promptTokens)
+    {
+        for (var i = _thresholds.Length - 1; i >= 0; i--)
+        {
+            if (promptTokens > _thresholds[i])
+            {
+                return _tierRates[i].Input;
+            }
+        }
+
+        return _standard.Input;
+    }
+
     private static decimal Scale(decimal price, decimal tierInput, decimal baseInput) =>
         baseInput == 0m || tierInput == baseInput ? price : price * tierInput / baseInput;
 }
@@ -107,6 +121,9 @@ internal sealed class EffectiveRates
         (_mInput, _mCacheRead, _mWrite5m, _mWrite1h, _mOutput, _mReasoning) =
             (mantissas[0], mantissas[1], mantissas[2], mantissas[3], mantissas[4], mantissas[5]);
     }
+
+    /// <summary>The effective price of one uncached input token.</summary>
+    public decimal Input => _input;
 
     /// <summary>Σ bucket × price, with reasoning (a part of output) at the reasoning price and the rest of output at the output price.</summary>
     public decimal Cost(in TokenUsage usage)

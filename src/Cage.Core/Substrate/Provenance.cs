@@ -89,6 +89,28 @@ public static class WireNames
         _ => throw new ArgumentOutOfRangeException(nameof(value), value, "unknown savings unit"),
     };
 
+    /// <summary>The wire name of a task outcome: <c>ok</c>, <c>redo</c> or <c>failed</c>.</summary>
+    public static string ToWire(this TaskOutcome value) => value switch
+    {
+        TaskOutcome.Ok => "ok",
+        TaskOutcome.Redo => "redo",
+        TaskOutcome.Failed => "failed",
+        _ => throw new ArgumentOutOfRangeException(nameof(value), value, "unknown task outcome"),
+    };
+
+    /// <summary>Parses a task outcome wire name (case-insensitive).</summary>
+    /// <returns><see langword="false"/> when the name is not <c>ok</c>, <c>redo</c> or <c>failed</c>.</returns>
+    public static bool TryParseOutcome(string? text, out TaskOutcome value)
+    {
+        switch (text?.Trim().ToLowerInvariant())
+        {
+            case "ok": value = TaskOutcome.Ok; return true;
+            case "redo": value = TaskOutcome.Redo; return true;
+            case "failed": value = TaskOutcome.Failed; return true;
+            default: value = default; return false;
+        }
+    }
+
     /// <summary>Parses a cost source wire name (case-insensitive).</summary>
     /// <returns><see langword="false"/> when the name is not one of the four.</returns>
     public static bool TryParseCostSource(string? text, out CostSource value)

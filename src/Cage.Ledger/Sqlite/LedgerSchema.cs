@@ -94,6 +94,15 @@ internal static class LedgerSchema
             PRIMARY KEY (dim, key, day)
         ) WITHOUT ROWID;
         """,
+
+        // 2: task outcome labels (cage outcome), one row per task: the latest label wins.
+        """
+        CREATE TABLE outcomes (
+            task    TEXT    NOT NULL PRIMARY KEY,
+            outcome TEXT    NOT NULL,
+            ts_ms   INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        """,
     ];
 
     /// <summary>The schema version this code writes: the number of migration steps.</summary>

@@ -43,6 +43,14 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         ORDER BY ts_ms, rowid;
         """;
 
+    // Receipts with the basis of the call they point to, in one pass (the call lookup goes through calls.id's index).
+    internal const string ReceiptsWithCallsSelect =
+        """
+        SELECT r.id, r.ts_ms, r.call_id, r.task, r.tool, r.unit, r.raw_alternative, r.actual, r.method, r.confidence, r.meta,
+               c.provider, c.model, c.route, c.task, c.input + c.cache_read + c.cache_write_5m + c.cache_write_1h, c.ts_ms
+        FROM receipts r LEFT JOIN calls c ON c.id = r.call_id
+        """;
+
     internal const string LatestTaskSql = "SELECT task FROM calls WHERE task IS NOT NULL ORDER BY ts_ms DESC, rowid DESC LIMIT 1;";
 
     private readonly SqliteWriter _writer;
@@ -322,6 +330,76 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         {
             yield return ReadReceipt(reader);
         }
+    }
+
+    /// <inheritdoc/>
+    public async IAsyncEnumerable<ReceiptWithCall> ReadReceiptsWithCallsAsync(TimeWindow window, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(window);
+        ThrowIfDisposed();
+        await using var connection = OpenReader();
+        await using var command = connection.CreateCommand();
+        command.CommandText = ReceiptsWithCallsSelect + WindowClause(command, window).Replace("ts_ms", "r.ts_ms", StringComparison.Ordinal) + " ORDER BY r.ts_ms, r.rowid;";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var receipt = ReadReceipt(reader);
+            var call = reader.IsDBNull(11)
+                ? null
+                : new CallBasis(
+                    reader.GetString(11),
+                    reader.GetString(12),
+                    OptionalString(reader, 13),
+                    OptionalString(reader, 14),
+                    reader.GetInt64(15),
+                    DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(16)));
+            yield return new ReceiptWithCall(receipt, call);
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<IReadOnlyList<TaskOutcomeRecord>> ReadOutcomesAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT task, outcome, ts_ms FROM outcomes ORDER BY task;";
+        using var reader = command.ExecuteReader();
+        var outcomes = new List<TaskOutcomeRecord>();
+        while (reader.Read())
+        {
+            // A label this version does not know is skipped rather than guessed.
+            if (WireNames.TryParseOutcome(reader.GetString(1), out var outcome))
+            {
+                outcomes.Add(new TaskOutcomeRecord(reader.GetString(0), outcome, DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2))));
+            }
+        }
+
+        return ValueTask.FromResult<IReadOnlyList<TaskOutcomeRecord>>(outcomes);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask RecordOutcomeAsync(TaskOutcomeRecord outcome, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(outcome);
+        ArgumentException.ThrowIfNullOrWhiteSpace(outcome.Task, nameof(outcome));
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+
+        // A rare, tiny write: an ordinary connection (SQLite serializes it with the batch writer through its lock).
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText =
+            """
+            INSERT INTO outcomes (task, outcome, ts_ms) VALUES ($task, $outcome, $ts)
+            ON CONFLICT (task) DO UPDATE SET outcome = excluded.outcome, ts_ms = excluded.ts_ms;
+            """;
+        command.Parameters.AddWithValue("$task", outcome.Task);
+        command.Parameters.AddWithValue("$outcome", outcome.Outcome.ToWire());
+        command.Parameters.AddWithValue("$ts", outcome.Timestamp.ToUnixTimeMilliseconds());
+        command.ExecuteNonQuery();
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>Closes the file. Appends that already returned are committed; later calls throw <see cref="ObjectDisposedException"/>.</summary>

@@ -19,7 +19,11 @@ public sealed class DemoCommandTests
         Assert.That(run.Out, Does.Contain("c_s1call000001  ·  2026-06-20T10:00:00Z"));
         Assert.That(run.Out, Does.Contain("compressor  tokens   10,000   2,000   8,000  measured"));
         Assert.That(run.Out, Does.Contain("Residual  2,000 tokens"));
-        Assert.That(run.Out, Does.Contain("arrive with the attribution engine"));
+        Assert.That(run.Out, Does.Contain("graphify    tokens   30,000   3,000  27,000  $0.0810  modeled"));
+        Assert.That(run.Out, Does.Contain("TOTAL       tokens                   41,400  $0.1242"));
+
+        // The matrix is the reference tool's table, character for character.
+        Assert.That(run.Out, Does.Contain(Fixtures.Output("matrix.txt")));
         Assert.That(File.Exists(cli.LedgerPath), Is.True);
     }
 
