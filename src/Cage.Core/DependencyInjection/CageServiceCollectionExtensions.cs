@@ -54,6 +54,7 @@ public static class CageServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(section);
         services.AddOptions<CageOptions>().Bind(section);
+        services.TryAddSingleton(new CageConfigurationSection(section));
         return services.AddCage(configure);
     }
 
@@ -105,6 +106,8 @@ public static class CageServiceCollectionExtensions
             options.Metering,
             logger,
             new CageInstruments(sp.GetService<IMeterFactory>()));
+        // Metered calls count toward budgets when the guard is registered (AddBudgets).
+        meter.Budget = sp.GetService<Budgets.BudgetGuard>();
         if (options.Metering.SetAsStaticDefault)
         {
             Cage.TrySetDefault(meter);

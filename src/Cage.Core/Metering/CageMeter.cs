@@ -30,6 +30,9 @@ internal sealed class CageMeter : ICageMeter, IAsyncDisposable, IDisposable
 
     public PriceCatalog Prices { get; }
 
+    /// <summary>The budget guard metered calls are charged to, when budgets are registered.</summary>
+    internal Budgets.BudgetGuard? Budget { get; set; }
+
     /// <summary>A sink the meter disposes after draining (the embedded default's SQLite ledger).</summary>
     internal IAsyncDisposable? OwnedSink { get; init; }
 

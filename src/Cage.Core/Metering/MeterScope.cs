@@ -28,6 +28,12 @@ public sealed class MeterScope : IDisposable
     private Dictionary<string, string>? _tags;
     private bool _disposed;
 
+    /// <summary>A budget reservation bound to this scope: the next metered attempt settles it.</summary>
+    internal Budgets.BudgetReservation? BudgetReservation { get; set; }
+
+    /// <summary>The bound reservation was completed explicitly: the next metered attempt is that same call, already accounted.</summary>
+    internal bool BudgetSkipNext { get; set; }
+
     internal MeterScope(Metering.CageMeter meter, string route, string? task, string? session, string? agent, string? user, string? category)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(route);
@@ -160,6 +166,7 @@ public sealed class MeterScope : IDisposable
         };
         _markTimestamp = now;
         _markAt = _startedAt + time.GetElapsedTime(_startTimestamp, now);
+        _meter.Budget?.OnMetered(this, _pending);
     }
 
     /// <summary>Reports an attempt whose usage never arrived (a stream cut before the usage chunk): recorded with <c>usage_status=missing</c>, never as a free call.</summary>
@@ -203,6 +210,7 @@ public sealed class MeterScope : IDisposable
         }
 
         _disposed = true;
+        BudgetReservation?.Dispose(); // reserved but never used: give the hold back
         if (Ambient.Value == this)
         {
             Ambient.Value = Current; // the nearest enclosing scope that is still open

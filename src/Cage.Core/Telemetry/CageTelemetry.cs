@@ -30,6 +30,12 @@ public static class CageTelemetry
 
     /// <summary>Counter of records committed to the ledger.</summary>
     public const string WrittenRecords = "cage.ledger.written";
+
+    /// <summary>Counter of budget warn thresholds crossed, tagged <c>cage.budget.node</c> (the configured path) and <c>cage.budget.threshold</c>.</summary>
+    public const string BudgetWarnings = "cage.budget.warnings";
+
+    /// <summary>Counter of calls a blocking budget refused, tagged <c>cage.budget.node</c> (the configured path).</summary>
+    public const string BudgetRefusals = "cage.budget.refusals";
 }
 
 /// <summary>The instruments behind <see cref="CageTelemetry"/>; one per meter instance.</summary>

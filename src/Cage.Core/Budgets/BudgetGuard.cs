@@ -1,0 +1,759 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using CageNet.Budgets.Subscription;
+using CageNet.Ledger;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CageNet.Budgets;
+
+/// <summary>
+/// Enforces the budget tree in-process (SPEC 7): reserve an estimate against a scope's nodes and every ancestor before a
+/// call (all-or-nothing), settle to the actual cost after it, release on failure keeping what was billed. Block nodes
+/// refuse the next call once at their cap; warn thresholds fire once per period on the crossing call. Metered calls
+/// (a <see cref="MeterScope"/>'s <c>Usage</c>) are charged automatically when the guard is registered with the meter.
+/// Thread-safe and lock-free on the reserve/settle path.
+/// </summary>
+/// <remarks>
+/// Spend lives in memory; on start-up <see cref="InitializeAsync"/> rebuilds the current periods from the ledger's
+/// committed calls and loads warning/reset/window state from the <see cref="IBudgetStore"/>. Under any concurrency a
+/// node's spend exceeds its cap by at most what calls admitted in flight cost beyond their estimates.
+/// </remarks>
+public sealed class BudgetGuard : IDisposable
+{
+    private static readonly long LifetimeStart = DateTimeOffset.MinValue.UtcTicks;
+    private static readonly long Never = DateTimeOffset.MaxValue.UtcTicks;
+
+    private readonly BudgetTree _tree;
+    private readonly BudgetOptions _options;
+    private readonly TimeProvider _time;
+    private readonly IBudgetStore _store;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<long, BudgetReservation> _live = new();
+    private readonly Dictionary<string, List<BudgetNodeState>> _saved = new(StringComparer.Ordinal);
+    private readonly Meter? _ownedMeter;
+    private readonly Counter<long> _warnings;
+    private readonly Counter<long> _refusals;
+    private readonly ITimer _reaper;
+    private readonly long _leaseTicks;
+    private long _nextId;
+    private volatile bool _unavailable;
+
+    /// <summary>Creates a guard. Call <see cref="InitializeAsync"/> before use to rebuild spend and load saved state.</summary>
+    /// <param name="options">The tree and settings.</param>
+    /// <param name="time">The clock; <see cref="TimeProvider.System"/> by default.</param>
+    /// <param name="store">Where warning, reset and window state is saved; in-memory by default.</param>
+    /// <param name="estimator">The subscription-window estimator; a new one from <see cref="BudgetOptions.Subscription"/> by default.</param>
+    /// <param name="logger">Receives warnings, refusals and faults.</param>
+    /// <param name="meterFactory">Creates the <c>Cage</c> meter for <c>cage.budget.*</c> metrics; a standalone meter by default.</param>
+    /// <exception cref="BudgetConfigurationException">The tree is invalid (a clamp violation, a bad period, an unknown time zone…).</exception>
+    public BudgetGuard(BudgetOptions options, TimeProvider? time = null, IBudgetStore? store = null, SubscriptionEstimator? estimator = null, ILogger? logger = null, IMeterFactory? meterFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        _time = time ?? TimeProvider.System;
+        _store = store ?? new InMemoryBudgetStore();
+        _logger = logger ?? NullLogger.Instance;
+        Estimator = estimator ?? new SubscriptionEstimator(options.Subscription, _logger);
+        _tree = BudgetTree.Compile(options, Estimator);
+        _leaseTicks = options.LeaseDuration.Ticks;
+
+        var meter = meterFactory?.Create(new MeterOptions(CageTelemetry.MeterName)) ?? (_ownedMeter = new Meter(CageTelemetry.MeterName));
+        _warnings = meter.CreateCounter<long>(CageTelemetry.BudgetWarnings, "{warning}", "Budget warn thresholds crossed.");
+        _refusals = meter.CreateCounter<long>(CageTelemetry.BudgetRefusals, "{call}", "Calls refused by a blocking budget.");
+
+        var sweep = TimeSpan.FromTicks(Math.Clamp(options.LeaseDuration.Ticks / 4, TimeSpan.TicksPerMillisecond * 10, TimeSpan.TicksPerSecond * 30));
+        _reaper = _time.CreateTimer(static state => ((BudgetGuard)state!).ReclaimExpired(), this, sweep, sweep);
+    }
+
+    /// <summary>Raised once per warn threshold per period, on the call that crossed it (after it is logged and counted).</summary>
+    public event EventHandler<BudgetWarningEventArgs>? Warning;
+
+    /// <summary>The subscription-window estimator: feed it utilization samples (<see cref="SubscriptionEstimator.Observe"/>).</summary>
+    public SubscriptionEstimator Estimator { get; }
+
+    /// <summary>The time zone day, week and month periods follow.</summary>
+    public TimeZoneInfo TimeZone => _tree.Zone;
+
+    /// <summary>The settings.</summary>
+    public BudgetOptions Options => _options;
+
+    /// <summary>Reservations currently holding budget.</summary>
+    public int OpenReservations => _live.Count;
+
+    /// <summary>Whether the guard must not write to its store (the CLI reads state without changing it).</summary>
+    internal bool ReadOnly { get; init; }
+
+    /// <summary>
+    /// Loads the saved state and rebuilds the current periods' spend from the ledger's committed calls (calls before
+    /// an explicit reset do not count). A failure is logged; the guard then admits calls (or refuses them all with
+    /// <see cref="BudgetOptions.FailClosed"/>).
+    /// </summary>
+    /// <param name="ledger">The ledger to rebuild from; nothing is rebuilt when <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the rebuild.</param>
+    /// <returns>The number of calls replayed.</returns>
+    public async ValueTask<long> InitializeAsync(ILedgerReader? ledger, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var states = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
+            lock (_saved)
+            {
+                foreach (var state in states)
+                {
+                    if (!_saved.TryGetValue(state.Node, out var list))
+                    {
+                        _saved[state.Node] = list = [];
+                    }
+
+                    list.Add(state);
+                }
+            }
+
+            var replayed = ledger is null ? 0 : await ReplayAsync(ledger, cancellationToken).ConfigureAwait(false);
+            BudgetLog.Replayed(_logger, replayed);
+            return replayed;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            _unavailable = _options.FailClosed;
+            BudgetLog.LoadFailed(_logger, ex, _options.FailClosed ? "refusing calls (FailClosed)" : "admitting calls (fail-open)");
+            return 0;
+        }
+    }
+
+    /// <summary>
+    /// Reserves an estimate for one call against every node <paramref name="scope"/> charges, all-or-nothing. Use this for
+    /// calls that are not metered; for metered calls use the <see cref="MeterScope"/> overload so the call is not counted twice.
+    /// </summary>
+    /// <param name="scope">Who the call is for.</param>
+    /// <param name="estimatedUsd">The estimated cost, ≥ 0 (0 admits while the node is below its cap).</param>
+    /// <param name="estimatedTokens">The estimated tokens, ≥ 0.</param>
+    /// <param name="reservation">The reservation when admitted: settle or release it.</param>
+    /// <param name="refusal">Why not, when refused.</param>
+    /// <returns>Whether the call may go ahead.</returns>
+    public bool TryReserve(BudgetScope scope, decimal estimatedUsd, long estimatedTokens, [NotNullWhen(true)] out BudgetReservation? reservation, [NotNullWhen(false)] out BudgetRefusal? refusal)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(estimatedUsd);
+        ArgumentOutOfRangeException.ThrowIfNegative(estimatedTokens);
+        return TryReserveCore(scope, BudgetMoney.ToUnits(estimatedUsd), estimatedTokens, register: true, out reservation, out refusal);
+    }
+
+    /// <summary>
+    /// Reserves for the call a metering scope is about to make, and binds the reservation to it: the scope's next
+    /// <c>Usage</c> settles it with the priced cost (an explicit <see cref="BudgetReservation.Settle"/> first is also fine;
+    /// the call is counted once either way). Disposing the scope releases a reservation left open.
+    /// </summary>
+    /// <param name="scope">The metering scope (its user, agent, session and task pick the nodes).</param>
+    /// <param name="estimatedUsd">The estimated cost, ≥ 0.</param>
+    /// <param name="estimatedTokens">The estimated tokens, ≥ 0.</param>
+    /// <param name="reservation">The reservation when admitted.</param>
+    /// <param name="refusal">Why not, when refused.</param>
+    /// <returns>Whether the call may go ahead.</returns>
+    public bool TryReserve(MeterScope scope, decimal estimatedUsd, long estimatedTokens, [NotNullWhen(true)] out BudgetReservation? reservation, [NotNullWhen(false)] out BudgetRefusal? refusal)
+    {
+        ArgumentNullException.ThrowIfNull(scope);
+        if (!TryReserve(BudgetScope.From(scope), estimatedUsd, estimatedTokens, out reservation, out refusal))
+        {
+            return false;
+        }
+
+        scope.BudgetReservation?.Dispose(); // a previous reservation the scope never used
+        reservation.Bind(scope);
+        return true;
+    }
+
+    /// <summary>Reserves like <see cref="TryReserve(BudgetScope, decimal, long, out BudgetReservation?, out BudgetRefusal?)"/>, throwing when refused.</summary>
+    /// <param name="scope">Who the call is for.</param>
+    /// <param name="estimatedUsd">The estimated cost.</param>
+    /// <param name="estimatedTokens">The estimated tokens.</param>
+    /// <returns>The reservation.</returns>
+    /// <exception cref="BudgetExceededException">A blocking node is at its cap (carries the refusal).</exception>
+    public BudgetReservation Reserve(BudgetScope scope, decimal estimatedUsd = 0m, long estimatedTokens = 0) =>
+        TryReserve(scope, estimatedUsd, estimatedTokens, out var reservation, out var refusal) ? reservation : throw new BudgetExceededException(refusal);
+
+    /// <summary>Reserves like <see cref="TryReserve(MeterScope, decimal, long, out BudgetReservation?, out BudgetRefusal?)"/>, throwing when refused.</summary>
+    /// <param name="scope">The metering scope.</param>
+    /// <param name="estimatedUsd">The estimated cost.</param>
+    /// <param name="estimatedTokens">The estimated tokens.</param>
+    /// <returns>The reservation.</returns>
+    /// <exception cref="BudgetExceededException">A blocking node is at its cap.</exception>
+    public BudgetReservation Reserve(MeterScope scope, decimal estimatedUsd = 0m, long estimatedTokens = 0) =>
+        TryReserve(scope, estimatedUsd, estimatedTokens, out var reservation, out var refusal) ? reservation : throw new BudgetExceededException(refusal);
+
+    /// <summary>Whether a call would be admitted now, without holding anything.</summary>
+    /// <param name="scope">Who the call is for.</param>
+    /// <param name="estimatedUsd">The estimated cost.</param>
+    /// <param name="estimatedTokens">The estimated tokens.</param>
+    /// <returns>The refusal it would get, or <see langword="null"/>.</returns>
+    public BudgetRefusal? Check(BudgetScope scope, decimal estimatedUsd = 0m, long estimatedTokens = 0)
+    {
+        if (TryReserveCore(scope, BudgetMoney.ToUnits(estimatedUsd), estimatedTokens, register: false, out var reservation, out var refusal))
+        {
+            Unhold(reservation);
+            return null;
+        }
+
+        return refusal;
+    }
+
+    /// <summary>Charges a call that already happened (no reservation): its cost and tokens count against every node of the scope.</summary>
+    /// <param name="scope">Who the call was for.</param>
+    /// <param name="costUsd">The cost; <see langword="null"/> (unpriced) charges only tokens.</param>
+    /// <param name="tokens">The tokens.</param>
+    public void Charge(BudgetScope scope, decimal? costUsd, long tokens)
+    {
+        if (costUsd < 0) throw new ArgumentOutOfRangeException(nameof(costUsd), costUsd, "the cost must be ≥ 0");
+        ArgumentOutOfRangeException.ThrowIfNegative(tokens);
+        var usd = costUsd is { } c ? BudgetMoney.ToUnits(c) : 0;
+        var now = _time.GetUtcNow().UtcTicks;
+        foreach (var template in _tree.ForMask(scope.Mask))
+        {
+            var counter = template.Instance(this, scope).At(now);
+            Apply(counter, usd, usd, tokens, tokens);
+        }
+    }
+
+    /// <summary>Charges a call record (an importer's, or a meter's when no reservation was made).</summary>
+    /// <param name="call">The call.</param>
+    public void Charge(CallRecord call)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        Charge(BudgetScope.From(call), call.CostUsd, call.Usage.TotalTokens);
+    }
+
+    /// <summary>The state of every node <paramref name="scope"/> charges, root first (SPEC 7.8).</summary>
+    /// <param name="scope">The scope.</param>
+    /// <returns>The status.</returns>
+    public BudgetStatus GetStatus(BudgetScope scope) => Status(scope, includeUnbound: false);
+
+    /// <summary>The state of a concrete node path (<c>org/users/alice</c>) and its ancestors, root first.</summary>
+    /// <param name="path">The path; a segment fills the template variable at its position.</param>
+    /// <returns>The status.</returns>
+    /// <exception cref="ArgumentException">No configured node matches the path.</exception>
+    public BudgetStatus GetStatus(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        var (template, scope) = Resolve(path);
+        var now = _time.GetUtcNow();
+        var chain = new List<BudgetNodeStatus>();
+        for (var t = template; t is not null; t = t.Parent)
+        {
+            if (t.Configured) chain.Add(NodeStatus(t, scope, now));
+        }
+
+        chain.Reverse();
+        return new BudgetStatus(now, chain);
+    }
+
+    /// <summary>
+    /// Resets a node explicitly: its spend this period and its warnings start over (warnings re-arm). Calls already
+    /// in the ledger before the reset do not count again after a restart.
+    /// </summary>
+    /// <param name="path">The concrete node path.</param>
+    /// <exception cref="ArgumentException">No configured node matches the path.</exception>
+    public void Reset(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        var (template, scope) = Resolve(path);
+        var node = template.Instance(this, scope);
+        var now = _time.GetUtcNow();
+        var counter = node.Replace(current => new PeriodCounter(node, current.StartTicks, current.EndTicks, now.UtcTicks));
+        Save(counter, now);
+    }
+
+    /// <summary>Reclaims every reservation whose lease ran out (a timer also does this); returns how many.</summary>
+    /// <returns>The number reclaimed.</returns>
+    public int ReclaimExpired()
+    {
+        var now = _time.GetUtcNow().UtcTicks;
+        var reclaimed = 0;
+        foreach (var (_, reservation) in _live)
+        {
+            if (reservation.ExpiresTicks <= now && reservation.Expire())
+            {
+                reclaimed++;
+            }
+        }
+
+        if (reclaimed > 0)
+        {
+            BudgetLog.Reclaimed(_logger, reclaimed);
+        }
+
+        return reclaimed;
+    }
+
+    /// <summary>Stops the lease timer.</summary>
+    public void Dispose()
+    {
+        _reaper.Dispose();
+        _ownedMeter?.Dispose();
+    }
+
+    internal BudgetStatus Status(BudgetScope scope, bool includeUnbound)
+    {
+        var now = _time.GetUtcNow();
+        var mask = scope.Mask;
+        var nodes = new List<BudgetNodeStatus>();
+        foreach (var template in includeUnbound ? _tree.Templates : _tree.ForMask(mask))
+        {
+            if (!template.Configured) continue;
+            nodes.Add((template.Mask & ~mask) == 0 ? NodeStatus(template, scope, now) : Unbound(template));
+        }
+
+        return new BudgetStatus(now, nodes);
+    }
+
+    /// <summary>The meter's hook: a metered attempt settles its scope's reservation, or is charged directly.</summary>
+    internal void OnMetered(MeterScope scope, CallRecord record)
+    {
+        try
+        {
+            var tokens = record.Usage.TotalTokens;
+            Estimator.RecordTokens(record.Model, tokens);
+            if (scope.BudgetSkipNext)
+            {
+                scope.BudgetSkipNext = false;
+                return;
+            }
+
+            if (scope.BudgetReservation is { } reservation)
+            {
+                scope.BudgetReservation = null;
+                if (reservation.SettleFromMeter(record.CostUsd, tokens))
+                {
+                    return;
+                }
+            }
+
+            Charge(BudgetScope.From(record), record.CostUsd, tokens);
+        }
+#pragma warning disable CA1031 // Fail-open: budget accounting never breaks the caller's metered call.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            BudgetLog.MeteredChargeFailed(_logger, ex);
+        }
+    }
+
+    internal bool TryReserveCore(BudgetScope scope, long usd, long tokens, bool register, [NotNullWhen(true)] out BudgetReservation? reservation, [NotNullWhen(false)] out BudgetRefusal? refusal)
+    {
+        if (_unavailable)
+        {
+            reservation = null;
+            refusal = new BudgetRefusal("(budget state unavailable)", "usd", 0, 0, 0, BudgetMoney.FromUnits(usd), BudgetPeriod.Lifetime, null,
+                "the budget guard could not load its state and is configured to fail closed");
+            return false;
+        }
+
+        for (var attempt = 0; ; attempt++)
+        {
+            var now = _time.GetUtcNow().UtcTicks;
+            var templates = _tree.ForMask(scope.Mask);
+            var counters = new PeriodCounter[templates.Length];
+            var held = 0;
+            BudgetMetric? failed = null;
+            for (; held < templates.Length; held++)
+            {
+                var counter = templates[held].Instance(this, scope).At(now);
+                counters[held] = counter;
+                if ((failed = counter.TryHold(usd, tokens)) is not null)
+                {
+                    break;
+                }
+            }
+
+            if (failed is { } metric)
+            {
+                for (var i = 0; i < held; i++)
+                {
+                    counters[i].Unhold(usd, tokens);
+                }
+
+                // Expired leases may be what fills the node: reclaim them once and try again.
+                if (attempt == 0 && !_live.IsEmpty && ReclaimExpired() > 0)
+                {
+                    continue;
+                }
+
+                reservation = null;
+                refusal = Refuse(counters[held], metric, metric == BudgetMetric.Usd ? usd : tokens);
+                if (register)
+                {
+                    _refusals.Add(1, new KeyValuePair<string, object?>("cage.budget.node", counters[held].Node.Template.Path));
+                    BudgetLog.Refused(_logger, refusal.Message);
+                }
+
+                return false;
+            }
+
+            reservation = new BudgetReservation(this, Interlocked.Increment(ref _nextId), counters, usd, tokens, SaturatingAdd(now, _leaseTicks));
+            if (register)
+            {
+                _live[reservation.Id] = reservation;
+            }
+
+            refusal = null;
+            return true;
+        }
+    }
+
+    internal void Unhold(BudgetReservation reservation)
+    {
+        _live.TryRemove(reservation.Id, out _);
+        foreach (var counter in reservation.Counters)
+        {
+            counter.Unhold(reservation.UsdUnits, reservation.EstimatedTokens);
+        }
+    }
+
+    internal void Complete(BudgetReservation reservation, long holdUsd, long holdTokens, long usd, long tokens)
+    {
+        _live.TryRemove(reservation.Id, out _);
+        foreach (var counter in reservation.Counters)
+        {
+            Apply(counter, usd - holdUsd, usd, tokens - holdTokens, tokens);
+        }
+    }
+
+    /// <summary>The counter a new node instance starts with: the current period, with its saved warnings and reset.</summary>
+    internal PeriodCounter InitialCounter(BudgetNode node)
+    {
+        var template = node.Template;
+        var now = _time.GetUtcNow();
+        switch (template.Period)
+        {
+            case BudgetPeriod.Lifetime:
+                return Counter(node, LifetimeStart, Never, Saved(node.Path, DateTimeOffset.MinValue));
+            case BudgetPeriod.FiveHours:
+                BudgetNodeState? open = null;
+                lock (_saved)
+                {
+                    if (_saved.TryGetValue(node.Path, out var list))
+                    {
+                        open = list.Where(s => s.PeriodStart + BudgetPeriods.FiveHours > now && s.PeriodStart <= now).MaxBy(s => s.PeriodStart);
+                    }
+                }
+
+                return open is null
+                    ? new PeriodCounter(node, 0, 0, 0) // no window open: the next spend opens one
+                    : Counter(node, open.PeriodStart.UtcTicks, (open.PeriodStart + BudgetPeriods.FiveHours).UtcTicks, open);
+            default:
+                var (start, end) = BudgetPeriods.Calendar(template.Period, now, _tree.Zone);
+                return Counter(node, start.UtcTicks, end.UtcTicks, Saved(node.Path, start));
+        }
+    }
+
+    /// <summary>The counter after a rollover (or the opening of a 5h window) at <paramref name="nowTicks"/>.</summary>
+    internal PeriodCounter NextCounter(BudgetNode node, long nowTicks)
+    {
+        var now = new DateTimeOffset(nowTicks, TimeSpan.Zero);
+        if (node.Template.Period == BudgetPeriod.FiveHours)
+        {
+            var counter = new PeriodCounter(node, nowTicks, SaturatingAdd(nowTicks, BudgetPeriods.FiveHours.Ticks), 0);
+            Save(counter, now);
+            return counter;
+        }
+
+        var (start, end) = BudgetPeriods.Calendar(node.Template.Period, now, _tree.Zone);
+        return Counter(node, start.UtcTicks, end.UtcTicks, Saved(node.Path, start));
+    }
+
+    private PeriodCounter Counter(BudgetNode node, long start, long end, BudgetNodeState? saved)
+    {
+        var counter = new PeriodCounter(node, start, end, saved?.ResetAt?.UtcTicks ?? 0);
+        if (saved is not null)
+        {
+            foreach (var threshold in node.Template.Thresholds)
+            {
+                if (saved.WarningsFired.Contains(threshold.Key, StringComparer.Ordinal))
+                {
+                    counter.Warned |= threshold.Bit;
+                }
+            }
+        }
+
+        return counter;
+    }
+
+    private BudgetNodeState? Saved(string path, DateTimeOffset periodStart)
+    {
+        lock (_saved)
+        {
+            return _saved.TryGetValue(path, out var list) ? list.LastOrDefault(s => s.PeriodStart == periodStart) : null;
+        }
+    }
+
+    private void Apply(PeriodCounter counter, long committedUsd, long spentUsd, long committedTokens, long spentTokens)
+    {
+        Interlocked.Add(ref counter.Committed, committedUsd);
+        Interlocked.Add(ref counter.CommittedTokens, committedTokens);
+        var usd = Interlocked.Add(ref counter.Spent, spentUsd);
+        var tokens = Interlocked.Add(ref counter.SpentTokens, spentTokens);
+        var thresholds = counter.Node.Template.Thresholds;
+        if (thresholds.Length == 0)
+        {
+            return;
+        }
+
+        foreach (var threshold in thresholds)
+        {
+            var (after, added) = threshold.Metric == BudgetMetric.Usd ? (usd, spentUsd) : (tokens, spentTokens);
+            if (added <= 0 || counter.Node.Template.ThresholdValue(threshold) is not { } value)
+            {
+                continue;
+            }
+
+            if (after - added < value && after >= value && (Interlocked.Or(ref counter.Warned, threshold.Bit) & threshold.Bit) == 0)
+            {
+                Fire(counter, threshold, value, after);
+            }
+        }
+    }
+
+    private void Fire(PeriodCounter counter, BudgetThreshold threshold, long value, long after)
+    {
+        var template = counter.Node.Template;
+        var isUsd = threshold.Metric == BudgetMetric.Usd;
+        var cap = template.Cap(threshold.Metric);
+        decimal Display(long v) => isUsd ? BudgetMoney.FromUnits(v) : v;
+        var what = threshold.PctOfCap is { } pct
+            ? $"{BudgetTree.Format(pct)}% of its {BudgetTree.Amount(threshold.Metric, cap ?? 0)} cap"
+            : BudgetTree.Amount(threshold.Metric, value);
+        var resets = counter.End is { } end ? "resets " + end.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture) : "no reset";
+        var message = $"budget '{counter.Node.Path}' crossed {what}: spent {BudgetTree.Amount(threshold.Metric, after)}" +
+            (cap is { } c && threshold.PctOfCap is null ? $" of {BudgetTree.Amount(threshold.Metric, c)}" : "") +
+            $" ({BudgetPeriods.Name(template.Period)} period, {resets})";
+        var args = new BudgetWarningEventArgs(counter.Node.Path, threshold.Key, isUsd ? "usd" : "tokens", Display(value), Display(after),
+            cap is { } capValue ? Display(capValue) : null, template.Period, counter.End, message);
+        try
+        {
+            BudgetLog.Warning(_logger, message);
+            _warnings.Add(1, new KeyValuePair<string, object?>("cage.budget.node", template.Path), new KeyValuePair<string, object?>("cage.budget.threshold", threshold.Key));
+            Warning?.Invoke(this, args);
+        }
+#pragma warning disable CA1031 // A throwing handler or logger must not break the call that crossed the threshold.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+
+        Save(counter, _time.GetUtcNow());
+    }
+
+    private void Save(PeriodCounter counter, DateTimeOffset now)
+    {
+        if (ReadOnly)
+        {
+            return;
+        }
+
+        var template = counter.Node.Template;
+        var warned = Volatile.Read(ref counter.Warned);
+        var state = new BudgetNodeState(
+            counter.Node.Path,
+            template.Period == BudgetPeriod.Lifetime ? DateTimeOffset.MinValue : counter.Start,
+            counter.ResetAtTicks > 0 ? new DateTimeOffset(counter.ResetAtTicks, TimeSpan.Zero) : null,
+            [.. template.Thresholds.Where(t => (warned & t.Bit) != 0).Select(t => t.Key)],
+            now);
+        lock (_saved)
+        {
+            if (!_saved.TryGetValue(state.Node, out var list))
+            {
+                _saved[state.Node] = list = [];
+            }
+
+            list.RemoveAll(s => s.PeriodStart == state.PeriodStart);
+            list.Add(state);
+        }
+
+        try
+        {
+            var pending = _store.SaveAsync(state);
+            if (!pending.IsCompletedSuccessfully)
+            {
+                _ = Observe(pending, state.Node);
+            }
+        }
+#pragma warning disable CA1031 // Fail-open: a store fault is logged; the call goes on.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            BudgetLog.SaveFailed(_logger, ex, state.Node);
+        }
+    }
+
+    private async Task Observe(ValueTask pending, string node)
+    {
+        try
+        {
+            await pending.ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Fail-open, as above.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            BudgetLog.SaveFailed(_logger, ex, node);
+        }
+    }
+
+    private async ValueTask<long> ReplayAsync(ILedgerReader ledger, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        var nowTicks = now.UtcTicks;
+        DateTimeOffset? since = now;
+        foreach (var template in _tree.Templates)
+        {
+            var start = template.Period switch
+            {
+                BudgetPeriod.Lifetime => (DateTimeOffset?)null,
+                BudgetPeriod.FiveHours => now - BudgetPeriods.FiveHours,
+                _ => BudgetPeriods.Calendar(template.Period, now, _tree.Zone).Start,
+            };
+            since = start is null || since is null ? null : start < since ? start : since;
+        }
+
+        long calls = 0;
+        await foreach (var call in ledger.ReadCallsAsync(new TimeWindow(since, null), cancellationToken).ConfigureAwait(false))
+        {
+            var ts = call.Timestamp.UtcTicks;
+            if (ts > nowTicks)
+            {
+                continue; // charged live
+            }
+
+            var scope = BudgetScope.From(call);
+            var usd = call.CostUsd is { } cost ? BudgetMoney.ToUnits(cost) : 0;
+            var tokens = call.Usage.TotalTokens;
+            foreach (var template in _tree.ForMask(scope.Mask))
+            {
+                var node = template.Instance(this, scope);
+                var counter = node.Current;
+                if (template.Period == BudgetPeriod.FiveHours && !counter.IsOpenAt(nowTicks))
+                {
+                    if (ts < nowTicks - BudgetPeriods.FiveHours.Ticks)
+                    {
+                        continue;
+                    }
+
+                    // The first call of the last five hours opened the window.
+                    counter = node.Replace(_ => new PeriodCounter(node, ts, ts + BudgetPeriods.FiveHours.Ticks, 0));
+                }
+
+                if (ts < counter.StartTicks || ts < counter.ResetAtTicks || !counter.IsOpenAt(nowTicks))
+                {
+                    continue;
+                }
+
+                Interlocked.Add(ref counter.Committed, usd);
+                Interlocked.Add(ref counter.Spent, usd);
+                Interlocked.Add(ref counter.CommittedTokens, tokens);
+                Interlocked.Add(ref counter.SpentTokens, tokens);
+            }
+
+            calls++;
+        }
+
+        // Thresholds the rebuilt spend is already past were crossed before: they do not fire again.
+        foreach (var template in _tree.Templates)
+        {
+            foreach (var node in template.Instances)
+            {
+                var counter = node.Current;
+                foreach (var threshold in template.Thresholds)
+                {
+                    var spent = threshold.Metric == BudgetMetric.Usd ? counter.Spent : counter.SpentTokens;
+                    if (template.ThresholdValue(threshold) is { } value && spent >= value && value > 0)
+                    {
+                        counter.Warned |= threshold.Bit;
+                    }
+                }
+            }
+        }
+
+        return calls;
+    }
+
+    private BudgetRefusal Refuse(PeriodCounter counter, BudgetMetric metric, long requested)
+    {
+        var template = counter.Node.Template;
+        var isUsd = metric == BudgetMetric.Usd;
+        var spent = isUsd ? Volatile.Read(ref counter.Spent) : Volatile.Read(ref counter.SpentTokens);
+        var committed = isUsd ? Volatile.Read(ref counter.Committed) : Volatile.Read(ref counter.CommittedTokens);
+        var cap = template.Cap(metric) ?? 0;
+        decimal Display(long v) => isUsd ? BudgetMoney.FromUnits(v) : v;
+        var resets = counter.End is { } end ? "resets " + end.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture) : "lifetime budget, no reset";
+        var message = $"budget '{counter.Node.Path}' is exhausted: spent {BudgetTree.Amount(metric, spent)}" +
+            (committed > spent ? $" + reserved {BudgetTree.Amount(metric, committed - spent)}" : "") +
+            $" of {BudgetTree.Amount(metric, cap)}" + (requested > 0 ? $", this call needs {BudgetTree.Amount(metric, requested)}" : "") +
+            $" ({BudgetPeriods.Name(template.Period)} period, {resets})";
+        return new BudgetRefusal(counter.Node.Path, isUsd ? "usd" : "tokens", Display(spent), Display(Math.Max(0, committed - spent)), Display(cap), Display(requested), template.Period, counter.End, message);
+    }
+
+    private BudgetNodeStatus NodeStatus(NodeTemplate template, BudgetScope scope, DateTimeOffset now)
+    {
+        var node = template.Instance(this, scope);
+        var counter = node.Current;
+        var open = counter.IsOpenAt(now.UtcTicks);
+        if (!open && template.Period != BudgetPeriod.FiveHours)
+        {
+            counter = node.At(now.UtcTicks); // a calendar rollover nobody has triggered yet
+            open = true;
+        }
+
+        long spent = 0, committed = 0, spentTokens = 0, committedTokens = 0;
+        if (open)
+        {
+            spent = Volatile.Read(ref counter.Spent);
+            committed = Volatile.Read(ref counter.Committed);
+            spentTokens = Volatile.Read(ref counter.SpentTokens);
+            committedTokens = Volatile.Read(ref counter.CommittedTokens);
+        }
+
+        var warned = open ? Volatile.Read(ref counter.Warned) : 0;
+        return new BudgetNodeStatus(
+            node.Path,
+            template.Path,
+            bound: true,
+            template.Period,
+            template.OnExceed,
+            open && template.Period != BudgetPeriod.Lifetime ? counter.Start : null,
+            open ? counter.End : null,
+            new BudgetMetricStatus(BudgetMoney.FromUnits(spent), BudgetMoney.FromUnits(Math.Max(0, committed - spent)), template.UsdCap is { } u ? BudgetMoney.FromUnits(u) : null),
+            new BudgetMetricStatus(spentTokens, Math.Max(0, committedTokens - spentTokens), template.TokenCap),
+            [.. template.Thresholds.Where(t => (warned & t.Bit) != 0).Select(t => t.Key)]);
+    }
+
+    private BudgetNodeStatus Unbound(NodeTemplate template)
+    {
+        DateTimeOffset? start = null, end = null;
+        if (template.Period is BudgetPeriod.Day or BudgetPeriod.Week or BudgetPeriod.Month)
+        {
+            (var s, var e) = BudgetPeriods.Calendar(template.Period, _time.GetUtcNow(), _tree.Zone);
+            (start, end) = (s, e);
+        }
+
+        return new BudgetNodeStatus(template.Path, template.Path, bound: false, template.Period, template.OnExceed, start, end,
+            new BudgetMetricStatus(0, 0, template.UsdCap is { } u ? BudgetMoney.FromUnits(u) : null),
+            new BudgetMetricStatus(0, 0, template.TokenCap), []);
+    }
+
+    private (NodeTemplate Template, BudgetScope Scope) Resolve(string path)
+    {
+        var segments = BudgetPath.Normalize(path).Split('/');
+        foreach (var template in _tree.Templates)
+        {
+            if (template.Configured && template.Match(segments) is { } scope)
+            {
+                return (template, scope);
+            }
+        }
+
+        throw new ArgumentException($"no budget node matches '{path}' (configured: {string.Join(", ", _tree.Templates.Where(t => t.Configured).Select(t => t.Path))})", nameof(path));
+    }
+
+    private static long SaturatingAdd(long ticks, long add) => ticks > Never - add ? Never : ticks + add;
+}

@@ -1,0 +1,30 @@
+using Microsoft.Extensions.Logging;
+
+namespace CageNet.Budgets;
+
+internal static partial class BudgetLog
+{
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "Cage budget warning: {Message}")]
+    public static partial void Warning(ILogger logger, string message);
+
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Information, Message = "Cage budget refused a call: {Message}")]
+    public static partial void Refused(ILogger logger, string message);
+
+    [LoggerMessage(EventId = 1103, Level = LogLevel.Error, Message = "Cage budget state could not be saved for {Node}; warnings may fire again after a restart")]
+    public static partial void SaveFailed(ILogger logger, Exception exception, string node);
+
+    [LoggerMessage(EventId = 1104, Level = LogLevel.Error, Message = "Cage budget state could not be loaded; the guard is {Mode}")]
+    public static partial void LoadFailed(ILogger logger, Exception exception, string mode);
+
+    [LoggerMessage(EventId = 1105, Level = LogLevel.Information, Message = "Cage budget guard rebuilt {Calls} calls of the current periods from the ledger")]
+    public static partial void Replayed(ILogger logger, long calls);
+
+    [LoggerMessage(EventId = 1106, Level = LogLevel.Debug, Message = "Cage budget reclaimed {Count} expired reservations")]
+    public static partial void Reclaimed(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 1107, Level = LogLevel.Information, Message = "Cage subscription reconciliation: measured {Measured:0.####}%, estimated {Estimated:0.####}%, diff {Diff:0.####}% (trusted: {Trusted}, recalibrated: {Recalibrated})")]
+    public static partial void Reconciled(ILogger logger, double measured, double estimated, double diff, bool trusted, bool recalibrated);
+
+    [LoggerMessage(EventId = 1108, Level = LogLevel.Warning, Message = "Cage budget failed to account a metered call; the caller is unaffected")]
+    public static partial void MeteredChargeFailed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,135 @@
+namespace CageNet.Budgets;
+
+/// <summary>
+/// One period's counters of one node. Money in 1e-10 USD. <see cref="Committed"/> is spent + held by open reservations
+/// and is what admission checks; <see cref="Spent"/> is what settled. A reservation keeps the counter it reserved
+/// against, so it settles into the period it started in even after a rollover replaced the node's current counter.
+/// </summary>
+internal sealed class PeriodCounter
+{
+    public long Spent;
+    public long Committed;
+    public long SpentTokens;
+    public long CommittedTokens;
+    public int Warned;
+
+    public PeriodCounter(BudgetNode node, long startTicks, long endTicks, long resetAtTicks)
+    {
+        Node = node;
+        StartTicks = startTicks;
+        EndTicks = endTicks;
+        ResetAtTicks = resetAtTicks;
+    }
+
+    public BudgetNode Node { get; }
+    public long StartTicks { get; }
+    public long EndTicks { get; }
+    public long ResetAtTicks { get; }
+
+    public DateTimeOffset Start => new(StartTicks, TimeSpan.Zero);
+
+    public DateTimeOffset? End => EndTicks == DateTimeOffset.MaxValue.UtcTicks ? null : new DateTimeOffset(EndTicks, TimeSpan.Zero);
+
+    public bool IsOpenAt(long nowTicks) => nowTicks < EndTicks;
+
+    /// <summary>Adds a hold if the node can take it (block nodes only refuse); all-or-nothing across the two metrics.</summary>
+    public BudgetMetric? TryHold(long usd, long tokens)
+    {
+        var template = Node.Template;
+        if (template.Blocks && template.UsdCap is { } usdCap)
+        {
+            if (!TryAdd(ref Committed, usd, usdCap)) return BudgetMetric.Usd;
+        }
+        else
+        {
+            Interlocked.Add(ref Committed, usd);
+        }
+
+        if (template.Blocks && template.TokenCap is { } tokenCap)
+        {
+            if (!TryAdd(ref CommittedTokens, tokens, tokenCap))
+            {
+                Interlocked.Add(ref Committed, -usd);
+                return BudgetMetric.Tokens;
+            }
+        }
+        else
+        {
+            Interlocked.Add(ref CommittedTokens, tokens);
+        }
+
+        return null;
+    }
+
+    public void Unhold(long usd, long tokens)
+    {
+        Interlocked.Add(ref Committed, -usd);
+        Interlocked.Add(ref CommittedTokens, -tokens);
+    }
+
+    /// <summary>Admission: refused when the node is already at its cap, or the estimate would take it past.</summary>
+    private static bool TryAdd(ref long committed, long amount, long cap)
+    {
+        while (true)
+        {
+            var current = Volatile.Read(ref committed);
+            if (current >= cap || current + amount > cap) return false;
+            if (Interlocked.CompareExchange(ref committed, current + amount, current) == current) return true;
+        }
+    }
+}
+
+/// <summary>One concrete node (<c>org/users/alice</c>): its template and its current period's counter.</summary>
+internal sealed class BudgetNode
+{
+    private readonly BudgetGuard _guard;
+    private readonly Lock _gate = new();
+    private PeriodCounter _current;
+
+    public BudgetNode(NodeTemplate template, string path, BudgetGuard guard)
+    {
+        Template = template;
+        Path = path;
+        _guard = guard;
+        _current = guard.InitialCounter(this);
+    }
+
+    public NodeTemplate Template { get; }
+    public string Path { get; }
+
+    public PeriodCounter Current => Volatile.Read(ref _current);
+
+    /// <summary>The counter of the period containing <paramref name="nowTicks"/>, rolling over (or opening a 5h window) when needed.</summary>
+    public PeriodCounter At(long nowTicks)
+    {
+        var current = Volatile.Read(ref _current);
+        if (current.IsOpenAt(nowTicks))
+        {
+            return current;
+        }
+
+        lock (_gate)
+        {
+            current = _current;
+            if (current.IsOpenAt(nowTicks))
+            {
+                return current;
+            }
+
+            var next = _guard.NextCounter(this, nowTicks);
+            Volatile.Write(ref _current, next);
+            return next;
+        }
+    }
+
+    /// <summary>Replaces the current counter (a reset or a replayed 5h window).</summary>
+    public PeriodCounter Replace(Func<PeriodCounter, PeriodCounter> next)
+    {
+        lock (_gate)
+        {
+            var replacement = next(_current);
+            Volatile.Write(ref _current, replacement);
+            return replacement;
+        }
+    }
+}
