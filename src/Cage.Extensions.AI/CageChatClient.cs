@@ -1,5 +1,7 @@
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using CageNet.Budgets;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -16,11 +18,11 @@ internal sealed class CageChatClient : DelegatingChatClient
     private readonly ICageMeter _meter;
     private readonly CageChatClientOptions _options;
     private readonly ILogger _logger;
-    private readonly IChatBudgetGate? _budget;
+    private readonly BudgetGuard? _budget;
     private ChatClientMetadata? _metadata;
     private bool _metadataResolved;
 
-    public CageChatClient(IChatClient innerClient, ICageMeter meter, CageChatClientOptions options, IChatBudgetGate? budget = null, ILogger? logger = null)
+    public CageChatClient(IChatClient innerClient, ICageMeter meter, CageChatClientOptions options, BudgetGuard? budget = null, ILogger? logger = null)
         : base(innerClient)
     {
         ArgumentNullException.ThrowIfNull(meter);
@@ -187,54 +189,64 @@ internal sealed class CageChatClient : DelegatingChatClient
         }
     }
 
-    private async ValueTask<BudgetRefusal?> AdmitAsync(RoundTrip trip, IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
+    private ValueTask<BudgetRefusal?> AdmitAsync(RoundTrip trip, IEnumerable<ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
     {
         if (_budget is null)
         {
-            return null;
+            return default;
         }
 
-        BudgetAdmission admission;
+        cancellationToken.ThrowIfCancellationRequested();
+        BudgetReservation? reservation;
+        BudgetRefusal? refusal;
         try
         {
             var estimate = new TokenUsage(EstimateInputTokens(messages), Output: options?.MaxOutputTokens ?? _options.EstimatedOutputTokens);
-            admission = await _budget.AdmitAsync(trip.Scope, trip.Provider, trip.RequestedModel ?? "", estimate, cancellationToken).ConfigureAwait(false);
+            var usd = _meter.Prices.Price(trip.Provider, trip.RequestedModel ?? "", estimate).CostUsd ?? 0m;
+            if (_budget.TryReserve(trip.Scope, usd, estimate.TotalTokens, out reservation, out refusal))
+            {
+                trip.Reservation = reservation;
+                return default;
+            }
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            throw;
-        }
-#pragma warning disable CA1031 // The gate decides fail-open vs fail-closed itself; an unexpected fault is fail-open.
+#pragma warning disable CA1031 // The guard decides fail-open vs fail-closed itself; an unexpected fault is fail-open.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
             Log.BudgetCheckFailed(_logger, ex);
-            return null;
+            return default;
         }
 
-        if (admission.Refusal is { } refusal)
+        trip.Refused();
+        Log.BudgetRefused(_logger, refusal.Node, refusal.Spent.ToString(CultureInfo.InvariantCulture), refusal.Cap.ToString(CultureInfo.InvariantCulture));
+        if (_options.ThrowOnBudgetExceeded)
         {
-            trip.Refused();
-            Log.BudgetRefused(_logger, refusal.Node, refusal.SpentText, refusal.CapText);
-            if (_options.ThrowOnBudgetExceeded)
-            {
-                throw refusal.ToException();
-            }
-
-            return refusal;
+            throw new BudgetExceededException(refusal);
         }
 
-        trip.Lease = admission.Lease;
-        return null;
+        return new ValueTask<BudgetRefusal?>(refusal);
     }
 
     private static ChatResponse RefusalResponse(BudgetRefusal refusal)
     {
         var message = new ChatMessage(ChatRole.Assistant, refusal.Message);
+        var properties = new AdditionalPropertiesDictionary
+        {
+            ["stop_reason"] = refusal.StopReason,
+            ["budget_node"] = refusal.Node,
+            ["budget_metric"] = refusal.Metric,
+            ["budget_spent"] = refusal.Spent,
+            ["budget_cap"] = refusal.Cap,
+        };
+        if (refusal.ResetsAt is { } resets)
+        {
+            properties["budget_resets_at"] = resets;
+        }
+
         return new ChatResponse(message)
         {
             FinishReason = CageChatFinishReasons.BudgetExceeded,
-            AdditionalProperties = refusal.ToProperties(),
+            AdditionalProperties = properties,
         };
     }
 
@@ -285,7 +297,7 @@ internal sealed class CageChatClient : DelegatingChatClient
 
         public string? RequestedModel { get; } = requestedModel;
 
-        public IBudgetLease? Lease { get; set; }
+        public BudgetReservation? Reservation { get; set; }
 
         public bool Recorded { get; private set; }
 
@@ -300,7 +312,7 @@ internal sealed class CageChatClient : DelegatingChatClient
             {
                 // Nothing came back: the provider most likely billed nothing. Release the reservation, record no call.
                 Recorded = true;
-                Settle(null);
+                Settle(null, 0);
                 return;
             }
 
@@ -318,7 +330,6 @@ internal sealed class CageChatClient : DelegatingChatClient
 
             Recorded = true;
             CallId = Scope.CallId;
-            decimal? cost = null;
             try
             {
                 var served = model ?? RequestedModel ?? "unknown";
@@ -330,8 +341,9 @@ internal sealed class CageChatClient : DelegatingChatClient
                 {
                     var tokens = UsageMapping.ToTokenUsage(usage);
                     Scope.Usage(Provider, served, tokens, null, responseId, ok, UsageStatus.Reported, ok ? null : error);
-                    cost = owner._meter.Prices.Price(Provider, served, tokens).CostUsd;
-                    Settle(new BudgetCharge(tokens, cost));
+                    // The meter settles a reservation bound to the scope; this covers a meter without the guard.
+                    var cost = owner._meter.Prices.Price(Provider, served, tokens).CostUsd;
+                    Settle(cost, tokens.TotalTokens);
                     return;
                 }
             }
@@ -342,21 +354,28 @@ internal sealed class CageChatClient : DelegatingChatClient
                 Log.MeteringFailed(owner._logger, ex);
             }
 
-            Settle(null);
+            Settle(null, 0);
         }
 
-        private void Settle(BudgetCharge? charge)
+        private void Settle(decimal? cost, long tokens)
         {
-            var lease = Lease;
-            Lease = null;
-            if (lease is null)
+            var reservation = Reservation;
+            Reservation = null;
+            if (reservation is null || reservation.State != BudgetReservationState.Open)
             {
                 return;
             }
 
             try
             {
-                lease.Settle(charge);
+                if (cost is null && tokens == 0)
+                {
+                    reservation.Release();
+                }
+                else
+                {
+                    reservation.Settle(cost, tokens);
+                }
             }
 #pragma warning disable CA1031 // Fail-open.
             catch (Exception ex)
@@ -370,7 +389,7 @@ internal sealed class CageChatClient : DelegatingChatClient
         {
             if (!Recorded)
             {
-                Settle(null);
+                Settle(null, 0);
             }
 
             try

@@ -1,3 +1,4 @@
+using CageNet.Budgets;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -21,7 +22,7 @@ public static class CageChatClientBuilderExtensions
     /// Route, task, session, agent, user and category come from <c>ChatOptions.AdditionalProperties</c>
     /// (<see cref="CageChatProperties"/>), else the ambient <see cref="MeterScope"/>; each round-trip is recorded in a
     /// child scope of the ambient one. The served model is the response's <c>ModelId</c>. Optional services
-    /// (<see cref="ILoggerFactory"/>, the budget guard) are resolved from the service provider the pipeline is built with.
+    /// (<see cref="ILoggerFactory"/>, the <see cref="BudgetGuard"/> registered by <c>AddBudgets()</c>) are resolved from the service provider the pipeline is built with.
     /// </remarks>
     public static ChatClientBuilder UseCage(this ChatClientBuilder builder, ICageMeter? meter = null, Action<CageChatClientOptions>? configure = null)
     {
@@ -32,7 +33,7 @@ public static class CageChatClientBuilderExtensions
             configure?.Invoke(options);
             var resolvedMeter = meter ?? services.GetService<ICageMeter>() ?? Cage.Instance;
             var logger = services.GetService<ILoggerFactory>()?.CreateLogger("Cage.ChatClient");
-            return new CageChatClient(inner, resolvedMeter, options, ChatBudgetGates.Resolve(services), logger);
+            return new CageChatClient(inner, resolvedMeter, options, services.GetService<BudgetGuard>(), logger);
         });
     }
 }

@@ -1,3 +1,4 @@
+using CageNet.Budgets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -23,17 +24,7 @@ public static class CageHttpClientBuilderExtensions
         return builder.AddHttpMessageHandler(services => new CageMeteringHandler(
             services.GetService<ICageMeter>(),
             options,
-            services.GetService<ILoggerFactory>()?.CreateLogger("Cage.Http"))
-        {
-            Budget = HttpBudgetGates.Resolve(services),
-            Utilization = HttpBudgetGates.ResolveUtilization(services),
-        });
+            services.GetService<ILoggerFactory>()?.CreateLogger("Cage.Http"),
+            services.GetService<BudgetGuard>()));
     }
-}
-
-internal static class HttpBudgetGates
-{
-    public static IHttpBudgetGate? Resolve(IServiceProvider services) => services.GetService(typeof(IHttpBudgetGate)) as IHttpBudgetGate;
-
-    public static IUtilizationSink? ResolveUtilization(IServiceProvider services) => services.GetService(typeof(IUtilizationSink)) as IUtilizationSink;
 }

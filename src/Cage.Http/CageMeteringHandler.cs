@@ -1,4 +1,5 @@
 using System.Net.Http.Headers;
+using CageNet.Budgets;
 using CageNet.Protocols;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -27,17 +28,21 @@ public sealed class CageMeteringHandler : DelegatingHandler
     /// <param name="meter">The meter; default <see cref="Cage.Instance"/>.</param>
     /// <param name="options">The options; defaults when <see langword="null"/>.</param>
     /// <param name="logger">The logger; none when <see langword="null"/>.</param>
-    public CageMeteringHandler(ICageMeter? meter = null, CageHttpMeteringOptions? options = null, ILogger? logger = null)
+    /// <param name="budget">
+    /// The budget guard: when given, each metered request reserves an estimate before it is sent (a refusal throws
+    /// <see cref="BudgetExceededException"/> and nothing is sent), and subscription-utilization response headers feed its
+    /// estimator. Default none.
+    /// </param>
+    public CageMeteringHandler(ICageMeter? meter = null, CageHttpMeteringOptions? options = null, ILogger? logger = null, BudgetGuard? budget = null)
     {
+        Budget = budget;
         _meter = meter ?? Cage.Instance;
         _options = options ?? new CageHttpMeteringOptions();
         _logger = logger ?? NullLogger.Instance;
         _wireOptions = new WireStreamOptions { EstimateWhenMissing = _options.EstimateWhenUsageMissing };
     }
 
-    internal IHttpBudgetGate? Budget { get; init; }
-
-    internal IUtilizationSink? Utilization { get; init; }
+    internal BudgetGuard? Budget { get; }
 
     /// <inheritdoc />
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
@@ -51,10 +56,7 @@ public sealed class CageMeteringHandler : DelegatingHandler
 
         var facts = await InspectAsync(request, protocol, cancellationToken).ConfigureAwait(false);
         var exchange = Begin(request, protocol, facts);
-        if (exchange is not null && Budget is not null)
-        {
-            await exchange.AdmitAsync(Budget, cancellationToken).ConfigureAwait(false);
-        }
+        exchange?.Admit(cancellationToken);
 
         HttpResponseMessage response;
         try
@@ -82,10 +84,7 @@ public sealed class CageMeteringHandler : DelegatingHandler
 
         var facts = Inspect(request, protocol, cancellationToken);
         var exchange = Begin(request, protocol, facts);
-        if (exchange is not null && Budget is not null)
-        {
-            exchange.AdmitAsync(Budget, cancellationToken).AsTask().GetAwaiter().GetResult();
-        }
+        exchange?.Admit(cancellationToken);
 
         HttpResponseMessage response;
         try
@@ -205,7 +204,7 @@ public sealed class CageMeteringHandler : DelegatingHandler
             var stream = facts.Stream || WireParser.IsStreamingRoute(path);
             var route = MeterScope.Current?.Route ?? _options.DefaultRoute;
             var scope = _meter.Meter(route, category: MeterScope.Current?.Category is null ? _options.Category : null);
-            return new MeteredExchange(this, scope, protocol, model, stream, facts.Bytes, request.RequestUri.IsAbsoluteUri ? request.RequestUri.Host : "");
+            return new MeteredExchange(this, scope, protocol, model, stream, facts, request.RequestUri.IsAbsoluteUri ? request.RequestUri.Host : "");
         }
 #pragma warning disable CA1031 // Fail-open.
         catch (Exception ex)

@@ -1,4 +1,6 @@
 using System.Net;
+using CageNet.Budgets;
+using CageNet.Budgets.Subscription;
 using CageNet.Protocols;
 
 namespace CageNet.Http;
@@ -17,25 +19,24 @@ internal sealed class MeteredExchange
     private readonly string _host;
     private WireStreamObserver? _observer;
     private string? _headerRequestId;
-    private UtilizationSample _utilization;
+    private List<KeyValuePair<string, string>>? _utilizationHeaders;
     private bool _success = true;
-    private IHttpBudgetLease? _lease;
+    private BudgetReservation? _reservation;
+    private readonly RequestFacts _facts;
     private int _finished;
 
-    public MeteredExchange(CageMeteringHandler owner, MeterScope scope, WireProtocol protocol, string? requestedModel, bool stream, long requestBytes, string host)
+    public MeteredExchange(CageMeteringHandler owner, MeterScope scope, WireProtocol protocol, string? requestedModel, bool stream, in RequestFacts facts, string host)
     {
         _owner = owner;
         _scope = scope;
         _protocol = protocol;
         _requestedModel = requestedModel;
         Streaming = stream;
-        RequestBytes = requestBytes;
+        _facts = facts;
         _host = host;
     }
 
     public bool Streaming { get; }
-
-    public long RequestBytes { get; }
 
     public string Provider => WireProviders.Name(_protocol);
 
@@ -43,28 +44,37 @@ internal sealed class MeteredExchange
 
     public MeterScope Scope => _scope;
 
-    public async ValueTask AdmitAsync(IHttpBudgetGate budget, CancellationToken cancellationToken)
+    /// <summary>Reserves an estimate against the budget before the request is sent.</summary>
+    /// <exception cref="BudgetExceededException">A blocking budget refuses the call; nothing is sent.</exception>
+    public void Admit(CancellationToken cancellationToken)
     {
+        if (_owner.Budget is not { } guard)
+        {
+            return;
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        BudgetRefusal? refusal;
         try
         {
-            _lease = await budget.AdmitAsync(this, cancellationToken).ConfigureAwait(false);
+            // A rough estimate: ~4 request bytes per input token, the request's output cap or 1024 output tokens.
+            var estimate = new TokenUsage((_facts.Bytes + 3) / 4, Output: _facts.MaxOutputTokens ?? 1024);
+            var usd = _owner.Meter.Prices.Price(Provider, _requestedModel ?? "", estimate).CostUsd ?? 0m;
+            if (guard.TryReserve(_scope, usd, estimate.TotalTokens, out _reservation, out refusal))
+            {
+                return;
+            }
         }
-        catch (HttpBudgetRefusedException)
-        {
-            Finish(record: false);
-            throw;
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            Finish(record: false);
-            throw;
-        }
-#pragma warning disable CA1031 // Fail-open: only a refusal stops the call.
+#pragma warning disable CA1031 // Fail-open: the guard itself decides fail-closed; anything unexpected lets the call go.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
             Log.BudgetCheckFailed(_owner.Logger, ex, _host);
+            return;
         }
+
+        Finish(record: false);
+        throw new BudgetExceededException(refusal);
     }
 
     /// <summary>Hooks the response: headers are read now, the body as the caller reads it.</summary>
@@ -74,7 +84,16 @@ internal sealed class MeteredExchange
         {
             _success = response.IsSuccessStatusCode;
             _headerRequestId = RequestIdHeaders.From(response.Headers);
-            _utilization = UtilizationSample.From(response.Headers);
+            if (_owner.Budget is not null)
+            {
+                foreach (var header in response.Headers)
+                {
+                    if (header.Key.StartsWith(AnthropicUnifiedHeaders.Prefix, StringComparison.OrdinalIgnoreCase))
+                    {
+                        (_utilizationHeaders ??= []).Add(new(header.Key, string.Join(',', header.Value)));
+                    }
+                }
+            }
             if (response.Content is null || response.StatusCode == HttpStatusCode.NoContent)
             {
                 Finish(record: true);
@@ -186,19 +205,34 @@ internal sealed class MeteredExchange
             SafeDispose();
         }
 
-        Settle(billed, cost, usage?.Model);
+        Settle(billed, cost);
     }
 
-    private void Settle(TokenUsage? billed, decimal? cost, string? servedModel)
+    private void Settle(TokenUsage? billed, decimal? cost)
     {
-        var lease = _lease;
-        _lease = null;
+        var reservation = _reservation;
+        _reservation = null;
         try
         {
-            lease?.Settle(billed, cost);
-            if (_utilization.Any && _owner.Utilization is { } sink)
+            // The meter settles a reservation bound to the scope; this covers a meter that is not wired to the guard.
+            if (reservation is { State: BudgetReservationState.Open })
             {
-                sink.Sample(_utilization, billed, string.IsNullOrEmpty(servedModel) ? _requestedModel : servedModel);
+                if (billed is { } tokens)
+                {
+                    reservation.Settle(cost, tokens.TotalTokens);
+                }
+                else
+                {
+                    reservation.Release();
+                }
+            }
+
+            if (_utilizationHeaders is { } headers && _owner.Budget is { } guard)
+            {
+                foreach (var sample in AnthropicUnifiedHeaders.Parse(headers, _owner.Meter.TimeProvider.GetUtcNow()))
+                {
+                    guard.Estimator.Observe(sample);
+                }
             }
         }
 #pragma warning disable CA1031 // Fail-open.

@@ -4,7 +4,7 @@ using CageNet.Protocols;
 namespace CageNet.Http;
 
 /// <summary>What the meter needs from a request body: the requested model, whether it streams, and the OpenAI usage option.</summary>
-internal readonly record struct RequestFacts(string? Model, bool Stream, bool HasStreamOptions, bool? IncludeUsage, long Bytes);
+internal readonly record struct RequestFacts(string? Model, bool Stream, bool HasStreamOptions, bool? IncludeUsage, long Bytes, long? MaxOutputTokens = null);
 
 /// <summary>Reads a JSON request body's top-level <c>model</c>, <c>stream</c> and <c>stream_options.include_usage</c>; keeps nothing else.</summary>
 internal static class RequestInspector
@@ -17,6 +17,7 @@ internal static class RequestInspector
         var stream = false;
         var hasStreamOptions = false;
         bool? includeUsage = null;
+        long? maxOutput = null;
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
         try
         {
@@ -36,6 +37,11 @@ internal static class RequestInspector
                 {
                     reader.Read();
                     stream = reader.TokenType == JsonTokenType.True;
+                }
+                else if (reader.ValueTextEquals("max_tokens"u8) || reader.ValueTextEquals("max_completion_tokens"u8) || reader.ValueTextEquals("max_output_tokens"u8))
+                {
+                    reader.Read();
+                    maxOutput = reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var max) && max >= 0 ? max : maxOutput;
                 }
                 else if (reader.ValueTextEquals("stream_options"u8))
                 {
@@ -71,7 +77,7 @@ internal static class RequestInspector
             // Not our JSON to judge: whatever was read so far stands, and the body is sent as is.
         }
 
-        return new RequestFacts(model, stream, hasStreamOptions, includeUsage, json.Length);
+        return new RequestFacts(model, stream, hasStreamOptions, includeUsage, json.Length, maxOutput);
     }
 
     /// <summary>Whether the meter should add <c>stream_options.include_usage</c> (an OpenAI Chat stream that does not set <c>stream_options</c>).</summary>
