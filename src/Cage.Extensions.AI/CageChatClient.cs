@@ -177,6 +177,7 @@ internal sealed class CageChatClient : DelegatingChatClient
                 Label(props, CageChatProperties.Agent),
                 Label(props, CageChatProperties.User),
                 Label(props, CageChatProperties.Category));
+            scope.MetersRoundTrip = true;
             var provider = _options.Provider ?? Metadata?.ProviderName ?? "unknown";
             return new RoundTrip(this, scope, provider, options?.ModelId ?? Metadata?.DefaultModelId);
         }

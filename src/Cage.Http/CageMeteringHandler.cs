@@ -104,6 +104,11 @@ public sealed class CageMeteringHandler : DelegatingHandler
     {
         try
         {
+            if (MeterScope.InMeteredRoundTrip)
+            {
+                return WireProtocol.Unknown; // a UseCage() chat client already meters and budget-checks this round-trip
+            }
+
             // Only POSTs create model calls; a GET of /v1/responses/{id} re-reads a stored response and is not a new call.
             return request.Method == HttpMethod.Post && request.RequestUri is { } uri
                 ? WireParser.DetectProtocol(uri)
