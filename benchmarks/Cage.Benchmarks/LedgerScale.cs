@@ -27,6 +27,7 @@ internal static class LedgerScale
         var calls = 1_000_000;
         var reportOnly = false;
         var pipelineOnly = false;
+        var viewsOnly = false;
         var dir = Path.Combine(Path.GetTempPath(), "cage-scale");
         for (var i = 0; i < args.Length; i++)
         {
@@ -36,6 +37,7 @@ internal static class LedgerScale
                 case "--dir": dir = args[++i]; break;
                 case "--report-only": reportOnly = true; break;
                 case "--pipeline-only": pipelineOnly = true; break;
+                case "--views-only": viewsOnly = true; break;
                 default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
             }
         }
@@ -47,6 +49,13 @@ internal static class LedgerScale
             Directory.CreateDirectory(dir);
             File.Delete(Path.Combine(dir, "pipeline.db"));
             await PipelinePhaseAsync(dir, calls, PriceCatalog.BuiltIn);
+            return 0;
+        }
+
+        if (viewsOnly)
+        {
+            // A fresh process over an existing ledger: the attribution views' times and their own peak memory.
+            await ViewsPhaseAsync(Path.Combine(dir, "ingest.db"), calls, start);
             return 0;
         }
 
@@ -198,6 +207,48 @@ internal static class LedgerScale
         var taskReceipts = await ledger.ReceiptsForTaskAsync(task);
         sw.Stop();
         Console.WriteLine($"one task's calls + receipts ({taskCalls.Count} + {taskReceipts.Count}) {sw.Elapsed.TotalMilliseconds:F2} ms; peak RSS of the whole report phase {PeakMb():F0} MB");
+    }
+
+    private static async Task ViewsPhaseAsync(string ingestPath, int calls, DateTimeOffset start)
+    {
+        ResetPeak();
+        await using var ledger = SqliteLedger.Open(ingestPath);
+        var end = start.AddDays(90);
+        var service = new CageNet.Attribution.AttributionService(ledger, PriceCatalog.BuiltIn, Tools, new FixedClock(end));
+        var task = "task-" + (calls / 100);
+        Console.WriteLine($"# attribution views over {ingestPath}: {calls:N0} calls + {3L * calls:N0} receipts; one task = {task}");
+
+        async Task Time(string what, int runs, Func<Task<string>> body)
+        {
+            var times = new List<double>();
+            var detail = "";
+            for (var run = 0; run < runs; run++)
+            {
+                var sw = Stopwatch.StartNew();
+                detail = await body();
+                sw.Stop();
+                times.Add(sw.Elapsed.TotalMilliseconds);
+            }
+
+            times.Sort();
+            Console.WriteLine($"{what,-34} median {times[times.Count / 2],9:F1} ms  (min {times[0]:F1}, max {times[^1]:F1})  {detail}  peak RSS {PeakMb():F0} MB");
+        }
+
+        await Time("attrib --task (one task)", 7, async () => $"{(await service.AttributeAsync(task))!.Tools.Count} rows");
+        await Time("matrix --task (one task)", 7, async () => $"{(await service.MatrixAsync(task))!.Rows.Count} rows");
+        await Time("attrib --shapley (one task)", 7, async () => $"{(await service.AttributeAsync(task, shapley: true))!.Shapley?.Tools.Count} tools");
+        await Time("quality (whole ledger)", 3, async () => $"{(await service.QualityAsync()).Tasks:N0} tasks");
+        await Time("regression (7d vs 28d)", 3, async () => $"{(await service.RegressionAsync()).Groups.Count} groups");
+        await Time("regression --by route", 3, async () => $"{(await service.RegressionAsync(new CageNet.Attribution.RegressionQuery { By = ReportDimension.Route })).Groups.Count} groups");
+        await Time("forecast", 3, async () => $"${(await service.ForecastAsync()).ProjectedMonthUsd:N2} projected");
+        await Time("roi (whole ledger)", 3, async () => $"{(await service.RoiAsync()).Tools.Count} tools");
+        await Time("roi --since 7d", 3, async () => $"{(await service.RoiAsync(new TimeWindow(end.AddDays(-7), null))).Tools.Count} tools");
+        await Time("recommend (whole ledger)", 1, async () => $"{(await service.RecommendAsync()).Routes.Count} routes");
+    }
+
+    private sealed class FixedClock(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
     }
 
     /// <summary>Deterministic synthetic traffic: 50 calls per task, 8 routes, 8 models (one unpriced), 90 days, 3 receipts per call.</summary>

@@ -62,10 +62,10 @@ public sealed class AttributionService : IAttributionService
         var tallies = new Dictionary<string, ToolTally>(StringComparer.Ordinal);
         await foreach (var scanned in new LedgerScan(_ledger, _pricer).ReceiptsAsync(window, cancellationToken).ConfigureAwait(false))
         {
-            if (!tallies.TryGetValue(scanned.Receipt.Tool, out var tally))
+            if (!tallies.TryGetValue(scanned.Total.Tool, out var tally))
             {
-                tally = new ToolTally(scanned.Receipt.Tool);
-                tallies[scanned.Receipt.Tool] = tally;
+                tally = new ToolTally(scanned.Total.Tool);
+                tallies[scanned.Total.Tool] = tally;
             }
 
             tally.Add(scanned);
@@ -272,12 +272,12 @@ public sealed class AttributionService : IAttributionService
 
         public HashSet<string> Tasks { get; } = new(StringComparer.Ordinal);
 
-        public void Add(in ScannedReceipt scanned)
+        public void Add(in ScannedReceipts scanned)
         {
-            if (!_tools.TryGetValue(scanned.Receipt.Tool, out var tally))
+            if (!_tools.TryGetValue(scanned.Total.Tool, out var tally))
             {
-                tally = new ToolTally(scanned.Receipt.Tool);
-                _tools[scanned.Receipt.Tool] = tally;
+                tally = new ToolTally(scanned.Total.Tool);
+                _tools[scanned.Total.Tool] = tally;
             }
 
             tally.Add(scanned);

@@ -11,20 +11,35 @@ internal sealed class LedgerScan(ILedgerReader ledger, SavingsPricer pricer)
 {
     private readonly Dictionary<string, CallBasis?> _taskModels = new(StringComparer.Ordinal);
 
-    public async IAsyncEnumerable<ScannedReceipt> ReceiptsAsync(TimeWindow window, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>The window's receipts as the ledger sums them (per tool, unit, method and basis), each group priced.</summary>
+    public async IAsyncEnumerable<ScannedReceipts> ReceiptsAsync(TimeWindow window, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await foreach (var item in ledger.ReadReceiptsWithCallsAsync(window, cancellationToken).ConfigureAwait(false))
+        await foreach (var total in ledger.ReadReceiptTotalsAsync(window, cancellationToken).ConfigureAwait(false))
         {
-            var receipt = item.Receipt;
-            var call = item.Call;
-            CallBasis? taskModel = null;
-            if (call is null)
+            var call = total.Call;
+            var taskModel = call is null ? await TaskModelAsync(total.Task, cancellationToken).ConfigureAwait(false) : null;
+            decimal? usd = null;
+            long unpriced = 0;
+            switch (total.Unit)
             {
-                taskModel = await TaskModelAsync(receipt.Task, cancellationToken).ConfigureAwait(false);
+                case SavingsUnit.Usd:
+                    usd = total.Saved;
+                    break;
+                case SavingsUnit.Tokens:
+                    if (pricer.TokenRate(call, taskModel, out _) is { } rate)
+                    {
+                        usd = total.Saved * rate;
+                    }
+                    else
+                    {
+                        unpriced = total.Receipts;
+                    }
+
+                    break;
             }
 
-            var priced = pricer.Price(receipt, call, taskModel);
-            yield return new ScannedReceipt(receipt, priced, (call ?? taskModel)?.Route, (call ?? taskModel)?.Task ?? receipt.Task);
+            var basis = call ?? taskModel;
+            yield return new ScannedReceipts(total, usd, unpriced, basis?.Route, basis?.Task ?? total.Task);
         }
     }
 
@@ -55,12 +70,13 @@ internal sealed class LedgerScan(ILedgerReader ledger, SavingsPricer pricer)
     }
 }
 
-/// <summary>A receipt with its priced saving and the route and task it belongs to.</summary>
-internal readonly record struct ScannedReceipt(SavingsReceipt Receipt, PricedSaving Priced, string? Route, string? Task)
-{
-    /// <summary>An eliminated call: a call-less receipt that sent nothing.</summary>
-    public bool EliminatedCall => string.IsNullOrEmpty(Receipt.CallId) && Receipt.Actual == 0 && Receipt.RawAlternative > 0;
-}
+/// <summary>A group of receipts with its priced saving and the route and task it belongs to.</summary>
+/// <param name="Total">The group.</param>
+/// <param name="Usd">The dollars saved (token savings priced, usd as-is); null when unpriced or not a money unit.</param>
+/// <param name="Unpriced">Token receipts of the group that could not be priced.</param>
+/// <param name="Route">The route of the calls (or of the task's latest call).</param>
+/// <param name="Task">The task, when known.</param>
+internal readonly record struct ScannedReceipts(ReceiptTotal Total, decimal? Usd, long Unpriced, string? Route, string? Task);
 
 /// <summary>Sums one tool's receipts for <c>roi</c> and <c>recommend</c>.</summary>
 internal sealed class ToolTally(string tool)
@@ -85,30 +101,23 @@ internal sealed class ToolTally(string tool)
 
     public decimal? SavedUsd => _priced > 0 ? _saved : null;
 
-    public void Add(in ScannedReceipt scanned)
+    public void Add(in ScannedReceipts scanned)
     {
-        var receipt = scanned.Receipt;
-        Receipts++;
-        Method = Evidence.Worst(Method, receipt.Method);
-        OwnCost += receipt.ToolCostUsd ?? 0m;
-        AddedLatencyMs += receipt.AddedLatencyMs ?? 0;
-        if (scanned.EliminatedCall)
-        {
-            Eliminated++;
-        }
-
-        if (scanned.Priced.Usd is { } usd)
+        var total = scanned.Total;
+        Receipts += (int)total.Receipts;
+        Method = Evidence.Worst(Method, total.Method);
+        OwnCost += total.ToolCostUsd;
+        AddedLatencyMs += total.AddedLatencyMs;
+        Eliminated += (int)total.EliminatedCalls;
+        Unpriced += (int)scanned.Unpriced;
+        if (scanned.Usd is { } usd)
         {
             _saved += usd;
             _priced++;
         }
-        else if (scanned.Priced.Unpriced)
+        else if (total.Unit is SavingsUnit.Ms or SavingsUnit.Gco2)
         {
-            Unpriced++;
-        }
-        else if (receipt.Unit is SavingsUnit.Ms or SavingsUnit.Gco2)
-        {
-            _other[receipt.Unit] = _other.GetValueOrDefault(receipt.Unit) + receipt.Saved;
+            _other[total.Unit] = _other.GetValueOrDefault(total.Unit) + total.Saved;
         }
     }
 

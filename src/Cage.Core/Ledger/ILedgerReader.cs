@@ -50,6 +50,14 @@ public interface ILedgerReader
     /// <param name="cancellationToken">Cancels the enumeration.</param>
     IAsyncEnumerable<ReceiptWithCall> ReadReceiptsWithCallsAsync(TimeWindow window, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The receipts of a window summed per tool, unit, method and pricing basis (see <see cref="ReceiptTotal"/>): what
+    /// whole-ledger views read so they do not touch every receipt. A store may return a receipt as a group of its own.
+    /// </summary>
+    /// <param name="window">The window, on the receipts' timestamps; <see cref="TimeWindow.All"/> for everything.</param>
+    /// <param name="cancellationToken">Cancels the enumeration.</param>
+    IAsyncEnumerable<ReceiptTotal> ReadReceiptTotalsAsync(TimeWindow window, CancellationToken cancellationToken = default);
+
     /// <summary>The latest outcome label of every labelled task, by task name.</summary>
     /// <param name="cancellationToken">Cancels the query.</param>
     ValueTask<IReadOnlyList<TaskOutcomeRecord>> ReadOutcomesAsync(CancellationToken cancellationToken = default);

@@ -303,6 +303,16 @@ public sealed class InMemoryLedger : ILedgerStore
     }
 
     /// <inheritdoc />
+    public async IAsyncEnumerable<ReceiptTotal> ReadReceiptTotalsAsync(TimeWindow window, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        // Small ledgers: one group per receipt is exact and simple.
+        await foreach (var item in ReadReceiptsWithCallsAsync(window, cancellationToken).ConfigureAwait(false))
+        {
+            yield return ReceiptTotal.Of(item.Receipt, item.Call);
+        }
+    }
+
+    /// <inheritdoc />
     public ValueTask<IReadOnlyList<TaskOutcomeRecord>> ReadOutcomesAsync(CancellationToken cancellationToken = default)
     {
         lock (_gate)

@@ -103,6 +103,38 @@ internal static class LedgerSchema
             ts_ms   INTEGER NOT NULL
         ) WITHOUT ROWID;
         """,
+
+        // 3: per-day receipt totals for the whole-ledger attribution views (roi, recommend), kept in the receipts'
+        //    transaction. A receipt whose call the writer could not find is left out of them and marked pending (the
+        //    views read pending receipts one by one, joined to their call); receipts stored before this step are pending.
+        //    basis 0: the receipt's call (provider, model, route, prompt_k = ceil(prompt-side tokens / 1000) above
+        //    32,000 tokens, else 0: enough to find its long-context price tier); basis 1: call-less, priced at task's
+        //    latest call. Sums are exact decimals as invariant text.
+        """
+        ALTER TABLE receipts ADD COLUMN pending INTEGER NOT NULL DEFAULT 1;
+        CREATE INDEX ix_receipts_pending ON receipts(ts_ms) WHERE pending = 1;
+
+        CREATE TABLE receipt_totals (
+            day            INTEGER NOT NULL,
+            tool           TEXT    NOT NULL,
+            unit           TEXT    NOT NULL,
+            method         TEXT    NOT NULL,
+            basis          INTEGER NOT NULL,
+            provider       TEXT    NOT NULL,
+            model          TEXT    NOT NULL,
+            prompt_k       INTEGER NOT NULL,
+            route          TEXT    NOT NULL,
+            task           TEXT    NOT NULL,
+            receipts       INTEGER NOT NULL,
+            raw_alternative TEXT   NOT NULL,
+            actual         TEXT    NOT NULL,
+            tool_cost      TEXT    NOT NULL,
+            added_ms       REAL    NOT NULL,
+            eliminated     INTEGER NOT NULL,
+            min_confidence REAL    NOT NULL,
+            PRIMARY KEY (day, tool, unit, method, basis, provider, model, prompt_k, route, task)
+        ) WITHOUT ROWID;
+        """,
     ];
 
     /// <summary>The schema version this code writes: the number of migration steps.</summary>

@@ -343,17 +343,124 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            var receipt = ReadReceipt(reader);
-            var call = reader.IsDBNull(11)
-                ? null
-                : new CallBasis(
-                    reader.GetString(11),
-                    reader.GetString(12),
-                    OptionalString(reader, 13),
-                    OptionalString(reader, 14),
-                    reader.GetInt64(15),
-                    DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(16)));
-            yield return new ReceiptWithCall(receipt, call);
+            yield return ReadReceiptWithCall(reader);
+        }
+    }
+
+    private static ReceiptWithCall ReadReceiptWithCall(SqliteDataReader reader)
+    {
+        var receipt = ReadReceipt(reader);
+        var call = reader.IsDBNull(11)
+            ? null
+            : new CallBasis(
+                reader.GetString(11),
+                reader.GetString(12),
+                OptionalString(reader, 13),
+                OptionalString(reader, 14),
+                reader.GetInt64(15),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(16)));
+        return new ReceiptWithCall(receipt, call);
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Whole UTC days come from <c>receipt_totals</c> (one row per day and group); the partial days at the window's edges
+    /// and the receipts whose call was unknown when they were stored (pending) are read one by one, joined to their call.
+    /// </remarks>
+    public async IAsyncEnumerable<ReceiptTotal> ReadReceiptTotalsAsync(TimeWindow window, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(window);
+        ThrowIfDisposed();
+        var since = window.Since?.ToUnixTimeMilliseconds();
+        var until = window.Until?.ToUnixTimeMilliseconds();
+        long? firstWholeDay = since is { } s ? CallTotals.DayOf(s) + (CallTotals.DayOf(s) * CallTotals.MillisecondsPerDay == s ? 0 : 1) : null;
+        long? endWholeDay = until is { } u ? CallTotals.DayOf(u) : null;
+        await using var connection = OpenReader();
+
+        if (firstWholeDay is { } f0 && endWholeDay is { } e0 && f0 >= e0)
+        {
+            // No whole day inside: every receipt of the window, one by one.
+            await foreach (var item in ReceiptsJoinedAsync(connection, "r.ts_ms >= $a AND r.ts_ms < $b", since, until, cancellationToken).ConfigureAwait(false))
+            {
+                yield return item;
+            }
+
+            yield break;
+        }
+
+        await using (var command = connection.CreateCommand())
+        {
+            var where = (firstWholeDay is null ? "" : " AND day >= $since") + (endWholeDay is null ? "" : " AND day < $until");
+            command.CommandText =
+                "SELECT day, tool, unit, method, basis, provider, model, prompt_k, route, task, receipts, raw_alternative, actual, tool_cost, "
+                + "added_ms, eliminated, min_confidence FROM receipt_totals WHERE 1 = 1" + where + ";";
+            if (firstWholeDay is { } fd) command.Parameters.AddWithValue("$since", fd);
+            if (endWholeDay is { } ed) command.Parameters.AddWithValue("$until", ed);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var callBasis = reader.GetInt32(4) == 0;
+                var route = reader.GetString(8);
+                var task = reader.GetString(9);
+                yield return new ReceiptTotal
+                {
+                    Tool = reader.GetString(1),
+                    Unit = WireNames.TryParseUnit(reader.GetString(2), out var unit) ? unit : SavingsUnit.Tokens,
+                    Method = WireNames.TryParseMethod(reader.GetString(3), out var method) ? method : SavingsMethod.Modeled,
+                    Call = callBasis
+                        ? new CallBasis(reader.GetString(5), reader.GetString(6), route.Length == 0 ? null : route, null,
+                            ReceiptTotals.RepresentativePrompt(reader.GetInt64(7)), DateTimeOffset.UnixEpoch.AddDays(reader.GetInt64(0)))
+                        : null,
+                    Task = callBasis || task.Length == 0 ? null : task,
+                    Receipts = reader.GetInt64(10),
+                    RawAlternative = ReceiptTotals.Parse(reader.GetString(11)),
+                    Actual = ReceiptTotals.Parse(reader.GetString(12)),
+                    ToolCostUsd = ReceiptTotals.Parse(reader.GetString(13)),
+                    AddedLatencyMs = reader.GetDouble(14),
+                    EliminatedCalls = reader.GetInt64(15),
+                    MinConfidence = reader.GetDouble(16),
+                };
+            }
+        }
+
+        // Pending receipts inside the whole days (their call was unknown when they were stored).
+        var wholeFrom = firstWholeDay * CallTotals.MillisecondsPerDay;
+        var wholeTo = endWholeDay * CallTotals.MillisecondsPerDay;
+        var pending = "r.pending = 1" + (wholeFrom is null ? "" : " AND r.ts_ms >= $a") + (wholeTo is null ? "" : " AND r.ts_ms < $b");
+        await foreach (var item in ReceiptsJoinedAsync(connection, pending, wholeFrom, wholeTo, cancellationToken).ConfigureAwait(false))
+        {
+            yield return item;
+        }
+
+        // The partial days at the edges.
+        if (since is { } from && wholeFrom is { } wf && from < wf)
+        {
+            await foreach (var item in ReceiptsJoinedAsync(connection, "r.ts_ms >= $a AND r.ts_ms < $b", from, wf, cancellationToken).ConfigureAwait(false))
+            {
+                yield return item;
+            }
+        }
+
+        if (until is { } to && wholeTo is { } wt && wt < to)
+        {
+            await foreach (var item in ReceiptsJoinedAsync(connection, "r.ts_ms >= $a AND r.ts_ms < $b", wt, to, cancellationToken).ConfigureAwait(false))
+            {
+                yield return item;
+            }
+        }
+    }
+
+    private static async IAsyncEnumerable<ReceiptTotal> ReceiptsJoinedAsync(SqliteConnection connection, string where, long? a, long? b, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = ReceiptsWithCallsSelect + " WHERE " + where + ";";
+        if (a is { } from) command.Parameters.AddWithValue("$a", from);
+        if (b is { } to) command.Parameters.AddWithValue("$b", to);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var item = ReadReceiptWithCall(reader);
+            yield return ReceiptTotal.Of(item.Receipt, item.Call);
         }
     }
 

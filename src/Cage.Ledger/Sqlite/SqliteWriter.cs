@@ -26,10 +26,33 @@ internal sealed class SqliteWriter : IDisposable
 
     private const string InsertReceiptSql =
         """
-        INSERT INTO receipts (id, ts_ms, call_id, task, tool, unit, raw_alternative, actual, method, confidence, meta)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+        INSERT INTO receipts (id, ts_ms, call_id, task, tool, unit, raw_alternative, actual, method, confidence, meta, pending)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
         ON CONFLICT DO NOTHING;
         """;
+
+    private const string FindCallSql =
+        "SELECT provider, model, route, input + cache_read + cache_write_5m + cache_write_1h FROM calls WHERE id = ?1;";
+
+    private const string ReceiptTotalsKey =
+        "day = ?1 AND tool = ?2 AND unit = ?3 AND method = ?4 AND basis = ?5 AND provider = ?6 AND model = ?7 AND prompt_k = ?8 AND route = ?9 AND task = ?10";
+
+    private const string ReadReceiptTotalsSql =
+        "SELECT receipts, raw_alternative, actual, tool_cost, added_ms, eliminated, min_confidence FROM receipt_totals WHERE " + ReceiptTotalsKey + ";";
+
+    private const string WriteReceiptTotalsSql =
+        """
+        INSERT INTO receipt_totals (day, tool, unit, method, basis, provider, model, prompt_k, route, task,
+                                    receipts, raw_alternative, actual, tool_cost, added_ms, eliminated, min_confidence)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+        ON CONFLICT (day, tool, unit, method, basis, provider, model, prompt_k, route, task) DO UPDATE SET
+            receipts = excluded.receipts, raw_alternative = excluded.raw_alternative, actual = excluded.actual,
+            tool_cost = excluded.tool_cost, added_ms = excluded.added_ms, eliminated = excluded.eliminated,
+            min_confidence = excluded.min_confidence;
+        """;
+
+    // Receipts usually follow their call closely: the writer remembers the pricing basis of the calls it stored last.
+    private const int RecentCallCapacity = 65_536;
 
     private const string UpsertTotalsSql =
         """
@@ -54,7 +77,14 @@ internal sealed class SqliteWriter : IDisposable
     private readonly sqlite3_stmt _insertCall;
     private readonly sqlite3_stmt _insertReceipt;
     private readonly sqlite3_stmt _upsertTotals;
+    private readonly sqlite3_stmt _findCall;
+    private readonly sqlite3_stmt _readReceiptTotals;
+    private readonly sqlite3_stmt _writeReceiptTotals;
     private readonly CallTotals _totals = new();
+    private readonly ReceiptTotals _receiptTotals = new();
+    private readonly Dictionary<string, ReceiptTotals.CallKey> _batchCalls = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ReceiptTotals.CallKey> _recentCalls = new(StringComparer.Ordinal);
+    private readonly Queue<string> _recentOrder = new();
     private readonly string?[] _boundCallText = new string?[28];
     private readonly string?[] _boundReceiptText = new string?[12];
     private byte[] _utf8 = new byte[512];
@@ -70,6 +100,9 @@ internal sealed class SqliteWriter : IDisposable
         _insertCall = Prepare(InsertCallSql);
         _insertReceipt = Prepare(InsertReceiptSql);
         _upsertTotals = Prepare(UpsertTotalsSql);
+        _findCall = Prepare(FindCallSql);
+        _readReceiptTotals = Prepare(ReadReceiptTotalsSql);
+        _writeReceiptTotals = Prepare(WriteReceiptTotalsSql);
     }
 
     /// <summary>
@@ -135,6 +168,10 @@ internal sealed class SqliteWriter : IDisposable
                     {
                         callsAdded++;
                         _totals.Add(call, costE10);
+                        if (batch.Receipts.Count > 0)
+                        {
+                            _batchCalls[call.Id] = ReceiptTotals.CallKey.Of(call);
+                        }
                     }
                 }
 
@@ -145,11 +182,20 @@ internal sealed class SqliteWriter : IDisposable
                         cancellationToken.ThrowIfCancellationRequested();
                     }
 
-                    BindReceipt(receipt);
-                    receiptsAdded += StepInsert(_insertReceipt);
+                    var basis = ResolveCall(receipt, out var known);
+                    BindReceipt(receipt, pending: !known);
+                    if (StepInsert(_insertReceipt) == 1)
+                    {
+                        receiptsAdded++;
+                        if (known)
+                        {
+                            _receiptTotals.Add(receipt, basis);
+                        }
+                    }
                 }
 
                 WriteTotals();
+                WriteReceiptTotals();
                 Step(_commit);
                 return new AppendResult(callsAdded, batch.Calls.Count - callsAdded, receiptsAdded, batch.Receipts.Count - receiptsAdded);
             }
@@ -161,6 +207,8 @@ internal sealed class SqliteWriter : IDisposable
             finally
             {
                 _totals.Clear();
+                _receiptTotals.Clear();
+                RememberBatchCalls();
             }
         }
     }
@@ -178,6 +226,9 @@ internal sealed class SqliteWriter : IDisposable
             _insertCall.Dispose();
             _insertReceipt.Dispose();
             _upsertTotals.Dispose();
+            _findCall.Dispose();
+            _readReceiptTotals.Dispose();
+            _writeReceiptTotals.Dispose();
             _begin.Dispose();
             _commit.Dispose();
             _rollback.Dispose();
@@ -279,7 +330,130 @@ internal sealed class SqliteWriter : IDisposable
         }
     }
 
-    private void BindReceipt(SavingsReceipt receipt)
+    /// <summary>
+    /// The pricing basis of the call a receipt points to: from this batch, the calls stored recently, or the ledger.
+    /// <paramref name="known"/> is false when the receipt names a call the ledger does not have (yet): it is stored as
+    /// pending and left out of <c>receipt_totals</c>. A call-less receipt is known (priced at its task's latest call).
+    /// </summary>
+    private ReceiptTotals.CallKey? ResolveCall(SavingsReceipt receipt, out bool known)
+    {
+        known = true;
+        if (string.IsNullOrEmpty(receipt.CallId))
+        {
+            return null;
+        }
+
+        if (_batchCalls.TryGetValue(receipt.CallId, out var key) || _recentCalls.TryGetValue(receipt.CallId, out key))
+        {
+            return key;
+        }
+
+        BindText(_findCall, 1, receipt.CallId);
+        try
+        {
+            var rc = raw.sqlite3_step(_findCall);
+            if (rc == raw.SQLITE_ROW)
+            {
+                var prompt = raw.sqlite3_column_int64(_findCall, 3);
+                return new ReceiptTotals.CallKey(
+                    raw.sqlite3_column_text(_findCall, 0).utf8_to_string() ?? "",
+                    raw.sqlite3_column_text(_findCall, 1).utf8_to_string() ?? "",
+                    raw.sqlite3_column_type(_findCall, 2) == raw.SQLITE_NULL ? "" : raw.sqlite3_column_text(_findCall, 2).utf8_to_string() ?? "",
+                    ReceiptTotals.PromptK(prompt));
+            }
+
+            if (rc != raw.SQLITE_DONE)
+            {
+                throw Error(rc);
+            }
+
+            known = false;
+            return null;
+        }
+        finally
+        {
+            raw.sqlite3_reset(_findCall);
+        }
+    }
+
+    /// <summary>Moves the batch's stored calls into the bounded recent-call memory (oldest forgotten first).</summary>
+    private void RememberBatchCalls()
+    {
+        foreach (var (id, key) in _batchCalls)
+        {
+            if (_recentCalls.TryAdd(id, key))
+            {
+                _recentOrder.Enqueue(id);
+                if (_recentOrder.Count > RecentCallCapacity)
+                {
+                    _recentCalls.Remove(_recentOrder.Dequeue());
+                }
+            }
+        }
+
+        _batchCalls.Clear();
+    }
+
+    /// <summary>Merges the batch's receipt sums into <c>receipt_totals</c> (inside the batch's transaction): exact decimal addition.</summary>
+    private void WriteReceiptTotals()
+    {
+        foreach (var (k, sums) in _receiptTotals.Groups)
+        {
+            BindReceiptKey(_readReceiptTotals, k);
+            long receipts = sums.Receipts, eliminated = sums.Eliminated;
+            decimal rawAlternative = sums.Raw, actual = sums.Actual, toolCost = sums.ToolCost;
+            double addedMs = sums.AddedMs, minConfidence = sums.MinConfidence;
+            try
+            {
+                var rc = raw.sqlite3_step(_readReceiptTotals);
+                if (rc == raw.SQLITE_ROW)
+                {
+                    receipts += raw.sqlite3_column_int64(_readReceiptTotals, 0);
+                    rawAlternative += ReceiptTotals.Parse(raw.sqlite3_column_text(_readReceiptTotals, 1).utf8_to_string());
+                    actual += ReceiptTotals.Parse(raw.sqlite3_column_text(_readReceiptTotals, 2).utf8_to_string());
+                    toolCost += ReceiptTotals.Parse(raw.sqlite3_column_text(_readReceiptTotals, 3).utf8_to_string());
+                    addedMs += raw.sqlite3_column_double(_readReceiptTotals, 4);
+                    eliminated += raw.sqlite3_column_int64(_readReceiptTotals, 5);
+                    minConfidence = Math.Min(minConfidence, raw.sqlite3_column_double(_readReceiptTotals, 6));
+                }
+                else if (rc != raw.SQLITE_DONE)
+                {
+                    throw Error(rc);
+                }
+            }
+            finally
+            {
+                raw.sqlite3_reset(_readReceiptTotals);
+            }
+
+            var s = _writeReceiptTotals;
+            BindReceiptKey(s, k);
+            raw.sqlite3_bind_int64(s, 11, receipts);
+            BindText(s, 12, ReceiptTotals.Text(rawAlternative));
+            BindText(s, 13, ReceiptTotals.Text(actual));
+            BindText(s, 14, ReceiptTotals.Text(toolCost));
+            raw.sqlite3_bind_double(s, 15, addedMs);
+            raw.sqlite3_bind_int64(s, 16, eliminated);
+            raw.sqlite3_bind_double(s, 17, minConfidence);
+            StepInsert(s);
+        }
+    }
+
+    private void BindReceiptKey(sqlite3_stmt s, ReceiptTotals.Key k)
+    {
+        raw.sqlite3_bind_int64(s, 1, k.Day);
+        BindText(s, 2, k.Tool);
+        BindText(s, 3, k.Unit);
+        BindText(s, 4, k.Method);
+        raw.sqlite3_bind_int(s, 5, k.Basis);
+        BindText(s, 6, k.Provider);
+        BindText(s, 7, k.Model);
+        raw.sqlite3_bind_int64(s, 8, k.PromptK);
+        BindText(s, 9, k.Route);
+        BindText(s, 10, k.Task);
+    }
+
+    private void BindReceipt(SavingsReceipt receipt, bool pending)
     {
         var s = _insertReceipt;
         var b = _boundReceiptText;
@@ -294,6 +468,7 @@ internal sealed class SqliteWriter : IDisposable
         BindOptional(s, b, 9, receipt.Method.ToWire(), keepEmpty: true);
         raw.sqlite3_bind_double(s, 10, receipt.Confidence);
         BindOptional(s, b, 11, receipt.Meta.Count == 0 ? null : LedgerJson.WriteMap(receipt.Meta));
+        raw.sqlite3_bind_int(s, 12, pending ? 1 : 0);
     }
 
     /// <summary>

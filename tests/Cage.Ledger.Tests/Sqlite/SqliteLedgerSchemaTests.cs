@@ -19,10 +19,10 @@ public sealed class SqliteLedgerSchemaTests
             Assert.That(File.Exists(path), Is.True);
             Assert.That(File.Exists(path + "-wal"), Is.True, "WAL mode keeps a -wal file next to an open ledger");
             Assert.That(ledger.Path, Is.EqualTo(path));
-            Assert.That(ledger.SchemaVersion, Is.EqualTo(LedgerSchema.LatestVersion).And.EqualTo(2));
+            Assert.That(ledger.SchemaVersion, Is.EqualTo(LedgerSchema.LatestVersion).And.EqualTo(3));
             using var connection = ledger.OpenReader();
             Assert.That(Scalar(connection, "PRAGMA journal_mode;"), Is.EqualTo("wal"));
-            Assert.That(Scalar(connection, "PRAGMA user_version;"), Is.EqualTo(2L));
+            Assert.That(Scalar(connection, "PRAGMA user_version;"), Is.EqualTo((long)LedgerSchema.LatestVersion));
             Assert.That(Scalar(connection, "PRAGMA application_id;"), Is.EqualTo((long)LedgerSchema.ApplicationId));
         }
         finally
@@ -40,7 +40,7 @@ public sealed class SqliteLedgerSchemaTests
 
         var reopened = test.Reopen();
 
-        Assert.That(reopened.SchemaVersion, Is.EqualTo(2));
+        Assert.That(reopened.SchemaVersion, Is.EqualTo(LedgerSchema.LatestVersion));
         Assert.That(await reopened.FindCallAsync("c_1"), Is.Not.Null);
         using var connection = reopened.OpenReader();
         Assert.That(Scalar(connection, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('calls', 'receipts');"), Is.EqualTo(2L));
@@ -61,7 +61,7 @@ public sealed class SqliteLedgerSchemaTests
 
         var error = Assert.Throws<InvalidOperationException>(() => SqliteLedger.Open(test.Path));
 
-        Assert.That(error!.Message, Does.Contain(test.Path).And.Contain("schema version 99").And.Contain("up to 2"));
+        Assert.That(error!.Message, Does.Contain(test.Path).And.Contain("schema version 99").And.Contain($"up to {LedgerSchema.LatestVersion}"));
     }
 
     [Test]
