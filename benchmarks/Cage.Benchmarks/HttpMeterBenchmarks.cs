@@ -43,6 +43,8 @@ public class HttpMeterBenchmarks
     private CageMeter _meter = null!;
     private HttpClient _plain = null!;
     private HttpClient _metered = null!;
+    private HttpClient _memoryPlain = null!;
+    private HttpClient _memoryMetered = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -79,6 +81,10 @@ public class HttpMeterBenchmarks
         _meter = new CageMeter(new DiscardSink(), PriceCatalog.BuiltIn, TimeProvider.System, new MeteringOptions { QueueCapacity = 1 << 20 });
         _plain = new HttpClient(new SocketsHttpHandler()) { BaseAddress = address };
         _metered = new HttpClient(new CageMeteringHandler(_meter) { InnerHandler = new SocketsHttpHandler() }) { BaseAddress = address };
+        // The same responses from an in-memory handler: the handler's own cost, without loopback noise.
+        var sse = Encoding.UTF8.GetBytes(string.Concat(ChatStream));
+        _memoryPlain = new HttpClient(new CannedHandler(json, sse)) { BaseAddress = address };
+        _memoryMetered = new HttpClient(new CageMeteringHandler(_meter) { InnerHandler = new CannedHandler(json, sse) }) { BaseAddress = address };
         // Warm both connections and the price cache.
         Json(_plain).GetAwaiter().GetResult();
         Json(_metered).GetAwaiter().GetResult();
@@ -90,6 +96,8 @@ public class HttpMeterBenchmarks
     {
         _plain.Dispose();
         _metered.Dispose();
+        _memoryPlain.Dispose();
+        _memoryMetered.Dispose();
         _meter.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _server.StopAsync().GetAwaiter().GetResult();
         _server.DisposeAsync().AsTask().GetAwaiter().GetResult();
@@ -110,6 +118,22 @@ public class HttpMeterBenchmarks
     /// <summary>The same through the Cage metering handler (which also adds <c>stream_options.include_usage</c>).</summary>
     [Benchmark]
     public Task<int> StreamMetered() => Stream(_metered);
+
+    /// <summary>A JSON chat completion from an in-memory handler (no network): the baseline for the handler's own cost.</summary>
+    [Benchmark]
+    public Task<int> InMemoryJsonPlain() => Json(_memoryPlain);
+
+    /// <summary>The same through the Cage metering handler.</summary>
+    [Benchmark]
+    public Task<int> InMemoryJsonMetered() => Json(_memoryMetered);
+
+    /// <summary>The SSE stream from an in-memory handler.</summary>
+    [Benchmark]
+    public Task<int> InMemoryStreamPlain() => Stream(_memoryPlain);
+
+    /// <summary>The same through the Cage metering handler.</summary>
+    [Benchmark]
+    public Task<int> InMemoryStreamMetered() => Stream(_memoryMetered);
 
     private static async Task<int> Json(HttpClient client)
     {
@@ -134,6 +158,18 @@ public class HttpMeterBenchmarks
         }
 
         return total;
+    }
+
+    private sealed class CannedHandler(byte[] json, byte[] sse) : HttpMessageHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var body = await request.Content!.ReadAsByteArrayAsync(cancellationToken);
+            var streaming = body.AsSpan().IndexOf("\"stream\":true"u8) >= 0;
+            var content = new ByteArrayContent(streaming ? sse : json);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(streaming ? "text/event-stream" : "application/json");
+            return new HttpResponseMessage(HttpStatusCode.OK) { Content = content, RequestMessage = request };
+        }
     }
 
     private sealed class DiscardSink : ILedgerSink
