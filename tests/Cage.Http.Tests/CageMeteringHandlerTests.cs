@@ -188,4 +188,18 @@ public sealed class CageMeteringHandlerTests : HttpMeteringTestBase
         var call = (await CallsAsync()).Single();
         Assert.That(call.UsageStatus, Is.EqualTo(UsageStatus.Missing));
     }
+
+    [Test]
+    public async Task Send_Synchronous_IsMeteredToo()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/messages") { Content = Json("""{"model":"claude-sonnet-4-6","max_tokens":10,"messages":[]}""") };
+        using var response = Client().Send(request);
+        using (var stream = response.Content.ReadAsStream())
+        {
+            stream.CopyTo(Stream.Null);
+        }
+
+        var call = (await CallsAsync()).Single();
+        Assert.That(call.Usage, Is.EqualTo(WireFixtures.Expected("anthropic_messages_nonstream.json").Usage));
+    }
 }
