@@ -13,8 +13,25 @@ public static class CageTelemetry
     /// <summary>The meter name: <c>Cage</c>.</summary>
     public const string MeterName = "Cage";
 
-    /// <summary>GenAI semantic-convention histogram of tokens per call, tagged by <c>gen_ai.token.type</c> (<c>input</c> / <c>output</c>).</summary>
+    /// <summary>
+    /// GenAI semantic-convention histogram of tokens per call, tagged by <c>gen_ai.token.type</c> (<c>input</c> / <c>output</c>),
+    /// <c>gen_ai.operation.name</c>, <c>gen_ai.provider.name</c> and <c>gen_ai.response.model</c>. As the conventions define
+    /// it, <c>input</c> counts every prompt-side token (uncached, cache reads and cache writes) and <c>output</c> includes
+    /// reasoning; the conventions have no token type for cache or reasoning, so that detail is in <see cref="TokenDetail"/>.
+    /// </summary>
     public const string TokenUsage = "gen_ai.client.token.usage";
+
+    /// <summary>
+    /// Histogram of tokens per call by exclusive bucket, tagged <see cref="TokenBucketAttribute"/> = <c>input</c> (uncached),
+    /// <c>cache_read</c>, <c>cache_write_5m</c>, <c>cache_write_1h</c>, <c>output</c> (reasoning included) or <c>reasoning</c>
+    /// (the part of output spent reasoning; do not add it to output), with the same <c>gen_ai.*</c> attributes as
+    /// <see cref="TokenUsage"/> and <c>gen_ai.token.type</c> = <c>input</c> for the prompt-side buckets, <c>output</c> for the
+    /// others. <c>input</c> and <c>output</c> are recorded for every call; the cache and reasoning buckets when non-zero.
+    /// </summary>
+    public const string TokenDetail = "cage.token.usage";
+
+    /// <summary>The attribute naming the bucket of a <see cref="TokenDetail"/> measurement: <c>cage.token.bucket</c>.</summary>
+    public const string TokenBucketAttribute = "cage.token.bucket";
 
     /// <summary>Counter of metered cost in US dollars (priced calls only), tagged by provider and model.</summary>
     public const string Cost = "cage.cost";
@@ -59,6 +76,7 @@ internal sealed class CageInstruments : IDisposable
         }
 
         TokenUsage = _meter.CreateHistogram<long>(CageTelemetry.TokenUsage, "{token}", "Number of input and output tokens used per call.");
+        TokenDetail = _meter.CreateHistogram<long>(CageTelemetry.TokenDetail, "{token}", "Tokens per call by exclusive bucket: uncached input, cache reads, 5-minute and 1-hour cache writes, output; and reasoning (part of output).");
         Cost = _meter.CreateCounter<double>(CageTelemetry.Cost, "USD", "Metered LLM cost (priced calls).");
         Unpriced = _meter.CreateCounter<long>(CageTelemetry.UnpricedCalls, "{call}", "Metered calls whose model has no price.");
         Dropped = _meter.CreateCounter<long>(CageTelemetry.DroppedRecords, "{record}", "Records dropped by the metering pipeline.");
@@ -67,6 +85,7 @@ internal sealed class CageInstruments : IDisposable
     }
 
     public Histogram<long> TokenUsage { get; }
+    public Histogram<long> TokenDetail { get; }
     public Counter<double> Cost { get; }
     public Counter<long> Unpriced { get; }
     public Counter<long> Dropped { get; }
@@ -89,6 +108,11 @@ internal sealed class CageInstruments : IDisposable
             TokenUsage.Record(call.Usage.Output, tags);
         }
 
+        if (TokenDetail.Enabled)
+        {
+            RecordDetail(call);
+        }
+
         if (call.CostUsd is { } cost && Cost.Enabled)
         {
             Cost.Add((double)cost, new KeyValuePair<string, object?>("gen_ai.provider.name", call.Provider), new KeyValuePair<string, object?>("gen_ai.response.model", call.Model));
@@ -98,6 +122,38 @@ internal sealed class CageInstruments : IDisposable
         {
             Unpriced.Add(1, new KeyValuePair<string, object?>("gen_ai.provider.name", call.Provider), new KeyValuePair<string, object?>("gen_ai.response.model", call.Model));
         }
+    }
+
+    private void RecordDetail(CallRecord call)
+    {
+        var usage = call.Usage;
+        var tags = new TagList
+        {
+            { "gen_ai.operation.name", "chat" },
+            { "gen_ai.provider.name", call.Provider },
+            { "gen_ai.response.model", call.Model },
+            { "gen_ai.token.type", "input" },
+            { CageTelemetry.TokenBucketAttribute, "input" },
+        };
+        TokenDetail.Record(usage.Input, tags);
+        Bucket(ref tags, usage.CacheRead, "cache_read");
+        Bucket(ref tags, usage.CacheWrite5m, "cache_write_5m");
+        Bucket(ref tags, usage.CacheWrite1h, "cache_write_1h");
+        tags[3] = new KeyValuePair<string, object?>("gen_ai.token.type", "output");
+        tags[4] = new KeyValuePair<string, object?>(CageTelemetry.TokenBucketAttribute, "output");
+        TokenDetail.Record(usage.Output, tags);
+        Bucket(ref tags, usage.Reasoning ?? 0, "reasoning");
+    }
+
+    private void Bucket(ref TagList tags, long value, string bucket)
+    {
+        if (value <= 0)
+        {
+            return;
+        }
+
+        tags[4] = new KeyValuePair<string, object?>(CageTelemetry.TokenBucketAttribute, bucket);
+        TokenDetail.Record(value, tags);
     }
 
     public void Dispose()

@@ -61,16 +61,36 @@ public static class ReferenceJsonl
 
         var (callsFile, receiptsFile) = Locate(path);
         var state = new ImportState(store, progress);
-        if (callsFile is not null)
+
+        // The two files are read side by side and merged by timestamp (calls first on a tie), so a receipt is stored
+        // in the batch of its call or soon after it: the ledger prices it from memory instead of looking its call up.
+        await using var calls = callsFile is null ? null : new LineSource(state, callsFile, receipts: false, catalog);
+        await using var receipts = receiptsFile is null ? null : new LineSource(state, receiptsFile, receipts: true, catalog);
+        var callBatch = new List<CallRecord>(BatchSize);
+        var receiptBatch = new List<SavingsReceipt>(BatchSize);
+        var haveCall = calls is not null && await calls.MoveNextAsync(cancellationToken);
+        var haveReceipt = receipts is not null && await receipts.MoveNextAsync(cancellationToken);
+        while (haveCall || haveReceipt)
         {
-            await ImportFileAsync(state, callsFile, receipts: false, catalog, cancellationToken);
+            if (haveCall && (!haveReceipt || calls!.Call!.Timestamp <= receipts!.Receipt!.Timestamp))
+            {
+                callBatch.Add(calls!.Call!);
+                haveCall = await calls.MoveNextAsync(cancellationToken);
+            }
+            else
+            {
+                receiptBatch.Add(receipts!.Receipt!);
+                haveReceipt = await receipts.MoveNextAsync(cancellationToken);
+            }
+
+            if (callBatch.Count + receiptBatch.Count >= BatchSize)
+            {
+                await state.FlushAsync(callBatch, receiptBatch, cancellationToken);
+            }
         }
 
-        if (receiptsFile is not null)
-        {
-            await ImportFileAsync(state, receiptsFile, receipts: true, catalog, cancellationToken);
-        }
-
+        await state.FlushAsync(callBatch, receiptBatch, cancellationToken);
+        await state.CompleteAsync();
         progress?.Report(state.LinesRead);
         return new ImportResult(state.Appended, state.LinesRead, state.Errors);
     }
@@ -128,59 +148,75 @@ public static class ReferenceJsonl
             $"No {CallsFileName} or {ReceiptsFileName} at '{path}' (looked at the path itself, ledger/ and .cage/ledger/).", path);
     }
 
-    private static async Task ImportFileAsync(ImportState state, string file, bool receipts, PriceCatalog catalog, CancellationToken cancellationToken)
+    /// <summary>One JSONL file read record by record; bad lines are reported with their file, line and field, and skipped.</summary>
+    private sealed class LineSource(ImportState state, string file, bool receipts, PriceCatalog catalog) : IAsyncDisposable
     {
-        var calls = new List<CallRecord>(receipts ? 0 : BatchSize);
-        var receiptList = new List<SavingsReceipt>(receipts ? BatchSize : 0);
-        await using var lines = new JsonlLineReader(file);
-        while (await lines.ReadAsync(cancellationToken))
+        private readonly JsonlLineReader _lines = new(file);
+
+        public CallRecord? Call { get; private set; }
+
+        public SavingsReceipt? Receipt { get; private set; }
+
+        public async Task<bool> MoveNextAsync(CancellationToken cancellationToken)
         {
-            state.LinesRead++;
-            if (lines.TooLong)
+            Call = null;
+            Receipt = null;
+            while (await _lines.ReadAsync(cancellationToken))
             {
-                state.Errors.Add(new ImportError(file, lines.LineNumber, null, $"line is longer than {JsonlLineReader.MaxLineBytes} bytes; skipped"));
-                continue;
+                state.LinesRead++;
+                if (_lines.TooLong)
+                {
+                    state.Errors.Add(new ImportError(file, _lines.LineNumber, null, $"line is longer than {JsonlLineReader.MaxLineBytes} bytes; skipped"));
+                    continue;
+                }
+
+                if (Parse(_lines.Current.Span))
+                {
+                    return true;
+                }
             }
 
-            var line = lines.Current.Span;
+            return false;
+        }
+
+        private bool Parse(ReadOnlySpan<byte> line)
+        {
             if (IsBlank(line))
             {
-                continue;
+                return false;
             }
 
             try
             {
                 if (receipts)
                 {
-                    receiptList.Add(ReferenceLineParser.ParseReceipt(line));
+                    Receipt = ReferenceLineParser.ParseReceipt(line);
                 }
                 else
                 {
-                    calls.Add(ReferenceLineParser.ParseCall(line, catalog));
+                    Call = ReferenceLineParser.ParseCall(line, catalog);
                 }
+
+                return true;
             }
             catch (JsonException ex)
             {
-                state.Errors.Add(new ImportError(file, lines.LineNumber, null, string.Create(CultureInfo.InvariantCulture,
+                state.Errors.Add(new ImportError(file, _lines.LineNumber, null, string.Create(CultureInfo.InvariantCulture,
                     $"malformed JSON at byte {(ex.BytePositionInLine ?? 0) + 1}: {Describe(ex)}")));
             }
             catch (InvalidOperationException)
             {
-                state.Errors.Add(new ImportError(file, lines.LineNumber, null, "malformed JSON: invalid UTF-8 text"));
+                state.Errors.Add(new ImportError(file, _lines.LineNumber, null, "malformed JSON: invalid UTF-8 text"));
             }
             catch (CageValidationException ex)
             {
-                state.Errors.Add(new ImportError(file, lines.LineNumber, ex.Field, StripParameterSuffix(ex.Message)));
+                state.Errors.Add(new ImportError(file, _lines.LineNumber, ex.Field, StripParameterSuffix(ex.Message)));
             }
 
-            if (calls.Count + receiptList.Count >= BatchSize)
-            {
-                await state.FlushAsync(calls, receiptList, cancellationToken);
-            }
+            return false;
         }
 
-        await state.FlushAsync(calls, receiptList, cancellationToken);
-        await state.CompleteAsync(); // the receipts of the next file may point at these calls
+        public ValueTask DisposeAsync() => _lines.DisposeAsync();
     }
 
     private static bool IsBlank(ReadOnlySpan<byte> line)

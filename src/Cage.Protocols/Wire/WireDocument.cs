@@ -331,11 +331,20 @@ internal static class WireDocumentReader
             }
             else
             {
+                var text = IsTextKey(ref r);
                 r.Read();
-                d.TextBytes += CountText(ref r);
+                if (text && r.TokenType == JsonTokenType.String) d.TextBytes += StringLength(ref r);
+                else r.Skip();
             }
         }
     }
+
+    /// <summary>Whether the current property name holds generated text (what an estimate counts).</summary>
+    private static bool IsTextKey(ref Utf8JsonReader r) =>
+        r.ValueTextEquals("content"u8) || r.ValueTextEquals("text"u8) || r.ValueTextEquals("thinking"u8) || r.ValueTextEquals("partial_json"u8)
+        || r.ValueTextEquals("arguments"u8) || r.ValueTextEquals("refusal"u8) || r.ValueTextEquals("reasoning_content"u8) || r.ValueTextEquals("reasoning"u8);
+
+    private static long StringLength(ref Utf8JsonReader r) => r.HasValueSequence ? r.ValueSequence.Length : r.ValueSpan.Length;
 
     /// <summary>Skips a value, summing the byte length of its string values (the text an estimate is made from).</summary>
     private static long CountText(ref Utf8JsonReader r)
@@ -344,9 +353,11 @@ internal static class WireDocumentReader
         if (r.TokenType is not (JsonTokenType.StartObject or JsonTokenType.StartArray)) return 0;
         long total = 0;
         var depth = r.CurrentDepth;
+        var text = false;
         while (r.Read() && r.CurrentDepth > depth)
         {
-            if (r.TokenType == JsonTokenType.String) total += r.HasValueSequence ? r.ValueSequence.Length : r.ValueSpan.Length;
+            if (r.TokenType == JsonTokenType.PropertyName) text = IsTextKey(ref r);
+            else if (r.TokenType == JsonTokenType.String && text) total += StringLength(ref r);
         }
 
         return total;

@@ -8,6 +8,7 @@ internal struct WireState
     public bool UsageSeen;
     public bool TerminalSeen;   // the event that carries final usage (or the end of a non-streaming body)
     public bool DoneSeen;       // data: [DONE]
+    public bool EndSeen;        // the stream's own end marker: [DONE], message_stop, a terminal response event, a Gemini finishReason
     public bool Failed;
     public string? Id;
     public string? Model;
@@ -47,6 +48,11 @@ internal struct WireState
         {
             Failed = true;
             Error ??= d.Error ?? (d.Status == "failed" ? "failed" : "error");
+        }
+
+        if (d.Kind is DocumentKind.MessageStop or DocumentKind.ResponseTerminal || (d.GeminiShape && d.FinishReason is not null))
+        {
+            EndSeen = true;
         }
 
         if (d.Status == "incomplete" && FinishReason is null)
@@ -98,7 +104,7 @@ internal struct WireState
             }
         }
 
-        var truncated = streaming && !TerminalSeen && !Failed;
+        var truncated = streaming && !TerminalSeen && !EndSeen && !DoneSeen && !Failed;
         if (status == UsageStatus.Missing)
         {
             if (!UsageSeen)

@@ -38,6 +38,7 @@ public sealed class WireStreamObserver : IDisposable
     private bool _lastWasCr;
     private int _dataLines;
     private int _bomBytes;
+    private bool _sawSpace;
 
     // JSON array (Gemini without alt=sse)
     private int _depth;
@@ -136,11 +137,14 @@ public sealed class WireStreamObserver : IDisposable
         for (; i < chunk.Length; i++)
         {
             var b = chunk[i];
-            if (_bomBytes < 3 && b == "\uFEFF"u8[_bomBytes] && _bomBytes == i + _bomBytes - i)
+            if (_bomBytes < 3 && !_sawSpace && b == "\uFEFF"u8[_bomBytes])
             {
-                _bomBytes++;
+                _bomBytes++; // a UTF-8 byte order mark at the very start (possibly split across chunks)
                 continue;
             }
+
+            _bomBytes = 3;
+            _sawSpace = true;
 
             if (b is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n') continue;
             _framing = b switch

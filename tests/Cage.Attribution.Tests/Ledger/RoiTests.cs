@@ -108,6 +108,78 @@ public sealed class RoiTests : LedgerTestBase
     }
 
     [Test]
+    public async Task Roi_CallLessReceiptOfATaskWithoutCalls_IsUnpricedNotZero()
+    {
+        await Db.AddAsync([], [Receipt("r", "response-cache", 5_000, 0, null, "t-ghost", method: SavingsMethod.Measured)]);
+
+        var row = (await Service().RoiAsync()).Tools.Single();
+
+        Assert.That(row.SavedUsd, Is.Null);
+        Assert.That(row.UnpricedReceipts, Is.EqualTo(1));
+        Assert.That(row.EliminatedCalls, Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task Roi_ReceiptNamingACallTheLedgerLacks_PricedLikeAttribAtTheTaskModel()
+    {
+        await Db.AddAsync(
+            [Call("c", "2026-06-20T10:00:00Z", "t", "big", new TokenUsage(10_000), 0.04m)],
+            [Receipt("r", "compressor", 3_000, 1_000, "c_missing", "t")]);
+
+        var roi = (await Service().RoiAsync()).Tools.Single();
+        var attrib = (await Service().AttributeAsync("t"))!;
+
+        Assert.That(roi.SavedUsd, Is.EqualTo(0.008m), "2,000 × $4/M: the task's latest call");
+        Assert.That(attrib.Tools.Single().SavedUsd, Is.EqualTo(0.008m));
+        Assert.That(attrib.Residuals, Is.Empty, "no call to take a residual of");
+    }
+
+    [Test]
+    public async Task Roi_EqualNets_FollowTheToolOrder()
+    {
+        await Db.AddAsync(
+            [Call("c", "2026-06-20T10:00:00Z", "t", "small", new TokenUsage(10_000), 0.01m)],
+            [
+                Receipt("r1", "alpha", 2_000, 1_000, "c", "t"),
+                Receipt("r2", "compressor", 2_000, 1_000, "c", "t"),
+                Receipt("r3", "graphify", 2_000, 1_000, "c", "t"),
+            ]);
+
+        var report = await Service().RoiAsync();
+
+        Assert.That(report.Tools.Select(t => t.Tool), Is.EqualTo(new[] { "graphify", "compressor", "alpha" }));
+    }
+
+    [Test]
+    public async Task Roi_ReceiptStoredBeforeItsCall_PricedAtTheCallsModelAndTier()
+    {
+        await Db.AddAsync([], [Receipt("r", "fux", 13_000, 3_000, "c_long", "t")]);
+        await Db.AddAsync([Call("c_long", "2026-06-20T10:00:00Z", "t", "tiered", new TokenUsage(250_000), 0.5m)]);
+
+        var roi = (await Service().RoiAsync()).Tools.Single();
+        var reopened = (await Records.Service(Db.Reopen()).RoiAsync()).Tools.Single();
+
+        Assert.That(roi.SavedUsd, Is.EqualTo(0.02m), "10,000 × $2/M: c_long ran above 200k");
+        Assert.That(reopened.SavedUsd, Is.EqualTo(0.02m));
+        Assert.That((await Service().AttributeAsync("t"))!.Tools.Single().SavedUsd, Is.EqualTo(0.02m));
+    }
+
+    [Test]
+    public async Task Roi_CallLessReceipt_TaskGetsALaterCall_PricedAtTheNewLatestCall()
+    {
+        await Db.AddAsync(
+            [Call("c1", "2026-06-20T09:00:00Z", "t", "small", new TokenUsage(1_000), 0.001m)],
+            [Receipt("r", "response-cache", 5_000, 0, null, "t", method: SavingsMethod.Measured)]);
+        await Db.AddAsync([Call("c2", "2026-06-20T11:00:00Z", "t", "big", new TokenUsage(1_000), 0.004m)]);
+
+        var roi = (await Service().RoiAsync()).Tools.Single();
+        var attrib = (await Service().AttributeAsync("t"))!.Tools.Single();
+
+        Assert.That(attrib.SavedUsd, Is.EqualTo(0.02m), "5,000 × $4/M: c2 is now the latest call");
+        Assert.That(roi.SavedUsd, Is.EqualTo(attrib.SavedUsd));
+    }
+
+    [Test]
     public async Task Roi_EmptyLedger_HasNoRows()
     {
         var report = await Service().RoiAsync();

@@ -122,6 +122,18 @@ public sealed class SqliteReceiptTotalsTests
         Assert.That(totals[0].Call!.Route, Is.EqualTo("code-edit"));
     }
 
+    [Test]
+    public async Task ImportAsync_ReceiptsFileAfterCallsFile_ResolvesEveryReceiptInMemory()
+    {
+        using var test = TestLedger.Create();
+
+        var result = await ReferenceJsonl.ImportAsync(test.Ledger, Path.Combine(SharedFixtures.WorkedExampleInput, ".cage", "ledger"), CageNet.Pricing.PriceCatalog.BuiltIn);
+
+        Assert.That(result.Appended.ReceiptsAdded, Is.EqualTo(3));
+        Assert.That(Scalar(test.Ledger, "SELECT count(*) FROM receipts WHERE pending = 1;"), Is.Zero, "each receipt is stored after its call");
+        Assert.That(Scalar(test.Ledger, "SELECT sum(receipts) FROM receipt_totals;"), Is.EqualTo(3));
+    }
+
     private static async Task AssertSameTotals(ILedgerReader sqlite, ILedgerReader memory, TimeWindow window)
     {
         var actual = await Sums(sqlite, window);

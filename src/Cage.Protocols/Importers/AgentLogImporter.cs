@@ -1,0 +1,528 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using CageNet.Pricing;
+
+namespace CageNet.Protocols;
+
+/// <summary>
+/// Imports agent logs and captured responses as call records (SPEC 2.2, 8): Claude Code transcripts, Codex rollouts and
+/// raw provider responses (JSON or SSE), from a file or a folder (recursively). Nothing is written: hand
+/// <see cref="AgentLogImport.Calls"/> to a ledger (its request-id idempotency makes a re-import add nothing).
+/// </summary>
+public static class AgentLogImporter
+{
+    /// <summary>The longest line read (32 MiB); a longer one is reported and skipped.</summary>
+    public const int MaxLineBytes = 32 * 1024 * 1024;
+
+    /// <summary>The largest captured response file read whole (64 MiB).</summary>
+    public const int MaxCapturedBytes = 64 * 1024 * 1024;
+
+    private const int SniffBytes = 64 * 1024;
+    private static readonly string[] Extensions = [".jsonl", ".json", ".sse", ".txt", ".ndjson"];
+
+    /// <summary>Recognizes a file by its name and first bytes.</summary>
+    /// <param name="file">The file.</param>
+    /// <returns>The kind, or <see cref="AgentLogKind.Unknown"/>.</returns>
+    /// <exception cref="IOException">The file cannot be read.</exception>
+    public static AgentLogKind Detect(string file)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(file);
+        var name = Path.GetFileName(file);
+        if (name.Equals("calls.jsonl", StringComparison.OrdinalIgnoreCase) || name.Equals("receipts.jsonl", StringComparison.OrdinalIgnoreCase))
+        {
+            return AgentLogKind.ReferenceJsonl;
+        }
+
+        byte[] head;
+        using (var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+        {
+            head = new byte[(int)Math.Min(SniffBytes, stream.Length)];
+            stream.ReadExactly(head);
+        }
+
+        ReadOnlySpan<byte> span = head;
+        if (span.IndexOf("\"payload\""u8) >= 0 && (span.IndexOf("\"session_meta\""u8) >= 0 || span.IndexOf("\"event_msg\""u8) >= 0 || span.IndexOf("\"turn_context\""u8) >= 0 || span.IndexOf("\"response_item\""u8) >= 0))
+        {
+            return AgentLogKind.Codex;
+        }
+
+        if (span.IndexOf("\"sessionId\""u8) >= 0 && (span.IndexOf("\"parentUuid\""u8) >= 0 || span.IndexOf("\"isSidechain\""u8) >= 0)
+            || span.IndexOf("\"leafUuid\""u8) >= 0)
+        {
+            return AgentLogKind.ClaudeCode;
+        }
+
+        if (span.IndexOf("\"tokens_in\""u8) >= 0 || span.IndexOf("\"est_cost_usd\""u8) >= 0 || span.IndexOf("\"raw_alternative\""u8) >= 0)
+        {
+            return AgentLogKind.ReferenceJsonl;
+        }
+
+        return WireParser.DetectProtocol(span) != WireProtocol.Unknown || LooksLikeProviderStream(span) ? AgentLogKind.CapturedResponse : AgentLogKind.Unknown;
+    }
+
+    /// <summary>Reads a file, or every <c>.jsonl</c>/<c>.json</c>/<c>.sse</c> file under a folder, into normalized, priced call records.</summary>
+    /// <param name="path">A file or a folder (for example <c>~/.claude/projects</c> or <c>~/.codex/sessions</c>).</param>
+    /// <param name="catalog">Prices the records (a provider-reported cost wins).</param>
+    /// <param name="progress">Receives progress after every file.</param>
+    /// <param name="cancellationToken">Stops between files.</param>
+    /// <returns>The records, samples and problems. Claude Code responses are deduplicated across all files read.</returns>
+    /// <exception cref="FileNotFoundException">The path does not exist.</exception>
+    /// <remarks>
+    /// Claude Code: one API response is written as several lines repeating <c>usage</c>; lines are deduplicated by
+    /// <c>message.id</c> + <c>requestId</c> (<c>message.id</c> alone when there is no <c>requestId</c>) across every file,
+    /// keeping the line with the largest <c>output_tokens</c>; <c>&lt;synthetic&gt;</c> lines and lines without usage are
+    /// skipped. The record's request id is the response's <c>message.id</c> (the id a live meter records), its time the
+    /// first line's. Codex: a call is the delta between successive distinct cumulative <c>total_token_usage</c>
+    /// snapshots (<c>info: null</c> and repeated snapshots add nothing); its request id is
+    /// <c>codex:&lt;session&gt;:&lt;cumulative total&gt;</c>. Captured responses: parsed with <see cref="WireParser"/>; the
+    /// request id is the response id, or a hash of the content; the time is the file's last write time.
+    /// </remarks>
+    public static AgentLogImport Read(string path, PriceCatalog catalog, IProgress<ImportProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        ArgumentNullException.ThrowIfNull(catalog);
+        string[] files;
+        var single = File.Exists(path);
+        if (single)
+        {
+            files = [Path.GetFullPath(path)];
+        }
+        else if (Directory.Exists(path))
+        {
+            files = Directory.EnumerateFiles(path, "*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.System })
+                .Where(f => Extensions.Contains(Path.GetExtension(f), StringComparer.OrdinalIgnoreCase))
+                .Order(StringComparer.Ordinal)
+                .ToArray();
+        }
+        else
+        {
+            throw new FileNotFoundException($"no such file or folder: {path}", path);
+        }
+
+        var run = new Run(catalog);
+        for (var i = 0; i < files.Length; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var file = files[i];
+            try
+            {
+                var kind = Detect(file);
+                switch (kind)
+                {
+                    case AgentLogKind.ClaudeCode: run.ReadClaudeCode(file); break;
+                    case AgentLogKind.Codex: run.ReadCodex(file); break;
+                    case AgentLogKind.CapturedResponse: run.ReadCaptured(file); break;
+                    case AgentLogKind.ReferenceJsonl: run.ReferenceFiles.Add(file); break;
+                    default:
+                        if (single) run.Problem(file, 0, null, "not a Claude Code transcript, Codex rollout, reference ledger or provider response");
+                        break;
+                }
+
+                if (kind is not (AgentLogKind.ReferenceJsonl or AgentLogKind.Unknown)) run.FilesRead++;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                run.Problem(file, 0, null, "could not be read: " + ex.Message);
+            }
+
+            progress?.Report(new ImportProgress(i + 1, files.Length, run.LinesRead));
+        }
+
+        return run.Finish();
+    }
+
+    private static bool LooksLikeProviderStream(ReadOnlySpan<byte> head) =>
+        (head.StartsWith("data:"u8) || head.StartsWith("event:"u8) || head.StartsWith(":"u8))
+        && (head.IndexOf("\"usage"u8) >= 0 || head.IndexOf("\"choices\""u8) >= 0 || head.IndexOf("\"type\":"u8) >= 0 || head.IndexOf("\"candidates\""u8) >= 0);
+
+    /// <summary>The state of one import: Claude Code responses are kept across files for the cross-file dedupe.</summary>
+    private sealed class Run(PriceCatalog catalog)
+    {
+        private readonly Dictionary<string, ClaudeResponse> _claude = new(StringComparer.Ordinal);
+        private readonly List<CallRecord> _calls = [];
+        private readonly List<RateLimitSample> _rateLimits = [];
+        private readonly List<ImportProblem> _problems = [];
+        private long _duplicates;
+        private long _skipped;
+
+        public List<string> ReferenceFiles { get; } = [];
+
+        public int FilesRead { get; set; }
+
+        public long LinesRead { get; private set; }
+
+        public void Problem(string file, int line, string? field, string message)
+        {
+            if (_problems.Count < 10_000) _problems.Add(new ImportProblem(file, line, field, message));
+        }
+
+        public void ReadClaudeCode(string file)
+        {
+            using var reader = new LineReader(file, MaxLineBytes);
+            while (reader.Read())
+            {
+                LinesRead++;
+                if (reader.TooLong)
+                {
+                    Problem(file, reader.LineNumber, null, $"line longer than {MaxLineBytes} bytes skipped");
+                    continue;
+                }
+
+                var line = reader.Current;
+                if (line.IndexOf("\"usage\""u8) < 0) continue; // user lines, summaries, tool results: no usage to read
+                JsonDocument doc;
+                try
+                {
+                    doc = JsonDocument.Parse(line.ToArray());
+                }
+                catch (JsonException ex)
+                {
+                    Problem(file, reader.LineNumber, null, "malformed JSON: " + FirstSentence(ex.Message));
+                    continue;
+                }
+
+                using (doc)
+                {
+                    ReadClaudeLine(file, reader.LineNumber, doc.RootElement);
+                }
+            }
+        }
+
+        private void ReadClaudeLine(string file, int lineNumber, JsonElement root)
+        {
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("message", out var message) || message.ValueKind != JsonValueKind.Object
+                || !message.TryGetProperty("usage", out var usageElement) || usageElement.ValueKind != JsonValueKind.Object)
+            {
+                return; // no usage: nothing billed on this line
+            }
+
+            var model = String(message, "model") ?? "";
+            if (model == "<synthetic>")
+            {
+                _skipped++;
+                return;
+            }
+
+            if (String(message, "id") is not { Length: > 0 } messageId)
+            {
+                Problem(file, lineNumber, "message.id", "a usage line without message.id cannot be deduplicated; skipped");
+                return;
+            }
+
+            var raw = default(RawUsage);
+            string? problem = null;
+            var bytes = Encoding.UTF8.GetBytes(usageElement.GetRawText());
+            var json = new Utf8JsonReader(bytes);
+            json.Read();
+            WireDocumentReader.ReadUsage(ref json, ref raw, ref problem, "message.usage");
+            if (problem is not null || raw.Normalize(WireProtocol.AnthropicMessages, out var usage) is { } inconsistent && (problem = inconsistent) is not null)
+            {
+                Problem(file, lineNumber, "message.usage", problem!);
+                return;
+            }
+
+            var requestId = String(root, "requestId");
+            var key = requestId is null ? messageId : messageId + "|" + requestId;
+            var timestamp = Timestamp(root, file, lineNumber);
+            if (_claude.TryGetValue(key, out var seen))
+            {
+                _duplicates++;
+                if (timestamp < seen.Timestamp) seen.Timestamp = timestamp;
+                if (usage.Output <= seen.Usage.Output) return;
+                seen.Usage = usage; // the line with the most output is the response's final usage
+                seen.Model = model.Length > 0 ? model : seen.Model;
+                seen.ServiceTier = raw.ServiceTier ?? seen.ServiceTier;
+                return;
+            }
+
+            _claude[key] = new ClaudeResponse
+            {
+                MessageId = messageId,
+                Timestamp = timestamp,
+                Session = String(root, "sessionId"),
+                Sidechain = root.TryGetProperty("isSidechain", out var side) && side.ValueKind == JsonValueKind.True,
+                Model = model,
+                Usage = usage,
+                ServiceTier = raw.ServiceTier,
+            };
+        }
+
+        public void ReadCodex(string file)
+        {
+            using var reader = new LineReader(file, MaxLineBytes);
+            string? session = null;
+            string model = "";
+            CodexTotals? previous = null;
+            while (reader.Read())
+            {
+                LinesRead++;
+                if (reader.TooLong)
+                {
+                    Problem(file, reader.LineNumber, null, $"line longer than {MaxLineBytes} bytes skipped");
+                    continue;
+                }
+
+                var line = reader.Current;
+                if (line.IndexOf("\"token_count\""u8) < 0 && line.IndexOf("\"session_meta\""u8) < 0 && line.IndexOf("\"turn_context\""u8) < 0) continue;
+                JsonDocument doc;
+                try
+                {
+                    doc = JsonDocument.Parse(line.ToArray());
+                }
+                catch (JsonException ex)
+                {
+                    Problem(file, reader.LineNumber, null, "malformed JSON: " + FirstSentence(ex.Message));
+                    continue;
+                }
+
+                using (doc)
+                {
+                    var root = doc.RootElement;
+                    if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("payload", out var payload) || payload.ValueKind != JsonValueKind.Object) continue;
+                    switch (String(root, "type"))
+                    {
+                        case "session_meta":
+                            session = String(payload, "id") ?? session;
+                            continue;
+                        case "turn_context":
+                            model = String(payload, "model") ?? model;
+                            continue;
+                        case "event_msg" when String(payload, "type") == "token_count":
+                            break;
+                        default:
+                            continue;
+                    }
+
+                    var timestamp = Timestamp(root, file, reader.LineNumber);
+                    session ??= Path.GetFileNameWithoutExtension(file);
+                    if (payload.TryGetProperty("rate_limits", out var limits) && limits.ValueKind == JsonValueKind.Object)
+                    {
+                        ReadRateLimits(file, reader.LineNumber, limits, timestamp, session);
+                    }
+
+                    if (!payload.TryGetProperty("info", out var info) || info.ValueKind != JsonValueKind.Object)
+                    {
+                        _skipped++; // info: null carries no usage
+                        continue;
+                    }
+
+                    if (!info.TryGetProperty("total_token_usage", out var totalElement) || totalElement.ValueKind != JsonValueKind.Object)
+                    {
+                        Problem(file, reader.LineNumber, "payload.info.total_token_usage", "missing");
+                        continue;
+                    }
+
+                    if (CodexTotals.Read(totalElement, out var error) is not { } total)
+                    {
+                        Problem(file, reader.LineNumber, "payload.info.total_token_usage", error!);
+                        continue;
+                    }
+
+                    if (total.Cached > total.Input || total.Reasoning > total.Output)
+                    {
+                        Problem(file, reader.LineNumber, "payload.info.total_token_usage", "cached_input_tokens exceeds input_tokens, or reasoning_output_tokens exceeds output_tokens; snapshot skipped");
+                        continue;
+                    }
+
+                    if (previous is { } last && total == last)
+                    {
+                        _duplicates++;
+                        continue;
+                    }
+
+                    var delta = previous is { } before ? total - before : total;
+                    if (delta.IsNegative)
+                    {
+                        Problem(file, reader.LineNumber, "payload.info.total_token_usage", "the cumulative totals went down; counted from this snapshot as a fresh start");
+                        delta = total;
+                    }
+
+                    previous = total;
+                    if (delta.Cached > delta.Input || delta.Reasoning > delta.Output)
+                    {
+                        Problem(file, reader.LineNumber, "payload.info.total_token_usage", "cached_input_tokens exceeds input_tokens, or reasoning exceeds output");
+                        continue;
+                    }
+
+                    var usage = new TokenUsage(delta.Input - delta.Cached, delta.Cached, 0, 0, delta.Output, delta.Reasoning);
+                    var requestId = string.Create(CultureInfo.InvariantCulture, $"codex:{session}:{total.Total}");
+                    _calls.Add(Record(timestamp, requestId, "openai", model, usage, null, null, session, "codex", "codex", "main", UsageStatus.Reported, ok: true, error: null));
+                }
+            }
+        }
+
+        private void ReadRateLimits(string file, int lineNumber, JsonElement limits, DateTimeOffset observedAt, string session)
+        {
+            var plan = String(limits, "plan_type");
+            foreach (var window in new[] { "primary", "secondary" })
+            {
+                if (!limits.TryGetProperty(window, out var w) || w.ValueKind != JsonValueKind.Object) continue;
+                if (!w.TryGetProperty("used_percent", out var used) || used.ValueKind != JsonValueKind.Number || !used.TryGetDouble(out var percent) || !double.IsFinite(percent) || percent < 0)
+                {
+                    Problem(file, lineNumber, $"payload.rate_limits.{window}.used_percent", "not a finite percent >= 0");
+                    continue;
+                }
+
+                var minutes = w.TryGetProperty("window_minutes", out var m) && m.ValueKind == JsonValueKind.Number && m.TryGetInt32(out var mm) && mm > 0 ? mm : 0;
+                DateTimeOffset? resets = w.TryGetProperty("resets_at", out var r) && r.ValueKind == JsonValueKind.Number && r.TryGetInt64(out var seconds) && seconds is > 0 and < 253_402_300_799
+                    ? DateTimeOffset.FromUnixTimeSeconds(seconds)
+                    : null;
+                _rateLimits.Add(new RateLimitSample(observedAt, window, percent, minutes, resets, session, plan));
+            }
+        }
+
+        public void ReadCaptured(string file)
+        {
+            var info = new FileInfo(file);
+            if (info.Length > MaxCapturedBytes)
+            {
+                Problem(file, 0, null, $"larger than {MaxCapturedBytes} bytes; skipped");
+                return;
+            }
+
+            var bytes = File.ReadAllBytes(file);
+            LinesRead += bytes.AsSpan().Count((byte)'\n') + 1;
+            if (!WireParser.TryParse(bytes, WireProtocol.Unknown, out var usage, out var error))
+            {
+                Problem(file, 0, null, error);
+                return;
+            }
+
+            if (usage.Protocol == WireProtocol.Unknown)
+            {
+                Problem(file, 0, null, "not a provider response (no usage or known envelope)");
+                return;
+            }
+
+            if (usage.Problem is not null && usage.Status != UsageStatus.Reported)
+            {
+                Problem(file, 0, null, "flagged: " + usage.Problem);
+            }
+
+            var requestId = usage.ResponseId ?? "sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes).AsSpan(0, 16));
+            var timestamp = new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero);
+            var ok = usage.Ok && usage.Status == UsageStatus.Reported;
+            _calls.Add(Record(timestamp, requestId, usage.Provider, usage.Model, usage.Usage, usage.ProviderCost, usage.ServiceTier, null, null, "captured", null,
+                usage.Status, ok, usage.Error ?? (ok ? null : usage.Problem)));
+        }
+
+        public AgentLogImport Finish()
+        {
+            foreach (var response in _claude.Values)
+            {
+                _calls.Add(Record(response.Timestamp, response.MessageId, "anthropic", response.Model, response.Usage, null, response.ServiceTier, response.Session,
+                    "claude-code", "claude-code", response.Sidechain ? "delegate" : "main", UsageStatus.Reported, ok: true, error: null));
+            }
+
+            var calls = _calls
+                .GroupBy(c => c.RequestId, StringComparer.Ordinal).Select(g => g.First()) // the same captured response twice in a folder
+                .OrderBy(c => c.Timestamp).ThenBy(c => c.RequestId, StringComparer.Ordinal).ToArray();
+            var limits = _rateLimits.OrderBy(s => s.ObservedAt).ThenBy(s => s.Window, StringComparer.Ordinal).ToArray();
+            return new AgentLogImport(calls, limits, _problems.ToArray(), ReferenceFiles.ToArray(), FilesRead, LinesRead, _duplicates + (_calls.Count - calls.Length), _skipped);
+        }
+
+        private CallRecord Record(DateTimeOffset timestamp, string requestId, string provider, string model, in TokenUsage usage, decimal? providerCost, string? serviceTier,
+            string? session, string? agent, string route, string? category, UsageStatus status, bool ok, string? error)
+        {
+            var quote = catalog.Price(provider, model, usage, providerCost, NormalizeTier(serviceTier));
+            var at = CageIds.TruncateToMilliseconds(timestamp);
+            return new CallRecord
+            {
+                Id = StableId(at, requestId),
+                Timestamp = at,
+                Session = session,
+                Agent = agent,
+                Route = route,
+                Category = category,
+                Provider = provider,
+                Model = model,
+                Usage = usage,
+                CostUsd = quote.CostUsd,
+                CostSource = quote.Source,
+                PriceKey = quote.PriceKey,
+                UsageStatus = status,
+                Ok = ok,
+                RequestId = requestId,
+                Error = error,
+            };
+        }
+
+        private static string? NormalizeTier(string? tier) => tier switch
+        {
+            "priority" or "flex" or "batch" => tier,
+            _ => null, // standard / default / auto: the standard price
+        };
+
+        private DateTimeOffset Timestamp(JsonElement root, string file, int lineNumber)
+        {
+            if (String(root, "timestamp") is { } text && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var at))
+            {
+                return at;
+            }
+
+            Problem(file, lineNumber, "timestamp", "missing or not an ISO-8601 instant; the file's last write time is used");
+            return new DateTimeOffset(File.GetLastWriteTimeUtc(file), TimeSpan.Zero);
+        }
+    }
+
+    /// <summary>A call id in the ULID format whose 80 "random" bits are a hash of the source key: the same source line always gets the same id.</summary>
+    internal static string StableId(DateTimeOffset at, string key)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(Encoding.UTF8.GetBytes(key), hash);
+        var lo = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(hash);
+        ulong hi = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(hash[8..]);
+        return new CageIds.CageIdValue('c', (ulong)Math.Max(0, at.ToUnixTimeMilliseconds()), hi, lo).Format();
+    }
+
+    private static string? String(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    private static string FirstSentence(string message)
+    {
+        var end = message.IndexOf(". ", StringComparison.Ordinal);
+        return end > 0 ? message[..end] : message.TrimEnd('.');
+    }
+
+    private sealed class ClaudeResponse
+    {
+        public required string MessageId { get; init; }
+        public DateTimeOffset Timestamp { get; set; }
+        public string? Session { get; init; }
+        public bool Sidechain { get; init; }
+        public string Model { get; set; } = "";
+        public TokenUsage Usage { get; set; }
+        public string? ServiceTier { get; set; }
+    }
+
+    /// <summary>A Codex cumulative <c>total_token_usage</c> snapshot.</summary>
+    private readonly record struct CodexTotals(long Input, long Cached, long Output, long Reasoning, long Total)
+    {
+        public bool IsNegative => Input < 0 || Cached < 0 || Output < 0 || Reasoning < 0;
+
+        public static CodexTotals operator -(CodexTotals a, CodexTotals b) =>
+            new(a.Input - b.Input, a.Cached - b.Cached, a.Output - b.Output, a.Reasoning - b.Reasoning, a.Total - b.Total);
+
+        public static CodexTotals? Read(JsonElement e, out string? error)
+        {
+            error = null;
+            var input = Count(e, "input_tokens", ref error);
+            var cached = Count(e, "cached_input_tokens", ref error);
+            var output = Count(e, "output_tokens", ref error);
+            var reasoning = Count(e, "reasoning_output_tokens", ref error);
+            var total = Count(e, "total_tokens", ref error);
+            if (error is not null) return null;
+            return new CodexTotals(input, cached, output, reasoning, total == 0 ? input + output : total);
+        }
+
+        private static long Count(JsonElement e, string name, ref string? error)
+        {
+            if (!e.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return 0;
+            if (value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var n) && n >= 0) return n;
+            error ??= $"{name} is not a non-negative 64-bit integer ({(value.ValueKind == JsonValueKind.Number ? value.GetRawText() : value.ValueKind.ToString().ToLowerInvariant())})";
+            return 0;
+        }
+    }
+}

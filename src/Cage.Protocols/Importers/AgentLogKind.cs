@@ -1,0 +1,54 @@
+namespace CageNet.Protocols;
+
+/// <summary>What a file to import is.</summary>
+public enum AgentLogKind
+{
+    /// <summary>Not recognized.</summary>
+    Unknown = 0,
+
+    /// <summary>A Claude Code transcript (<c>~/.claude/projects/&lt;project&gt;/&lt;session&gt;.jsonl</c>, <c>subagents/*.jsonl</c>).</summary>
+    ClaudeCode = 1,
+
+    /// <summary>A Codex rollout (<c>~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl</c>).</summary>
+    Codex = 2,
+
+    /// <summary>The reference tool's <c>calls.jsonl</c> / <c>receipts.jsonl</c> ledger (imported by <c>Cage.Ledger</c>'s <c>ReferenceJsonl</c>).</summary>
+    ReferenceJsonl = 3,
+
+    /// <summary>A captured provider response: a JSON body or a whole SSE stream.</summary>
+    CapturedResponse = 4,
+}
+
+/// <summary>A line or file that could not be imported: where, which field, and why.</summary>
+/// <param name="File">The file.</param>
+/// <param name="Line">The 1-based line, or 0 for the whole file.</param>
+/// <param name="Field">The field at fault, when one is.</param>
+/// <param name="Message">What was wrong.</param>
+public sealed record ImportProblem(string File, int Line, string? Field, string Message)
+{
+    /// <summary><c>file:line: field: message</c>.</summary>
+    /// <returns>The problem as one line.</returns>
+    public override string ToString() =>
+        Line > 0
+            ? (Field is null ? $"{File}:{Line}: {Message}" : $"{File}:{Line}: {Field}: {Message}")
+            : $"{File}: {Message}";
+}
+
+/// <summary>
+/// One Codex <c>rate_limits</c> utilization sample (SPEC 7.6): how much of a subscription window was used when the
+/// event was written. <c>primary</c> is the 300-minute window, <c>secondary</c> the 10080-minute (weekly) one.
+/// </summary>
+/// <param name="ObservedAt">The event's timestamp.</param>
+/// <param name="Window"><c>primary</c> or <c>secondary</c> (as Codex names them).</param>
+/// <param name="UsedPercent">Percent of the window used, 0..100 (may exceed 100 when over quota).</param>
+/// <param name="WindowMinutes">The window length in minutes (300, 10080…), or 0 when not given.</param>
+/// <param name="ResetsAt">When the window resets, when given.</param>
+/// <param name="Session">The Codex session id.</param>
+/// <param name="PlanType">The plan (<c>plus</c>, <c>pro</c>…), when given.</param>
+public sealed record RateLimitSample(DateTimeOffset ObservedAt, string Window, double UsedPercent, int WindowMinutes, DateTimeOffset? ResetsAt, string? Session, string? PlanType);
+
+/// <summary>Progress of an agent-log import.</summary>
+/// <param name="FilesDone">Files read so far.</param>
+/// <param name="FilesTotal">Files to read.</param>
+/// <param name="LinesRead">Lines read so far.</param>
+public readonly record struct ImportProgress(int FilesDone, int FilesTotal, long LinesRead);
