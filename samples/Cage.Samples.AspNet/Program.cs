@@ -1,6 +1,8 @@
-// An ASP.NET Core minimal host that registers Cage through DI, meters a (simulated) LLM call per request and
-// exposes its spend. Run: dotnet run --project samples/Cage.Samples.AspNet --urls http://127.0.0.1:5080
+// An ASP.NET Core minimal host that registers Cage through DI, meters a (simulated) LLM call per request, enforces a
+// per-user daily budget before the call is sent, and exposes spend and budget status.
+// Run: dotnet run --project samples/Cage.Samples.AspNet --urls http://127.0.0.1:5080
 using CageNet;
+using CageNet.Budgets;
 using CageNet.Configuration;
 using CageNet.Ledger;
 
@@ -9,17 +11,52 @@ var builder = WebApplication.CreateBuilder(args);
 // Options come from the "Cage" section of appsettings.json (the same schema as the CLI's .cage/cage.json).
 builder.Services
     .AddCage(builder.Configuration.GetSection(CageOptions.SectionName))
-    .AddSqliteLedger(o => o.Path = builder.Configuration["Cage:LedgerPath"]);
+    .AddSqliteLedger(o => o.Path = builder.Configuration["Cage:LedgerPath"])
+    .AddBudgets(); // the tree in Cage:Budgets: a per-user daily cap ("users/{user}"), one counter per user
 
 var app = builder.Build();
 
-// Meter one model round-trip per request, attributed to the calling user.
-app.MapPost("/chat", async (string user, string? task, ICageMeter meter) =>
+// Meter one model round-trip per request, attributed to the calling user, and reserve budget for it first: a user at
+// their cap is refused before the provider is called (429 with stop_reason "budget_exceeded").
+app.MapPost("/chat", async (string user, string? task, ICageMeter meter, BudgetGuard budgets) =>
 {
     using var m = meter.Meter("chat", task: task, user: user, agent: "aspnet-sample");
+    if (!budgets.TryReserve(m, estimatedUsd: 0m, estimatedTokens: 0, out _, out var refusal))
+    {
+        return Results.Json(new
+        {
+            stop_reason = refusal.StopReason,
+            node = refusal.Node,
+            spent = refusal.Spent,
+            cap = refusal.Cap,
+            resets_at = refusal.ResetsAt,
+            message = refusal.Message,
+        }, statusCode: StatusCodes.Status429TooManyRequests);
+    }
+
     await Task.Delay(10); // the real provider call goes here
+    // Usage settles the reservation with the priced cost (the same call is never counted twice).
     m.Usage("openai", "gpt-4o-mini", input: 1200, output: 250, requestId: "req_" + Guid.NewGuid().ToString("N"));
     return Results.Ok(new { call = m.CallId });
+});
+
+// The caller's budget, node by node: /budget?user=alice
+app.MapGet("/budget", (string user, BudgetGuard budgets) =>
+{
+    var status = budgets.GetStatus(new BudgetScope(User: user));
+    return Results.Ok(new
+    {
+        proceed = status.Proceed,
+        nodes = status.Nodes.Select(n => new
+        {
+            node = n.Path,
+            spent = n.Usd.Spent,
+            cap = n.Usd.Cap,
+            remaining = n.Usd.Remaining,
+            percent = n.Usd.Percent,
+            resets_at = n.ResetsAt,
+        }),
+    });
 });
 
 // Spend by any dimension, over an optional window: /spend?by=user&since=7d

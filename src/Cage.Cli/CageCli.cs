@@ -71,6 +71,7 @@ internal static class CageCli
         root.Subcommands.Add(DemoCommand.Create(context, globals));
         root.Subcommands.Add(ReportCommand.Create(context, globals));
         root.Subcommands.Add(WhyCommand.Create(context, globals));
+        root.Subcommands.Add(BudgetCommand.Create(context, globals));
         root.Subcommands.Add(ImportCommand.Create(context, globals));
         root.Subcommands.Add(ExportCommand.Create(context, globals));
         foreach (var command in AttributionCommands.Create(context, globals))

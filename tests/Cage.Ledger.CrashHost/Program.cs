@@ -1,6 +1,12 @@
 using System.Globalization;
 using CageNet;
 using CageNet.Ledger;
+using CageNet.Ledger.CrashHost;
+
+if (args.Length > 0 && args[0] == "budget")
+{
+    return await BudgetMode.RunAsync(args[1..]);
+}
 
 // Usage: Cage.Ledger.CrashHost <ledger.db> <count> [batch-size]
 // Appends calls c_crash_00000000 … c_crash_{count-1} in batches through SqliteLedger.AppendAsync. After each

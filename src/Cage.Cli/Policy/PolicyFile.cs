@@ -8,8 +8,8 @@ namespace CageNet.Cli.Policy;
 
 /// <summary>
 /// The CLI's policy file <c>.cage/cage.json</c>: the same schema as a host's <c>Cage</c> configuration section, read
-/// through Microsoft.Extensions.Configuration so an app and the tool bind it identically. Sections the current
-/// <see cref="CageOptions"/> does not bind yet (<c>Budgets</c>) are kept as they are when the file is edited.
+/// through Microsoft.Extensions.Configuration so an app and the tool bind it identically. The <c>Budgets</c> section is
+/// read separately (<see cref="CageNet.Budgets.BudgetConfiguration"/>) and kept as it is when the file is edited.
 /// </summary>
 internal static class PolicyFile
 {
@@ -33,8 +33,11 @@ internal static class PolicyFile
             },
             "Budgets": {
               "OnExceed": "warn",
-              "Session": { "Usd": 2.0 },
-              "Day": { "Usd": 25.0 }
+              "TimeZone": "UTC",
+              "Nodes": {
+                "day": { "Usd": 25.0, "Period": "day" },
+                "session/{session}": { "Usd": 2.0 }
+              }
             }
           }
         }
@@ -146,6 +149,43 @@ internal static class PolicyFile
         catch (InvalidOperationException ex)
         {
             throw CliException.BadInput($"policy file {path}: {Describe(ex)}", ex);
+        }
+    }
+
+    /// <summary>
+    /// The file's <c>Cage:Budgets</c> section read into budget options (the same reader a host uses); the <c>cage init</c>
+    /// defaults when the file does not exist.
+    /// </summary>
+    /// <exception cref="CliException">The file or a budget setting is malformed (exit 2, naming the file and the setting).</exception>
+    public static CageNet.Budgets.BudgetOptions LoadBudgets(string path)
+    {
+        IConfigurationRoot configuration;
+        try
+        {
+            var builder = new ConfigurationBuilder();
+            if (File.Exists(path))
+            {
+                builder.AddJsonFile(path, optional: true, reloadOnChange: false);
+            }
+            else
+            {
+                builder.AddJsonStream(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(Template)));
+            }
+
+            configuration = builder.Build();
+        }
+        catch (Exception ex) when (ex is InvalidDataException or FormatException or JsonException or IOException)
+        {
+            throw CliException.BadInput($"policy file {path} is malformed: {Describe(ex)}", ex);
+        }
+
+        try
+        {
+            return CageNet.Budgets.BudgetConfiguration.Read(configuration.GetSection(CageNet.Budgets.BudgetConfiguration.SectionPath));
+        }
+        catch (CageNet.Budgets.BudgetConfigurationException ex)
+        {
+            throw CliException.BadInput($"policy file {path}: {ex.Message}", ex);
         }
     }
 

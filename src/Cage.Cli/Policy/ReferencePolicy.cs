@@ -10,7 +10,7 @@ namespace CageNet.Cli.Policy;
 /// <c>[tools] order = [...]</c> → <c>Tools.Order</c>; any table under <c>[prices]</c> / <c>[pricing]</c> holding an
 /// input or output price → a per-model override keyed by the table path joined with <c>/</c> (per-token prices are
 /// converted to per-1M); <c>local</c> / <c>local_models</c> arrays → <c>Pricing.LocalModels</c>; <c>aliases</c> →
-/// <c>Pricing.Aliases</c>; <c>[budget]</c> / <c>[budgets]</c> → the <c>Budgets</c> section, keys as written. Anything
+/// <c>Pricing.Aliases</c>; <c>[budget]</c> / <c>[budgets]</c> → the <c>Budgets</c> section's nodes (<c>session_usd</c> → <c>session/{session}</c>). Anything
 /// else is reported as a warning, not an error.
 /// </summary>
 internal sealed class ReferencePolicy
@@ -339,43 +339,81 @@ internal sealed class ReferencePolicy
     }
 
     /// <summary>
-    /// The budget table, keys as written except two spellings folded onto the schema <c>cage init</c> writes (so one
-    /// ceiling is not stated twice): <c>on_exceed</c> → <c>OnExceed</c>, and <c>&lt;scope&gt;_usd</c> /
-    /// <c>&lt;scope&gt;_tokens</c> → <c>&lt;Scope&gt;.Usd</c> / <c>&lt;Scope&gt;.Tokens</c>.
+    /// The budget table mapped onto the budget tree schema (<c>Cage:Budgets</c>): <c>on_exceed</c> → <c>OnExceed</c>;
+    /// a reference scope's ceilings (<c>&lt;scope&gt;_usd</c> / <c>&lt;scope&gt;_tokens</c>, or a <c>[budget.&lt;scope&gt;]</c>
+    /// table with <c>usd</c> / <c>tokens</c>) → the node <see cref="ScopeNodes"/> names for the scope, so one ceiling is
+    /// never stated twice. Anything else is a warning, not carried across.
     /// </summary>
     private JsonObject ToBudgets(TomlTable table, string path)
     {
         var result = new JsonObject();
-        foreach (var (key, value) in ToJsonObject(table, path).ToList())
+        foreach (var key in table.Keys)
         {
+            var value = table[key];
+            var line = table.LineOf(key);
             var name = Normalize(key);
-            var copy = value?.DeepClone();
-            if (name is "on_exceed" or "onexceed")
+            if (name is "on_exceed" or "onexceed" && value is string action)
             {
-                PolicyFile.SetChild(result, "OnExceed", copy);
+                PolicyFile.SetChild(result, "OnExceed", JsonValue.Create(action));
                 continue;
             }
 
             var split = name.LastIndexOf('_');
-            if (split > 0 && name[(split + 1)..] is "usd" or "tokens" && copy is JsonValue)
+            if (split > 0 && name[(split + 1)..] is "usd" or "tokens" && ScopeNodes.ContainsKey(name[..split]) && ToPrice(value) is { } ceiling && ceiling >= 0)
             {
-                var scope = PolicyFile.Child(result, Pascal(name[..split])) as JsonObject ?? [];
-                PolicyFile.SetChild(result, Pascal(name[..split]), scope);
-                PolicyFile.SetChild(scope, Pascal(name[(split + 1)..]), copy);
+                SetCeiling(result, name[..split], name[(split + 1)..], ceiling);
                 continue;
             }
 
-            if (PolicyFile.Child(result, key) is JsonObject existing && copy is JsonObject incoming)
+            if (ScopeNodes.ContainsKey(name) && value is TomlTable scope)
             {
-                DeepMerge(existing, incoming);
+                foreach (var field in scope.Keys)
+                {
+                    var fieldName = Normalize(field);
+                    if (fieldName is "usd" or "tokens" && ToPrice(scope[field]) is { } amount && amount >= 0)
+                    {
+                        SetCeiling(result, name, fieldName, amount);
+                    }
+                    else
+                    {
+                        Warn(scope.LineOf(field), $"{path}.{key}.{field}", "is not a budget ceiling (usd, tokens)");
+                    }
+                }
+
+                continue;
             }
-            else
-            {
-                PolicyFile.SetChild(result, key, copy);
-            }
+
+            Warn(line, $"{path}.{key}", "is not understood");
         }
 
         return result;
+    }
+
+    /// <summary>The reference tool's budget scopes → (node path, period) in the budget tree.</summary>
+    internal static readonly Dictionary<string, (string Path, string? Period)> ScopeNodes = new(StringComparer.Ordinal)
+    {
+        ["session"] = ("session/{session}", null),
+        ["day"] = ("day", "day"),
+        ["daily"] = ("day", "day"),
+        ["week"] = ("week", "week"),
+        ["weekly"] = ("week", "week"),
+        ["month"] = ("month", "month"),
+        ["monthly"] = ("month", "month"),
+        ["task"] = ("task/{task}", null),
+        ["agent"] = ("agent/{agent}", null),
+        ["user"] = ("user/{user}", null),
+        ["total"] = ("total", null),
+    };
+
+    private static void SetCeiling(JsonObject budgets, string scope, string metric, decimal amount)
+    {
+        var (nodePath, period) = ScopeNodes[scope];
+        var node = PolicyFile.Section(PolicyFile.Section(budgets, "Nodes"), nodePath);
+        PolicyFile.SetChild(node, metric == "usd" ? "Usd" : "Tokens", JsonValue.Create(JsonOutput.Normalize(amount)));
+        if (period is not null)
+        {
+            PolicyFile.SetChild(node, "Period", JsonValue.Create(period));
+        }
     }
 
     private static string Pascal(string snake) =>

@@ -86,6 +86,9 @@ public sealed class BudgetGuard : IDisposable
     /// <summary>Whether the guard must not write to its store (the CLI reads state without changing it).</summary>
     internal bool ReadOnly { get; init; }
 
+    /// <summary>Whether <see cref="InitializeAsync"/> throws instead of degrading (the CLI reports a broken ledger).</summary>
+    internal bool Strict { get; init; }
+
     /// <summary>
     /// Loads the saved state and rebuilds the current periods' spend from the ledger's committed calls (calls before
     /// an explicit reset do not count). A failure is logged; the guard then admits calls (or refuses them all with
@@ -116,7 +119,7 @@ public sealed class BudgetGuard : IDisposable
             BudgetLog.Replayed(_logger, replayed);
             return replayed;
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (ex is not OperationCanceledException && !Strict)
         {
             _unavailable = _options.FailClosed;
             BudgetLog.LoadFailed(_logger, ex, _options.FailClosed ? "refusing calls (FailClosed)" : "admitting calls (fail-open)");
@@ -499,10 +502,13 @@ public sealed class BudgetGuard : IDisposable
             return;
         }
 
-        foreach (var threshold in thresholds)
+        var values = counter.Node.Template.ThresholdValues();
+        for (var i = 0; i < thresholds.Length; i++)
         {
+            var threshold = thresholds[i];
             var (after, added) = threshold.Metric == BudgetMetric.Usd ? (usd, spentUsd) : (tokens, spentTokens);
-            if (added <= 0 || counter.Node.Template.ThresholdValue(threshold) is not { } value)
+            var value = values[i];
+            if (added <= 0 || value < 0)
             {
                 continue;
             }

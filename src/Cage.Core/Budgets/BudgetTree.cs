@@ -73,6 +73,8 @@ internal sealed class NodeTemplate
     private readonly ConcurrentDictionary<InstanceKey, BudgetNode> _instances = new();
     private BudgetNode? _single;
     private int _tokenCapVersion = -1;
+    private long[]? _thresholdValues;
+    private int _thresholdVersion = -1;
     private long _tokenCap;
 
     public NodeTemplate(string path, NodeTemplate? parent)
@@ -141,6 +143,30 @@ internal sealed class NodeTemplate
         if (threshold.Fixed is { } value) return value;
         if (Cap(threshold.Metric) is not { } cap) return null;
         return (long)Math.Ceiling(cap * threshold.PctOfCap!.Value / 100m);
+    }
+
+    /// <summary>
+    /// Every threshold's value (−1 for none), computed once and again only when a subscription-converted cap moves, so
+    /// the settle path does no decimal arithmetic.
+    /// </summary>
+    public long[] ThresholdValues()
+    {
+        var version = SubscriptionPct is not null && Estimator is not null ? Estimator.Version : 0;
+        var cached = Volatile.Read(ref _thresholdValues);
+        if (cached is not null && Volatile.Read(ref _thresholdVersion) == version)
+        {
+            return cached;
+        }
+
+        var values = new long[Thresholds.Length];
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = ThresholdValue(Thresholds[i]) ?? -1;
+        }
+
+        Volatile.Write(ref _thresholdValues, values);
+        Volatile.Write(ref _thresholdVersion, version);
+        return values;
     }
 
     public BudgetNode Instance(BudgetGuard guard, in BudgetScope scope)
@@ -469,7 +495,8 @@ internal static class BudgetMoney
 {
     public const decimal UnitsPerUsd = 10_000_000_000m;
 
-    public static long ToUnits(decimal usd) => (long)decimal.Round(usd * UnitsPerUsd, MidpointRounding.ToEven);
+    /// <summary>Dollars to units; finer than 1e-10 USD is truncated (catalog costs are exact at this scale).</summary>
+    public static long ToUnits(decimal usd) => usd == 0m ? 0 : (long)(usd * UnitsPerUsd);
 
     public static decimal FromUnits(long units) => units / UnitsPerUsd;
 

@@ -19,6 +19,8 @@ public static class SqliteLedgerServiceCollectionExtensions
     /// cannot be opened (an unwritable path, a locked file) is a counted, logged write fault — the app's LLM calls
     /// go on, and metering resumes once the ledger can be opened. Queries through <see cref="ILedgerReader"/> do
     /// throw in that case. In a generic host, a hosted service flushes the meter when the host stops.
+    /// <para>It also registers a <see cref="SqliteBudgetStore"/> in the same file as the budget guard's
+    /// <see cref="CageNet.Budgets.IBudgetStore"/> (used when <c>.AddBudgets()</c> is added, in either order).</para>
     /// </remarks>
     /// <param name="builder">The Cage builder.</param>
     /// <param name="configure">Adjusts the options; default none.</param>
@@ -41,6 +43,10 @@ public static class SqliteLedgerServiceCollectionExtensions
         services.AddSingleton<ILedgerSink>(static sp => new DeferredSqliteSink(sp));
         services.AddSingleton<ILedgerReader>(static sp => sp.GetRequiredService<SqliteLedger>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, FlushOnHostStop>());
+
+        // Budget state (warnings fired, resets, 5h windows) lives in the same file; harmless when budgets are not added.
+        services.RemoveAll<CageNet.Budgets.IBudgetStore>();
+        services.AddSingleton<CageNet.Budgets.IBudgetStore>(static sp => new SqliteBudgetStore(sp.GetRequiredService<SqliteLedger>()));
         return builder;
     }
 

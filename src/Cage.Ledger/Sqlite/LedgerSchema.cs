@@ -135,6 +135,20 @@ internal static class LedgerSchema
             PRIMARY KEY (day, tool, unit, method, basis, provider, model, prompt_k, route, task)
         ) WITHOUT ROWID;
         """,
+
+        // 4: budget state the guard must keep across restarts besides the spend (which is rebuilt from calls): per
+        //    node and period, the warnings that fired (a JSON array of threshold keys), an explicit reset and the
+        //    opening of a 5-hour window. period_start_ms is Unix ms (DateTimeOffset.MinValue for lifetime budgets).
+        """
+        CREATE TABLE budget_state (
+            node            TEXT    NOT NULL,
+            period_start_ms INTEGER NOT NULL,
+            reset_at_ms     INTEGER,
+            warnings        TEXT    NOT NULL,
+            updated_ms      INTEGER NOT NULL,
+            PRIMARY KEY (node, period_start_ms)
+        ) WITHOUT ROWID;
+        """,
     ];
 
     /// <summary>The schema version this code writes: the number of migration steps.</summary>

@@ -145,8 +145,8 @@ public sealed class ImportCommandTests
         {
             var budgets = written.RootElement.GetProperty("Cage").GetProperty("Budgets");
             Assert.That(budgets.GetProperty("OnExceed").GetString(), Is.EqualTo("block"));
-            Assert.That(budgets.GetProperty("Session").GetProperty("Usd").GetDecimal(), Is.EqualTo(2m));
-            Assert.That(budgets.GetProperty("Day").GetProperty("Usd").GetDecimal(), Is.EqualTo(25m));
+            Assert.That(budgets.GetProperty("Nodes").GetProperty("session/{session}").GetProperty("Usd").GetDecimal(), Is.EqualTo(2m));
+            Assert.That(budgets.GetProperty("Nodes").GetProperty("day").GetProperty("Usd").GetDecimal(), Is.EqualTo(25m));
         }
 
         var again = await cli.RunAsync("import", source);

@@ -43,8 +43,10 @@ public sealed class InitCommandTests
 
         var budgets = policy.RootElement.GetProperty("Cage").GetProperty("Budgets");
         Assert.That(budgets.GetProperty("OnExceed").GetString(), Is.EqualTo("warn"));
-        Assert.That(budgets.GetProperty("Session").GetProperty("Usd").GetDecimal(), Is.EqualTo(2.0m));
-        Assert.That(budgets.GetProperty("Day").GetProperty("Usd").GetDecimal(), Is.EqualTo(25.0m));
+        var nodes = budgets.GetProperty("Nodes");
+        Assert.That(nodes.GetProperty("session/{session}").GetProperty("Usd").GetDecimal(), Is.EqualTo(2.0m));
+        Assert.That(nodes.GetProperty("day").GetProperty("Usd").GetDecimal(), Is.EqualTo(25.0m));
+        Assert.That(nodes.GetProperty("day").GetProperty("Period").GetString(), Is.EqualTo("day"));
     }
 
     [Test]

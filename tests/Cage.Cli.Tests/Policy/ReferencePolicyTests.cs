@@ -75,8 +75,9 @@ public sealed class ReferencePolicyTests
 
         Assert.That(policy.LocalModels, Is.EqualTo(new[] { "ollama/*", "lmstudio/*" }));
         Assert.That(policy.Aliases, Is.EqualTo(new[] { ("opus", "anthropic/claude-opus-4-8") }));
-        Assert.That(policy.Budgets!["Session"]!["Usd"]!.GetValue<decimal>(), Is.EqualTo(2m));
-        Assert.That(policy.Budgets!["day"]!["usd"]!.GetValue<long>(), Is.EqualTo(25L));
+        Assert.That(policy.Budgets!["Nodes"]!["session/{session}"]!["Usd"]!.GetValue<decimal>(), Is.EqualTo(2m));
+        Assert.That(policy.Budgets!["Nodes"]!["day"]!["Usd"]!.GetValue<decimal>(), Is.EqualTo(25m));
+        Assert.That(policy.Budgets!["Nodes"]!["day"]!["Period"]!.GetValue<string>(), Is.EqualTo("day"));
     }
 
     [Test]
@@ -84,7 +85,8 @@ public sealed class ReferencePolicyTests
     {
         var policy = Map("[budget]\non_exceed = \"block\"\nsession_usd = 2.5\nmonth_tokens = 1000000\nalert_at = 0.8\n");
 
-        Assert.That(policy.Budgets!.ToJsonString(), Is.EqualTo("""{"OnExceed":"block","Session":{"Usd":2.5},"Month":{"Tokens":1000000},"alert_at":0.8}"""));
+        Assert.That(policy.Budgets!.ToJsonString(), Is.EqualTo("""{"OnExceed":"block","Nodes":{"session/{session}":{"Usd":2.5},"month":{"Tokens":1000000,"Period":"month"}}}"""));
+        Assert.That(policy.Warnings, Has.Some.Contains("'budget.alert_at' is not understood"));
     }
 
     [Test]
@@ -128,7 +130,7 @@ public sealed class ReferencePolicyTests
                   "Overrides": { "acme/m": { "Input": 1, "Output": 2 }, "acme/other": { "Input": 9 } },
                   "LocalModels": [ "ollama/*" ]
                 },
-                "Budgets": { "OnExceed": "warn", "Day": { "Usd": 25 } }
+                "Budgets": { "OnExceed": "warn", "Nodes": { "day": { "Usd": 25, "Period": "day" } } }
               }
             }
             """)!.AsObject();
@@ -154,9 +156,9 @@ public sealed class ReferencePolicyTests
         Assert.That(cage["Pricing"]!["Overrides"]!["acme/other"]!["Input"]!.GetValue<decimal>(), Is.EqualTo(9m));
         Assert.That(cage["Pricing"]!["LocalModels"]!.AsArray().Select(n => n!.GetValue<string>()), Is.EqualTo(new[] { "ollama/*", "vllm/*" }));
         Assert.That(cage["Budgets"]!["OnExceed"]!.GetValue<string>(), Is.EqualTo("block"));
-        Assert.That(cage["Budgets"]!.AsObject().Select(p => p.Key), Is.EqualTo(new[] { "OnExceed", "Day" }));
-        Assert.That(cage["Budgets"]!["Day"]!["Usd"]!.GetValue<decimal>(), Is.EqualTo(25m));
-        Assert.That(cage["Budgets"]!["Day"]!["tokens"]!.GetValue<long>(), Is.EqualTo(100000L));
+        Assert.That(cage["Budgets"]!.AsObject().Select(p => p.Key), Is.EqualTo(new[] { "OnExceed", "Nodes" }));
+        Assert.That(cage["Budgets"]!["Nodes"]!["day"]!["Usd"]!.GetValue<decimal>(), Is.EqualTo(25m));
+        Assert.That(cage["Budgets"]!["Nodes"]!["day"]!["Tokens"]!.GetValue<decimal>(), Is.EqualTo(100000m));
         Assert.That(changes, Has.Count.EqualTo(4));
     }
 

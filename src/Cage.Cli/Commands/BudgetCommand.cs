@@ -1,0 +1,73 @@
+using System.CommandLine;
+using CageNet.Budgets;
+using CageNet.Cli.Output;
+using CageNet.Cli.Policy;
+using CageNet.Ledger;
+
+namespace CageNet.Cli.Commands;
+
+/// <summary>
+/// <c>cage budget [--scope PATH] [--session ID] [--user ID] [--agent ID] [--task ID] [--json]</c>: each budget node's
+/// spent, cap, remaining, percent and reset time (SPEC 7.8), from the policy's <c>Cage:Budgets</c> tree and the
+/// ledger's calls of the current periods (the same rebuild a host's guard does at start-up). Warnings that fired come
+/// from the budget state in the ledger file. Reads only: nothing is written.
+/// </summary>
+internal static class BudgetCommand
+{
+    public static Command Create(CliContext context, GlobalOptions globals)
+    {
+        var scope = new Option<string?>("--scope") { Description = "A node path such as org/users/alice: that node and its ancestors.", HelpName = "PATH" };
+        var session = new Option<string?>("--session") { Description = "Bind {session} in templated nodes.", HelpName = "ID" };
+        var user = new Option<string?>("--user") { Description = "Bind {user}.", HelpName = "ID" };
+        var agent = new Option<string?>("--agent") { Description = "Bind {agent}.", HelpName = "ID" };
+        var task = new Option<string?>("--task") { Description = "Bind {task}.", HelpName = "ID" };
+        var json = GlobalOptions.Json();
+        var command = new Command("budget", "Spend against each budget node: spent, cap, remaining, percent and when it resets.") { scope, session, user, agent, task, json };
+        command.SetAction(CageCli.Guard(context, async (parseResult, cancellationToken) =>
+        {
+            var workspace = globals.Workspace(context, parseResult);
+            var options = PolicyFile.LoadBudgets(workspace.PolicyPath);
+            var ledger = workspace.OpenReader();
+            await using (ledger.ConfigureAwait(false))
+            {
+                IBudgetStore store = ledger.Store is SqliteLedger sqlite ? new SqliteBudgetStore(sqlite) : new InMemoryBudgetStore();
+                BudgetGuard guard;
+                try
+                {
+                    guard = new BudgetGuard(options, context.Time, store) { ReadOnly = true, Strict = true };
+                }
+                catch (BudgetConfigurationException ex)
+                {
+                    throw CliException.BadInput($"policy file {workspace.PolicyPath}: {ex.Message}", ex);
+                }
+
+                using (guard)
+                {
+                    await guard.InitializeAsync(ledger.Store, cancellationToken).ConfigureAwait(false);
+                    BudgetStatus status;
+                    if (parseResult.GetValue(scope) is { Length: > 0 } path)
+                    {
+                        try
+                        {
+                            status = guard.GetStatus(path);
+                        }
+                        catch (Exception ex) when (ex is ArgumentException or BudgetConfigurationException)
+                        {
+                            throw CliException.BadInput("--scope: " + ex.Message, ex);
+                        }
+                    }
+                    else
+                    {
+                        var bound = new BudgetScope(parseResult.GetValue(user), parseResult.GetValue(agent), parseResult.GetValue(session), parseResult.GetValue(task));
+                        status = guard.Status(bound, includeUnbound: true);
+                    }
+
+                    context.Write(parseResult.GetValue(json) ? BudgetView.Json(options, guard.TimeZone, status) : BudgetView.Text(options, status));
+                }
+            }
+
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+}

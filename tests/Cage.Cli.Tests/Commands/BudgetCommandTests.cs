@@ -1,0 +1,119 @@
+using System.Text.Json;
+using CageNet.Budgets;
+using CageNet.Ledger;
+
+namespace CageNet.Cli.Tests.Commands;
+
+[TestFixture]
+public sealed class BudgetCommandTests
+{
+    [Test]
+    public async Task Budget_WorkedExample_MatchesTheReferenceNumbers()
+    {
+        using var cli = new CliHarness();
+        await cli.RunAsync("demo");
+
+        var run = await cli.RunAsync("budget", "--json");
+
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.Err);
+        var json = run.Json();
+        var reference = Fixtures.OutputJson("budget.json");
+        Assert.That(json.GetProperty("on_exceed").GetString(), Is.EqualTo(reference.GetProperty("on_exceed").GetString()));
+        Assert.That(json.GetProperty("over").GetBoolean(), Is.False);
+        Assert.That(json.GetProperty("proceed").GetBoolean(), Is.True);
+        var day = json.GetProperty("scopes").GetProperty("day");
+        Assert.That(day.GetProperty("cap").GetDecimal(), Is.EqualTo(25m));
+        Assert.That(day.GetProperty("used").GetDecimal(), Is.EqualTo(reference.GetProperty("scopes").GetProperty("day").GetProperty("used").GetDecimal()));
+        Assert.That(day.GetProperty("would_be").GetDecimal(), Is.EqualTo(0.0483m));
+        Assert.That(day.GetProperty("remaining").GetDecimal(), Is.EqualTo(24.9517m));
+        Assert.That(day.GetProperty("percent").GetDecimal(), Is.EqualTo(0.19m));
+        Assert.That(day.GetProperty("resets_at").GetString(), Is.EqualTo("2026-06-21T00:00:00Z"));
+        var session = json.GetProperty("scopes").GetProperty("session/{session}");
+        Assert.That(session.GetProperty("cap").GetDecimal(), Is.EqualTo(2m));
+        Assert.That(session.GetProperty("used").GetDecimal(), Is.Zero, "no session given: the reference shows 0 too");
+        Assert.That(session.GetProperty("bound").GetBoolean(), Is.False);
+    }
+
+    [Test]
+    public async Task Budget_SessionDemo_ShowsTheSessionsSpend()
+    {
+        using var cli = new CliHarness();
+        await cli.RunAsync("demo");
+
+        var json = (await cli.RunAsync("budget", "--session", "demo", "--json")).Json();
+        var text = await cli.RunAsync("budget", "--session", "demo");
+
+        var session = json.GetProperty("scopes").GetProperty("session/demo");
+        Assert.That(session.GetProperty("used").GetDecimal(), Is.EqualTo(0.0483m));
+        Assert.That(session.GetProperty("percent").GetDecimal(), Is.EqualTo(2.42m));
+        Assert.That(session.GetProperty("resets_at").ValueKind, Is.EqualTo(JsonValueKind.Null), "a session budget is for the session's lifetime");
+        Assert.That(text.Out, Does.StartWith("Budget (warn on exceed)\n\n"));
+        Assert.That(text.Out, Does.Contain("session/demo").And.Contain("$0.0483").And.Contain("$2.0000").And.Contain("2%"));
+        Assert.That(text.Out, Does.Contain("day").And.Contain("$25.0000").And.Contain("2026-06-21T00:00:00Z"));
+    }
+
+    [Test]
+    public async Task Budget_ScopePathAndWarningStateFromTheLedgerFile()
+    {
+        using var cli = new CliHarness();
+        await cli.RunAsync("init");
+        await File.WriteAllTextAsync(cli.PolicyPath, """
+            { "Cage": { "Budgets": { "OnExceed": "block", "Nodes": {
+                "org": { "Usd": 10, "Period": "month", "WarnAtPct": [ 50 ] },
+                "org/{user}": { "Usd": { "Pct": 20, "Of": "parent" }, "Tokens": 5000, "Period": "day" } } } } }
+            """);
+        await using (var ledger = SqliteLedger.Open(cli.LedgerPath))
+        {
+            await ledger.AppendAsync(new LedgerBatch(
+            [
+                new CallRecord { Id = "c_1", Timestamp = CliHarness.FixtureNow.AddHours(-1), User = "alice", CostUsd = 2m, CostSource = CostSource.Provider, Usage = new TokenUsage(Input: 4000, Output: 1000) },
+                new CallRecord { Id = "c_2", Timestamp = CliHarness.FixtureNow.AddDays(-3), User = "alice", CostUsd = 4m, CostSource = CostSource.Provider },
+            ], []));
+            await new SqliteBudgetStore(ledger).SaveAsync(new BudgetNodeState("org", new DateTimeOffset(2026, 6, 1, 0, 0, 0, TimeSpan.Zero), null, ["usd:50%"], CliHarness.FixtureNow));
+        }
+
+        var run = await cli.RunAsync("budget", "--scope", "org/alice", "--json");
+
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.Err);
+        var json = run.Json();
+        Assert.That(json.GetProperty("proceed").GetBoolean(), Is.False, "alice is at her $2 daily cap and her token cap");
+        var org = json.GetProperty("scopes").GetProperty("org");
+        Assert.That(org.GetProperty("used").GetDecimal(), Is.EqualTo(6m));
+        Assert.That(org.GetProperty("percent").GetDecimal(), Is.EqualTo(60m));
+        Assert.That(org.GetProperty("warnings_fired")[0].GetString(), Is.EqualTo("usd:50%"));
+        var alice = json.GetProperty("scopes").GetProperty("org/alice");
+        Assert.That(alice.GetProperty("used").GetDecimal(), Is.EqualTo(2m));
+        Assert.That(alice.GetProperty("cap").GetDecimal(), Is.EqualTo(2m));
+        Assert.That(alice.GetProperty("over").GetBoolean(), Is.True);
+        Assert.That(alice.GetProperty("tokens").GetProperty("used").GetDecimal(), Is.EqualTo(5000m));
+        Assert.That(alice.GetProperty("tokens").GetProperty("remaining").GetDecimal(), Is.Zero);
+        var text = await cli.RunAsync("budget", "--scope", "org/alice");
+        Assert.That(text.Out, Does.Contain("blocked: the next call for this scope is refused"));
+    }
+
+    [TestCase("""{ "Cage": { "Budgets": { "Nodes": { "org": { "Usd": "lots" } } } } }""", "Cage:Budgets:Nodes:org:Usd 'lots' is not a number")]
+    [TestCase("""{ "Cage": { "Budgets": { "Nodes": { "org": { "Usd": 1 }, "org/a": { "Usd": 5 } } } } }""", "exceeds the cap of its parent 'org'")]
+    public async Task Budget_BadPolicy_Exits2NamingFileAndSetting(string policy, string expected)
+    {
+        using var cli = new CliHarness();
+        await cli.RunAsync("init");
+        await File.WriteAllTextAsync(cli.PolicyPath, policy);
+
+        var run = await cli.RunAsync("budget");
+
+        Assert.That(run.ExitCode, Is.EqualTo(2));
+        Assert.That(run.Err, Does.Contain(cli.PolicyPath).And.Contain(expected));
+    }
+
+    [Test]
+    public async Task Budget_UnknownScopePath_Exits2()
+    {
+        using var cli = new CliHarness();
+        await cli.RunAsync("init");
+
+        var run = await cli.RunAsync("budget", "--scope", "nowhere/x");
+
+        Assert.That(run.ExitCode, Is.EqualTo(2));
+        Assert.That(run.Err, Does.Contain("no budget node matches 'nowhere/x'"));
+    }
+}

@@ -1,0 +1,146 @@
+using CageNet.Budgets;
+using CageNet.Budgets.Subscription;
+using Microsoft.Extensions.Logging.Testing;
+using static CageNet.Tests.Budgets.BudgetTestKit;
+
+namespace CageNet.Tests.Budgets;
+
+public sealed class SubscriptionTests
+{
+    private static readonly string Fixtures = Path.Combine(FindShared(), "fixtures", "wire");
+
+    private static string FindShared()
+    {
+        for (var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "shared");
+            if (Directory.Exists(Path.Combine(candidate, "fixtures"))) return candidate;
+        }
+
+        return "/work/shared";
+    }
+
+    [Test]
+    public void AnthropicUnifiedHeaders_FixtureFile_YieldsTheUtilizationWindows()
+    {
+        var headers = File.ReadAllLines(Path.Combine(Fixtures, "anthropic_ratelimit_headers.txt"))
+            .Where(l => l.Length > 0 && !l.StartsWith('#'))
+            .Select(l => l.Split(':', 2))
+            .Select(p => new KeyValuePair<string, string>(p[0].Trim(), p[1].Trim()));
+
+        var samples = AnthropicUnifiedHeaders.Parse(headers, Saturday);
+
+        Assert.That(samples.Select(s => (s.Window, s.Utilization)), Is.EqualTo(new[] { ("5h", 0.21), ("7d", 0.68), ("7d_sonnet", 0.02) }));
+        Assert.That(samples[0].ResetsAt, Is.EqualTo(DateTimeOffset.FromUnixTimeSeconds(1790814600)));
+        Assert.That(samples[0].Status, Is.EqualTo("allowed"));
+        Assert.That(samples[0].Percent, Is.EqualTo(21).Within(1e-9));
+    }
+
+    [Test]
+    public void AnthropicUnifiedHeaders_GarbageValues_AreSkipped()
+    {
+        var samples = AnthropicUnifiedHeaders.Parse(
+        [
+            new("Anthropic-RateLimit-Unified-5h-Utilization", "NaN"),
+            new("anthropic-ratelimit-unified-7d-utilization", "-0.5"),
+            new("anthropic-ratelimit-unified-7d_oi-utilization", "0.4"),
+            new("anthropic-ratelimit-unified-7d_oi-reset", "not-a-number"),
+        ], Saturday);
+
+        Assert.That(samples.Select(s => s.Window), Is.EqualTo(new[] { "7d_oi" }));
+        Assert.That(samples[0].ResetsAt, Is.Null);
+    }
+
+    [Test]
+    public void SubscriptionSample_CodexPercent_IsAFraction()
+    {
+        var sample = SubscriptionSample.FromPercent(SubscriptionSample.WindowFromMinutes(300), 7.0, Saturday, DateTimeOffset.FromUnixTimeSeconds(1763483205));
+
+        Assert.That(sample.Window, Is.EqualTo("5h"));
+        Assert.That(sample.Utilization, Is.EqualTo(0.07).Within(1e-12));
+        Assert.That(SubscriptionSample.WindowFromMinutes(10080), Is.EqualTo("7d"));
+    }
+
+    [Test]
+    public void Estimator_Bootstrap_UsesRelativeCosts1_5_25()
+    {
+        var estimator = new SubscriptionEstimator(new SubscriptionOptions { BootstrapTokensPerPct = 50_000 });
+
+        Assert.That(estimator.TokensPerPercent("haiku"), Is.EqualTo(50_000));
+        Assert.That(estimator.TokensPerPercent("sonnet"), Is.EqualTo(10_000));
+        Assert.That(estimator.TokensPerPercent("opus"), Is.EqualTo(2_000));
+        Assert.That(estimator.ClassOf("claude-opus-4-1-20250805"), Is.EqualTo("opus"));
+        Assert.That(estimator.ClassOf("gpt-5-codex"), Is.EqualTo("sonnet"), "the default class");
+    }
+
+    [Test]
+    public void Estimator_TwoSnapshots_SwitchesAClassToItsEmaAndAnchorsTheOthers()
+    {
+        var estimator = new SubscriptionEstimator(new SubscriptionOptions { BootstrapTokensPerPct = 50_000, Alpha = 0.5 });
+
+        estimator.AddSnapshot("sonnet", 30_000, 1.0); // 30,000 tokens/pct
+        Assert.That(estimator.TokensPerPercent("sonnet"), Is.EqualTo(10_000), "one snapshot: still the bootstrap");
+        estimator.AddSnapshot("sonnet", 20_000, 1.0); // EMA: 0.5 × 20,000 + 0.5 × 30,000
+
+        Assert.That(estimator.TokensPerPercent("sonnet"), Is.EqualTo(25_000));
+        Assert.That(estimator.TokensPerPercent("opus"), Is.EqualTo(5_000), "bootstrap anchored on sonnet: 25,000 × 5 / 25");
+        estimator.AddSnapshot("sonnet", 10_000, 1.0);
+        Assert.That(estimator.TokensPerPercent("sonnet"), Is.EqualTo(17_500));
+    }
+
+    [Test]
+    public void Estimator_Observe_TurnsUtilizationDeltasAndTokensIntoSnapshots()
+    {
+        var estimator = new SubscriptionEstimator();
+        var reset = Saturday.AddHours(3);
+        estimator.Observe(SubscriptionSample.FromFraction("5h", 0.20, Saturday, reset));
+        estimator.RecordTokens("claude-haiku-4-5", 80_000);
+        estimator.Observe(SubscriptionSample.FromFraction("5h", 0.22, Saturday.AddMinutes(1), reset));
+        estimator.RecordTokens("claude-haiku-4-5", 120_000);
+        estimator.Observe(SubscriptionSample.FromFraction("5h", 0.25, Saturday.AddMinutes(2), reset));
+
+        Assert.That(estimator.SnapshotCount("haiku"), Is.EqualTo(2));
+        Assert.That(estimator.TokensPerPercent("haiku"), Is.EqualTo(40_000).Within(1e-6), "80,000/2% then 120,000/3%");
+    }
+
+    [Test]
+    public void Estimator_Reconcile_SmallDiffTrustedBigOnesRecalibrateAfterN()
+    {
+        var logger = new FakeLogger();
+        var estimator = new SubscriptionEstimator(new SubscriptionOptions { BootstrapTokensPerPct = 50_000, RecalibrateAfter = 2, MismatchTolerance = 0.2 }, logger);
+        SubscriptionTurn[] turns = [new("claude-sonnet-4-5", 10_000), new("claude-sonnet-4-5", 10_000)]; // 2% estimated
+
+        var small = estimator.Reconcile(2.2, turns);
+        Assert.That(small.Trusted, Is.True);
+        Assert.That(small.EstimatedPct, Is.EqualTo(2.0).Within(1e-9));
+        Assert.That(small.DiffPct, Is.EqualTo(0.2).Within(1e-9));
+
+        var first = estimator.Reconcile(4.0, turns);
+        Assert.That((first.Trusted, first.Recalibrated, first.ConsecutiveMismatches), Is.EqualTo((false, false, 1)));
+        Assert.That(estimator.TokensPerPercent("sonnet"), Is.EqualTo(10_000));
+
+        var second = estimator.Reconcile(4.0, turns);
+        Assert.That(second.Recalibrated, Is.True);
+        Assert.That(estimator.TokensPerPercent("sonnet"), Is.EqualTo(5_000), "20,000 tokens measured at 4%");
+        Assert.That(estimator.Reconcile(4.0, turns).Trusted, Is.True);
+        Assert.That(logger.Collector.GetSnapshot().Count(r => r.Id.Id == 1107), Is.EqualTo(4), "every reconciliation logs its diff");
+    }
+
+    [Test]
+    public void BudgetCap_PercentOfSubscription_IsRecomputedFromTheEstimator()
+    {
+        var time = Clock();
+        var options = new BudgetOptions { Subscription = new SubscriptionOptions { BootstrapTokensPerPct = 50_000 } };
+        options.Node("seat").CapTokens(BudgetLimit.PercentOfSubscription(80, "5h", BudgetPeriod.Week)).Block();
+        options.Node("seat/{agent}").CapTokens(BudgetLimit.PercentOfParent(50));
+        using var guard = new BudgetGuard(options, time);
+
+        Assert.That(guard.Node("seat").Tokens.Cap, Is.EqualTo(800_000m), "80% × 10,000 sonnet tokens/pct (bootstrap)");
+        guard.Estimator.AddSnapshot("sonnet", 20_000, 1);
+        guard.Estimator.AddSnapshot("sonnet", 20_000, 1);
+
+        Assert.That(guard.Node("seat").Tokens.Cap, Is.EqualTo(1_600_000m));
+        Assert.That(guard.GetStatus("seat/coder").Nodes[1].Tokens.Cap, Is.EqualTo(800_000m));
+        Assert.That(guard.Node("seat").Period, Is.EqualTo(BudgetPeriod.Week));
+    }
+}
