@@ -58,8 +58,9 @@ internal static class PolicyFile
     };
 
     /// <summary>
-    /// The monthly budget the policy implies for <c>cage forecast</c>: <c>Budgets:Month:Usd</c>, else
-    /// <c>Budgets:Day:Usd</c> × the days of the month of <paramref name="now"/> (UTC); <see langword="null"/> when neither is set.
+    /// The monthly budget the policy implies for <c>cage forecast</c>: the budget tree's <c>month</c> node
+    /// (<c>Budgets:Nodes:month:Usd</c>), else its <c>day</c> node × the days of the month of <paramref name="now"/> (UTC)
+    /// — the nodes <c>cage init</c> and <c>cage import</c> write; <see langword="null"/> when neither is set.
     /// </summary>
     public static decimal? MonthlyBudget(string path, DateTimeOffset now)
     {
@@ -91,12 +92,12 @@ internal static class PolicyFile
                 : throw CliException.BadInput($"{path}: {key} '{text}' is not a dollar amount");
         }
 
-        if (Read("Cage:Budgets:Month:Usd") is { } month)
+        if (Read("Cage:Budgets:Nodes:month:Usd") is { } month)
         {
             return month;
         }
 
-        return Read("Cage:Budgets:Day:Usd") is { } day ? day * DateTime.DaysInMonth(now.Year, now.Month) : null;
+        return Read("Cage:Budgets:Nodes:day:Usd") is { } day ? day * DateTime.DaysInMonth(now.Year, now.Month) : null;
     }
 
     /// <summary>Binds the file's <c>Cage</c> section to <see cref="CageOptions"/>; defaults when the file does not exist.</summary>

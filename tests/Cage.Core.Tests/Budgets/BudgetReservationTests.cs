@@ -205,3 +205,37 @@ public sealed class BudgetReservationTests
         Assert.That(guard.Node("n").Usd.Reserved, Is.Zero, "the dollar hold was rolled back with the token refusal");
     }
 }
+
+public sealed class BudgetFailureModeTests
+{
+    private sealed class BrokenStore : IBudgetStore
+    {
+        public ValueTask<IReadOnlyList<BudgetNodeState>> LoadAsync(CancellationToken cancellationToken = default) => throw new IOException("disk gone");
+
+        public ValueTask SaveAsync(BudgetNodeState state, CancellationToken cancellationToken = default) => throw new IOException("disk gone");
+    }
+
+    [TestCase(false, true)]
+    [TestCase(true, false)]
+    public async Task InitializeAsync_StoreFails_FailOpenAdmitsFailClosedRefuses(bool failClosed, bool admitted)
+    {
+        using var guard = BudgetTestKit.Guard(BudgetTestKit.Clock(), o =>
+        {
+            o.FailClosed = failClosed;
+            o.Node("n").CapUsd(1m).Block().WarnAt(usd: 0.5m);
+        }, new BrokenStore());
+
+        await guard.InitializeAsync(null);
+
+        Assert.That(guard.TryReserve(new BudgetScope(), 0.1m, 0, out var reservation, out var refusal), Is.EqualTo(admitted));
+        if (admitted)
+        {
+            Assert.DoesNotThrow(() => reservation!.Settle(0.9m), "a store that cannot save a warning does not break the call");
+        }
+        else
+        {
+            Assert.That(refusal!.StopReason, Is.EqualTo("budget_exceeded"));
+            Assert.That(refusal.Message, Does.Contain("fail closed"));
+        }
+    }
+}
