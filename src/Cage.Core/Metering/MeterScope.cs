@@ -34,6 +34,15 @@ public sealed class MeterScope : IDisposable
     /// <summary>The bound reservation was completed explicitly: the next metered attempt is that same call, already accounted.</summary>
     internal bool BudgetSkipNext { get; set; }
 
+    /// <summary>
+    /// Set by an integration that meters a whole model round-trip in this scope (the Microsoft.Extensions.AI chat
+    /// client), so a lower layer on the same call (the HttpClient meter) does not record it a second time.
+    /// </summary>
+    internal bool MetersRoundTrip { get; set; }
+
+    /// <summary>Whether the innermost open scope on this async flow is a round-trip an integration already meters.</summary>
+    internal static bool InMeteredRoundTrip => Current is { MetersRoundTrip: true };
+
     internal MeterScope(Metering.CageMeter meter, string route, string? task, string? session, string? agent, string? user, string? category)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(route);
