@@ -95,6 +95,7 @@ public sealed class CageChatClientMeteringTests
         Assert.Multiple(() =>
         {
             Assert.That(call.UsageStatus, Is.EqualTo(UsageStatus.Missing), "flagged, never a plain free call");
+            Assert.That(call.CostUsd, Is.Null, "unknown, never $0");
             Assert.That(call.Model, Is.EqualTo("gpt-4o-2024-08-06"));
         });
     }

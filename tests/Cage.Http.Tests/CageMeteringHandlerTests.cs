@@ -61,6 +61,7 @@ public sealed class CageMeteringHandlerTests : HttpMeteringTestBase
         {
             Assert.That(Server.RequestBodies.Single(), Is.EqualTo(original));
             Assert.That(call.UsageStatus, Is.EqualTo(UsageStatus.Missing));
+            Assert.That(call.CostUsd, Is.Null, "unknown, never $0");
             Assert.That(call.Model, Is.EqualTo("gpt-4o-mini-2024-07-18"));
         });
     }

@@ -143,6 +143,13 @@ public sealed class MeterScope : IDisposable
         provider ??= "";
         model ??= "";
         var quote = _meter.Prices.Price(provider, model, usage, providerCost);
+        if (status == UsageStatus.Missing && providerCost is null && usage.TotalTokens == 0)
+        {
+            // Nothing is known about what the attempt consumed: its cost is unknown, never a free $0 (reports count it
+            // as missing usage). With a partial count (a stream cut after some usage arrived) the cost is a lower bound.
+            quote = quote with { CostUsd = null };
+        }
+
         if (_pending is { } superseded)
         {
             // A retry or fallback: the earlier attempt gets its own id; the newest one carries CallId.
@@ -178,7 +185,10 @@ public sealed class MeterScope : IDisposable
         _meter.Budget?.OnMetered(this, _pending);
     }
 
-    /// <summary>Reports an attempt whose usage never arrived (a stream cut before the usage chunk): recorded with <c>usage_status=missing</c>, never as a free call.</summary>
+    /// <summary>
+    /// Reports an attempt whose usage never arrived (a stream cut before the usage chunk): recorded with
+    /// <c>usage_status=missing</c> and an unknown (<see langword="null"/>) cost, never as a free call.
+    /// </summary>
     /// <param name="provider">The provider.</param>
     /// <param name="model">The model.</param>
     /// <param name="requestId">The provider's response id, when known.</param>

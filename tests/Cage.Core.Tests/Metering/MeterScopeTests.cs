@@ -193,6 +193,27 @@ public class MeterScopeTests
         Assert.That(call.UsageStatus, Is.EqualTo(UsageStatus.Missing));
         Assert.That(call.Ok, Is.False);
         Assert.That(call.RequestId, Is.EqualTo("chatcmpl-1"));
+        Assert.That(call.CostUsd, Is.Null, "nothing is known about the cost: unknown, never $0");
+    }
+
+    [Test]
+    public async Task Usage_MissingWithAPartialCount_IsPricedAsALowerBound()
+    {
+        var (meter, ledger, _) = NewMeter();
+        await using (meter)
+        {
+            using (var m = meter.Meter("chat"))
+            {
+                // A stream cut after its first usage event: 1,000 input tokens of anthropic/claude-opus-4-8 ($3 / 1M) are known.
+                m.Usage("anthropic", "claude-opus-4-8", new TokenUsage(1_000), ok: false, status: UsageStatus.Missing);
+            }
+
+            await meter.FlushAsync();
+        }
+
+        var call = ledger.Calls.Single();
+        Assert.That(call.UsageStatus, Is.EqualTo(UsageStatus.Missing));
+        Assert.That(call.CostUsd, Is.EqualTo(0.003m));
     }
 
     [Test]
