@@ -2,6 +2,7 @@
 // per-user daily budget before the call is sent, and exposes spend and budget status.
 // Run: dotnet run --project samples/Cage.Samples.AspNet --urls http://127.0.0.1:5080
 using CageNet;
+using CageNet.Attribution;
 using CageNet.Budgets;
 using CageNet.Configuration;
 using CageNet.Ledger;
@@ -12,13 +13,14 @@ var builder = WebApplication.CreateBuilder(args);
 builder.Services
     .AddCage(builder.Configuration.GetSection(CageOptions.SectionName))
     .AddSqliteLedger(o => o.Path = builder.Configuration["Cage:LedgerPath"])
-    .AddBudgets(); // the tree in Cage:Budgets: a per-user daily cap ("users/{user}"), one counter per user
+    .AddBudgets() // the tree in Cage:Budgets: a per-user daily cap ("users/{user}"), one counter per user
+    .AddAttribution(); // IAttributionService: what each tool saved, queried in-process
 
 var app = builder.Build();
 
 // Meter one model round-trip per request, attributed to the calling user, and reserve budget for it first: a user at
 // their cap is refused before the provider is called (429 with stop_reason "budget_exceeded").
-app.MapPost("/chat", async (string user, string? task, ICageMeter meter, BudgetGuard budgets) =>
+app.MapPost("/chat", async (string user, string? task, int? compressed, ICageMeter meter, BudgetGuard budgets) =>
 {
     using var m = meter.Meter("chat", task: task, user: user, agent: "aspnet-sample");
     if (!budgets.TryReserve(m, estimatedUsd: 0m, estimatedTokens: 0, out _, out var refusal))
@@ -37,6 +39,13 @@ app.MapPost("/chat", async (string user, string? task, ICageMeter meter, BudgetG
     await Task.Delay(10); // the real provider call goes here
     // Usage settles the reservation with the priced cost (the same call is never counted twice).
     m.Usage("openai", "gpt-4o-mini", input: 1200, output: 250, requestId: "req_" + Guid.NewGuid().ToString("N"));
+
+    // A context compressor in front of the model files a receipt for what it spared this call.
+    if (compressed is > 0)
+    {
+        m.RecordReceipt("compressor", rawAlternative: 1200 + compressed.Value, actual: 1200, method: SavingsMethod.Measured);
+    }
+
     return Results.Ok(new { call = m.CallId });
 });
 
@@ -56,6 +65,19 @@ app.MapGet("/budget", (string user, BudgetGuard budgets) =>
             percent = n.Usd.Percent,
             resets_at = n.ResetsAt,
         }),
+    });
+});
+
+// What each tool saved on one task, priced at the model of the call each receipt points to: /savings?task=t1
+app.MapGet("/savings", async (string task, IAttributionService attribution, ICageMeter meter, CancellationToken cancellationToken) =>
+{
+    await meter.FlushAsync(cancellationToken);
+    var result = await attribution.AttributeAsync(task, shapley: false, cancellationToken);
+    return Results.Ok(new
+    {
+        task,
+        tools = result!.Tools.Select(t => new { tool = t.Tool, unit = t.Unit.ToWire(), saved = t.Saved, saved_usd = t.SavedUsd, method = t.Method.ToWire() }),
+        total_saved_usd = result.TotalSavedUsd,
     });
 });
 

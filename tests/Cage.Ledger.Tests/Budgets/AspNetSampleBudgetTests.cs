@@ -55,6 +55,15 @@ public sealed class AspNetSampleBudgetTests
             var status = await http.GetFromJsonAsync<JsonElement>("/budget?user=alice", cancellationToken);
             Assert.That(status.GetProperty("proceed").GetBoolean(), Is.False);
             Assert.That(status.GetProperty("nodes")[0].GetProperty("spent").GetDecimal(), Is.EqualTo(0.00165m), "users: alice's 4 calls and bob's");
+
+            // The host queries attribution in-process: 800 tokens spared at gpt-4o-mini's $0.15 / 1M input = $0.00012.
+            Assert.That((await http.PostAsync("/chat?user=carol&task=t1&compressed=800", null, cancellationToken)).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            var savings = await http.GetFromJsonAsync<JsonElement>("/savings?task=t1", cancellationToken);
+            var tool = savings.GetProperty("tools")[0];
+            Assert.That(tool.GetProperty("tool").GetString(), Is.EqualTo("compressor"));
+            Assert.That(tool.GetProperty("saved").GetDecimal(), Is.EqualTo(800m));
+            Assert.That(tool.GetProperty("saved_usd").GetDecimal(), Is.EqualTo(0.00012m));
+            Assert.That(savings.GetProperty("total_saved_usd").GetDecimal(), Is.EqualTo(0.00012m));
         }
         finally
         {
