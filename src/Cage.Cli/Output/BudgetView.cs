@@ -33,6 +33,8 @@ internal static class BudgetView
             w.WriteDecimal("reserved", node.Usd.Reserved);
             w.WriteDecimal("remaining", node.Usd.Remaining);
             w.WriteDecimal("percent", node.Usd.Percent);
+            w.WriteNumber("unpriced_calls", node.UnpricedCalls);
+            w.WriteBoolean("usd_lower_bound", node.UsdIsLowerBound);
             w.WriteString("template", node.Template);
             w.WriteBoolean("bound", node.Bound);
             w.WriteString("period", Period(node.Period));
@@ -92,10 +94,19 @@ internal static class BudgetView
 
         table.Render(text);
         var fired = status.Nodes.Where(n => n.WarningsFired.Count > 0).ToList();
-        if (fired.Count > 0 || !status.Proceed)
+        var unpriced = status.Nodes.Where(n => n.UnpricedCalls > 0).ToList();
+        if (fired.Count > 0 || unpriced.Count > 0 || !status.Proceed)
         {
             text.Append('\n');
             foreach (var node in fired) text.Append("warned: ").Append(node.Path).Append(' ').Append(string.Join(", ", node.WarningsFired)).Append('\n');
+            foreach (var node in unpriced)
+            {
+                text.Append("unknown cost: ").Append(node.Path).Append(' ').Append(Formats.Count(node.UnpricedCalls)).Append(node.UnpricedCalls == 1 ? " call" : " calls")
+                    .Append(node.UsdIsLowerBound
+                        ? " with no known price; the dollar spend is a lower bound (set Cage:Budgets:FallbackUsdPerMillionTokens)\n"
+                        : " charged at the fallback price per million tokens\n");
+            }
+
             if (!status.Proceed) text.Append("blocked: the next call for this scope is refused (stop_reason budget_exceeded)\n");
         }
 

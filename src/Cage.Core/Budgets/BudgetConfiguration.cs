@@ -52,8 +52,12 @@ public static class BudgetConfiguration
                 case "timezone": options.TimeZone = child.Value; break;
                 case "onexceed": options.OnExceed = Action(child); break;
                 case "leaseduration": options.LeaseDuration = Duration(child); break;
-                case "leaseseconds": options.LeaseDuration = TimeSpan.FromSeconds((double)Number(child)); break;
+                case "leaseseconds":
+                    var seconds = Number(child);
+                    options.LeaseDuration = seconds is > 0 and <= 31_536_000 ? TimeSpan.FromSeconds((double)seconds) : throw Error(child, $"'{child.Value}' is not a number of seconds in (0, 31536000]");
+                    break;
                 case "failclosed": options.FailClosed = Bool(child); break;
+                case "fallbackusdpermilliontokens": options.FallbackUsdPerMillionTokens = Number(child); break;
                 case "nodes": ReadNodes(child, options); break;
                 case "subscription": ReadSubscription(child, options.Subscription); break;
 
@@ -63,7 +67,7 @@ public static class BudgetConfiguration
                 case "day": ReadNodeSettings(child, NodeAt(child, options, "day", BudgetPeriod.Day)); break;
                 case "week": ReadNodeSettings(child, NodeAt(child, options, "week", BudgetPeriod.Week)); break;
                 case "month": ReadNodeSettings(child, NodeAt(child, options, "month", BudgetPeriod.Month)); break;
-                default: throw Error(child, "is not a budget setting (TimeZone, OnExceed, LeaseDuration, FailClosed, Nodes, Subscription; or the flat Session, Day, Week, Month)");
+                default: throw Error(child, "is not a budget setting (TimeZone, OnExceed, LeaseDuration, FailClosed, FallbackUsdPerMillionTokens, Nodes, Subscription; or the flat Session, Day, Week, Month)");
             }
         }
     }
@@ -157,7 +161,7 @@ public static class BudgetConfiguration
             return BudgetLimit.PercentOfParent(p);
         }
 
-        if (!of.StartsWith("subscription_", StringComparison.OrdinalIgnoreCase) || of.Length == "subscription_".Length)
+        if (!of.StartsWith("subscription_", StringComparison.OrdinalIgnoreCase) || Subscription.SubscriptionEstimator.KnownWindow(of) is null)
         {
             throw Error(section, $"Of '{of}' is not 'parent' or a subscription window (subscription_5h, subscription_7d)");
         }
@@ -174,9 +178,13 @@ public static class BudgetConfiguration
                 case "window": options.Window = child.Value ?? options.Window; break;
                 case "alpha": options.Alpha = (double)Number(child); break;
                 case "bootstraptokensperpct": options.BootstrapTokensPerPct = (double)Number(child); break;
+                case "weeklybootstraptokensperpct": options.WeeklyBootstrapTokensPerPct = (double)Number(child); break;
                 case "defaultclass": options.DefaultClass = child.Value ?? options.DefaultClass; break;
                 case "mismatchtolerance": options.MismatchTolerance = (double)Number(child); break;
-                case "recalibrateafter": options.RecalibrateAfter = (int)Whole(child); break;
+                case "recalibrateafter":
+                    var after = Whole(child);
+                    options.RecalibrateAfter = after <= int.MaxValue ? (int)after : throw Error(child, $"'{child.Value}' is too large");
+                    break;
                 case "relativecosts":
                     foreach (var cost in child.GetChildren()) options.RelativeCosts[cost.Key] = (double)Number(cost);
                     break;
@@ -187,7 +195,7 @@ public static class BudgetConfiguration
                     }
 
                     break;
-                default: throw Error(child, "is not a subscription setting (Window, Alpha, BootstrapTokensPerPct, DefaultClass, MismatchTolerance, RecalibrateAfter, RelativeCosts, Classes)");
+                default: throw Error(child, "is not a subscription setting (Window, Alpha, BootstrapTokensPerPct, WeeklyBootstrapTokensPerPct, DefaultClass, MismatchTolerance, RecalibrateAfter, RelativeCosts, Classes)");
             }
         }
     }

@@ -191,31 +191,65 @@ public sealed class BudgetGuard : IDisposable
     /// <param name="estimatedUsd">The estimated cost.</param>
     /// <param name="estimatedTokens">The estimated tokens.</param>
     /// <returns>The refusal it would get, or <see langword="null"/>.</returns>
+    /// <remarks>Nothing is held, opened or saved: a closed 5-hour window stays closed.</remarks>
     public BudgetRefusal? Check(BudgetScope scope, decimal estimatedUsd = 0m, long estimatedTokens = 0)
     {
-        if (TryReserveCore(scope, BudgetMoney.ToUnits(estimatedUsd), estimatedTokens, register: false, out var reservation, out var refusal))
+        ArgumentOutOfRangeException.ThrowIfNegative(estimatedUsd);
+        ArgumentOutOfRangeException.ThrowIfNegative(estimatedTokens);
+        var usd = BudgetMoney.ToUnits(estimatedUsd);
+        var tokens = BudgetLimits.ClampTokens(estimatedTokens);
+        if (_unavailable)
         {
-            Unhold(reservation);
-            return null;
+            return Unavailable(usd);
         }
 
-        return refusal;
+        for (var attempt = 0; ; attempt++)
+        {
+            var now = _time.GetUtcNow().UtcTicks;
+            foreach (var template in _tree.ForMask(scope.Mask))
+            {
+                var counter = CounterFor(template, scope, now);
+                if (counter.Fits(usd, tokens) is { } metric)
+                {
+                    if (attempt == 0 && !_live.IsEmpty && ReclaimExpired() > 0)
+                    {
+                        goto retry;
+                    }
+
+                    return Refuse(counter, metric, metric == BudgetMetric.Usd ? usd : tokens);
+                }
+            }
+
+            return null;
+        retry:;
+        }
     }
 
     /// <summary>Charges a call that already happened (no reservation): its cost and tokens count against every node of the scope.</summary>
     /// <param name="scope">Who the call was for.</param>
-    /// <param name="costUsd">The cost; <see langword="null"/> (unpriced) charges only tokens.</param>
+    /// <param name="costUsd">
+    /// The cost; <see langword="null"/> (unknown: an unpriced model or missing usage) charges
+    /// <see cref="BudgetOptions.FallbackUsdPerMillionTokens"/> × tokens when set, else only tokens, and is counted in
+    /// <see cref="BudgetNodeStatus.UnpricedCalls"/>.
+    /// </param>
     /// <param name="tokens">The tokens.</param>
     public void Charge(BudgetScope scope, decimal? costUsd, long tokens)
     {
         if (costUsd < 0) throw new ArgumentOutOfRangeException(nameof(costUsd), costUsd, "the cost must be ≥ 0");
         ArgumentOutOfRangeException.ThrowIfNegative(tokens);
-        var usd = costUsd is { } c ? BudgetMoney.ToUnits(c) : 0;
+        tokens = BudgetLimits.ClampTokens(tokens);
+        var unpriced = costUsd is null;
+        var usd = costUsd is { } c ? BudgetMoney.ToUnits(c) : UnknownCostUnits(tokens, 0);
+        if (usd == 0 && tokens == 0 && !unpriced)
+        {
+            return; // nothing to charge (and no 5-hour window to open)
+        }
+
         var now = _time.GetUtcNow().UtcTicks;
         foreach (var template in _tree.ForMask(scope.Mask))
         {
             var counter = template.Instance(this, scope).At(now);
-            Apply(counter, usd, usd, tokens, tokens);
+            Apply(counter, usd, usd, tokens, tokens, unpriced);
         }
     }
 
@@ -347,11 +381,11 @@ public sealed class BudgetGuard : IDisposable
         if (_unavailable)
         {
             reservation = null;
-            refusal = new BudgetRefusal("(budget state unavailable)", "usd", 0, 0, 0, BudgetMoney.FromUnits(usd), BudgetPeriod.Lifetime, null,
-                "the budget guard could not load its state and is configured to fail closed");
+            refusal = Unavailable(usd);
             return false;
         }
 
+        tokens = BudgetLimits.ClampTokens(tokens);
         for (var attempt = 0; ; attempt++)
         {
             var now = _time.GetUtcNow().UtcTicks;
@@ -361,11 +395,48 @@ public sealed class BudgetGuard : IDisposable
             BudgetMetric? failed = null;
             for (; held < templates.Length; held++)
             {
-                var counter = templates[held].Instance(this, scope).At(now);
+                var counter = CounterFor(templates[held], scope, now);
                 counters[held] = counter;
                 if ((failed = counter.TryHold(usd, tokens)) is not null)
                 {
                     break;
+                }
+            }
+
+            if (failed is null && (usd > 0 || tokens > 0))
+            {
+                // Every node admits it and an amount is held: now open the closed 5-hour windows it holds against.
+                for (var i = 0; i < counters.Length; i++)
+                {
+                    if (!counters[i].Provisional) continue;
+                    var real = counters[i].Node.At(now);
+                    if ((failed = real.TryHold(usd, tokens)) is not null)
+                    {
+                        // Another caller opened and filled the window meanwhile: roll back everything else.
+                        for (var j = 0; j < counters.Length; j++)
+                        {
+                            if (j != i) counters[j].Unhold(usd, tokens);
+                        }
+
+                        counters[i] = real;
+                        held = i;
+                        break;
+                    }
+
+                    counters[i] = real;
+                }
+
+                if (failed is not null)
+                {
+                    reservation = null;
+                    refusal = Refuse(counters[held], failed.Value, failed == BudgetMetric.Usd ? usd : tokens);
+                    if (register)
+                    {
+                        _refusals.Add(1, new KeyValuePair<string, object?>("cage.budget.node", counters[held].Node.Template.Path));
+                        BudgetLog.Refused(_logger, refusal.Message);
+                    }
+
+                    return false;
                 }
             }
 
@@ -413,13 +484,49 @@ public sealed class BudgetGuard : IDisposable
         }
     }
 
-    internal void Complete(BudgetReservation reservation, long holdUsd, long holdTokens, long usd, long tokens)
+    internal void Complete(BudgetReservation reservation, long holdUsd, long holdTokens, long usd, long tokens, bool unpriced)
     {
         _live.TryRemove(reservation.Id, out _);
+        tokens = BudgetLimits.ClampTokens(tokens);
+        var now = 0L;
         foreach (var counter in reservation.Counters)
         {
-            Apply(counter, usd - holdUsd, usd, tokens - holdTokens, tokens);
+            if (counter.Provisional)
+            {
+                // Reserved with nothing held while the 5-hour window was closed: the first spend opens it now.
+                if (usd == 0 && tokens == 0 && !unpriced) continue;
+                if (now == 0) now = _time.GetUtcNow().UtcTicks;
+                Apply(counter.Node.At(now), usd, usd, tokens, tokens, unpriced);
+                continue;
+            }
+
+            Apply(counter, usd - holdUsd, usd, tokens - holdTokens, tokens, unpriced);
         }
+    }
+
+    /// <summary>
+    /// What a call of unknown cost is charged, in units: <see cref="BudgetOptions.FallbackUsdPerMillionTokens"/> × its
+    /// tokens when set and it has tokens, else <paramref name="otherwise"/> (a reservation's estimate, or 0).
+    /// </summary>
+    internal long UnknownCostUnits(long tokens, long otherwise) =>
+        _options.FallbackUsdPerMillionTokens is { } rate && tokens > 0 ? BudgetMoney.ToUnits(rate * tokens / 1_000_000m) : otherwise;
+
+    private BudgetRefusal Unavailable(long usd) => new("(budget state unavailable)", "usd", 0, 0, 0, BudgetMoney.FromUnits(usd), BudgetPeriod.Lifetime, null,
+        "the budget guard could not load its state and is configured to fail closed");
+
+    /// <summary>The counter a call is admitted against: the current period's, or a provisional (unopened) 5-hour window.</summary>
+    private PeriodCounter CounterFor(NodeTemplate template, in BudgetScope scope, long now)
+    {
+        var node = template.Instance(this, scope);
+        var counter = node.Current;
+        if (counter.IsOpenAt(now))
+        {
+            return counter;
+        }
+
+        return template.Period == BudgetPeriod.FiveHours
+            ? new PeriodCounter(node, now, SaturatingAdd(now, BudgetPeriods.FiveHours.Ticks), 0) { Provisional = true }
+            : node.At(now); // a calendar rollover: nothing is saved
     }
 
     /// <summary>The counter a new node instance starts with: the current period, with its saved warnings and reset.</summary>
@@ -490,8 +597,19 @@ public sealed class BudgetGuard : IDisposable
         }
     }
 
-    private void Apply(PeriodCounter counter, long committedUsd, long spentUsd, long committedTokens, long spentTokens)
+    private void Apply(PeriodCounter counter, long committedUsd, long spentUsd, long committedTokens, long spentTokens, bool unpriced = false)
     {
+        if (unpriced)
+        {
+            Interlocked.Increment(ref counter.UnpricedCalls);
+            if (counter.Node.Template.Configured && Interlocked.Exchange(ref counter.UnpricedLogged, 1) == 0)
+            {
+                BudgetLog.UnknownCost(_logger, counter.Node.Path, _options.FallbackUsdPerMillionTokens is { } rate
+                    ? $"charged at the fallback {BudgetMoney.Format(rate)} per million tokens"
+                    : "its dollar spend is now a lower bound (set Cage:Budgets:FallbackUsdPerMillionTokens to charge a fallback price)");
+            }
+        }
+
         Interlocked.Add(ref counter.Committed, committedUsd);
         Interlocked.Add(ref counter.CommittedTokens, committedTokens);
         var usd = Interlocked.Add(ref counter.Spent, spentUsd);
@@ -513,7 +631,8 @@ public sealed class BudgetGuard : IDisposable
                 continue;
             }
 
-            if (after - added < value && after >= value && (Interlocked.Or(ref counter.Warned, threshold.Bit) & threshold.Bit) == 0)
+            // The first charge at or past the threshold fires it, whether the spend crossed it or the cap moved under the spend.
+            if (after >= value && (Volatile.Read(ref counter.Warned) & threshold.Bit) == 0 && (Interlocked.Or(ref counter.Warned, threshold.Bit) & threshold.Bit) == 0)
             {
                 Fire(counter, threshold, value, after);
             }
@@ -632,8 +751,9 @@ public sealed class BudgetGuard : IDisposable
             }
 
             var scope = BudgetScope.From(call);
-            var usd = call.CostUsd is { } cost ? BudgetMoney.ToUnits(cost) : 0;
-            var tokens = call.Usage.TotalTokens;
+            var tokens = BudgetLimits.ClampTokens(call.Usage.TotalTokens);
+            var usd = call.CostUsd is { } cost ? BudgetMoney.ToUnits(cost) : UnknownCostUnits(tokens, 0);
+            var unpriced = call.CostUsd is null;
             foreach (var template in _tree.ForMask(scope.Mask))
             {
                 var node = template.Instance(this, scope);
@@ -658,6 +778,10 @@ public sealed class BudgetGuard : IDisposable
                 Interlocked.Add(ref counter.Spent, usd);
                 Interlocked.Add(ref counter.CommittedTokens, tokens);
                 Interlocked.Add(ref counter.SpentTokens, tokens);
+                if (unpriced)
+                {
+                    counter.UnpricedCalls++;
+                }
             }
 
             calls++;
@@ -720,6 +844,7 @@ public sealed class BudgetGuard : IDisposable
         }
 
         var warned = open ? Volatile.Read(ref counter.Warned) : 0;
+        var unpriced = open ? Volatile.Read(ref counter.UnpricedCalls) : 0;
         return new BudgetNodeStatus(
             node.Path,
             template.Path,
@@ -730,7 +855,9 @@ public sealed class BudgetGuard : IDisposable
             open ? counter.End : null,
             new BudgetMetricStatus(BudgetMoney.FromUnits(spent), BudgetMoney.FromUnits(Math.Max(0, committed - spent)), template.UsdCap is { } u ? BudgetMoney.FromUnits(u) : null),
             new BudgetMetricStatus(spentTokens, Math.Max(0, committedTokens - spentTokens), template.TokenCap),
-            [.. template.Thresholds.Where(t => (warned & t.Bit) != 0).Select(t => t.Key)]);
+            [.. template.Thresholds.Where(t => (warned & t.Bit) != 0).Select(t => t.Key)],
+            unpriced,
+            unpriced > 0 && _options.FallbackUsdPerMillionTokens is null);
     }
 
     private BudgetNodeStatus Unbound(NodeTemplate template)

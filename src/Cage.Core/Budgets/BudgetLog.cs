@@ -27,4 +27,7 @@ internal static partial class BudgetLog
 
     [LoggerMessage(EventId = 1108, Level = LogLevel.Warning, Message = "Cage budget failed to account a metered call; the caller is unaffected")]
     public static partial void MeteredChargeFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1109, Level = LogLevel.Warning, Message = "Cage budget '{Node}' was charged a call whose cost is unknown (an unpriced model or usage that never arrived): {How}. Further ones this period are counted in unpriced_calls without this warning")]
+    public static partial void UnknownCost(ILogger logger, string node, string how);
 }

@@ -13,6 +13,12 @@ internal sealed class PeriodCounter
     public long CommittedTokens;
     public int Warned;
 
+    /// <summary>Calls charged this period whose cost was unknown (an unpriced model, or usage that never arrived).</summary>
+    public long UnpricedCalls;
+
+    /// <summary>1 once the first unknown-cost charge of this period was logged.</summary>
+    public int UnpricedLogged;
+
     public PeriodCounter(BudgetNode node, long startTicks, long endTicks, long resetAtTicks)
     {
         Node = node;
@@ -25,6 +31,12 @@ internal sealed class PeriodCounter
     public long StartTicks { get; }
     public long EndTicks { get; }
     public long ResetAtTicks { get; }
+
+    /// <summary>
+    /// A 5-hour window that is not open yet: admission checks against it (empty) without opening it; the window opens
+    /// only when an amount is held or charged (the reservation then opens the node's real window).
+    /// </summary>
+    public bool Provisional { get; init; }
 
     public DateTimeOffset Start => new(StartTicks, TimeSpan.Zero);
 
@@ -61,6 +73,16 @@ internal sealed class PeriodCounter
         return null;
     }
 
+    /// <summary>Whether a hold would be admitted, without adding it (a <c>Check</c>).</summary>
+    public BudgetMetric? Fits(long usd, long tokens)
+    {
+        var template = Node.Template;
+        if (!template.Blocks) return null;
+        if (template.UsdCap is { } usdCap && !Fits(Volatile.Read(ref Committed), usd, usdCap)) return BudgetMetric.Usd;
+        if (template.TokenCap is { } tokenCap && !Fits(Volatile.Read(ref CommittedTokens), tokens, tokenCap)) return BudgetMetric.Tokens;
+        return null;
+    }
+
     public void Unhold(long usd, long tokens)
     {
         Interlocked.Add(ref Committed, -usd);
@@ -68,12 +90,14 @@ internal sealed class PeriodCounter
     }
 
     /// <summary>Admission: refused when the node is already at its cap, or the estimate would take it past.</summary>
+    private static bool Fits(long current, long amount, long cap) => current < cap && current + amount <= cap;
+
     private static bool TryAdd(ref long committed, long amount, long cap)
     {
         while (true)
         {
             var current = Volatile.Read(ref committed);
-            if (current >= cap || current + amount > cap) return false;
+            if (!Fits(current, amount, cap)) return false;
             if (Interlocked.CompareExchange(ref committed, current + amount, current) == current) return true;
         }
     }

@@ -32,6 +32,14 @@ public sealed class BudgetOptions
     /// </summary>
     public bool FailClosed { get; set; }
 
+    /// <summary>
+    /// The price, in dollars per million tokens, charged for a settled call whose cost is unknown (an unpriced model, or
+    /// usage that never arrived) but whose tokens are known. Default <see langword="null"/>: such a call is charged its
+    /// reservation's estimate (or $0 without a reservation), so token caps still apply but dollar spend is a lower bound.
+    /// Either way the call is counted in <see cref="BudgetNodeStatus.UnpricedCalls"/> and logged once per node and period.
+    /// </summary>
+    public decimal? FallbackUsdPerMillionTokens { get; set; }
+
     /// <summary>The nodes, keyed by path (<c>org/team-a/{user}</c>). Use <see cref="Node(string)"/> to add one.</summary>
     public IDictionary<string, BudgetNodeOptions> Nodes { get; } = new SortedDictionary<string, BudgetNodeOptions>(StringComparer.Ordinal);
 

@@ -76,7 +76,12 @@ public sealed class BudgetReservation : IDisposable
     /// Settles to the actual cost: the hold is replaced by what the call cost, in the period the reservation started in.
     /// Warnings whose threshold this crosses fire now.
     /// </summary>
-    /// <param name="actualUsd">The actual cost; <see langword="null"/> (an unpriced model) keeps the estimate as spent.</param>
+    /// <param name="actualUsd">
+    /// The actual cost; <see langword="null"/> when unknown (an unpriced model, or usage that never arrived): charges
+    /// <see cref="BudgetOptions.FallbackUsdPerMillionTokens"/> × <paramref name="actualTokens"/> when that is set and
+    /// there are tokens, else keeps the estimate as spent; either way the call is counted in
+    /// <see cref="BudgetNodeStatus.UnpricedCalls"/>.
+    /// </param>
     /// <param name="actualTokens">The actual tokens, ≥ 0.</param>
     /// <returns><see langword="false"/> when it was already settled or released.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A negative amount.</exception>
@@ -84,7 +89,7 @@ public sealed class BudgetReservation : IDisposable
     {
         if (actualUsd < 0) throw new ArgumentOutOfRangeException(nameof(actualUsd), actualUsd, "the cost must be ≥ 0");
         ArgumentOutOfRangeException.ThrowIfNegative(actualTokens);
-        return Complete(Settled, actualUsd is { } usd ? BudgetMoney.ToUnits(usd) : UsdUnits, actualTokens, explicitCall: true);
+        return Complete(Settled, actualUsd is { } usd ? BudgetMoney.ToUnits(usd) : _guard.UnknownCostUnits(actualTokens, UsdUnits), actualTokens, explicitCall: true, unpriced: actualUsd is null);
     }
 
     /// <summary>
@@ -113,7 +118,7 @@ public sealed class BudgetReservation : IDisposable
 
     /// <summary>The metered call of the bound scope settles it (no skip flag: the record is what settles).</summary>
     internal bool SettleFromMeter(decimal? actualUsd, long actualTokens) =>
-        Complete(Settled, actualUsd is { } usd ? BudgetMoney.ToUnits(usd) : UsdUnits, actualTokens, explicitCall: false);
+        Complete(Settled, actualUsd is { } usd ? BudgetMoney.ToUnits(usd) : _guard.UnknownCostUnits(actualTokens, UsdUnits), actualTokens, explicitCall: false, unpriced: actualUsd is null);
 
     /// <summary>The lease ran out: give the hold back (the reaper).</summary>
     internal bool Expire()
@@ -127,7 +132,7 @@ public sealed class BudgetReservation : IDisposable
         return true;
     }
 
-    private bool Complete(int final, long usd, long tokens, bool explicitCall)
+    private bool Complete(int final, long usd, long tokens, bool explicitCall, bool unpriced = false)
     {
         long holdUsd = UsdUnits, holdTokens = EstimatedTokens;
         if (Interlocked.CompareExchange(ref _state, final, Open) != Open)
@@ -153,7 +158,7 @@ public sealed class BudgetReservation : IDisposable
             }
         }
 
-        _guard.Complete(this, holdUsd, holdTokens, usd, tokens);
+        _guard.Complete(this, holdUsd, holdTokens, usd, tokens, unpriced);
         return true;
     }
 }

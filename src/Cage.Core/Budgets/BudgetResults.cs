@@ -113,18 +113,23 @@ public sealed class BudgetStatus
     /// <summary>The nodes, parents before children.</summary>
     public IReadOnlyList<BudgetNodeStatus> Nodes { get; }
 
-    /// <summary>Whether any node is at or over a cap.</summary>
+    /// <summary>Whether any node is at or over a cap (spent + reserved, as admission counts it).</summary>
     public bool Over => Nodes.Any(n => n.Over);
 
-    /// <summary>Whether the next call would be admitted (no blocking node is at its cap).</summary>
+    /// <summary>
+    /// Whether a call with a zero estimate would be admitted now: no blocking node has spent + reserved at its cap (a
+    /// positive estimate is also refused when it would take a node past its cap: use <see cref="BudgetGuard.Check"/>).
+    /// </summary>
     public bool Proceed => !Nodes.Any(n => n.Over && n.OnExceed == BudgetExceedAction.Block);
 }
 
 /// <summary>One node's state for the current period.</summary>
 public sealed class BudgetNodeStatus
 {
-    internal BudgetNodeStatus(string path, string template, bool bound, BudgetPeriod period, BudgetExceedAction onExceed, DateTimeOffset? periodStart, DateTimeOffset? resetsAt, BudgetMetricStatus usd, BudgetMetricStatus tokens, IReadOnlyList<string> warningsFired)
+    internal BudgetNodeStatus(string path, string template, bool bound, BudgetPeriod period, BudgetExceedAction onExceed, DateTimeOffset? periodStart, DateTimeOffset? resetsAt, BudgetMetricStatus usd, BudgetMetricStatus tokens, IReadOnlyList<string> warningsFired, long unpricedCalls = 0, bool usdIsLowerBound = false)
     {
+        UnpricedCalls = unpricedCalls;
+        UsdIsLowerBound = usdIsLowerBound;
         Path = path;
         Template = template;
         Bound = bound;
@@ -167,8 +172,20 @@ public sealed class BudgetNodeStatus
     /// <summary>The warn thresholds that fired this period (<c>usd:80%</c>, <c>tokens:100000</c>…).</summary>
     public IReadOnlyList<string> WarningsFired { get; }
 
-    /// <summary>Whether spend reached a cap.</summary>
+    /// <summary>Whether spent + reserved reached a cap.</summary>
     public bool Over => Usd.Over || Tokens.Over;
+
+    /// <summary>
+    /// Calls charged this period whose cost was unknown (an unpriced model, or usage that never arrived); charged at
+    /// <see cref="BudgetOptions.FallbackUsdPerMillionTokens"/> when set.
+    /// </summary>
+    public long UnpricedCalls { get; }
+
+    /// <summary>
+    /// Whether <see cref="Usd"/> spend is only a lower bound: some calls this period had an unknown cost and no
+    /// <see cref="BudgetOptions.FallbackUsdPerMillionTokens"/> is set (their tokens still count against token caps).
+    /// </summary>
+    public bool UsdIsLowerBound { get; }
 }
 
 /// <summary>One metric of a node: spent, held, cap, remaining and percent of cap.</summary>
@@ -196,8 +213,8 @@ public sealed class BudgetMetricStatus
     /// <summary>Spent as a percent of the cap (2 decimals); <see langword="null"/> without a positive cap.</summary>
     public decimal? Percent => Cap is { } cap && cap > 0 ? decimal.Round(Spent * 100m / cap, 2) : null;
 
-    /// <summary>Whether spend reached the cap.</summary>
-    public bool Over => Cap is { } cap && Spent >= cap;
+    /// <summary>Whether spent + reserved reached the cap: a blocking node then refuses the next call, even one estimated at 0.</summary>
+    public bool Over => Cap is { } cap && Spent + Reserved >= cap;
 }
 
 /// <summary>A warn threshold crossed (SPEC 7.5): raised once per threshold per period, on the call that crossed it.</summary>

@@ -96,6 +96,9 @@ internal sealed class NodeTemplate
     public int Depth { get; }
     public bool Configured { get; set; }
     public BudgetPeriod Period { get; set; }
+
+    /// <summary>Whether neither the node nor its limits named a period (a subscription-percent cap then takes its window's).</summary>
+    public bool PeriodDefaulted { get; set; }
     public BudgetExceedAction OnExceed { get; set; }
     public bool Blocks => OnExceed == BudgetExceedAction.Block;
 
@@ -127,8 +130,9 @@ internal sealed class NodeTemplate
             var version = Estimator.Version;
             if (Volatile.Read(ref _tokenCapVersion) != version)
             {
-                var perPct = Estimator.TokensPerPercent(SubscriptionClass ?? Estimator.Options.DefaultClass);
-                Volatile.Write(ref _tokenCap, (long)Math.Floor((double)pct * perPct));
+                var perPct = Estimator.TokensPerPercent(SubscriptionClass ?? Estimator.Options.DefaultClass, SubscriptionWindow ?? SubscriptionEstimator.FiveHourWindow);
+                var tokens = Math.Floor((double)pct * perPct);
+                Volatile.Write(ref _tokenCap, tokens >= BudgetLimits.MaxTokens ? BudgetLimits.MaxTokens : (long)tokens);
                 Volatile.Write(ref _tokenCapVersion, version);
             }
 
@@ -251,6 +255,11 @@ internal sealed class BudgetTree
             throw new BudgetConfigurationException($"Cage:Budgets:LeaseDuration must be positive (got {options.LeaseDuration})");
         }
 
+        if (options.FallbackUsdPerMillionTokens is { } fallback && (fallback < 0 || fallback > 1_000_000m))
+        {
+            throw new BudgetConfigurationException($"Cage:Budgets:FallbackUsdPerMillionTokens must be in [0, 1000000] dollars per million tokens (got {Format(fallback)})");
+        }
+
         var byPath = new Dictionary<string, NodeTemplate>(StringComparer.Ordinal);
         var ordered = new List<NodeTemplate>();
         NodeTemplate Get(string path)
@@ -295,6 +304,7 @@ internal sealed class BudgetTree
             }
 
             template.Period = period ?? BudgetPeriod.Lifetime;
+            template.PeriodDefaulted = period is null;
         }
 
         // Parents before children: resolve caps top-down, then check each family.
@@ -303,6 +313,12 @@ internal sealed class BudgetTree
             if (!options.Nodes.TryGetValue(template.Path, out var node)) continue;
             ResolveUsd(template, node);
             ResolveTokens(template, node, estimator);
+            if (template.PeriodDefaulted && template.SubscriptionWindow is { } window)
+            {
+                // A percent of a subscription window resets with that window: 5h → a 5-hour window, 7d → the week.
+                template.Period = window == SubscriptionEstimator.WeeklyWindow ? BudgetPeriod.Week : BudgetPeriod.FiveHours;
+            }
+
             template.Estimator = estimator;
             template.Thresholds = Thresholds(template, node);
         }
@@ -342,7 +358,7 @@ internal sealed class BudgetTree
             throw new BudgetConfigurationException($"Cage:Budgets:Nodes:{node.Path}:Usd: 'Of' must be 'parent' for a dollar percent");
         }
 
-        template.UsdCap = BudgetMoney.ToUnits(amount);
+        template.UsdCap = BudgetMoney.ToUnits(BudgetLimits.CheckUsd(amount, $"Cage:Budgets:Nodes:{node.Path}:Usd"));
     }
 
     private static void ResolveTokens(NodeTemplate template, BudgetNodeOptions node, SubscriptionEstimator? estimator)
@@ -378,9 +394,15 @@ internal sealed class BudgetTree
                 throw new BudgetConfigurationException($"Cage:Budgets:Nodes:{node.Path}:Tokens is a percent of a subscription window, but no estimator was given");
             }
 
+            if (limit.Pct > BudgetLimits.MaxPct)
+            {
+                throw new BudgetConfigurationException($"Cage:Budgets:Nodes:{node.Path}:Tokens:Pct {Format(limit.Pct.Value)} is above {Format(BudgetLimits.MaxPct)}% of the window");
+            }
+
             template.SubscriptionPct = limit.Pct;
             template.SubscriptionClass = limit.ModelClass;
-            template.SubscriptionWindow = limit.Window;
+            template.SubscriptionWindow = SubscriptionEstimator.KnownWindow(limit.Window)
+                ?? throw new BudgetConfigurationException($"Cage:Budgets:Nodes:{node.Path}:Tokens:Of '{limit.Of}' is not a subscription window (subscription_5h or subscription_7d)");
             return;
         }
 
@@ -389,7 +411,7 @@ internal sealed class BudgetTree
             throw new BudgetConfigurationException($"Cage:Budgets:Nodes:{node.Path}:Tokens must be a whole number of tokens (got {limit})");
         }
 
-        template.StaticTokenCap = (long)amount;
+        template.StaticTokenCap = (long)BudgetLimits.CheckTokens(amount, $"Cage:Budgets:Nodes:{node.Path}:Tokens");
     }
 
     private static BudgetThreshold[] Thresholds(NodeTemplate template, BudgetNodeOptions node)
@@ -398,12 +420,13 @@ internal sealed class BudgetTree
         if (node.WarnAtUsd is { } usd)
         {
             if (usd < 0) throw new BudgetConfigurationException($"Cage:Budgets:Nodes:{node.Path}:WarnAtUsd must be ≥ 0 (got {usd})");
-            list.Add(new BudgetThreshold(BudgetMetric.Usd, "usd:" + Format(usd), BudgetMoney.ToUnits(usd), null, 0));
+            list.Add(new BudgetThreshold(BudgetMetric.Usd, "usd:" + Format(usd), BudgetMoney.ToUnits(BudgetLimits.CheckUsd(usd, $"Cage:Budgets:Nodes:{node.Path}:WarnAtUsd")), null, 0));
         }
 
         if (node.WarnAtTokens is { } tokens)
         {
             if (tokens < 0) throw new BudgetConfigurationException($"Cage:Budgets:Nodes:{node.Path}:WarnAtTokens must be ≥ 0 (got {tokens})");
+            BudgetLimits.CheckTokens(tokens, $"Cage:Budgets:Nodes:{node.Path}:WarnAtTokens");
             list.Add(new BudgetThreshold(BudgetMetric.Tokens, "tokens:" + tokens.ToString(CultureInfo.InvariantCulture), tokens, null, 0));
         }
 
@@ -411,6 +434,11 @@ internal sealed class BudgetTree
         if (percents.Any(p => p <= 0))
         {
             throw new BudgetConfigurationException($"Cage:Budgets:Nodes:{node.Path}:WarnAtPct values must be > 0");
+        }
+
+        if (percents.FirstOrDefault(p => p > BudgetLimits.MaxPct) is var tooBig && tooBig > 0)
+        {
+            throw new BudgetConfigurationException($"Cage:Budgets:Nodes:{node.Path}:WarnAtPct {Format(tooBig)} is above {Format(BudgetLimits.MaxPct)}%");
         }
 
         if (!percents.Contains(100m)) percents.Add(100m); // crossing a cap always warns once
@@ -490,13 +518,40 @@ internal sealed class BudgetTree
     internal static string Format(decimal value) => (value / 1.000000000000000000000000000000000m).ToString(CultureInfo.InvariantCulture);
 }
 
+/// <summary>
+/// The ranges budget amounts must fit: configured caps and thresholds above them are a configuration error naming the
+/// setting; runtime estimates and costs above them are clamped to them (a block node then refuses with a normal message).
+/// </summary>
+internal static class BudgetLimits
+{
+    /// <summary>The largest dollar amount: $100,000,000 (1e18 units of 1e-10 USD, far from <see cref="long.MaxValue"/>).</summary>
+    public const decimal MaxUsd = 100_000_000m;
+
+    /// <summary>The largest token amount: 10^15.</summary>
+    public const long MaxTokens = 1_000_000_000_000_000;
+
+    /// <summary>The largest percent (of a subscription window, or a warn threshold of a cap).</summary>
+    public const decimal MaxPct = 10_000m;
+
+    public static decimal CheckUsd(decimal usd, string setting) => usd <= MaxUsd ? usd
+        : throw new BudgetConfigurationException($"{setting} {BudgetTree.Format(usd)} is above the largest supported amount (${MaxUsd.ToString("N0", CultureInfo.InvariantCulture)})");
+
+    public static decimal CheckTokens(decimal tokens, string setting) => tokens <= MaxTokens ? tokens
+        : throw new BudgetConfigurationException($"{setting} {BudgetTree.Format(tokens)} is above the largest supported token count ({MaxTokens.ToString("N0", CultureInfo.InvariantCulture)})");
+
+    public static long ClampTokens(long tokens) => tokens > MaxTokens ? MaxTokens : tokens;
+}
+
 /// <summary>Dollars on the hot path: integers of 1e-10 USD (exact for every catalog price, like the ledger's cost_e10).</summary>
 internal static class BudgetMoney
 {
     public const decimal UnitsPerUsd = 10_000_000_000m;
 
-    /// <summary>Dollars to units; finer than 1e-10 USD is truncated (catalog costs are exact at this scale).</summary>
-    public static long ToUnits(decimal usd) => usd == 0m ? 0 : (long)(usd * UnitsPerUsd);
+    /// <summary>
+    /// Dollars to units; finer than 1e-10 USD is truncated (catalog costs are exact at this scale). Amounts above
+    /// <see cref="BudgetLimits.MaxUsd"/> saturate there (configured ones are rejected before they get here).
+    /// </summary>
+    public static long ToUnits(decimal usd) => usd == 0m ? 0 : usd >= BudgetLimits.MaxUsd ? (long)(BudgetLimits.MaxUsd * UnitsPerUsd) : (long)(usd * UnitsPerUsd);
 
     public static decimal FromUnits(long units) => units / UnitsPerUsd;
 

@@ -44,10 +44,27 @@ public sealed class SessionCostAccumulator
     /// <returns>The warning messages fired by this call.</returns>
     public IReadOnlyList<string> Add(string model, string? category, long promptTokens, long completionTokens, decimal? costUsd)
     {
+        if (costUsd < 0) throw new ArgumentOutOfRangeException(nameof(costUsd), costUsd, "the cost must be ≥ 0");
+        return AddCore(model, category, promptTokens, completionTokens, costUsd, unknownCost: false);
+    }
+
+    /// <summary>
+    /// Records a call whose cost is unknown (an unpriced model, or usage that never arrived): its calls and tokens count,
+    /// it adds nothing to the cloud cost, and it is counted apart (<see cref="UnknownCostCalls"/>), never as local.
+    /// </summary>
+    /// <param name="model">The model that served the call.</param>
+    /// <param name="category">The call-site category; <c>main</c> when empty.</param>
+    /// <param name="promptTokens">Prompt tokens, ≥ 0.</param>
+    /// <param name="completionTokens">Completion tokens, ≥ 0.</param>
+    /// <returns>The warning messages fired by this call.</returns>
+    public IReadOnlyList<string> AddUnknownCost(string model, string? category, long promptTokens, long completionTokens) =>
+        AddCore(model, category, promptTokens, completionTokens, null, unknownCost: true);
+
+    private List<string> AddCore(string model, string? category, long promptTokens, long completionTokens, decimal? costUsd, bool unknownCost)
+    {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentOutOfRangeException.ThrowIfNegative(promptTokens);
         ArgumentOutOfRangeException.ThrowIfNegative(completionTokens);
-        if (costUsd < 0) throw new ArgumentOutOfRangeException(nameof(costUsd), costUsd, "the cost must be ≥ 0");
         var key = (model, string.IsNullOrEmpty(category) ? DefaultCategory : category);
         lock (_gate)
         {
@@ -60,7 +77,14 @@ public sealed class SessionCostAccumulator
             slot.Prompt += promptTokens;
             slot.Completion += completionTokens;
             slot.Cost += costUsd ?? 0m;
-            slot.IsLocal |= costUsd is null;
+            if (unknownCost)
+            {
+                slot.UnknownCalls++;
+            }
+            else
+            {
+                slot.IsLocal |= costUsd is null;
+            }
 
             var fired = new List<string>();
             var cost = CloudCostLocked();
@@ -81,24 +105,37 @@ public sealed class SessionCostAccumulator
         }
     }
 
-    /// <summary>Records a metered call: local calls (<see cref="CostSource.Local"/>) and unpriced ones count as having no cost.</summary>
+    /// <summary>
+    /// Records a metered call: a local call (<see cref="CostSource.Local"/>) has no cost; a call whose cost is unknown
+    /// (unpriced model, or usage that never arrived) is counted apart as unknown cost (<see cref="AddUnknownCost"/>).
+    /// </summary>
     /// <param name="call">The call.</param>
     /// <returns>The warning messages fired by this call.</returns>
     public IReadOnlyList<string> Add(CallRecord call)
     {
         ArgumentNullException.ThrowIfNull(call);
-        var cost = call.CostSource is CostSource.Local or CostSource.Unpriced ? null : call.CostUsd;
-        return Add(call.Model, call.Category, call.Usage.PromptTokens, call.Usage.Output, cost);
+        if (call.CostSource == CostSource.Local)
+        {
+            return Add(call.Model, call.Category, call.Usage.PromptTokens, call.Usage.Output, null);
+        }
+
+        return call.CostUsd is { } cost
+            ? Add(call.Model, call.Category, call.Usage.PromptTokens, call.Usage.Output, cost)
+            : AddUnknownCost(call.Model, call.Category, call.Usage.PromptTokens, call.Usage.Output);
     }
 
     /// <summary>All calls.</summary>
     public long Calls { get { lock (_gate) { return _slots.Values.Sum(s => s.Calls); } } }
 
+    /// <summary>Calls whose cost is unknown (not in the cloud cost, not local).</summary>
+    public long UnknownCostCalls { get { lock (_gate) { return _slots.Values.Sum(s => s.UnknownCalls); } } }
+
     /// <summary>The cloud cost (calls with a cost).</summary>
     public decimal CloudCostUsd { get { lock (_gate) { return CloudCostLocked(); } } }
 
     /// <summary>
-    /// The one-line summary, e.g. <c>24 calls, prompt=12,450 / completion=3,210 tokens, cost=$0.023400 (cloud only; local: 14 calls)</c>.
+    /// The one-line summary, e.g. <c>24 calls, prompt=12,450 / completion=3,210 tokens, cost=$0.023400 (cloud only; local: 14 calls)</c>,
+    /// with <c>; unknown cost: 2 calls</c> inside the parentheses when some calls had an unknown cost (the cost is then a lower bound).
     /// </summary>
     /// <returns>The summary.</returns>
     public string Summary()
@@ -106,9 +143,11 @@ public sealed class SessionCostAccumulator
         lock (_gate)
         {
             var calls = _slots.Values.Sum(s => s.Calls);
-            var localCalls = _slots.Values.Where(s => s.IsLocal).Sum(s => s.Calls);
+            var unknown = _slots.Values.Sum(s => s.UnknownCalls);
+            var localCalls = _slots.Values.Where(s => s.IsLocal).Sum(s => s.Calls - s.UnknownCalls);
             return $"{Count(calls)} {(calls == 1 ? "call" : "calls")}, prompt={Count(_slots.Values.Sum(s => s.Prompt))} / completion={Count(_slots.Values.Sum(s => s.Completion))} tokens, " +
-                $"cost={Money(CloudCostLocked())} (cloud only; local: {Count(localCalls)} {(localCalls == 1 ? "call" : "calls")})";
+                $"cost={Money(CloudCostLocked())} (cloud only; local: {Count(localCalls)} {(localCalls == 1 ? "call" : "calls")}" +
+                (unknown > 0 ? $"; unknown cost: {Count(unknown)} {(unknown == 1 ? "call" : "calls")})" : ")");
         }
     }
 
@@ -119,7 +158,7 @@ public sealed class SessionCostAccumulator
         lock (_gate)
         {
             return [.. _slots
-                .Select(p => new SessionCostSlot(p.Key.Model, p.Key.Category, p.Value.Calls, p.Value.Prompt, p.Value.Completion, p.Value.Cost, p.Value.IsLocal))
+                .Select(p => new SessionCostSlot(p.Key.Model, p.Key.Category, p.Value.Calls, p.Value.Prompt, p.Value.Completion, p.Value.Cost, p.Value.IsLocal, p.Value.UnknownCalls))
                 .OrderByDescending(s => s.CostUsd)
                 .ThenBy(s => s.Model, StringComparer.Ordinal)
                 .ThenBy(s => s.Category, StringComparer.Ordinal)];
@@ -150,6 +189,7 @@ public sealed class SessionCostAccumulator
         public long Completion;
         public decimal Cost;
         public bool IsLocal;
+        public long UnknownCalls;
     }
 }
 
@@ -160,8 +200,9 @@ public sealed class SessionCostAccumulator
 /// <param name="PromptTokens">Prompt tokens.</param>
 /// <param name="CompletionTokens">Completion tokens.</param>
 /// <param name="CostUsd">Cost of the calls that had one.</param>
-/// <param name="IsLocal">Sticky: some call in the slot had no cost.</param>
-public sealed record SessionCostSlot(string Model, string Category, long Calls, long PromptTokens, long CompletionTokens, decimal CostUsd, bool IsLocal)
+/// <param name="IsLocal">Sticky: some call in the slot had no cost (a local model).</param>
+/// <param name="UnknownCostCalls">Calls in the slot whose cost is unknown (not local, not in <paramref name="CostUsd"/>).</param>
+public sealed record SessionCostSlot(string Model, string Category, long Calls, long PromptTokens, long CompletionTokens, decimal CostUsd, bool IsLocal, long UnknownCostCalls = 0)
 {
     /// <summary>A detail line: <c>cloud main: 8 calls, 3,850/980 tokens, $0.018000</c>, or <c>(local)</c> for a local slot without cost.</summary>
     /// <returns>The line.</returns>
@@ -169,7 +210,8 @@ public sealed record SessionCostSlot(string Model, string Category, long Calls, 
     {
         var tokens = string.Create(CultureInfo.InvariantCulture, $"{PromptTokens:#,##0}/{CompletionTokens:#,##0} tokens");
         var calls = string.Create(CultureInfo.InvariantCulture, $"{Calls:#,##0} {(Calls == 1 ? "call" : "calls")}");
-        var cost = IsLocal && CostUsd == 0 ? "(local)" : SessionCostAccumulator.Money(CostUsd) + (IsLocal ? " (partly local)" : "");
-        return $"{Model} {Category}: {calls}, {tokens}, {cost}";
+        var cost = IsLocal && CostUsd == 0 && UnknownCostCalls == 0 ? "(local)" : SessionCostAccumulator.Money(CostUsd) + (IsLocal ? " (partly local)" : "");
+        var unknown = UnknownCostCalls > 0 ? string.Create(CultureInfo.InvariantCulture, $" (unknown cost: {UnknownCostCalls:#,##0} {(UnknownCostCalls == 1 ? "call" : "calls")})") : "";
+        return $"{Model} {Category}: {calls}, {tokens}, {cost}{unknown}";
     }
 }

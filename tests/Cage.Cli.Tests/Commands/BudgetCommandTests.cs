@@ -93,6 +93,8 @@ public sealed class BudgetCommandTests
 
     [TestCase("""{ "Cage": { "Budgets": { "Nodes": { "org": { "Usd": "lots" } } } } }""", "Cage:Budgets:Nodes:org:Usd 'lots' is not a number")]
     [TestCase("""{ "Cage": { "Budgets": { "Nodes": { "org": { "Usd": 1 }, "org/a": { "Usd": 5 } } } } }""", "exceeds the cap of its parent 'org'")]
+    [TestCase("""{ "Cage": { "Budgets": { "Nodes": { "org": { "Usd": 1000000000000 } } } } }""", "Cage:Budgets:Nodes:org:Usd 1000000000000 is above the largest supported amount ($100,000,000)")]
+    [TestCase("""{ "Cage": { "Budgets": { "Nodes": { "seat": { "Tokens": { "Pct": 10, "Of": "subscription_30d" } } } } } }""", "Cage:Budgets:Nodes:seat:Tokens Of 'subscription_30d' is not 'parent' or a subscription window")]
     public async Task Budget_BadPolicy_Exits2NamingFileAndSetting(string policy, string expected)
     {
         using var cli = new CliHarness();
@@ -103,6 +105,37 @@ public sealed class BudgetCommandTests
 
         Assert.That(run.ExitCode, Is.EqualTo(2));
         Assert.That(run.Err, Does.Contain(cli.PolicyPath).And.Contain(expected));
+    }
+
+    [TestCase("", 2.0, true)]
+    [TestCase(", \"FallbackUsdPerMillionTokens\": 3", 2.003, false)] // 1,000 tokens × $3 / 1,000,000
+    public async Task Budget_CallOfUnknownCost_CountedAsUnpricedAndDollarSpendFlagged(string fallback, double used, bool lowerBound)
+    {
+        using var cli = new CliHarness();
+        await cli.RunAsync("init");
+        await File.WriteAllTextAsync(cli.PolicyPath, $$"""
+            { "Cage": { "Budgets": { "Nodes": { "org": { "Usd": 10, "Period": "month" } }{{fallback}} } } }
+            """);
+        await using (var ledger = SqliteLedger.Open(cli.LedgerPath))
+        {
+            await ledger.AppendAsync(new LedgerBatch(
+            [
+                new CallRecord { Id = "c_1", Timestamp = CliHarness.FixtureNow.AddHours(-2), CostUsd = 2m, CostSource = CostSource.Provider, Usage = new TokenUsage(Input: 100, Output: 10) },
+                new CallRecord { Id = "c_2", Timestamp = CliHarness.FixtureNow.AddHours(-1), Model = "mystery-9", CostUsd = null, CostSource = CostSource.Unpriced, Usage = new TokenUsage(Input: 900, Output: 100) },
+            ], []));
+        }
+
+        var run = await cli.RunAsync("budget", "--json");
+        var text = await cli.RunAsync("budget");
+
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.Err);
+        var org = run.Json().GetProperty("scopes").GetProperty("org");
+        Assert.That(org.GetProperty("used").GetDecimal(), Is.EqualTo((decimal)used));
+        Assert.That(org.GetProperty("unpriced_calls").GetInt64(), Is.EqualTo(1));
+        Assert.That(org.GetProperty("usd_lower_bound").GetBoolean(), Is.EqualTo(lowerBound));
+        Assert.That(org.GetProperty("tokens").GetProperty("used").GetDecimal(), Is.EqualTo(1_110m), "the unpriced call's tokens count");
+        Assert.That(text.Out, Does.Contain("unknown cost: org 1 call"));
+        Assert.That(text.Out.Contains("lower bound", StringComparison.Ordinal), Is.EqualTo(lowerBound));
     }
 
     [Test]

@@ -185,4 +185,88 @@ public sealed class BudgetMeteringTests
 
         Assert.That(ex!.Message, Does.Contain("org/a").And.Contain("exceeds the cap of its parent 'org'"));
     }
+
+    [Test]
+    public void Settle_UnknownCostWithFallback_ChargesTheFallbackPerMillionTokens()
+    {
+        using var guard = Guard(Clock(), o =>
+        {
+            o.FallbackUsdPerMillionTokens = 2m;
+            o.Node("team").CapUsd(10m).Block();
+        });
+
+        guard.Admit(default, 0m).Settle(null, 500_000);
+        guard.Charge(default, null, 250_000);
+
+        var team = guard.Node("team");
+        Assert.That(team.Usd.Spent, Is.EqualTo(1.5m), "500,000 × $2 / 1M + 250,000 × $2 / 1M");
+        Assert.That(team.UnpricedCalls, Is.EqualTo(2));
+        Assert.That(team.UsdIsLowerBound, Is.False);
+    }
+
+    [Test]
+    public void Settle_UnknownCostWithoutFallback_KeepsTheEstimateFlagsALowerBoundAndTokenCapsStillApply()
+    {
+        using var guard = Guard(Clock(), o => o.Node("team").CapUsd(10m).CapTokens(400_000).Block());
+
+        guard.Admit(default, 0.1m).Settle(null, 500_000);
+
+        var team = guard.Node("team");
+        Assert.That(team.Usd.Spent, Is.EqualTo(0.1m), "the estimate");
+        Assert.That(team.Tokens.Spent, Is.EqualTo(500_000m));
+        Assert.That((team.UnpricedCalls, team.UsdIsLowerBound), Is.EqualTo((1L, true)));
+        Assert.That(guard.Refuse(default).Metric, Is.EqualTo("tokens"), "the token cap stops the loop");
+    }
+
+    [Test]
+    public async Task MeteredCall_UnpricedModel_ChargedAtTheFallbackAndLoggedOncePerNodeAndPeriod()
+    {
+        var time = Clock();
+        var logger = new Microsoft.Extensions.Logging.Testing.FakeLogger();
+        var services = new ServiceCollection();
+        services.AddSingleton<TimeProvider>(time);
+        services.AddSingleton<Microsoft.Extensions.Logging.ILoggerFactory>(new SingleLoggerFactory(logger));
+        services.AddCage(o => o.Metering.SetAsStaticDefault = false).AddInMemoryLedger(new InMemoryLedger()).AddBudgets(o =>
+        {
+            o.FallbackUsdPerMillionTokens = 10m;
+            o.Node("agents/{agent}").CapUsd(0.05m).Every(BudgetPeriod.Day).Block();
+        });
+        await using var provider = services.BuildServiceProvider();
+        var meter = provider.GetRequiredService<ICageMeter>();
+        var guard = provider.GetRequiredService<BudgetGuard>();
+
+        for (var turn = 0; turn < 3; turn++)
+        {
+            using var m = meter.Meter("loop", agent: "fixer");
+            if (!guard.TryReserve(m, 0m, 0, out _, out _)) break;
+            m.Usage("acme", "mystery-model-9", input: 2_000, output: 500); // unpriced: 2,500 tokens × $10 / 1M = $0.025
+        }
+
+        var node = guard.Node("agents/fixer");
+        Assert.That(node.Usd.Spent, Is.EqualTo(0.05m), "two turns at $0.025; the third is refused at the $0.05 cap");
+        Assert.That(node.UnpricedCalls, Is.EqualTo(2));
+        var warnings = logger.Collector.GetSnapshot().Where(r => r.Id.Id == 1109).ToList();
+        Assert.That(warnings, Has.Count.EqualTo(1), "once per node and period");
+        Assert.That(warnings[0].Message, Does.Contain("'agents/fixer'").And.Contain("$10.000000 per million tokens"));
+        time.Advance(TimeSpan.FromDays(1));
+        using (var m = meter.Meter("loop", agent: "fixer"))
+        {
+            m.Usage("acme", "mystery-model-9", input: 100, output: 0);
+        }
+
+        Assert.That(logger.Collector.GetSnapshot().Count(r => r.Id.Id == 1109), Is.EqualTo(2), "a new period logs again");
+    }
+
+    private sealed class SingleLoggerFactory(Microsoft.Extensions.Logging.ILogger logger) : Microsoft.Extensions.Logging.ILoggerFactory
+    {
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => logger;
+
+        public void AddProvider(Microsoft.Extensions.Logging.ILoggerProvider provider)
+        {
+        }
+
+        public void Dispose()
+        {
+        }
+    }
 }

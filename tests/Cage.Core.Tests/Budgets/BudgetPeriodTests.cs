@@ -129,4 +129,58 @@ public sealed class BudgetPeriodTests
         guard.Admit(default, tokens: 10).Settle(0m, 10);
         Assert.That(guard.Node("seat").ResetsAt, Is.EqualTo(opened.AddHours(11)), "the next window opened with the next spend");
     }
+
+    [Test]
+    public void Check_ClosedFiveHourWindow_NeitherOpensNorSavesIt()
+    {
+        var time = Clock();
+        var store = new InMemoryBudgetStore();
+        using var guard = Guard(time, o => o.Node("seat").CapUsd(10m).Every(BudgetPeriod.FiveHours).Block(), store);
+
+        Assert.That(guard.Check(default, 1m), Is.Null);
+        Assert.That(store.Saves, Is.Zero, "a check saves nothing");
+        time.Advance(TimeSpan.FromHours(4));
+        guard.Admit(default, 1m).Settle(1m);
+        time.Advance(TimeSpan.FromHours(1.5));
+
+        var seat = guard.Node("seat");
+        Assert.That(seat.Usd.Spent, Is.EqualTo(1m), "the window opened with the first spend, 1.5 h ago");
+        Assert.That(seat.PeriodStart, Is.EqualTo(Saturday.AddHours(4)));
+    }
+
+    [Test]
+    public void TryReserve_RefusedByAnotherNode_DoesNotOpenAFiveHourWindow()
+    {
+        var time = Clock();
+        using var guard = Guard(time, o =>
+        {
+            o.Node("seat").Every(BudgetPeriod.FiveHours);
+            o.Node("seat/agent").CapUsd(1m).Block();
+        });
+        guard.Admit(default, 1m).Settle(1m);                     // opens seat's window now; seat/agent is at its cap
+        time.Advance(TimeSpan.FromHours(6));
+
+        guard.Refuse(default, 0.5m);
+
+        var seat = guard.Node("seat");
+        Assert.That((seat.PeriodStart, seat.ResetsAt), Is.EqualTo(((DateTimeOffset?)null, (DateTimeOffset?)null)), "no spend: still closed");
+    }
+
+    [Test]
+    public void TryReserve_ZeroEstimate_OpensTheFiveHourWindowAtTheFirstSpend()
+    {
+        var time = Clock();
+        using var guard = Guard(time, o => o.Node("seat").CapUsd(10m).Every(BudgetPeriod.FiveHours).Block());
+
+        var reservation = guard.Admit(default);
+        Assert.That(guard.Node("seat").PeriodStart, Is.Null, "nothing held: not opened");
+        time.Advance(TimeSpan.FromHours(2));
+        reservation.Settle(0.5m);
+        guard.Admit(default).Dispose();                           // released with nothing billed: opens nothing more
+
+        var seat = guard.Node("seat");
+        Assert.That(seat.PeriodStart, Is.EqualTo(Saturday.AddHours(2)));
+        Assert.That(seat.ResetsAt, Is.EqualTo(Saturday.AddHours(7)));
+        Assert.That(seat.Usd.Spent, Is.EqualTo(0.5m));
+    }
 }

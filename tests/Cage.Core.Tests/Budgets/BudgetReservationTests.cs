@@ -238,4 +238,49 @@ public sealed class BudgetFailureModeTests
             Assert.That(refusal.Message, Does.Contain("fail closed"));
         }
     }
+
+    [Test]
+    public void GetStatus_ReservationsFillTheCap_OverAndNotProceedLikeAdmission()
+    {
+        using var guard = Guard(Clock(), o => o.Node("team").CapUsd(1m).Block());
+        var held = guard.Admit(default, 0.6m);
+        guard.Admit(default, 0.4m);
+
+        var status = guard.GetStatus(default(BudgetScope));
+
+        Assert.That(status.Nodes[0].Usd.Spent, Is.Zero);
+        Assert.That(status.Nodes[0].Usd.Reserved, Is.EqualTo(1m));
+        Assert.That((status.Over, status.Proceed), Is.EqualTo((true, false)), "spent 0 + reserved $1 is at the $1 cap");
+        Assert.That(guard.Check(default), Is.Not.Null, "admission agrees: a zero estimate is refused");
+        held.Release();
+        Assert.That(guard.GetStatus(default(BudgetScope)).Proceed, Is.True);
+    }
+
+    [Test]
+    public void TryReserve_HugeEstimate_IsRefusedWithAMessageNotAnOverflow()
+    {
+        using var guard = Guard(Clock(), o =>
+        {
+            o.Node("team").CapUsd(10m).Block();
+            o.Node("team/tokens").CapTokens(1_000).Block();
+        });
+
+        var refusal = guard.Refuse(default, decimal.MaxValue, long.MaxValue);
+        Assert.That(refusal.Message, Does.StartWith("budget 'team' is exhausted: spent $0.000000 of $10.000000, this call needs $100000000.000000"));
+        Assert.That(guard.Check(default, 1e20m), Is.Not.Null);
+        var tokens = guard.Refuse(default, 0m, long.MaxValue);
+        Assert.That(tokens.Node, Is.EqualTo("team/tokens"));
+    }
+
+    [Test]
+    public void Settle_HugeActualCost_ChargesTheClampedAmountWithoutThrowing()
+    {
+        using var guard = Guard(Clock(), o => o.Node("team").CapUsd(10m));
+
+        guard.Admit(default).Settle(decimal.MaxValue, long.MaxValue);
+        guard.Charge(default, 1e25m, long.MaxValue);
+
+        Assert.That(guard.Node("team").Usd.Spent, Is.EqualTo(200_000_000m), "each clamped to $100,000,000");
+        Assert.That(guard.Node("team").Tokens.Spent, Is.EqualTo(2_000_000_000_000_000m), "each clamped to 10^15 tokens");
+    }
 }

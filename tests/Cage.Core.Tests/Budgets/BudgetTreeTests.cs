@@ -1,4 +1,6 @@
 using CageNet.Budgets;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using static CageNet.Tests.Budgets.BudgetTestKit;
 
 namespace CageNet.Tests.Budgets;
@@ -90,5 +92,41 @@ public sealed class BudgetTreeTests
         guard.Refuse(new BudgetScope(User: "alice"));
         guard.Admit(new BudgetScope(User: "bob"));
         Assert.That(guard.GetStatus(new BudgetScope(User: "alice")).Nodes.Select(n => n.Path), Is.EqualTo(new[] { "app", "app/alice" }));
+    }
+
+    [TestCase("Usd", "Cage:Budgets:Nodes:org:Usd 1000000000000 is above the largest supported amount ($100,000,000)")]
+    [TestCase("Tokens", "Cage:Budgets:Nodes:org:Tokens 10000000000000000000 is above the largest supported token count (1,000,000,000,000,000)")]
+    [TestCase("WarnAtUsd", "Cage:Budgets:Nodes:org:WarnAtUsd 1000000000000 is above the largest supported amount ($100,000,000)")]
+    [TestCase("WarnAtPct", "Cage:Budgets:Nodes:org:WarnAtPct 1000000000000 is above 10000%")]
+    public void Compile_HugeAmount_IsAConfigurationErrorNamingTheSetting(string setting, string expected)
+    {
+        var options = new BudgetOptions();
+        var org = options.Node("org").CapUsd(1m);
+        switch (setting)
+        {
+            case "Usd": org.CapUsd(1_000_000_000_000m); break;
+            case "Tokens": org.CapTokens(BudgetLimit.Absolute(10_000_000_000_000_000_000m)); break;
+            case "WarnAtUsd": org.WarnAt(usd: 1_000_000_000_000m); break;
+            case "WarnAtPct": org.WarnAt(pct: 1_000_000_000_000m); break;
+        }
+
+        var error = Assert.Throws<BudgetConfigurationException>(() => new BudgetGuard(options, Clock()).Dispose());
+
+        Assert.That(error!.Message, Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void AddBudgets_HugeCapInConfiguration_FailsValidationNamingTheSetting()
+    {
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Cage:Budgets:Nodes:org:Usd"] = "79228162514264337593543950335" })
+            .Build();
+        var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection();
+        services.AddCage(o => o.Metering.SetAsStaticDefault = false).AddBudgets(configuration.GetSection("Cage:Budgets"));
+        using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => provider.GetRequiredService<BudgetGuard>());
+
+        Assert.That(error!.Message, Does.Contain("Cage:Budgets:Nodes:org:Usd 79228162514264337593543950335 is above the largest supported amount"));
     }
 }

@@ -138,4 +138,25 @@ public sealed class BudgetWarningTests
 
         public void Dispose() => _meters.ForEach(m => m.Dispose());
     }
+
+    [Test]
+    public void Warning_CapMovesUnderTheSpend_FiresOnTheNextCharge()
+    {
+        var options = new BudgetOptions();
+        options.Node("seat").CapTokens(BudgetLimit.PercentOfSubscription(10, "5h"));
+        using var guard = new BudgetGuard(options, Clock());
+        var fired = new List<string>();
+        guard.Warning += (_, e) => fired.Add(e.Threshold);
+        Assert.That(guard.Node("seat").Tokens.Cap, Is.EqualTo(80_000m), "10% × 8,000 sonnet tokens per 1% (bootstrap)");
+
+        guard.Admit(default).Settle(0m, 72_000);                        // 90% of the cap
+        guard.Estimator.AddSnapshot("sonnet", 1_000, 1);                 // recalibrated: 1,000 tokens per 1%
+        guard.Estimator.AddSnapshot("sonnet", 1_000, 1);
+        Assert.That(guard.Node("seat").Tokens.Cap, Is.EqualTo(10_000m), "the cap shrank below the 72,000 spent");
+        Assert.That(fired, Is.Empty, "nothing crossed yet: no charge since");
+        guard.Admit(default).Settle(0m, 10);
+        guard.Admit(default).Settle(0m, 10);
+
+        Assert.That(fired, Is.EqualTo(new[] { "tokens:100%" }), "once, on the first charge past the moved cap");
+    }
 }

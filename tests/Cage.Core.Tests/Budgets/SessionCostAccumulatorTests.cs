@@ -70,4 +70,21 @@ public sealed class SessionCostAccumulatorTests
 
         Assert.That(session.Summary(), Is.EqualTo("2 calls, prompt=15 / completion=3 tokens, cost=$0.010000 (cloud only; local: 1 call)"));
     }
+
+    [Test]
+    public void Add_CallRecordsOfUnknownCost_CountedApartNeverAsLocal()
+    {
+        var session = new SessionCostAccumulator();
+        session.Add(new CallRecord { Id = "c", Timestamp = BudgetTestKit.Saturday, Model = "cloud", CostUsd = 0.002m, CostSource = CostSource.Catalog, Usage = new TokenUsage(Input: 100, Output: 10) });
+        session.Add(new CallRecord { Id = "c", Timestamp = BudgetTestKit.Saturday, Model = "llama", CostUsd = 0m, CostSource = CostSource.Local, Usage = new TokenUsage(Input: 50, Output: 5) });
+        session.Add(new CallRecord { Id = "c", Timestamp = BudgetTestKit.Saturday, Model = "mystery-9", CostUsd = null, CostSource = CostSource.Unpriced, Usage = new TokenUsage(Input: 30, Output: 3) });
+        session.Add(new CallRecord { Id = "c", Timestamp = BudgetTestKit.Saturday, Model = "cloud", CostUsd = null, CostSource = CostSource.Catalog, UsageStatus = UsageStatus.Missing });
+
+        Assert.That(session.Summary(), Is.EqualTo("4 calls, prompt=180 / completion=18 tokens, cost=$0.002000 (cloud only; local: 1 call; unknown cost: 2 calls)"));
+        Assert.That(session.UnknownCostCalls, Is.EqualTo(2));
+        var mystery = session.Detail().Single(d => d.Model == "mystery-9");
+        Assert.That((mystery.IsLocal, mystery.UnknownCostCalls), Is.EqualTo((false, 1L)));
+        Assert.That(mystery.ToString(), Is.EqualTo("mystery-9 main: 1 call, 30/3 tokens, $0.000000 (unknown cost: 1 call)"));
+        Assert.That(session.Detail().Single(d => d.Model == "llama").ToString(), Does.EndWith("(local)"));
+    }
 }

@@ -143,4 +143,122 @@ public sealed class SubscriptionTests
         Assert.That(guard.GetStatus("seat/coder").Nodes[1].Tokens.Cap, Is.EqualTo(800_000m));
         Assert.That(guard.Node("seat").Period, Is.EqualTo(BudgetPeriod.Week));
     }
+
+    [Test]
+    public void Estimator_Observe_UtilizationNotMoved_KeepsTokensUntilItRises()
+    {
+        var estimator = new SubscriptionEstimator();
+        var at = Saturday;
+        var resets = at.AddHours(5);
+        estimator.Observe(SubscriptionSample.FromPercent("5h", 10, at, resets));
+        var pct = 10.0;
+        for (var cycle = 0; cycle < 2; cycle++)
+        {
+            // 10 calls of 1,000 sonnet tokens move utilization by 1% in total; the header only ticks on the last one.
+            for (var call = 1; call <= 10; call++)
+            {
+                estimator.RecordTokens("claude-sonnet-4-6", 1_000);
+                if (call == 10) pct += 1;
+                at = at.AddMinutes(1);
+                estimator.Observe(SubscriptionSample.FromPercent("5h", pct, at, resets));
+            }
+        }
+
+        Assert.That(estimator.SnapshotCount("sonnet"), Is.EqualTo(2));
+        Assert.That(estimator.TokensPerPercent("sonnet"), Is.EqualTo(10_000).Within(1e-6), "10,000 tokens moved the window by 1%, twice");
+    }
+
+    [Test]
+    public void Estimator_Observe_WindowReset_DiscardsTheTokensBeforeIt()
+    {
+        var estimator = new SubscriptionEstimator();
+        var first = Saturday.AddHours(1);
+        var second = Saturday.AddHours(6);
+        estimator.Observe(SubscriptionSample.FromPercent("5h", 10, Saturday, first));
+        estimator.RecordTokens("claude-sonnet-4-6", 5_000);                 // never moved the old window
+        estimator.Observe(SubscriptionSample.FromPercent("5h", 0, Saturday.AddHours(1.5), second));
+        estimator.RecordTokens("claude-sonnet-4-6", 2_000);
+        estimator.Observe(SubscriptionSample.FromPercent("5h", 1, Saturday.AddHours(2), second));
+        estimator.RecordTokens("claude-sonnet-4-6", 2_000);
+        estimator.Observe(SubscriptionSample.FromPercent("5h", 2, Saturday.AddHours(2.5), second));
+
+        // Kept, the 5,000 would have made the first snapshot 7,000/1% and the EMA 0.3 × 2,000 + 0.7 × 7,000 = 5,500.
+        Assert.That(estimator.TokensPerPercent("sonnet"), Is.EqualTo(2_000).Within(1e-6));
+    }
+
+    [Test]
+    public void Estimator_Observe_EachWindowCalibratesFromItsOwnReadings()
+    {
+        var estimator = new SubscriptionEstimator();
+        estimator.Observe(SubscriptionSample.FromPercent("5h", 10, Saturday, Saturday.AddHours(5)));
+        estimator.Observe(SubscriptionSample.FromPercent("7d", 40, Saturday, Saturday.AddDays(3)));
+        for (var i = 1; i <= 2; i++)
+        {
+            estimator.RecordTokens("claude-sonnet-4-6", 20_000);
+            estimator.Observe(SubscriptionSample.FromPercent("5h", 10 + (2 * i), Saturday.AddMinutes(i), Saturday.AddHours(5)));
+            estimator.Observe(SubscriptionSample.FromPercent("7d", 40 + (0.1 * i), Saturday.AddMinutes(i), Saturday.AddDays(3)));
+        }
+
+        Assert.That(estimator.TokensPerPercent("sonnet", "5h"), Is.EqualTo(10_000).Within(1e-6), "20,000 tokens per 2%");
+        Assert.That(estimator.TokensPerPercent("sonnet", "7d"), Is.EqualTo(200_000).Within(1e-3), "20,000 tokens per 0.1%");
+    }
+
+    [Test]
+    public void BudgetCap_PercentOfTheWeeklyWindow_ConvertsWithTheWeeklyRate()
+    {
+        using var guard = Guard(Clock(), o =>
+        {
+            o.Node("five").CapTokens(BudgetLimit.PercentOfSubscription(10, "5h"));
+            o.Node("week").CapTokens(BudgetLimit.PercentOfSubscription(10, "7d"));
+        });
+
+        Assert.That(guard.Node("five").Tokens.Cap, Is.EqualTo(80_000m), "10% × 40,000 / 5 (sonnet) per 1% of 5h");
+        Assert.That(guard.Node("week").Tokens.Cap, Is.EqualTo(800_000m), "10% × 400,000 / 5 (sonnet) per 1% of 7d");
+        guard.Estimator.AddSnapshot("7d", "sonnet", 50_000, 1);
+        guard.Estimator.AddSnapshot("7d", "sonnet", 50_000, 1);
+
+        Assert.That(guard.Node("week").Tokens.Cap, Is.EqualTo(500_000m), "10% × 50,000 per 1% of 7d");
+        Assert.That(guard.Node("five").Tokens.Cap, Is.EqualTo(80_000m), "the 5h window is not recalibrated by 7d readings");
+    }
+
+    [TestCase("9d")]
+    [TestCase("7d_sonnet")]
+    public void BudgetCap_PercentOfAnUnknownWindow_IsAConfigurationErrorNamingTheSetting(string window)
+    {
+        var options = new BudgetOptions();
+        options.Node("seat").CapTokens(BudgetLimit.PercentOfSubscription(10, window));
+
+        var error = Assert.Throws<BudgetConfigurationException>(() => new BudgetGuard(options, Clock()).Dispose());
+
+        Assert.That(error!.Message, Does.StartWith($"Cage:Budgets:Nodes:seat:Tokens:Of 'subscription_{window}' is not a subscription window"));
+    }
+
+    [Test]
+    public void Estimator_UnknownDefaultWindow_FailsNamingTheSetting()
+    {
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new SubscriptionEstimator(new SubscriptionOptions { Window = "1d" }));
+
+        Assert.That(error!.Message, Does.StartWith("Cage:Budgets:Subscription:Window '1d' is not a subscription window (5h or 7d)"));
+    }
+
+    [Test]
+    public void BudgetCap_SubscriptionPercentWithoutPeriod_ResetsWithItsWindow()
+    {
+        var time = Clock();
+        using var guard = Guard(time, o =>
+        {
+            o.Node("five").CapTokens(BudgetLimit.PercentOfSubscription(10, "5h"));
+            o.Node("week").CapTokens(BudgetLimit.PercentOfSubscription(10, "7d"));
+            o.Node("weekly-5h").CapTokens(BudgetLimit.PercentOfSubscription(80, "5h", BudgetPeriod.Week));
+        });
+
+        Assert.That(guard.Node("five").Period, Is.EqualTo(BudgetPeriod.FiveHours));
+        Assert.That(guard.Node("week").Period, Is.EqualTo(BudgetPeriod.Week));
+        Assert.That(guard.Node("weekly-5h").Period, Is.EqualTo(BudgetPeriod.Week), "an explicit period wins");
+        guard.Charge(default, 0m, 1_000);
+        time.Advance(TimeSpan.FromHours(5));
+
+        Assert.That(guard.Node("five").Tokens.Spent, Is.Zero, "the 5-hour window closed");
+        Assert.That(guard.Node("week").Tokens.Spent, Is.EqualTo(1_000m), "Saturday 17:00 is still the week of Monday 15 June");
+    }
 }

@@ -5,38 +5,50 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace CageNet.Budgets.Subscription;
 
 /// <summary>
-/// Converts tokens to percent of a subscription window per model class (SPEC 7.6). Each class keeps an EMA of
-/// <c>tokens_per_pct</c> from snapshots <c>(tokens_delta_for_class, util_delta, class)</c>; until a class has two
-/// snapshots it uses the bootstrap relative costs (haiku=1, sonnet=5, opus=25) scaled from a calibrated class, or from
-/// <see cref="SubscriptionOptions.BootstrapTokensPerPct"/> when none is calibrated. After each orchestration,
+/// Converts tokens to percent of a subscription window per window (<c>5h</c>, <c>7d</c>) and model class (SPEC 7.6).
+/// Each window × class keeps an EMA of <c>tokens_per_pct</c> from snapshots <c>(tokens_delta_for_class, util_delta, class)</c>;
+/// until a class has two snapshots in a window it uses the bootstrap relative costs (haiku=1, sonnet=5, opus=25) scaled
+/// from a calibrated class of that window, or from <see cref="SubscriptionOptions.BootstrapTokensPerPct"/> (<c>5h</c>) /
+/// <see cref="SubscriptionOptions.WeeklyBootstrapTokensPerPct"/> (<c>7d</c>) when none is calibrated. Methods without a
+/// window use <see cref="SubscriptionOptions.Window"/>. After each orchestration,
 /// <see cref="Reconcile(double, IEnumerable{SubscriptionTurn})"/> compares the measured utilization delta with the
 /// estimate, logs the difference, trusts a small one and recalibrates after
 /// <see cref="SubscriptionOptions.RecalibrateAfter"/> consecutive big ones. Thread-safe.
 /// </summary>
 public sealed class SubscriptionEstimator
 {
+    /// <summary>The five-hour window: <c>5h</c>.</summary>
+    public const string FiveHourWindow = "5h";
+
+    /// <summary>The seven-day window: <c>7d</c>.</summary>
+    public const string WeeklyWindow = "7d";
+
     private readonly SubscriptionOptions _options;
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, ClassState> _classes = new(StringComparer.OrdinalIgnoreCase);
+    private readonly string _defaultWindow;
+    private readonly Dictionary<string, WindowState> _windows = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _classOfModel = new(StringComparer.OrdinalIgnoreCase);
-    private readonly ConcurrentDictionary<string, long> _pendingTokens = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, SubscriptionSample> _latest = new(StringComparer.Ordinal);
-    private int _consecutiveMismatches;
     private int _version;
 
     /// <summary>Creates an estimator.</summary>
     /// <param name="options">The settings; defaults when <see langword="null"/>.</param>
     /// <param name="logger">Receives reconciliation diffs and recalibrations.</param>
-    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range (the message names it).</exception>
     public SubscriptionEstimator(SubscriptionOptions? options = null, ILogger? logger = null)
     {
         _options = options ?? new SubscriptionOptions();
         _logger = logger ?? NullLogger.Instance;
-        if (!(_options.Alpha > 0 && _options.Alpha <= 1)) throw new ArgumentOutOfRangeException(nameof(options), _options.Alpha, "Subscription:Alpha must be in (0, 1]");
-        if (!(_options.BootstrapTokensPerPct > 0)) throw new ArgumentOutOfRangeException(nameof(options), _options.BootstrapTokensPerPct, "Subscription:BootstrapTokensPerPct must be > 0");
-        if (_options.RecalibrateAfter < 1) throw new ArgumentOutOfRangeException(nameof(options), _options.RecalibrateAfter, "Subscription:RecalibrateAfter must be ≥ 1");
-        if (!(_options.MismatchTolerance >= 0)) throw new ArgumentOutOfRangeException(nameof(options), _options.MismatchTolerance, "Subscription:MismatchTolerance must be ≥ 0");
+        if (!(_options.Alpha > 0 && _options.Alpha <= 1)) throw new ArgumentOutOfRangeException(nameof(options), _options.Alpha, "Cage:Budgets:Subscription:Alpha must be in (0, 1]");
+        if (!(_options.BootstrapTokensPerPct > 0 && double.IsFinite(_options.BootstrapTokensPerPct))) throw new ArgumentOutOfRangeException(nameof(options), _options.BootstrapTokensPerPct, "Cage:Budgets:Subscription:BootstrapTokensPerPct must be a finite number > 0");
+        if (!(_options.WeeklyBootstrapTokensPerPct > 0 && double.IsFinite(_options.WeeklyBootstrapTokensPerPct))) throw new ArgumentOutOfRangeException(nameof(options), _options.WeeklyBootstrapTokensPerPct, "Cage:Budgets:Subscription:WeeklyBootstrapTokensPerPct must be a finite number > 0");
+        if (_options.RecalibrateAfter < 1) throw new ArgumentOutOfRangeException(nameof(options), _options.RecalibrateAfter, "Cage:Budgets:Subscription:RecalibrateAfter must be ≥ 1");
+        if (!(_options.MismatchTolerance >= 0)) throw new ArgumentOutOfRangeException(nameof(options), _options.MismatchTolerance, "Cage:Budgets:Subscription:MismatchTolerance must be ≥ 0");
+        _defaultWindow = KnownWindow(_options.Window)
+            ?? throw new ArgumentOutOfRangeException(nameof(options), _options.Window, $"Cage:Budgets:Subscription:Window '{_options.Window}' is not a subscription window ({FiveHourWindow} or {WeeklyWindow})");
+        _windows[FiveHourWindow] = new WindowState(_options.BootstrapTokensPerPct);
+        _windows[WeeklyWindow] = new WindowState(_options.WeeklyBootstrapTokensPerPct);
     }
 
     /// <summary>The settings.</summary>
@@ -45,14 +57,14 @@ public sealed class SubscriptionEstimator
     /// <summary>Increments whenever a conversion changes (a snapshot, a recalibration); budget caps in subscription percent are recomputed when it moves.</summary>
     public int Version => Volatile.Read(ref _version);
 
-    /// <summary>Consecutive mismatched reconciliations so far.</summary>
+    /// <summary>Consecutive mismatched reconciliations so far, of the default window (<see cref="SubscriptionOptions.Window"/>).</summary>
     public int ConsecutiveMismatches
     {
         get
         {
             lock (_gate)
             {
-                return _consecutiveMismatches;
+                return _windows[_defaultWindow].ConsecutiveMismatches;
             }
         }
     }
@@ -81,73 +93,96 @@ public sealed class SubscriptionEstimator
         }, _options);
     }
 
-    /// <summary>Snapshots a class has had (it is calibrated from two).</summary>
+    /// <summary>Snapshots a class has had in the default window (it is calibrated from two).</summary>
     /// <param name="modelClass">The class.</param>
     /// <returns>The count.</returns>
-    public int SnapshotCount(string modelClass)
-    {
-        lock (_gate)
-        {
-            return _classes.TryGetValue(modelClass, out var state) ? state.Snapshots : 0;
-        }
-    }
+    public int SnapshotCount(string modelClass) => SnapshotCount(modelClass, _defaultWindow);
 
-    /// <summary>Tokens of <paramref name="modelClass"/> per 1% of the window: the class's EMA once it has two snapshots, else the bootstrap.</summary>
+    /// <summary>Snapshots a class has had in a window (it is calibrated from two).</summary>
     /// <param name="modelClass">The class.</param>
-    /// <returns>Tokens per percent, &gt; 0.</returns>
-    public double TokensPerPercent(string modelClass)
+    /// <param name="window">The window: <c>5h</c> or <c>7d</c>.</param>
+    /// <returns>The count.</returns>
+    /// <exception cref="ArgumentException">The window is not <c>5h</c> or <c>7d</c>.</exception>
+    public int SnapshotCount(string modelClass, string window)
     {
         ArgumentNullException.ThrowIfNull(modelClass);
         lock (_gate)
         {
-            return TokensPerPercentLocked(modelClass);
+            return Window(window).Classes.TryGetValue(modelClass, out var state) ? state.Snapshots : 0;
         }
     }
 
-    /// <summary>The percent of the window <paramref name="tokens"/> of <paramref name="model"/> are estimated to use.</summary>
+    /// <summary>Tokens of <paramref name="modelClass"/> per 1% of the default window: the class's EMA once it has two snapshots, else the bootstrap.</summary>
+    /// <param name="modelClass">The class.</param>
+    /// <returns>Tokens per percent, &gt; 0.</returns>
+    public double TokensPerPercent(string modelClass) => TokensPerPercent(modelClass, _defaultWindow);
+
+    /// <summary>Tokens of <paramref name="modelClass"/> per 1% of <paramref name="window"/>: the class's EMA in that window once it has two snapshots, else the window's bootstrap.</summary>
+    /// <param name="modelClass">The class.</param>
+    /// <param name="window">The window: <c>5h</c> or <c>7d</c>.</param>
+    /// <returns>Tokens per percent, &gt; 0.</returns>
+    /// <exception cref="ArgumentException">The window is not <c>5h</c> or <c>7d</c>.</exception>
+    public double TokensPerPercent(string modelClass, string window)
+    {
+        ArgumentNullException.ThrowIfNull(modelClass);
+        lock (_gate)
+        {
+            return TokensPerPercentLocked(Window(window), modelClass);
+        }
+    }
+
+    /// <summary>The percent of the default window <paramref name="tokens"/> of <paramref name="model"/> are estimated to use.</summary>
     /// <param name="model">The model.</param>
     /// <param name="tokens">The tokens.</param>
     /// <returns>Percent of the window.</returns>
     public double EstimatePercent(string? model, long tokens) => tokens / TokensPerPercent(ClassOf(model));
 
-    /// <summary>Adds a snapshot for a class: <paramref name="tokensDelta"/> tokens used <paramref name="utilizationDeltaPct"/> percent of the window.</summary>
+    /// <summary>Adds a snapshot for a class in the default window: <paramref name="tokensDelta"/> tokens used <paramref name="utilizationDeltaPct"/> percent of it.</summary>
     /// <param name="modelClass">The class.</param>
     /// <param name="tokensDelta">Tokens of the class between two readings, &gt; 0.</param>
     /// <param name="utilizationDeltaPct">The utilization the readings moved, in percent, &gt; 0.</param>
     /// <returns>Whether it was used (non-positive deltas are ignored).</returns>
-    public bool AddSnapshot(string modelClass, long tokensDelta, double utilizationDeltaPct)
+    public bool AddSnapshot(string modelClass, long tokensDelta, double utilizationDeltaPct) =>
+        AddSnapshot(_defaultWindow, modelClass, tokensDelta, utilizationDeltaPct);
+
+    /// <summary>Adds a snapshot for a class in a window: <paramref name="tokensDelta"/> tokens used <paramref name="utilizationDeltaPct"/> percent of it.</summary>
+    /// <param name="window">The window: <c>5h</c> or <c>7d</c>.</param>
+    /// <param name="modelClass">The class.</param>
+    /// <param name="tokensDelta">Tokens of the class between two readings, &gt; 0.</param>
+    /// <param name="utilizationDeltaPct">The utilization the readings moved, in percent, &gt; 0.</param>
+    /// <returns>Whether it was used (non-positive deltas are ignored).</returns>
+    /// <exception cref="ArgumentException">The window is not <c>5h</c> or <c>7d</c>.</exception>
+    public bool AddSnapshot(string window, string modelClass, long tokensDelta, double utilizationDeltaPct)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(modelClass);
-        if (tokensDelta <= 0 || !double.IsFinite(utilizationDeltaPct) || utilizationDeltaPct <= 0)
-        {
-            return false;
-        }
-
-        var observed = tokensDelta / utilizationDeltaPct;
         lock (_gate)
         {
-            var state = State(modelClass);
-            state.Ema = state.Snapshots == 0 ? observed : (_options.Alpha * observed) + ((1 - _options.Alpha) * state.Ema);
-            state.Snapshots++;
-            Interlocked.Increment(ref _version);
+            return AddSnapshotLocked(Window(window), modelClass, tokensDelta, utilizationDeltaPct);
         }
-
-        return true;
     }
 
-    /// <summary>Counts tokens a model used since the last reading of the estimator's window (a metered call does this for you).</summary>
+    /// <summary>Counts tokens a model used since the last reading of each window (a metered call does this for you).</summary>
     /// <param name="model">The model that served the tokens.</param>
     /// <param name="tokens">The tokens.</param>
     public void RecordTokens(string? model, long tokens)
     {
-        if (tokens > 0)
+        if (tokens <= 0)
         {
-            _pendingTokens.AddOrUpdate(ClassOf(model), static (_, add) => add, static (_, current, add) => current + add, tokens);
+            return;
+        }
+
+        var modelClass = ClassOf(model);
+        lock (_gate)
+        {
+            foreach (var state in _windows.Values)
+            {
+                state.Pending[modelClass] = state.Pending.GetValueOrDefault(modelClass) + tokens;
+            }
         }
     }
 
     /// <summary>The latest sample of a window, or <see langword="null"/>.</summary>
-    /// <param name="window">The window (<c>5h</c>, <c>7d</c>).</param>
+    /// <param name="window">The window (<c>5h</c>, <c>7d</c>, <c>7d_sonnet</c>…).</param>
     /// <returns>The sample.</returns>
     public SubscriptionSample? Latest(string window)
     {
@@ -158,87 +193,109 @@ public sealed class SubscriptionEstimator
     }
 
     /// <summary>
-    /// Takes a utilization reading. For the estimator's window, the utilization delta since the previous reading and
-    /// the tokens recorded in between become snapshots: split across classes in proportion to their current estimates
-    /// (exact when one class was used). A reading after a reset (a new reset time, or a lower utilization) starts over.
+    /// Takes a utilization reading. For the <c>5h</c> and <c>7d</c> windows, once utilization rises above the reference
+    /// reading, the rise and the tokens recorded since that reference become snapshots of that window: split across
+    /// classes in proportion to their current estimates (exact when one class was used). A reading whose utilization did
+    /// not move keeps both the tokens and the reference (headers tick coarsely). A reading after a reset (a new reset
+    /// time, or a lower utilization) discards the tokens and starts over from it. Other windows are only kept as the latest.
     /// </summary>
     /// <param name="sample">The reading.</param>
     /// <returns>The number of snapshots taken.</returns>
     public int Observe(SubscriptionSample sample)
     {
         ArgumentNullException.ThrowIfNull(sample);
-        var window = SubscriptionSample.NormalizeWindow(sample.Window);
-        SubscriptionSample? previous;
+        var name = SubscriptionSample.NormalizeWindow(sample.Window);
         lock (_gate)
         {
-            _latest.TryGetValue(window, out previous);
-            if (previous is not null && sample.ObservedAt < previous.ObservedAt)
+            if (_latest.TryGetValue(name, out var latest) && sample.ObservedAt < latest.ObservedAt)
             {
                 return 0; // out of order: keep the newer reading
             }
 
-            _latest[window] = sample;
-        }
-
-        if (!string.Equals(window, SubscriptionSample.NormalizeWindow(_options.Window), StringComparison.Ordinal))
-        {
-            return 0;
-        }
-
-        var pending = new List<(string Class, long Tokens)>();
-        foreach (var key in _pendingTokens.Keys)
-        {
-            if (_pendingTokens.TryRemove(key, out var tokens) && tokens > 0)
+            _latest[name] = sample;
+            if (!_windows.TryGetValue(name, out var state))
             {
-                pending.Add((key, tokens));
-            }
-        }
-
-        if (previous is null || pending.Count == 0 || sample.ResetsAt != previous.ResetsAt)
-        {
-            return 0;
-        }
-
-        var delta = sample.Percent - previous.Percent;
-        if (delta <= 0)
-        {
-            return 0;
-        }
-
-        double estimated;
-        lock (_gate)
-        {
-            estimated = pending.Sum(p => p.Tokens / TokensPerPercentLocked(p.Class));
-        }
-
-        var taken = 0;
-        foreach (var (cls, tokens) in pending)
-        {
-            double share;
-            lock (_gate)
-            {
-                share = estimated > 0 ? tokens / TokensPerPercentLocked(cls) / estimated : 1.0 / pending.Count;
+                return 0;
             }
 
-            if (AddSnapshot(cls, tokens, delta * share))
+            var reference = state.Reference;
+            if (reference is null || sample.ResetsAt != reference.ResetsAt || sample.Percent < reference.Percent)
             {
-                taken++;
+                // The first reading, or the window reset: tokens before it cannot be matched to a rise.
+                state.Pending.Clear();
+                state.Reference = sample;
+                return 0;
             }
-        }
 
-        return taken;
+            var delta = sample.Percent - reference.Percent;
+            if (delta <= 0)
+            {
+                return 0; // not moved yet: keep the tokens and the reference until it does
+            }
+
+            state.Reference = sample;
+            var pending = state.Pending.Where(p => p.Value > 0).Select(p => (Class: p.Key, Tokens: p.Value)).ToList();
+            state.Pending.Clear();
+            if (pending.Count == 0)
+            {
+                return 0; // someone else's use moved it
+            }
+
+            var estimated = pending.Sum(p => p.Tokens / TokensPerPercentLocked(state, p.Class));
+            var shares = pending.Select(p => estimated > 0 ? p.Tokens / TokensPerPercentLocked(state, p.Class) / estimated : 1.0 / pending.Count).ToList();
+            var taken = 0;
+            for (var i = 0; i < pending.Count; i++)
+            {
+                if (AddSnapshotLocked(state, pending[i].Class, pending[i].Tokens, delta * shares[i]))
+                {
+                    taken++;
+                }
+            }
+
+            return taken;
+        }
     }
 
     /// <summary>
-    /// Reconciles one orchestration: the measured utilization delta against the sum of the per-turn estimates. The diff is
-    /// logged; within <see cref="SubscriptionOptions.MismatchTolerance"/> it is trusted (and the mismatch count resets);
-    /// beyond it the mismatch count grows, and at <see cref="SubscriptionOptions.RecalibrateAfter"/> the classes of the
-    /// turns are rescaled so the estimate matches the measurement.
+    /// Reconciles one orchestration against the default window: the measured utilization delta against the sum of the
+    /// per-turn estimates. The diff is logged; within <see cref="SubscriptionOptions.MismatchTolerance"/> it is trusted
+    /// (and the mismatch count resets); beyond it the mismatch count grows, and at
+    /// <see cref="SubscriptionOptions.RecalibrateAfter"/> the classes of the turns are rescaled so the estimate matches
+    /// the measurement.
     /// </summary>
     /// <param name="measuredDeltaPct">The measured utilization delta in percent (after − before).</param>
     /// <param name="turns">The orchestration's turns: model and tokens.</param>
     /// <returns>The outcome.</returns>
-    public SubscriptionReconciliation Reconcile(double measuredDeltaPct, IEnumerable<SubscriptionTurn> turns)
+    public SubscriptionReconciliation Reconcile(double measuredDeltaPct, IEnumerable<SubscriptionTurn> turns) =>
+        Reconcile(_defaultWindow, measuredDeltaPct, turns);
+
+    /// <summary>Reconciles one orchestration from the readings before and after it (of the readings' window when it is <c>5h</c> or <c>7d</c>, else the default window).</summary>
+    /// <param name="before">The reading before the orchestration.</param>
+    /// <param name="after">The reading after it (same window).</param>
+    /// <param name="turns">The orchestration's turns.</param>
+    /// <returns>The outcome.</returns>
+    public SubscriptionReconciliation Reconcile(SubscriptionSample before, SubscriptionSample after, IEnumerable<SubscriptionTurn> turns)
+    {
+        ArgumentNullException.ThrowIfNull(before);
+        ArgumentNullException.ThrowIfNull(after);
+        return Reconcile(KnownWindow(after.Window) ?? _defaultWindow, Math.Max(0, after.Percent - before.Percent), turns);
+    }
+
+    /// <summary>The canonical name of a subscription window (<c>5h</c>, <c>7d</c>, also written <c>subscription_5h</c>), or <see langword="null"/> for any other.</summary>
+    internal static string? KnownWindow(string? window)
+    {
+        if (window is null) return null;
+        var name = SubscriptionSample.NormalizeWindow(window);
+        if (name.StartsWith("subscription_", StringComparison.Ordinal)) name = name["subscription_".Length..];
+        return name switch
+        {
+            FiveHourWindow => FiveHourWindow,
+            WeeklyWindow => WeeklyWindow,
+            _ => null,
+        };
+    }
+
+    private SubscriptionReconciliation Reconcile(string window, double measuredDeltaPct, IEnumerable<SubscriptionTurn> turns)
     {
         ArgumentNullException.ThrowIfNull(turns);
         if (!double.IsFinite(measuredDeltaPct) || measuredDeltaPct < 0)
@@ -251,71 +308,83 @@ public sealed class SubscriptionEstimator
         SubscriptionReconciliation result;
         lock (_gate)
         {
-            var estimated = byClass.Sum(c => c.Tokens / TokensPerPercentLocked(c.Class));
+            var state = _windows[window];
+            var estimated = byClass.Sum(c => c.Tokens / TokensPerPercentLocked(state, c.Class));
             var diff = measuredDeltaPct - estimated;
             var relative = measuredDeltaPct > 0 ? Math.Abs(diff) / measuredDeltaPct : (estimated > 0 ? double.PositiveInfinity : 0);
             var mismatch = relative > _options.MismatchTolerance;
             var recalibrated = false;
             if (!mismatch)
             {
-                _consecutiveMismatches = 0;
+                state.ConsecutiveMismatches = 0;
             }
-            else if (++_consecutiveMismatches >= _options.RecalibrateAfter && measuredDeltaPct > 0 && estimated > 0)
+            else if (++state.ConsecutiveMismatches >= _options.RecalibrateAfter && measuredDeltaPct > 0 && estimated > 0)
             {
                 var factor = estimated / measuredDeltaPct;
                 foreach (var (cls, _) in byClass)
                 {
-                    var state = State(cls);
-                    state.Ema = TokensPerPercentLocked(cls) * factor;
-                    state.Snapshots = Math.Max(state.Snapshots, 2);
+                    var own = StateOf(state, cls);
+                    own.Ema = TokensPerPercentLocked(state, cls) * factor;
+                    own.Snapshots = Math.Max(own.Snapshots, 2);
                 }
 
-                _consecutiveMismatches = 0;
+                state.ConsecutiveMismatches = 0;
                 recalibrated = true;
                 Interlocked.Increment(ref _version);
             }
 
-            result = new SubscriptionReconciliation(measuredDeltaPct, estimated, diff, !mismatch, recalibrated, _consecutiveMismatches);
+            result = new SubscriptionReconciliation(measuredDeltaPct, estimated, diff, !mismatch, recalibrated, state.ConsecutiveMismatches);
         }
 
         BudgetLog.Reconciled(_logger, result.MeasuredPct, result.EstimatedPct, result.DiffPct, result.Trusted, result.Recalibrated);
         return result;
     }
 
-    /// <summary>Reconciles one orchestration from the readings before and after it.</summary>
-    /// <param name="before">The reading before the orchestration.</param>
-    /// <param name="after">The reading after it (same window).</param>
-    /// <param name="turns">The orchestration's turns.</param>
-    /// <returns>The outcome.</returns>
-    public SubscriptionReconciliation Reconcile(SubscriptionSample before, SubscriptionSample after, IEnumerable<SubscriptionTurn> turns)
+    private WindowState Window(string window)
     {
-        ArgumentNullException.ThrowIfNull(before);
-        ArgumentNullException.ThrowIfNull(after);
-        return Reconcile(Math.Max(0, after.Percent - before.Percent), turns);
+        ArgumentException.ThrowIfNullOrWhiteSpace(window);
+        return KnownWindow(window) is { } name
+            ? _windows[name]
+            : throw new ArgumentException($"'{window}' is not a subscription window ({FiveHourWindow} or {WeeklyWindow})", nameof(window));
     }
 
-    private ClassState State(string modelClass)
+    private bool AddSnapshotLocked(WindowState window, string modelClass, long tokensDelta, double utilizationDeltaPct)
     {
-        if (!_classes.TryGetValue(modelClass, out var state))
+        if (tokensDelta <= 0 || !double.IsFinite(utilizationDeltaPct) || utilizationDeltaPct <= 0)
+        {
+            return false;
+        }
+
+        var observed = tokensDelta / utilizationDeltaPct;
+        var state = StateOf(window, modelClass);
+        state.Ema = state.Snapshots == 0 ? observed : (_options.Alpha * observed) + ((1 - _options.Alpha) * state.Ema);
+        state.Snapshots++;
+        Interlocked.Increment(ref _version);
+        return true;
+    }
+
+    private static ClassState StateOf(WindowState window, string modelClass)
+    {
+        if (!window.Classes.TryGetValue(modelClass, out var state))
         {
             state = new ClassState();
-            _classes[modelClass] = state;
+            window.Classes[modelClass] = state;
         }
 
         return state;
     }
 
-    private double TokensPerPercentLocked(string modelClass)
+    private double TokensPerPercentLocked(WindowState window, string modelClass)
     {
-        if (_classes.TryGetValue(modelClass, out var own) && own.Snapshots >= 2)
+        if (window.Classes.TryGetValue(modelClass, out var own) && own.Snapshots >= 2)
         {
             return own.Ema;
         }
 
-        // Bootstrap: relative costs, anchored on the calibrated classes when there are any.
+        // Bootstrap: relative costs, anchored on the window's calibrated classes when there are any.
         var relative = Relative(modelClass);
-        var anchors = _classes.Where(c => c.Value.Snapshots >= 2).Select(c => c.Value.Ema * Relative(c.Key)).ToList();
-        var baseTokens = anchors.Count > 0 ? anchors.Average() : _options.BootstrapTokensPerPct;
+        var anchors = window.Classes.Where(c => c.Value.Snapshots >= 2).Select(c => c.Value.Ema * Relative(c.Key)).ToList();
+        var baseTokens = anchors.Count > 0 ? anchors.Average() : window.Bootstrap;
         return baseTokens / relative;
     }
 
@@ -354,6 +423,15 @@ public sealed class SubscriptionEstimator
         }
 
         return true;
+    }
+
+    private sealed class WindowState(double bootstrap)
+    {
+        public double Bootstrap { get; } = bootstrap;
+        public Dictionary<string, ClassState> Classes { get; } = new(StringComparer.OrdinalIgnoreCase);
+        public Dictionary<string, long> Pending { get; } = new(StringComparer.OrdinalIgnoreCase);
+        public SubscriptionSample? Reference { get; set; }
+        public int ConsecutiveMismatches { get; set; }
     }
 
     private sealed class ClassState
