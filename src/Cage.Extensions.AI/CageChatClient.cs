@@ -272,7 +272,7 @@ internal sealed class CageChatClient : DelegatingChatClient
         return (chars + 3) / 4;
     }
 
-    private static string? Label(AdditionalPropertiesDictionary? props, string key)
+    internal static string? Label(AdditionalPropertiesDictionary? props, string key)
     {
         if (props is null || !props.TryGetValue(key, out var value))
         {

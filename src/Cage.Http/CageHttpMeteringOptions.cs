@@ -19,8 +19,10 @@ public sealed class CageHttpMeteringOptions
     public string? Category { get; set; }
 
     /// <summary>
-    /// Request bodies larger than this are sent untouched and not inspected (no <c>include_usage</c>, the model comes
-    /// from the response only). Default 8 MiB.
+    /// The largest JSON request body the handler reads. A body without a <c>Content-Length</c> (<c>JsonContent</c>,
+    /// <c>PostAsJsonAsync</c>) is serialized once into a buffer of at most this size and sent from it. Larger bodies are
+    /// sent untouched and not inspected (no <c>include_usage</c>, the model comes from the response only, and the budget
+    /// estimate does not know the model). Default 8 MiB.
     /// </summary>
     public long MaxRequestBodyBytes { get; set; } = 8 * 1024 * 1024;
 

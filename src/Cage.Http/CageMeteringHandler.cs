@@ -131,9 +131,27 @@ public sealed class CageMeteringHandler : DelegatingHandler
 
         try
         {
-            // HttpContent buffers itself on read, so the body can still be sent afterwards.
-            var body = await request.Content!.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+            var content = request.Content!;
+            byte[] body;
+            if (content.Headers.ContentLength is not null)
+            {
+                // HttpContent buffers itself on read, so the body can still be sent afterwards.
+                body = await content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                // No length (JsonContent, PostAsJsonAsync): serialize it once into a bounded buffer, and send that buffer.
+                using var buffer = new BoundedBuffer(_options.MaxRequestBodyBytes);
+                await content.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+                body = buffer.Complete();
+                Replace(request, body);
+            }
+
             return Apply(request, protocol, body);
+        }
+        catch (RequestBodyTooLargeException)
+        {
+            return default; // larger than MaxRequestBodyBytes: sent as is (its content serializes again when sent)
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -150,19 +168,41 @@ public sealed class CageMeteringHandler : DelegatingHandler
 
     private RequestFacts Inspect(HttpRequestMessage request, WireProtocol protocol, CancellationToken cancellationToken)
     {
-        // Synchronously, only in-memory bodies are read (StringContent, ByteArrayContent): reading a stream body here
-        // would consume it.
-        if (!ShouldInspect(request.Content) || request.Content is not ByteArrayContent content)
+        // Synchronously, only in-memory bodies and bodies of unknown length (serialized here into a bounded buffer) are
+        // read: reading a stream body here would consume it.
+        if (!ShouldInspect(request.Content))
         {
             return default;
         }
 
         try
         {
-            using var stream = content.ReadAsStream(cancellationToken);
-            using var copy = new MemoryStream();
-            stream.CopyTo(copy);
-            return Apply(request, protocol, copy.ToArray());
+            var content = request.Content!;
+            byte[] body;
+            if (content is ByteArrayContent)
+            {
+                using var stream = content.ReadAsStream(cancellationToken);
+                using var copy = new MemoryStream();
+                stream.CopyTo(copy);
+                body = copy.ToArray();
+            }
+            else if (content.Headers.ContentLength is null)
+            {
+                using var buffer = new BoundedBuffer(_options.MaxRequestBodyBytes);
+                content.CopyTo(buffer, null, cancellationToken);
+                body = buffer.Complete();
+                Replace(request, body);
+            }
+            else
+            {
+                return default;
+            }
+
+            return Apply(request, protocol, body);
+        }
+        catch (RequestBodyTooLargeException)
+        {
+            return default;
         }
 #pragma warning disable CA1031 // Fail-open.
         catch (Exception ex)
@@ -173,28 +213,39 @@ public sealed class CageMeteringHandler : DelegatingHandler
         }
     }
 
+    /// <summary>
+    /// A JSON body with a length within <see cref="CageHttpMeteringOptions.MaxRequestBodyBytes"/>, or a JSON body of
+    /// unknown length that can be serialized again (not a <see cref="StreamContent"/>: without a length its stream is not
+    /// seekable, and reading it would consume it).
+    /// </summary>
     private bool ShouldInspect(HttpContent? content) =>
         content is not null
-        && content.Headers.ContentLength is { } length && length <= _options.MaxRequestBodyBytes
-        && content.Headers.ContentType?.MediaType is { } media && media.Contains("json", StringComparison.OrdinalIgnoreCase);
+        && content.Headers.ContentType?.MediaType is { } media && media.Contains("json", StringComparison.OrdinalIgnoreCase)
+        && (content.Headers.ContentLength is { } length ? length <= _options.MaxRequestBodyBytes : content is not StreamContent);
+
+    /// <summary>Replaces the request's body with <paramref name="body"/>, keeping its content headers (the length is recomputed).</summary>
+    private static void Replace(HttpRequestMessage request, byte[] body)
+    {
+        var old = request.Content!;
+        var replacement = new ByteArrayContent(body);
+        foreach (var header in old.Headers)
+        {
+            if (!string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
+            {
+                replacement.Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
+        }
+
+        request.Content = replacement;
+        old.Dispose();
+    }
 
     private RequestFacts Apply(HttpRequestMessage request, WireProtocol protocol, byte[] body)
     {
         var facts = RequestInspector.Read(body);
         if (_options.AddStreamUsageOption && RequestInspector.NeedsUsageOption(protocol, facts))
         {
-            var old = request.Content!;
-            var rewritten = new ByteArrayContent(RequestInspector.WithUsageOption(body));
-            foreach (var header in old.Headers)
-            {
-                if (!string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
-                {
-                    rewritten.Headers.TryAddWithoutValidation(header.Key, header.Value);
-                }
-            }
-
-            request.Content = rewritten;
-            old.Dispose();
+            Replace(request, RequestInspector.WithUsageOption(body));
         }
 
         return facts;

@@ -95,7 +95,7 @@ internal sealed class MeteredStream(Stream inner, MeteredExchange exchange) : St
             throw;
         }
 
-        Seen(buffer[..read]);
+        Seen(buffer[..read], buffer.IsEmpty);
         return read;
     }
 
@@ -115,19 +115,21 @@ internal sealed class MeteredStream(Stream inner, MeteredExchange exchange) : St
             throw;
         }
 
-        Seen(buffer.Span[..read]);
+        Seen(buffer.Span[..read], buffer.IsEmpty);
         return read;
     }
 
-    private void Seen(ReadOnlySpan<byte> chunk)
+    private void Seen(ReadOnlySpan<byte> chunk, bool zeroByteRead)
     {
-        if (chunk.IsEmpty)
-        {
-            exchange.Complete();
-        }
-        else
+        if (!chunk.IsEmpty)
         {
             exchange.Observe(chunk);
+        }
+        else if (!zeroByteRead)
+        {
+            // 0 from a read into a non-empty buffer is the end of the body; a zero-byte read (PipeReader's
+            // useZeroByteReads: "wait until data is available") returns 0 without ending anything.
+            exchange.Complete();
         }
     }
 

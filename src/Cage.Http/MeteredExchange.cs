@@ -177,6 +177,16 @@ internal sealed class MeteredExchange
             {
                 var provider = usage.Provider.Length > 0 ? usage.Provider : Provider;
                 var model = usage.Model.Length > 0 ? usage.Model : _requestedModel ?? "unknown";
+                if (usage.Status != UsageStatus.Reported)
+                {
+                    // The usage never arrived: the record's cost is unknown, and the budget is charged for what was seen
+                    // (the request's size, the text received), priced at the served model, before the record could
+                    // settle the reservation at its estimate.
+                    billed = Seen(usage);
+                    cost = _owner.Meter.Prices.Price(provider, model, billed.Value, usage.ProviderCost, usage.ServiceTier).CostUsd;
+                    SettleReservation(billed, cost);
+                }
+
                 if (_success && (usage.ResponseId is not null || _headerRequestId is null))
                 {
                     _scope.Usage(usage, model);
@@ -190,8 +200,11 @@ internal sealed class MeteredExchange
                 }
 
                 Log.Metered(_owner.Logger, provider, model, usage.Status, usage.Problem);
-                billed = usage.Usage;
-                cost = _owner.Meter.Prices.Price(provider, model, usage.Usage, usage.ProviderCost, usage.ServiceTier).CostUsd;
+                if (billed is null)
+                {
+                    billed = usage.Usage;
+                    cost = _owner.Meter.Prices.Price(provider, model, usage.Usage, usage.ProviderCost, usage.ServiceTier).CostUsd;
+                }
             }
         }
 #pragma warning disable CA1031 // Fail-open.
@@ -200,21 +213,36 @@ internal sealed class MeteredExchange
         {
             Log.MeteringFailed(_owner.Logger, ex, _host);
         }
-        finally
-        {
-            SafeDispose();
-        }
 
-        Settle(billed, cost);
+        // Settle before the scope is disposed: disposing it releases a reservation still bound to it with nothing billed.
+        SettleReservation(billed, cost);
+        ObserveUtilization();
+        SafeDispose();
     }
 
-    private void Settle(TokenUsage? billed, decimal? cost)
+    /// <summary>
+    /// What a response whose usage never arrived consumed at least: the tokens reported before the cut, the request's
+    /// size (~4 bytes a token) as input and the generated text seen (~4 bytes a token) as output.
+    /// </summary>
+    private TokenUsage Seen(WireUsage usage)
+    {
+        var reported = usage.Usage;
+        var requestTokens = (_facts.Bytes + 3) / 4;
+        var textTokens = (usage.TextBytes + 3) / 4;
+        return reported with
+        {
+            Input = reported.Input + Math.Max(0, requestTokens - reported.PromptTokens),
+            Output = Math.Max(reported.Output, textTokens),
+        };
+    }
+
+    /// <summary>Settles the reservation (a meter wired to the guard has usually done so already; this covers one that is not).</summary>
+    private void SettleReservation(TokenUsage? billed, decimal? cost)
     {
         var reservation = _reservation;
         _reservation = null;
         try
         {
-            // The meter settles a reservation bound to the scope; this covers a meter that is not wired to the guard.
             if (reservation is { State: BudgetReservationState.Open })
             {
                 if (billed is { } tokens)
@@ -226,7 +254,19 @@ internal sealed class MeteredExchange
                     reservation.Release();
                 }
             }
+        }
+#pragma warning disable CA1031 // Fail-open.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.MeteringFailed(_owner.Logger, ex, _host);
+        }
+    }
 
+    private void ObserveUtilization()
+    {
+        try
+        {
             if (_utilizationHeaders is { } headers && _owner.Budget is { } guard)
             {
                 foreach (var sample in AnthropicUnifiedHeaders.Parse(headers, _owner.Meter.TimeProvider.GetUtcNow()))

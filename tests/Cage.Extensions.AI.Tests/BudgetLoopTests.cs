@@ -18,13 +18,13 @@ public sealed class BudgetLoopTests
 
     private static readonly ChatOptions TinyEstimate = new() { MaxOutputTokens = 1 };
 
-    private void Build(Action<CageChatClientOptions>? configure = null)
+    private void Build(Action<CageChatClientOptions>? configure = null, Action<BudgetOptions>? budgets = null)
     {
         _ledger = new InMemoryLedger();
         var services = new ServiceCollection();
         services.AddCage(o => o.Metering.SetAsStaticDefault = false)
             .AddInMemoryLedger(_ledger)
-            .AddBudgets(o => o.Node("org").CapUsd(Cap).Every(BudgetPeriod.Day).Block());
+            .AddBudgets(budgets ?? (o => o.Node("org").CapUsd(Cap).Every(BudgetPeriod.Day).Block()));
         _services = services.BuildServiceProvider();
         Configure = configure;
     }
@@ -140,6 +140,63 @@ public sealed class BudgetLoopTests
             Assert.That(org.GetProperty("remaining_usd").GetDecimal(), Is.EqualTo(Cap - TurnCost));
             Assert.That(org.GetProperty("resets_at").GetString(), Does.EndWith("Z"));
             Assert.That(json.RootElement.GetProperty("can_proceed").GetBoolean(), Is.True);
+        });
+    }
+
+    [Test]
+    public async Task GetMyBudgetStatus_UserGivenInChatOptions_ReportsThatUsersNode()
+    {
+        Build(budgets: o =>
+        {
+            o.Node("org").CapUsd(Cap).Every(BudgetPeriod.Day).Block();
+            o.Node("org/{user}").CapUsd(0.01m).Every(BudgetPeriod.Day).Block();
+        });
+        var guard = _services.GetRequiredService<BudgetGuard>();
+        var inner = new ScriptedChatClient(
+            new ScriptedTurn(null, ScriptedTurn.Tokens(1000, 500), Calls: new FunctionCallContent("s1", CageChatTools.BudgetStatusToolName)),
+            new ScriptedTurn("pacing myself", ScriptedTurn.Tokens(1000, 500)));
+        var options = new ChatOptions
+        {
+            MaxOutputTokens = 1,
+            Tools = [CageChatTools.CreateBudgetStatusFunction(guard)],
+            AdditionalProperties = new() { [CageChatProperties.User] = "alice" },
+        };
+
+        await Pipeline(inner).GetResponseAsync("go", options);
+
+        var result = inner.Requests[1].SelectMany(m => m.Contents).OfType<FunctionResultContent>().Single();
+        using var json = JsonDocument.Parse(JsonSerializer.Serialize(result.Result));
+        var nodes = json.RootElement.GetProperty("budgets").EnumerateArray().ToDictionary(n => n.GetProperty("node").GetString()!);
+        Assert.That(nodes.Keys, Is.EquivalentTo(new[] { "org", "org/alice" }), "the user of the request's options, not the (empty) ambient scope");
+        Assert.Multiple(() =>
+        {
+            Assert.That(nodes["org/alice"].GetProperty("spent_usd").GetDecimal(), Is.EqualTo(TurnCost), "alice's first turn");
+            Assert.That(nodes["org/alice"].GetProperty("remaining_usd").GetDecimal(), Is.EqualTo(0.0025m));
+        });
+    }
+
+    [Test]
+    public async Task GetMyBudgetStatus_NoLabelsInChatOptions_FallsBackToTheAmbientScope()
+    {
+        Build(budgets: o => o.Node("org/{user}").CapUsd(0.01m).Every(BudgetPeriod.Day).Block());
+        var guard = _services.GetRequiredService<BudgetGuard>();
+        var inner = new ScriptedChatClient(
+            new ScriptedTurn(null, ScriptedTurn.Tokens(1000, 500), Calls: new FunctionCallContent("s1", CageChatTools.BudgetStatusToolName)),
+            new ScriptedTurn("ok", ScriptedTurn.Tokens(1000, 500)));
+        var options = new ChatOptions { MaxOutputTokens = 1, Tools = [CageChatTools.CreateBudgetStatusFunction(guard)] };
+
+        using (_services.GetRequiredService<ICageMeter>().Meter("agent", user: "bob"))
+        {
+            await Pipeline(inner).GetResponseAsync("go", options);
+        }
+
+        var result = inner.Requests[1].SelectMany(m => m.Contents).OfType<FunctionResultContent>().Single();
+        using var json = JsonDocument.Parse(JsonSerializer.Serialize(result.Result));
+        var node = json.RootElement.GetProperty("budgets").EnumerateArray().Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That(node.GetProperty("node").GetString(), Is.EqualTo("org/bob"));
+            Assert.That(node.GetProperty("spent_usd").GetDecimal(), Is.EqualTo(TurnCost));
         });
     }
 }

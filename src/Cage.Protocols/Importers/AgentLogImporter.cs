@@ -76,7 +76,8 @@ public static class AgentLogImporter
     /// skipped. The record's request id is the response's <c>message.id</c> (the id a live meter records), its time the
     /// first line's. Codex: a call is the delta between successive distinct cumulative <c>total_token_usage</c>
     /// snapshots (<c>info: null</c> and repeated snapshots add nothing); its request id is
-    /// <c>codex:&lt;session&gt;:&lt;cumulative total&gt;</c>. Captured responses: parsed with <see cref="WireParser"/>; the
+    /// <c>codex:&lt;session&gt;:&lt;line&gt;:&lt;input&gt;-&lt;cached&gt;-&lt;output&gt;-&lt;reasoning&gt;-&lt;total&gt;</c> (the snapshot's line
+    /// number and every cumulative field, so distinct snapshots never share an id and a re-import adds nothing). Captured responses: parsed with <see cref="WireParser"/>; the
     /// request id is the response id, or a hash of the content; the time is the file's last write time.
     /// </remarks>
     public static AgentLogImport Read(string path, PriceCatalog catalog, IProgress<ImportProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -347,7 +348,11 @@ public static class AgentLogImporter
                     }
 
                     var usage = new TokenUsage(delta.Input - delta.Cached, delta.Cached, 0, 0, delta.Output, delta.Reasoning);
-                    var requestId = string.Create(CultureInfo.InvariantCulture, $"codex:{session}:{total.Total}");
+                    // Every cumulative field and the snapshot's line: totals that restart, or snapshots that differ only in
+                    // the cached count, never share an id (the ledger's unique request_id would drop one), and reading the
+                    // same file again gives the same ids (a re-import adds nothing).
+                    var requestId = string.Create(CultureInfo.InvariantCulture,
+                        $"codex:{session}:{reader.LineNumber}:{total.Input}-{total.Cached}-{total.Output}-{total.Reasoning}-{total.Total}");
                     _calls.Add(Record(timestamp, requestId, "openai", model, usage, null, null, session, "codex", "codex", "main", UsageStatus.Reported, ok: true, error: null));
                 }
             }

@@ -144,6 +144,7 @@ internal struct WireState
             Error = Error,
             Truncated = truncated,
             Problem = problem,
+            TextBytes = TextBytes,
         };
     }
 

@@ -51,4 +51,7 @@ public sealed class WireUsage
     /// invalid count); <see langword="null"/> for a clean parse. A record with a problem is a flagged record.
     /// </summary>
     public string? Problem { get; init; }
+
+    /// <summary>UTF-8 bytes of generated text seen (content, reasoning, tool arguments): what an estimate of the output counts.</summary>
+    internal long TextBytes { get; init; }
 }

@@ -146,4 +146,23 @@ public sealed class ImportAgentLogsTests
         Assert.That(File.Exists(cli.LedgerPath), Is.False);
         Assert.That(run.Json().GetProperty("calls").EnumerateArray().Select(c => c.GetProperty("id").GetString()), Does.Contain("c_s1call000001"));
     }
+
+    [Test]
+    public async Task Import_CodexRolloutWithRestartingTotals_RecordsEverySnapshotOnceAndNothingTheSecondTime()
+    {
+        using var cli = new CliHarness();
+        var file = cli.PathOf("rollout.jsonl");
+        File.WriteAllText(file, string.Join('\n',
+            """{"timestamp":"2026-04-16T10:00:00.000Z","type":"session_meta","payload":{"id":"s1"}}""",
+            """{"timestamp":"2026-04-16T10:00:01.000Z","type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":100,"cached_input_tokens":0,"output_tokens":10,"reasoning_output_tokens":0,"total_tokens":110}}}}""",
+            """{"timestamp":"2026-04-16T10:00:02.000Z","type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":50,"cached_input_tokens":0,"output_tokens":5,"reasoning_output_tokens":0,"total_tokens":55}}}}""",
+            """{"timestamp":"2026-04-16T10:00:03.000Z","type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":100,"cached_input_tokens":0,"output_tokens":10,"reasoning_output_tokens":0,"total_tokens":110}}}}""") + "\n");
+
+        var first = await cli.RunAsync("import", file, "--json", "--prices", SamplePrices);
+        var second = await cli.RunAsync("import", file, "--json", "--prices", SamplePrices);
+
+        // 110 (line 2), a restart to 55 (line 3), 110 again (line 4): three calls, where the old id codex:s1:110 kept two.
+        Assert.That(first.Json().GetProperty("calls_added").GetInt32(), Is.EqualTo(3), first.Err);
+        Assert.That(second.Json().GetProperty("calls_added").GetInt32(), Is.EqualTo(0), second.Err);
+    }
 }

@@ -186,4 +186,41 @@ public sealed class AgentLogImporterTests
     {
         public void Report(ImportProgress value) => reports.Add(value);
     }
+
+    private const string RestartingCodexRollout = """
+        {"timestamp":"2026-04-16T10:00:00.000Z","type":"session_meta","payload":{"id":"s1"}}
+        {"timestamp":"2026-04-16T10:00:00.100Z","type":"turn_context","payload":{"model":"gpt-5-codex"}}
+        {"timestamp":"2026-04-16T10:00:01.000Z","type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":100,"cached_input_tokens":0,"output_tokens":10,"reasoning_output_tokens":0,"total_tokens":110}}}}
+        {"timestamp":"2026-04-16T10:00:02.000Z","type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":50,"cached_input_tokens":0,"output_tokens":5,"reasoning_output_tokens":0,"total_tokens":55}}}}
+        {"timestamp":"2026-04-16T10:00:03.000Z","type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":100,"cached_input_tokens":0,"output_tokens":10,"reasoning_output_tokens":0,"total_tokens":110}}}}
+        {"timestamp":"2026-04-16T10:00:04.000Z","type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":200,"cached_input_tokens":50,"output_tokens":20,"reasoning_output_tokens":0,"total_tokens":220}}}}
+        {"timestamp":"2026-04-16T10:00:05.000Z","type":"event_msg","payload":{"type":"token_count","info":{"total_token_usage":{"input_tokens":200,"cached_input_tokens":40,"output_tokens":20,"reasoning_output_tokens":0,"total_tokens":220}}}}
+        """;
+
+    [Test]
+    public void Read_CodexTotalsRestartOrOnlyCachedCountChanges_EverySnapshotIsItsOwnCall()
+    {
+        using var folder = new TempFolder();
+        var file = folder.Write("rollout.jsonl", RestartingCodexRollout + "\n");
+
+        var first = AgentLogImporter.Read(file, Prices);
+        var again = AgentLogImporter.Read(file, Prices);
+
+        // Lines 4 and 7 go down (a restart, a smaller cached count): each counts from itself as a fresh start.
+        Assert.That(first.Calls.Select(c => c.Usage), Is.EqualTo(new[]
+        {
+            new TokenUsage(100, 0, Output: 10, Reasoning: 0),
+            new TokenUsage(50, 0, Output: 5, Reasoning: 0),
+            new TokenUsage(50, 0, Output: 5, Reasoning: 0),
+            new TokenUsage(50, 50, Output: 10, Reasoning: 0),
+            new TokenUsage(160, 40, Output: 20, Reasoning: 0),
+        }));
+        Assert.Multiple(() =>
+        {
+            Assert.That(first.Calls.Select(c => c.RequestId), Is.Unique);
+            Assert.That(first.Calls[0].RequestId, Is.EqualTo("codex:s1:3:100-0-10-0-110"));
+            Assert.That(first.Calls[4].RequestId, Is.EqualTo("codex:s1:7:200-40-20-0-220"));
+            Assert.That(again.Calls.Select(c => c.RequestId), Is.EqualTo(first.Calls.Select(c => c.RequestId)), "the same file gives the same ids");
+        });
+    }
 }
