@@ -386,14 +386,7 @@ internal static class ImportCommand
                 }
 
                 w.WriteEndArray();
-                w.WritePropertyName("policy");
-                w.WriteStartArray();
-                foreach (var change in policyChanges)
-                {
-                    w.WriteStringValue(change);
-                }
-
-                w.WriteEndArray();
+                w.WriteStringArray("policy", policyChanges);
                 w.WriteEndObject();
             }));
         }

@@ -254,14 +254,7 @@ internal static class AttributionView
         w.WriteStringOrNull("model", matrix.Model);
         w.WriteDecimal("base_tokens", matrix.BaseTokens);
         w.WriteNumber("output_tokens", matrix.OutputTokens);
-        w.WritePropertyName("tools");
-        w.WriteStartArray();
-        foreach (var tool in matrix.Tools)
-        {
-            w.WriteStringValue(tool);
-        }
-
-        w.WriteEndArray();
+        w.WriteStringArray("tools", matrix.Tools);
         w.WritePropertyName("rows");
         w.WriteStartArray();
         foreach (var row in matrix.Rows)

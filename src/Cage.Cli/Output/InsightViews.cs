@@ -177,26 +177,14 @@ internal static class InsightViews
             }
 
             w.WriteEndArray();
-            WriteNames(w, "enable", route.Enable);
-            WriteNames(w, "skip", route.Skip);
+            w.WriteStringArray("enable", route.Enable);
+            w.WriteStringArray("skip", route.Skip);
             w.WriteEndObject();
         }
 
         w.WriteEndArray();
         w.WriteEndObject();
     });
-
-    private static void WriteNames(System.Text.Json.Utf8JsonWriter w, string name, IEnumerable<string> values)
-    {
-        w.WritePropertyName(name);
-        w.WriteStartArray();
-        foreach (var value in values)
-        {
-            w.WriteStringValue(value);
-        }
-
-        w.WriteEndArray();
-    }
 
     public static string QualityText(QualityReport q)
     {
@@ -332,7 +320,7 @@ internal static class InsightViews
             w.WriteDecimal("per_task_drift", g.PerTaskDrift);
             w.WriteBoolean("comparable", g.Comparable);
             w.WriteBoolean("regressed", g.Regressed);
-            WriteNames(w, "causes", g.Causes);
+            w.WriteStringArray("causes", g.Causes);
             w.WriteEndObject();
         }
 

@@ -47,6 +47,19 @@ internal static class JsonOutput
         }
     }
 
+    /// <summary>Writes an array of strings.</summary>
+    public static void WriteStringArray(this Utf8JsonWriter writer, string name, IEnumerable<string> values)
+    {
+        writer.WritePropertyName(name);
+        writer.WriteStartArray();
+        foreach (var value in values)
+        {
+            writer.WriteStringValue(value);
+        }
+
+        writer.WriteEndArray();
+    }
+
     /// <summary>Writes a string, or <see langword="null"/>.</summary>
     public static void WriteStringOrNull(this Utf8JsonWriter writer, string name, string? value)
     {
