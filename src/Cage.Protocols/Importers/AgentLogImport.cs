@@ -26,6 +26,37 @@ public sealed class AgentLogImport
     /// <summary>Codex subscription utilization samples (<c>rate_limits.primary/secondary</c>), oldest first.</summary>
     public IReadOnlyList<RateLimitSample> RateLimits { get; }
 
+    /// <summary>
+    /// Replays the import into a subscription estimator (SPEC 7.6), oldest first: each call's tokens are recorded for
+    /// its model, and each rate-limit sample is observed, so the utilization that moved between two samples is
+    /// credited to the tokens spent in between. Use it to calibrate <c>tokens_per_pct</c> from past Codex sessions.
+    /// </summary>
+    /// <param name="estimator">The estimator to feed (for example <c>BudgetGuard.Estimator</c>).</param>
+    /// <returns>The number of snapshots the estimator took.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="estimator"/> is <see langword="null"/>.</exception>
+    public int Calibrate(CageNet.Budgets.Subscription.SubscriptionEstimator estimator)
+    {
+        ArgumentNullException.ThrowIfNull(estimator);
+        var snapshots = 0;
+        int c = 0, r = 0;
+        while (c < Calls.Count || r < RateLimits.Count)
+        {
+            // A call and a sample written at the same instant: the call's tokens come first (the sample reports them).
+            if (c < Calls.Count && (r >= RateLimits.Count || Calls[c].Timestamp <= RateLimits[r].ObservedAt))
+            {
+                estimator.RecordTokens(Calls[c].Model, Calls[c].Usage.TotalTokens);
+                c++;
+            }
+            else
+            {
+                snapshots += estimator.Observe(RateLimits[r].ToSubscriptionSample());
+                r++;
+            }
+        }
+
+        return snapshots;
+    }
+
     /// <summary>Lines and files that could not be imported (file, line, field, message); the rest still imported.</summary>
     public IReadOnlyList<ImportProblem> Problems { get; }
 

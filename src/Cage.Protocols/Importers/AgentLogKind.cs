@@ -45,7 +45,22 @@ public sealed record ImportProblem(string File, int Line, string? Field, string 
 /// <param name="ResetsAt">When the window resets, when given.</param>
 /// <param name="Session">The Codex session id.</param>
 /// <param name="PlanType">The plan (<c>plus</c>, <c>pro</c>…), when given.</param>
-public sealed record RateLimitSample(DateTimeOffset ObservedAt, string Window, double UsedPercent, int WindowMinutes, DateTimeOffset? ResetsAt, string? Session, string? PlanType);
+public sealed record RateLimitSample(DateTimeOffset ObservedAt, string Window, double UsedPercent, int WindowMinutes, DateTimeOffset? ResetsAt, string? Session, string? PlanType)
+{
+    /// <summary>
+    /// The sample as a budget-estimator reading: the window named by its length (300 minutes → <c>5h</c>, 10080 →
+    /// <c>7d</c>); when Codex gave no length, <c>primary</c> is the 5-hour window and <c>secondary</c> the weekly one.
+    /// </summary>
+    /// <returns>The reading, for <see cref="CageNet.Budgets.Subscription.SubscriptionEstimator.Observe"/>.</returns>
+    public CageNet.Budgets.Subscription.SubscriptionSample ToSubscriptionSample() =>
+        CageNet.Budgets.Subscription.SubscriptionSample.FromPercent(
+            WindowMinutes > 0
+                ? CageNet.Budgets.Subscription.SubscriptionSample.WindowFromMinutes(WindowMinutes)
+                : string.Equals(Window, "secondary", StringComparison.OrdinalIgnoreCase) ? CageNet.Budgets.Subscription.SubscriptionEstimator.WeeklyWindow : CageNet.Budgets.Subscription.SubscriptionEstimator.FiveHourWindow,
+            UsedPercent,
+            ObservedAt,
+            ResetsAt);
+}
 
 /// <summary>Progress of an agent-log import.</summary>
 /// <param name="FilesDone">Files read so far.</param>

@@ -130,6 +130,37 @@ public sealed class AgentLogImporterTests
     }
 
     [Test]
+    public void Calibrate_CodexRollout_CreditsTheUtilizationMoveToTheTokensSpentBetweenSamples()
+    {
+        var result = AgentLogImporter.Read(Path.Combine(Fixtures.SharedWire, "codex_rollout.jsonl"), Prices);
+        var estimator = new CageNet.Budgets.Subscription.SubscriptionEstimator();
+        var modelClass = estimator.ClassOf(result.Calls[0].Model);
+
+        var snapshots = result.Calibrate(estimator);
+
+        // primary: 7% at the first reading, still 7% after the first call (23,569 tokens), 9% after the second
+        // (27,331): one snapshot of 50,900 tokens for 2 points. secondary stays at 77%: nothing to credit.
+        Assert.That(snapshots, Is.EqualTo(1));
+        Assert.That(estimator.SnapshotCount(modelClass, "5h"), Is.EqualTo(1));
+        Assert.That(estimator.SnapshotCount(modelClass, "7d"), Is.Zero);
+        Assert.That(estimator.Latest("5h")!.Percent, Is.EqualTo(9.0).Within(1e-9));
+        Assert.That(estimator.Latest("7d")!.Percent, Is.EqualTo(77.0).Within(1e-9));
+    }
+
+    [TestCase("primary", 0, "5h")]
+    [TestCase("secondary", 0, "7d")]
+    [TestCase("primary", 300, "5h")]
+    [TestCase("secondary", 10080, "7d")]
+    [TestCase("primary", 1440, "1d")]
+    public void ToSubscriptionSample_WindowByLengthElseByCodexName(string window, int minutes, string expected)
+    {
+        var at = DateTimeOffset.FromUnixTimeSeconds(1_763_480_000);
+        var sample = new RateLimitSample(at, window, 12.5, minutes, at.AddHours(2), "s", "pro").ToSubscriptionSample();
+
+        Assert.That((sample.Window, sample.Percent, sample.ObservedAt, sample.ResetsAt), Is.EqualTo((expected, 12.5, at, (DateTimeOffset?)at.AddHours(2))));
+    }
+
+    [Test]
     public void Read_FolderOfCapturedResponses_OneCallEachKeyedByResponseId()
     {
         using var folder = new TempFolder();
