@@ -22,6 +22,7 @@ internal sealed class CageMeter : ICageMeter, IAsyncDisposable, IDisposable
         ArgumentNullException.ThrowIfNull(time);
         Prices = prices;
         TimeProvider = time;
+        UsesSystemClock = ReferenceEquals(time, TimeProvider.System);
         _logger = logger ?? NullLogger.Instance;
         _ownsInstruments = instruments is null;
         _instruments = instruments ?? new CageInstruments();
@@ -37,6 +38,9 @@ internal sealed class CageMeter : ICageMeter, IAsyncDisposable, IDisposable
     internal IAsyncDisposable? OwnedSink { get; init; }
 
     public TimeProvider TimeProvider { get; }
+
+    /// <summary>Whether <see cref="TimeProvider"/> is the system clock (scopes then derive UTC from the timestamp).</summary>
+    internal bool UsesSystemClock { get; }
 
     public MeteringStatistics Statistics => _pipeline.Statistics;
 

@@ -20,8 +20,6 @@ public sealed class MeterScope : IDisposable
     private readonly long _startTimestamp;
     private readonly DateTimeOffset _startedAt;
     private long _markTimestamp;
-    private DateTimeOffset _markAt;
-    private readonly CageIds.CageIdValue _id;
     private string? _callId;
     private CallRecord? _pending; // the latest attempt, emitted at Dispose (it carries CallId)
     private int _attempts;
@@ -56,8 +54,8 @@ public sealed class MeterScope : IDisposable
         Category = category ?? Parent?.Category;
         var time = meter.TimeProvider;
         _startTimestamp = _markTimestamp = time.GetTimestamp();
-        _startedAt = _markAt = time.GetUtcNow();
-        _id = CageIds.NewValue('c', _startedAt);
+        // One clock read: the system clock's UTC instant is derived from the timestamp (see SystemUtcClock).
+        _startedAt = meter.UsesSystemClock ? Metering.SystemUtcClock.UtcAt(_startTimestamp) : time.GetUtcNow();
         Ambient.Value = this;
     }
 
@@ -80,7 +78,7 @@ public sealed class MeterScope : IDisposable
     public MeterScope? Parent { get; }
 
     /// <summary>The id the scope's (last) call is recorded under; pass it to receipts.</summary>
-    public string CallId => _callId ??= _pending?.Id ?? _id.Format();
+    public string CallId => _callId ??= _pending?.Id ?? CageIds.New('c', _startedAt);
 
     /// <summary>The route.</summary>
     public string Route { get; }
@@ -157,7 +155,8 @@ public sealed class MeterScope : IDisposable
         }
 
         _attempts++;
-        _pending = new CallRecord(_id, _callId, CageIds.TruncateToMilliseconds(_markAt))
+        var markAt = _markTimestamp == _startTimestamp ? _startedAt : _startedAt + time.GetElapsedTime(_startTimestamp, _markTimestamp);
+        _pending = new CallRecord(_startedAt.ToUnixTimeMilliseconds(), _callId, CageIds.TruncateToMilliseconds(markAt))
         {
             Session = Session,
             Task = Task,
@@ -181,7 +180,6 @@ public sealed class MeterScope : IDisposable
             Tags = _tags,
         };
         _markTimestamp = now;
-        _markAt = _startedAt + time.GetElapsedTime(_startTimestamp, now);
         _meter.Budget?.OnMetered(this, _pending);
     }
 
@@ -232,7 +230,13 @@ public sealed class MeterScope : IDisposable
         BudgetReservation?.Dispose(); // reserved but never used: give the hold back
         if (Ambient.Value == this)
         {
-            Ambient.Value = Current; // the nearest enclosing scope that is still open
+            var open = Parent;
+            while (open is { _disposed: true })
+            {
+                open = open.Parent; // the nearest enclosing scope that is still open (what Current now returns)
+            }
+
+            Ambient.Value = open;
         }
 
         if (_pending is { } last)

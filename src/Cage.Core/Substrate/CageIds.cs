@@ -28,9 +28,14 @@ public static class CageIds
     internal static string New(char prefix, DateTimeOffset at) => NewValue(prefix, at).Format();
 
     /// <summary>A new id as a value: nothing is allocated until it is formatted.</summary>
-    internal static CageIdValue NewValue(char prefix, DateTimeOffset at)
+    internal static CageIdValue NewValue(char prefix, DateTimeOffset at) => NewValue(prefix, at.ToUnixTimeMilliseconds());
+
+    /// <summary>A new id stamped with <paramref name="unixMilliseconds"/>, formatted.</summary>
+    internal static string New(char prefix, long unixMilliseconds) => NewValue(prefix, unixMilliseconds).Format();
+
+    private static CageIdValue NewValue(char prefix, long unixMilliseconds)
     {
-        ulong ms = (ulong)Math.Max(0, at.ToUnixTimeMilliseconds());
+        ulong ms = (ulong)Math.Max(0, unixMilliseconds);
         // 80 random bits: the generator is per thread and not cryptographic, which is all an id needs.
         Span<byte> random = stackalloc byte[10];
         Random.Shared.NextBytes(random);

@@ -7,20 +7,20 @@ namespace CageNet;
 public sealed class CallRecord
 {
     private string? _id;
-    private readonly CageIds.CageIdValue _lazyId;
+    private readonly long _idMilliseconds; // a metering scope's record: the id's time; its random bits are drawn on first read
 
     /// <summary>Creates a record; set at least <see cref="Id"/> and <see cref="Timestamp"/>.</summary>
     public CallRecord()
     {
     }
 
-    // The metering scope's records carry an unformatted id, formatted on first read (normally on the writer's
-    // thread), so the caller's thread neither formats nor allocates the id string.
-#pragma warning disable CS8618 // Id is produced from _lazyId on first read.
+    // The metering scope's records carry only the id's time: the random bits are drawn and the string formatted on
+    // first read (normally on the writer's thread), so the caller's thread neither draws, formats nor allocates it.
+#pragma warning disable CS8618 // Id is produced from _idMilliseconds on first read.
     [System.Diagnostics.CodeAnalysis.SetsRequiredMembers]
-    internal CallRecord(CageIds.CageIdValue lazyId, string? formatted, DateTimeOffset timestamp)
+    internal CallRecord(long idMilliseconds, string? formatted, DateTimeOffset timestamp)
     {
-        _lazyId = lazyId;
+        _idMilliseconds = idMilliseconds;
         _id = formatted;
         Timestamp = timestamp;
     }
@@ -29,8 +29,15 @@ public sealed class CallRecord
     /// <summary>Time-sortable, collision-free id (see <see cref="CageIds"/>); callers may supply their own.</summary>
     public required string Id
     {
-        get => _id ??= _lazyId.Format();
+        get => _id ?? CreateId();
         init => _id = value;
+    }
+
+    // The caller (CallId, after Dispose) and the writer may both read a fresh id: the first one drawn wins for both.
+    private string CreateId()
+    {
+        var id = CageIds.New('c', _idMilliseconds);
+        return Interlocked.CompareExchange(ref _id, id, null) ?? id;
     }
 
     /// <summary>When the call happened, in UTC; stored with millisecond precision.</summary>
