@@ -53,6 +53,57 @@ public class MeterScopeTests
     }
 
     [Test]
+    public async Task Meter_SystemClock_StartedAtAndTimestampAgreeWithTheWallClock()
+    {
+        var ledger = new InMemoryLedger();
+        var meter = new CageMeter(ledger, PriceCatalog.BuiltIn, TimeProvider.System);
+        DateTimeOffset before, after, startedAt;
+        await using (meter)
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                await Task.Delay(120); // past the 100 ms anchor refresh
+                before = TimeProvider.System.GetUtcNow();
+                using (var m = meter.Meter("code-edit"))
+                {
+                    startedAt = m.StartedAt;
+                    m.Usage("anthropic", "claude-opus-4-8", input: 10, output: 1);
+                }
+
+                after = TimeProvider.System.GetUtcNow();
+                Assert.That(startedAt, Is.InRange(before.AddMilliseconds(-2), after.AddMilliseconds(2)));
+            }
+
+            await meter.FlushAsync();
+        }
+
+        Assert.That(ledger.Calls, Has.Count.EqualTo(3));
+        Assert.That(ledger.Calls.Select(c => c.Timestamp), Is.Ordered);
+        Assert.That(ledger.Calls.Select(c => c.Id), Is.Ordered.And.Unique);
+    }
+
+    [Test]
+    public async Task CallId_ReadAfterDisposeWhileTheWriterStoresIt_IsTheStoredId()
+    {
+        var (meter, ledger, _) = NewMeter();
+        var ids = new List<string>();
+        await using (meter)
+        {
+            for (var i = 0; i < 200; i++)
+            {
+                var m = meter.Meter("code-edit");
+                m.Usage("anthropic", "claude-opus-4-8", input: 10, output: 1);
+                m.Dispose(); // the writer may draw the id's random bits before or after the read below
+                ids.Add(m.CallId);
+            }
+
+            await meter.FlushAsync();
+        }
+
+        Assert.That(ledger.Calls.Select(c => c.Id), Is.EqualTo(ids));
+    }
+
+    [Test]
     public async Task Meter_NestedScopes_InheritTaskSessionAgentUserUnlessOverridden()
     {
         var (meter, ledger, _) = NewMeter();
