@@ -27,31 +27,29 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
     private const string ReceiptColumns = "id, ts_ms, call_id, task, tool, unit, raw_alternative, actual, method, confidence, meta";
 
     // The reader queries (internal so tests can check their query plans use the indexes).
-    internal const string FindCallSql = $"SELECT {CallColumns} FROM calls WHERE id = $key;";
+    // Calls are found by key (rk, the table's own key): an id through CallLocator, a task through its posting lists.
+    internal const string CallAtSql = $"SELECT {CallColumns} FROM calls WHERE rk = $key;";
 
-    internal const string CallsForTaskSql = $"SELECT {CallColumns} FROM calls WHERE task = $key ORDER BY ts_ms, rowid;";
+    internal const string TaskPostingsSql = "SELECT rks FROM postings WHERE kind = 1 AND key = $key;";
 
     internal const string ReceiptsForCallSql = $"SELECT {ReceiptColumns} FROM receipts WHERE call_id = $key ORDER BY ts_ms, rowid;";
 
-    // By the receipt's own task, or by the task of the call it points to; a receipt matching both is listed once.
-    internal const string ReceiptsForTaskSql =
-        $"""
-        SELECT {ReceiptColumns} FROM receipts
-        WHERE rowid IN (SELECT rowid FROM receipts WHERE task = $key
-                        UNION
-                        SELECT receipts.rowid FROM calls JOIN receipts ON receipts.call_id = calls.id WHERE calls.task = $key)
-        ORDER BY ts_ms, rowid;
-        """;
+    // A task's receipts: by the receipt's own task, or by the task of the call it points to (the second half runs once
+    // per call of the task); a receipt matching both is listed once.
+    internal const string ReceiptsOfTaskSql = $"SELECT rowid, {ReceiptColumns} FROM receipts WHERE task = $key;";
 
-    // Receipts with the basis of the call they point to, in one pass (the call lookup goes through calls.id's index).
+    internal const string ReceiptsOfCallSql = $"SELECT rowid, {ReceiptColumns} FROM receipts WHERE call_id = $key;";
+
+    // Receipts with the basis of the call they point to, in one pass: the writer stored the call's key (call_rk) when
+    // it knew the call; for the others (pending) the call is looked up by id.
     internal const string ReceiptsWithCallsSelect =
         """
         SELECT r.id, r.ts_ms, r.call_id, r.task, r.tool, r.unit, r.raw_alternative, r.actual, r.method, r.confidence, r.meta,
                c.provider, c.model, c.route, c.task, c.input + c.cache_read + c.cache_write_5m + c.cache_write_1h, c.ts_ms
-        FROM receipts r LEFT JOIN calls c ON c.id = r.call_id
+        FROM receipts r LEFT JOIN calls c ON c.rk = r.call_rk
         """;
 
-    internal const string LatestTaskSql = "SELECT task FROM calls WHERE task IS NOT NULL ORDER BY ts_ms DESC, rowid DESC LIMIT 1;";
+    internal const string LatestTaskSql = "SELECT task FROM calls WHERE task IS NOT NULL ORDER BY rk DESC LIMIT 1;";
 
     private readonly SqliteWriter _writer;
     private readonly string _readConnectionString;
@@ -195,19 +193,19 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         using var connection = OpenReader();
         if (firstWholeDay is { } first && endWholeDay is { } end && first >= end)
         {
-            AddGroups(connection, query.Dimension, ReportSql(query.Dimension, WindowClause(since, until)), since, until, groups);
+            AddGroups(connection, query.Dimension, ReportSql(query.Dimension, KeyWindowClause(since, until)), since, until, groups);
         }
         else
         {
             AddGroups(connection, query.Dimension, TotalsSql(query.Dimension, firstWholeDay, endWholeDay), firstWholeDay, endWholeDay, groups);
             if (since is { } from && firstWholeDay * CallTotals.MillisecondsPerDay is { } wholeFrom && from < wholeFrom)
             {
-                AddGroups(connection, query.Dimension, ReportSql(query.Dimension, WindowClause(from, wholeFrom)), from, wholeFrom, groups);
+                AddGroups(connection, query.Dimension, ReportSql(query.Dimension, KeyWindowClause(from, wholeFrom)), from, wholeFrom, groups);
             }
 
             if (until is { } to && endWholeDay * CallTotals.MillisecondsPerDay is { } wholeTo && wholeTo < to)
             {
-                AddGroups(connection, query.Dimension, ReportSql(query.Dimension, WindowClause(wholeTo, to)), wholeTo, to, groups);
+                AddGroups(connection, query.Dimension, ReportSql(query.Dimension, KeyWindowClause(wholeTo, to)), wholeTo, to, groups);
             }
         }
 
@@ -266,8 +264,12 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
     public ValueTask<CallRecord?> FindCallAsync(string callId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(callId);
-        var found = Query(FindCallSql, callId, ReadCall, cancellationToken);
-        return ValueTask.FromResult(found.Count > 0 ? found[0] : null);
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = OpenReader();
+        using var locator = new CallLocator(connection);
+        var rk = locator.Find(callId);
+        return ValueTask.FromResult(rk is { } key ? ReadCallsAt(connection, [key]).FirstOrDefault() : null);
     }
 
     /// <inheritdoc/>
@@ -281,14 +283,81 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
     public ValueTask<IReadOnlyList<CallRecord>> CallsForTaskAsync(string task, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(task);
-        return ValueTask.FromResult<IReadOnlyList<CallRecord>>(Query(CallsForTaskSql, task, ReadCall, cancellationToken));
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = OpenReader();
+        return ValueTask.FromResult<IReadOnlyList<CallRecord>>(ReadCallsAt(connection, TaskKeys(connection, task)));
     }
 
     /// <inheritdoc/>
     public ValueTask<IReadOnlyList<SavingsReceipt>> ReceiptsForTaskAsync(string task, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(task);
-        return ValueTask.FromResult(QueryReceipts(ReceiptsForTaskSql, task, cancellationToken));
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = OpenReader();
+        var rows = new Dictionary<long, (long Ts, SavingsReceipt Receipt)>();
+        using var command = connection.CreateCommand();
+        var key = command.Parameters.Add("$key", SqliteType.Text);
+
+        void Collect(string sql, string value)
+        {
+            command.CommandText = sql;
+            key.Value = value;
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                rows.TryAdd(reader.GetInt64(0), (reader.GetInt64(2), ReadReceipt(reader, 1)));
+            }
+        }
+
+        Collect(ReceiptsOfTaskSql, task);
+        foreach (var call in ReadCallsAt(connection, TaskKeys(connection, task)))
+        {
+            Collect(ReceiptsOfCallSql, call.Id);
+        }
+
+        IReadOnlyList<SavingsReceipt> ordered = rows.OrderBy(pair => pair.Value.Ts).ThenBy(pair => pair.Key).Select(pair => pair.Value.Receipt).ToList();
+        return ValueTask.FromResult(ordered);
+    }
+
+    /// <summary>The keys of a task's calls, ascending (time order), from its posting lists.</summary>
+    private static List<long> TaskKeys(SqliteConnection connection, string task)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = TaskPostingsSql;
+        command.Parameters.AddWithValue("$key", task);
+        var keys = new List<long>();
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                PostingList.Decode((byte[])reader.GetValue(0), keys);
+            }
+        }
+
+        keys.Sort();
+        return keys;
+    }
+
+    /// <summary>The calls at the given keys, in that order (a key with no row is skipped).</summary>
+    private static List<CallRecord> ReadCallsAt(SqliteConnection connection, List<long> keys)
+    {
+        var calls = new List<CallRecord>(keys.Count);
+        using var command = connection.CreateCommand();
+        command.CommandText = CallAtSql;
+        var key = command.Parameters.Add("$key", SqliteType.Integer);
+        foreach (var rk in keys)
+        {
+            key.Value = rk;
+            using var reader = command.ExecuteReader();
+            if (reader.Read())
+            {
+                calls.Add(ReadCall(reader));
+            }
+        }
+
+        return calls;
     }
 
     /// <inheritdoc/>
@@ -309,7 +378,7 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         ThrowIfDisposed();
         await using var connection = OpenReader();
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {CallColumns} FROM calls{WindowClause(command, window)} ORDER BY ts_ms, rowid;";
+        command.CommandText = $"SELECT {CallColumns} FROM calls{KeyWindowClause(command, window)} ORDER BY rk;";
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -341,15 +410,22 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         await using var command = connection.CreateCommand();
         command.CommandText = ReceiptsWithCallsSelect + WindowClause(command, window).Replace("ts_ms", "r.ts_ms", StringComparison.Ordinal) + " ORDER BY r.ts_ms, r.rowid;";
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var pending = new PendingCalls(connection);
         while (await reader.ReadAsync(cancellationToken))
         {
-            yield return ReadReceiptWithCall(reader);
+            yield return ReadReceiptWithCall(reader, pending);
         }
     }
 
-    private static ReceiptWithCall ReadReceiptWithCall(SqliteDataReader reader)
+    private static ReceiptWithCall ReadReceiptWithCall(SqliteDataReader reader, PendingCalls pending)
     {
         var receipt = ReadReceipt(reader);
+        if (reader.IsDBNull(11) && receipt.CallId is { Length: > 0 } callId)
+        {
+            // Stored before its call (pending): look the call up by id now.
+            return new ReceiptWithCall(receipt, pending.Basis(callId));
+        }
+
         var call = reader.IsDBNull(11)
             ? null
             : new CallBasis(
@@ -457,9 +533,10 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         if (a is { } from) command.Parameters.AddWithValue("$a", from);
         if (b is { } to) command.Parameters.AddWithValue("$b", to);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var pending = new PendingCalls(connection);
         while (await reader.ReadAsync(cancellationToken))
         {
-            var item = ReadReceiptWithCall(reader);
+            var item = ReadReceiptWithCall(reader, pending);
             yield return ReceiptTotal.Of(item.Receipt, item.Call);
         }
     }
@@ -614,13 +691,31 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         }
     }
 
-    private static string WindowClause(long? since, long? until) => (since, until) switch
+    // A time window over calls as a range of their key: the key starts with the millisecond, so the range is exact.
+    private static string KeyWindowClause(long? since, long? until) => (since, until) switch
     {
-        (not null, not null) => " WHERE ts_ms >= $since AND ts_ms < $until",
-        (not null, null) => " WHERE ts_ms >= $since",
-        (null, not null) => " WHERE ts_ms < $until",
+        (not null, not null) => " WHERE rk >= $since * 1048576 AND rk < $until * 1048576",
+        (not null, null) => " WHERE rk >= $since * 1048576",
+        (null, not null) => " WHERE rk < $until * 1048576",
         _ => "",
     };
+
+    private static string KeyWindowClause(SqliteCommand command, TimeWindow window)
+    {
+        var since = window.Since?.ToUnixTimeMilliseconds();
+        var until = window.Until?.ToUnixTimeMilliseconds();
+        if (since is { } from)
+        {
+            command.Parameters.AddWithValue("$since", from);
+        }
+
+        if (until is { } to)
+        {
+            command.Parameters.AddWithValue("$until", to);
+        }
+
+        return KeyWindowClause(since, until);
+    }
 
     private static string WindowClause(SqliteCommand command, TimeWindow window)
     {
@@ -678,18 +773,20 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         Tags = LedgerJson.ReadMap(OptionalString(reader, 26)),
     };
 
-    private static SavingsReceipt ReadReceipt(SqliteDataReader reader) => SavingsReceipt.Create(
-        id: reader.GetString(0),
-        timestamp: DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)),
-        tool: reader.GetString(4),
-        rawAlternative: decimal.Parse(reader.GetString(6), NumberStyles.Float, CultureInfo.InvariantCulture),
-        actual: decimal.Parse(reader.GetString(7), NumberStyles.Float, CultureInfo.InvariantCulture),
-        callId: OptionalString(reader, 2),
-        task: OptionalString(reader, 3),
-        unit: WireNames.TryParseUnit(reader.GetString(5), out var unit) ? unit : SavingsUnit.Tokens,
-        method: WireNames.TryParseMethod(reader.GetString(8), out var method) ? method : SavingsMethod.Modeled,
-        confidence: reader.GetDouble(9),
-        meta: LedgerJson.ReadMap(OptionalString(reader, 10)));
+    private static SavingsReceipt ReadReceipt(SqliteDataReader reader) => ReadReceipt(reader, 0);
+
+    private static SavingsReceipt ReadReceipt(SqliteDataReader reader, int o) => SavingsReceipt.Create(
+        id: reader.GetString(o),
+        timestamp: DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(o + 1)),
+        tool: reader.GetString(o + 4),
+        rawAlternative: decimal.Parse(reader.GetString(o + 6), NumberStyles.Float, CultureInfo.InvariantCulture),
+        actual: decimal.Parse(reader.GetString(o + 7), NumberStyles.Float, CultureInfo.InvariantCulture),
+        callId: OptionalString(reader, o + 2),
+        task: OptionalString(reader, o + 3),
+        unit: WireNames.TryParseUnit(reader.GetString(o + 5), out var unit) ? unit : SavingsUnit.Tokens,
+        method: WireNames.TryParseMethod(reader.GetString(o + 8), out var method) ? method : SavingsMethod.Modeled,
+        confidence: reader.GetDouble(o + 9),
+        meta: LedgerJson.ReadMap(OptionalString(reader, o + 10)));
 
     private static string? OptionalString(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 
