@@ -28,6 +28,7 @@ internal static class LedgerScale
         var reportOnly = false;
         var pipelineOnly = false;
         var viewsOnly = false;
+        var ingestOnly = false;
         var dir = Path.Combine(Path.GetTempPath(), "cage-scale");
         for (var i = 0; i < args.Length; i++)
         {
@@ -38,6 +39,7 @@ internal static class LedgerScale
                 case "--report-only": reportOnly = true; break;
                 case "--pipeline-only": pipelineOnly = true; break;
                 case "--views-only": viewsOnly = true; break;
+                case "--ingest-only": ingestOnly = true; break;
                 default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
             }
         }
@@ -66,6 +68,25 @@ internal static class LedgerScale
             return 0;
         }
 
+        if (Environment.GetEnvironmentVariable("CAGE_PREGEN") == "1")
+        {
+            Directory.CreateDirectory(dir);
+            File.Delete(Path.Combine(dir, "pregen.db"));
+            var all = new List<CallRecord[]>();
+            for (var offset = 0; offset < calls; offset += 10_000) all.Add(Generate(offset, Math.Min(10_000, calls - offset), start, catalog: PriceCatalog.BuiltIn).Calls);
+            GC.Collect();
+            Console.WriteLine($"READY {Environment.ProcessId}");
+            Thread.Sleep(3000);
+            var swp = Stopwatch.StartNew();
+            await using (var ledger = SqliteLedger.Open(Path.Combine(dir, "pregen.db")))
+            {
+                foreach (var c in all) await ledger.AppendAsync(new LedgerBatch(c, []));
+            }
+
+            Report("PREGEN ingest", swp.Elapsed, calls);
+            return 0;
+        }
+
         if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
         Directory.CreateDirectory(dir);
         Console.WriteLine($"# Cage ledger scale: {calls:N0} calls + {3L * calls:N0} receipts  ({Environment.ProcessorCount} cores, .NET {Environment.Version}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription})");
@@ -87,6 +108,10 @@ internal static class LedgerScale
 
         swCalls.Stop();
         Report("ingest of calls alone (AppendAsync, 10k-call transactions)", swCalls.Elapsed, calls);
+        if (ingestOnly)
+        {
+            return 0;
+        }
 
         // Phase 1: durable ingest through SqliteLedger.AppendAsync in 10k batches.
         var ingestPath = Path.Combine(dir, "ingest.db");

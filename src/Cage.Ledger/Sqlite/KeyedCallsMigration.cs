@@ -16,6 +16,17 @@ internal static class KeyedCallsMigration
         attempt, request_id, error, tags
         """;
 
+    // The old text columns in the new encoding (see step 5 in LedgerSchema); an unknown text keeps the safest reading.
+    private const string Converted =
+        """
+        ts_ms, session, task, agent, route, category, "user", provider, model, input, cache_read, cache_write_5m,
+        cache_write_1h, output, reasoning, cost_e10,
+        CASE cost_source WHEN 'catalog' THEN 0 WHEN 'provider' THEN 1 WHEN 'local' THEN 2 ELSE 3 END,
+        CASE WHEN price_key = provider || '/' || model THEN '' WHEN price_key = '' THEN NULL ELSE price_key END,
+        CASE usage_status WHEN 'missing' THEN 1 WHEN 'estimated' THEN 2 ELSE 0 END,
+        latency_ms, ok, retries, attempt, request_id, error, tags
+        """;
+
     public static void Run(SqliteConnection connection, SqliteTransaction transaction)
     {
         CopyCalls(connection, transaction);
@@ -39,7 +50,7 @@ internal static class KeyedCallsMigration
         read.CommandText = "SELECT rowid, id, ts_ms FROM calls ORDER BY ts_ms, rowid;";
         using var insert = connection.CreateCommand();
         insert.Transaction = transaction;
-        insert.CommandText = $"INSERT INTO calls_keyed (rk, id, foreign_id, {Columns}) SELECT $rk, id, $foreign, {Columns} FROM calls WHERE rowid = $rowid;";
+        insert.CommandText = $"INSERT INTO calls_keyed (rk, id, foreign_id, {Columns}) SELECT $rk, id, $foreign, {Converted} FROM calls WHERE rowid = $rowid;";
         var rk = insert.Parameters.Add("$rk", SqliteType.Integer);
         var foreign = insert.Parameters.Add("$foreign", SqliteType.Integer);
         var rowid = insert.Parameters.Add("$rowid", SqliteType.Integer);

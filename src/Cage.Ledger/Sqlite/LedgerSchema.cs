@@ -154,7 +154,9 @@ internal static class LedgerSchema
         //    indexes: one B-tree per call instead of six, which is what durable ingest at SPEC 9's rate needs. Time
         //    windows are ranges of rk; a Cage id names its own bucket; other ids ("foreign") keep a partial unique
         //    index; per-task reads go through posting lists written once per task and batch. Receipts remember the
-        //    rk of the call they point to (call_rk) so joins are rowid lookups. The copy runs in code (MigrateToKeyedCalls).
+        //    rk of the call they point to (call_rk) so joins are rowid lookups. Narrower rows: cost_source and usage_status
+        //    are the enums' numbers (CostSource, UsageStatus), and price_key is '' when it is "{provider}/{model}" (the
+        //    usual catalog key; NULL still means none). The copy runs in code (KeyedCallsMigration).
         """
         CREATE TABLE calls_keyed (
             rk             INTEGER PRIMARY KEY,
@@ -176,9 +178,9 @@ internal static class LedgerSchema
             output         INTEGER NOT NULL,
             reasoning      INTEGER,
             cost_e10       INTEGER,
-            cost_source    TEXT    NOT NULL,
+            cost_source    INTEGER NOT NULL,
             price_key      TEXT,
-            usage_status   TEXT    NOT NULL,
+            usage_status   INTEGER NOT NULL,
             latency_ms     INTEGER NOT NULL,
             ok             INTEGER NOT NULL,
             retries        INTEGER NOT NULL,

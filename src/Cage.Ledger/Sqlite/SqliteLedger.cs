@@ -253,8 +253,7 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
 
         return $"""
             SELECT {key}, count(*), sum(input), sum(cache_read), sum(cache_write_5m), sum(cache_write_1h), sum(output),
-                   sum(reasoning), sum(cost_e10), sum(cost_source = 'unpriced'), sum(usage_status = 'missing'),
-                   sum(cost_source = 'local')
+                   sum(reasoning), sum(cost_e10), sum(cost_source = 3), sum(usage_status = 1), sum(cost_source = 2)
             FROM calls{windowClause}
             GROUP BY 1;
             """;
@@ -761,9 +760,9 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
             reader.GetInt64(14),
             reader.IsDBNull(15) ? null : reader.GetInt64(15)),
         CostUsd = reader.IsDBNull(16) ? null : LedgerMoney.FromE10(reader.GetInt64(16)),
-        CostSource = WireNames.TryParseCostSource(reader.GetString(17), out var source) ? source : CostSource.Unpriced,
-        PriceKey = OptionalString(reader, 18),
-        UsageStatus = WireNames.TryParseUsageStatus(reader.GetString(19), out var status) ? status : UsageStatus.Reported,
+        CostSource = reader.GetInt32(17) is var source && Enum.IsDefined((CostSource)source) ? (CostSource)source : CostSource.Unpriced,
+        PriceKey = OptionalString(reader, 18) is { } key && key.Length == 0 ? reader.GetString(8) + "/" + reader.GetString(9) : OptionalString(reader, 18),
+        UsageStatus = reader.GetInt32(19) is var status && Enum.IsDefined((UsageStatus)status) ? (UsageStatus)status : UsageStatus.Reported,
         LatencyMs = reader.GetInt64(20),
         Ok = reader.GetInt64(21) != 0,
         Retries = reader.GetInt32(22),

@@ -340,9 +340,9 @@ internal sealed class SqliteWriter : IDisposable
         BindNullable(s, 16, usage.Reasoning);
         long? costE10 = call.CostUsd is { } cost ? LedgerMoney.ToE10(cost) : null;
         BindNullable(s, 17, costE10);
-        BindOptional(s, b, 18, call.CostSource.ToWire(), keepEmpty: true);
-        BindOptional(s, b, 19, call.PriceKey);
-        BindOptional(s, b, 20, call.UsageStatus.ToWire(), keepEmpty: true);
+        raw.sqlite3_bind_int(s, 18, (int)call.CostSource);
+        BindOptional(s, b, 19, StoredPriceKey(call), keepEmpty: true);
+        raw.sqlite3_bind_int(s, 20, (int)call.UsageStatus);
         raw.sqlite3_bind_int64(s, 21, call.LatencyMs);
         raw.sqlite3_bind_int(s, 22, call.Ok ? 1 : 0);
         raw.sqlite3_bind_int(s, 23, call.Retries);
@@ -351,6 +351,23 @@ internal sealed class SqliteWriter : IDisposable
         BindOptional(s, b, 26, call.Error is null ? null : ErrorText.Scrub(call.Error));
         BindOptional(s, b, 27, call.Tags is null || call.Tags.Count == 0 ? null : LedgerJson.WriteMap(call.Tags));
         return costE10 ?? 0;
+    }
+
+    /// <summary>The price key as stored: '' for the usual "{provider}/{model}", NULL for none (see schema step 5).</summary>
+    private static string? StoredPriceKey(CallRecord call)
+    {
+        var key = call.PriceKey;
+        if (string.IsNullOrEmpty(key))
+        {
+            return null;
+        }
+
+        var provider = call.Provider ?? "";
+        var model = call.Model ?? "";
+        return key.Length == provider.Length + 1 + model.Length && key[provider.Length] == '/'
+            && key.StartsWith(provider, StringComparison.Ordinal) && key.EndsWith(model, StringComparison.Ordinal)
+            ? ""
+            : key;
     }
 
     /// <summary>Adds the batch's per-day group sums to <c>call_totals</c> (inside the batch's transaction).</summary>
