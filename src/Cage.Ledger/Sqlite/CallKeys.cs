@@ -22,6 +22,18 @@ internal static class CallKeys
     /// <summary>Slots per millisecond.</summary>
     public const int SlotsPerMillisecond = 1 << SlotBits;
 
+    /// <summary>
+    /// Keys are 63-bit: call timestamps must lie in [−2^43, 2^43) Unix milliseconds (about the years 1691 to 2248).
+    /// The writer and the importers reject others; the schema-5 migration files older rows outside it at the edge.
+    /// </summary>
+    public const long MaxMilliseconds = (1L << 43) - 1;
+
+    /// <summary>The earliest storable timestamp; see <see cref="MaxMilliseconds"/>.</summary>
+    public const long MinMilliseconds = -(1L << 43);
+
+    /// <summary>Whether a timestamp can be keyed.</summary>
+    public static bool InRange(long milliseconds) => milliseconds is >= MinMilliseconds and <= MaxMilliseconds;
+
     /// <summary><c>foreign_id</c> of a call found through its id's own millisecond.</summary>
     public const int Native = 0;
 
@@ -103,8 +115,9 @@ internal static class CallKeys
             }
         }
 
-        // 10 characters hold 50 bits; a Cage id's time is 48 bits, so the first character is at most '7'.
-        if (value >= 1L << 48)
+        // 10 characters hold 50 bits; a Cage id's time is 48 bits, so the first character is at most '7'. A stamp beyond
+        // the keyable range (year 2248) is treated as foreign too, so its bucket is never computed.
+        if (value > MaxMilliseconds)
         {
             return false;
         }

@@ -21,9 +21,9 @@ internal static class KeyedCallsMigration
         """
         ts_ms, session, task, agent, route, category, "user", provider, model, input, cache_read, cache_write_5m,
         cache_write_1h, output, reasoning, cost_e10,
-        CASE cost_source WHEN 'catalog' THEN 0 WHEN 'provider' THEN 1 WHEN 'local' THEN 2 ELSE 3 END,
+        CASE lower(trim(cost_source)) WHEN 'catalog' THEN 0 WHEN 'provider' THEN 1 WHEN 'local' THEN 2 ELSE 3 END,
         CASE WHEN price_key = provider || '/' || model THEN '' WHEN price_key = '' THEN NULL ELSE price_key END,
-        CASE usage_status WHEN 'missing' THEN 1 WHEN 'estimated' THEN 2 ELSE 0 END,
+        CASE lower(trim(usage_status)) WHEN 'missing' THEN 1 WHEN 'estimated' THEN 2 ELSE 0 END,
         latency_ms, ok, retries, attempt, request_id, error, tags
         """;
 
@@ -50,23 +50,32 @@ internal static class KeyedCallsMigration
         read.CommandText = "SELECT rowid, id, ts_ms FROM calls ORDER BY ts_ms, rowid;";
         using var insert = connection.CreateCommand();
         insert.Transaction = transaction;
-        insert.CommandText = $"INSERT INTO calls_keyed (rk, id, foreign_id, {Columns}) SELECT $rk, id, $foreign, {Converted} FROM calls WHERE rowid = $rowid;";
+        insert.CommandText = $"INSERT INTO calls_keyed (rk, id, foreign_id, seq, {Columns}) SELECT $rk, id, $foreign, $seq, {Converted} FROM calls WHERE rowid = $rowid;";
         var rk = insert.Parameters.Add("$rk", SqliteType.Integer);
         var foreign = insert.Parameters.Add("$foreign", SqliteType.Integer);
         var rowid = insert.Parameters.Add("$rowid", SqliteType.Integer);
+        var seq = insert.Parameters.Add("$seq", SqliteType.Integer);
+        long lastMs = long.MinValue, nextSeq = 0;
         var used = new HashSet<long>();
         using var reader = read.ExecuteReader();
         while (reader.Read())
         {
             var id = reader.GetString(1);
             var ms = reader.GetInt64(2);
+            // A timestamp outside the keyable range (accepted by earlier versions) is filed at the edge; its id is
+            // foreign then (no Cage id is stamped out there), so it is still found through the foreign-id index.
+            var keyMs = Math.Clamp(ms, CallKeys.MinMilliseconds, CallKeys.MaxMilliseconds);
+            nextSeq = keyMs == lastMs ? nextSeq + 1 : 0;
+            lastMs = keyMs;
             var slot = CallKeys.HomeSlot(id);
-            var key = CallKeys.Key(ms, slot);
+            var key = CallKeys.Key(keyMs, slot);
             while (!used.Add(key))
             {
                 slot = (slot + 1) & (CallKeys.SlotsPerMillisecond - 1);
-                key = CallKeys.Key(ms, slot);
+                key = CallKeys.Key(keyMs, slot);
             }
+
+            seq.Value = nextSeq;
 
             rk.Value = key;
             foreign.Value = CallKeys.Classify(id, ms);

@@ -162,6 +162,7 @@ internal static class LedgerSchema
             rk             INTEGER PRIMARY KEY,
             id             TEXT    NOT NULL,
             foreign_id     INTEGER NOT NULL,
+            seq            INTEGER NOT NULL, -- order of arrival among the calls of the same millisecond
             ts_ms          INTEGER NOT NULL,
             session        TEXT,
             task           TEXT,

@@ -21,8 +21,11 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         """
         id, ts_ms, session, task, agent, route, category, "user", provider, model, input, cache_read,
         cache_write_5m, cache_write_1h, output, reasoning, cost_e10, cost_source, price_key, usage_status,
-        latency_ms, ok, retries, attempt, request_id, error, tags
+        latency_ms, ok, retries, attempt, request_id, error, tags, seq
         """;
+
+    // Ordinal of seq in CallColumns: calls of the same millisecond are ordered by it (their order of arrival).
+    private const int SeqOrdinal = 27;
 
     private const string ReceiptColumns = "id, ts_ms, call_id, task, tool, unit, raw_alternative, actual, method, confidence, meta";
 
@@ -49,7 +52,13 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         FROM receipts r LEFT JOIN calls c ON c.rk = r.call_rk
         """;
 
-    internal const string LatestTaskSql = "SELECT task FROM calls WHERE task IS NOT NULL ORDER BY rk DESC LIMIT 1;";
+    // The newest millisecond holding a call with a task, then the last of its calls to arrive.
+    internal const string LatestTaskSql =
+        """
+        SELECT task FROM calls
+        WHERE task IS NOT NULL AND rk >= (SELECT (rk >> 20) << 20 FROM calls WHERE task IS NOT NULL ORDER BY rk DESC LIMIT 1)
+        ORDER BY seq DESC LIMIT 1;
+        """;
 
     private readonly SqliteWriter _writer;
     private readonly string _readConnectionString;
@@ -321,7 +330,7 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
     }
 
     /// <summary>The keys of a task's calls, ascending (time order), from its posting lists.</summary>
-    private static List<long> TaskKeys(SqliteConnection connection, string task)
+    private List<long> TaskKeys(SqliteConnection connection, string task)
     {
         using var command = connection.CreateCommand();
         command.CommandText = TaskPostingsSql;
@@ -331,7 +340,14 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         {
             while (reader.Read())
             {
-                PostingList.Decode((byte[])reader.GetValue(0), keys);
+                try
+                {
+                    PostingList.Decode((byte[])reader.GetValue(0), keys);
+                }
+                catch (InvalidDataException ex)
+                {
+                    throw new InvalidDataException($"The ledger '{Path}' has a malformed posting list for task '{task}': {ex.Message}", ex);
+                }
             }
         }
 
@@ -342,7 +358,7 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
     /// <summary>The calls at the given keys, in that order (a key with no row is skipped).</summary>
     private static List<CallRecord> ReadCallsAt(SqliteConnection connection, List<long> keys)
     {
-        var calls = new List<CallRecord>(keys.Count);
+        var calls = new List<(long Ms, long Seq, CallRecord Call)>(keys.Count);
         using var command = connection.CreateCommand();
         command.CommandText = CallAtSql;
         var key = command.Parameters.Add("$key", SqliteType.Integer);
@@ -352,11 +368,12 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
             using var reader = command.ExecuteReader();
             if (reader.Read())
             {
-                calls.Add(ReadCall(reader));
+                calls.Add((CallKeys.MillisecondOf(rk), reader.GetInt64(SeqOrdinal), ReadCall(reader)));
             }
         }
 
-        return calls;
+        // Keys are in time order; calls of the same millisecond go in their order of arrival.
+        return calls.OrderBy(c => c.Ms).ThenBy(c => c.Seq).Select(c => c.Call).ToList();
     }
 
     /// <inheritdoc/>
@@ -377,11 +394,32 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         ThrowIfDisposed();
         await using var connection = OpenReader();
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {CallColumns} FROM calls{KeyWindowClause(command, window)} ORDER BY rk;";
+        command.CommandText = $"SELECT rk, {CallColumns} FROM calls{KeyWindowClause(command, window)} ORDER BY rk;";
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+
+        // Rows come in key order; the calls of one millisecond are held back and released in their order of arrival.
+        var tie = new List<(long Seq, CallRecord Call)>();
+        var tieMs = long.MinValue;
         while (await reader.ReadAsync(cancellationToken))
         {
-            yield return ReadCall(reader);
+            var ms = CallKeys.MillisecondOf(reader.GetInt64(0));
+            if (ms != tieMs)
+            {
+                foreach (var held in tie.OrderBy(t => t.Seq))
+                {
+                    yield return held.Call;
+                }
+
+                tie.Clear();
+                tieMs = ms;
+            }
+
+            tie.Add((reader.GetInt64(SeqOrdinal + 1), ReadCall(reader, 1)));
+        }
+
+        foreach (var held in tie.OrderBy(t => t.Seq))
+        {
+            yield return held.Call;
         }
     }
 
@@ -740,36 +778,38 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         return "";
     }
 
-    private static CallRecord ReadCall(SqliteDataReader reader) => new()
+    private static CallRecord ReadCall(SqliteDataReader reader) => ReadCall(reader, 0);
+
+    private static CallRecord ReadCall(SqliteDataReader reader, int o) => new()
     {
-        Id = reader.GetString(0),
-        Timestamp = DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)),
-        Session = OptionalString(reader, 2),
-        Task = OptionalString(reader, 3),
-        Agent = OptionalString(reader, 4),
-        Route = OptionalString(reader, 5),
-        Category = OptionalString(reader, 6),
-        User = OptionalString(reader, 7),
-        Provider = reader.GetString(8),
-        Model = reader.GetString(9),
+        Id = reader.GetString(o + 0),
+        Timestamp = DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(o + 1)),
+        Session = OptionalString(reader, o + 2),
+        Task = OptionalString(reader, o + 3),
+        Agent = OptionalString(reader, o + 4),
+        Route = OptionalString(reader, o + 5),
+        Category = OptionalString(reader, o + 6),
+        User = OptionalString(reader, o + 7),
+        Provider = reader.GetString(o + 8),
+        Model = reader.GetString(o + 9),
         Usage = new TokenUsage(
-            reader.GetInt64(10),
-            reader.GetInt64(11),
-            reader.GetInt64(12),
-            reader.GetInt64(13),
-            reader.GetInt64(14),
-            reader.IsDBNull(15) ? null : reader.GetInt64(15)),
-        CostUsd = reader.IsDBNull(16) ? null : LedgerMoney.FromE10(reader.GetInt64(16)),
-        CostSource = reader.GetInt32(17) is var source && Enum.IsDefined((CostSource)source) ? (CostSource)source : CostSource.Unpriced,
-        PriceKey = OptionalString(reader, 18) is { } key && key.Length == 0 ? reader.GetString(8) + "/" + reader.GetString(9) : OptionalString(reader, 18),
-        UsageStatus = reader.GetInt32(19) is var status && Enum.IsDefined((UsageStatus)status) ? (UsageStatus)status : UsageStatus.Reported,
-        LatencyMs = reader.GetInt64(20),
-        Ok = reader.GetInt64(21) != 0,
-        Retries = reader.GetInt32(22),
-        Attempt = reader.GetInt32(23),
-        RequestId = OptionalString(reader, 24),
-        Error = OptionalString(reader, 25),
-        Tags = LedgerJson.ReadMap(OptionalString(reader, 26)),
+            reader.GetInt64(o + 10),
+            reader.GetInt64(o + 11),
+            reader.GetInt64(o + 12),
+            reader.GetInt64(o + 13),
+            reader.GetInt64(o + 14),
+            reader.IsDBNull(o + 15) ? null : reader.GetInt64(o + 15)),
+        CostUsd = reader.IsDBNull(o + 16) ? null : LedgerMoney.FromE10(reader.GetInt64(o + 16)),
+        CostSource = reader.GetInt32(o + 17) is var source && Enum.IsDefined((CostSource)source) ? (CostSource)source : CostSource.Unpriced,
+        PriceKey = OptionalString(reader, o + 18) is { } key && key.Length == 0 ? reader.GetString(o + 8) + "/" + reader.GetString(o + 9) : OptionalString(reader, o + 18),
+        UsageStatus = reader.GetInt32(o + 19) is var status && Enum.IsDefined((UsageStatus)status) ? (UsageStatus)status : UsageStatus.Reported,
+        LatencyMs = reader.GetInt64(o + 20),
+        Ok = reader.GetInt64(o + 21) != 0,
+        Retries = reader.GetInt32(o + 22),
+        Attempt = reader.GetInt32(o + 23),
+        RequestId = OptionalString(reader, o + 24),
+        Error = OptionalString(reader, o + 25),
+        Tags = LedgerJson.ReadMap(OptionalString(reader, o + 26)),
     };
 
     private static SavingsReceipt ReadReceipt(SqliteDataReader reader) => ReadReceipt(reader, 0);

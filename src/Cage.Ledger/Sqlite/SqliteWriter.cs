@@ -15,11 +15,11 @@ internal sealed class SqliteWriter : IDisposable
 {
     private const string InsertCallSql =
         """
-        INSERT INTO calls (rk, id, foreign_id, ts_ms, session, task, agent, route, category, "user", provider, model,
+        INSERT INTO calls (rk, id, foreign_id, seq, ts_ms, session, task, agent, route, category, "user", provider, model,
                            input, cache_read, cache_write_5m, cache_write_1h, output, reasoning,
                            cost_e10, cost_source, price_key, usage_status, latency_ms, ok, retries, attempt,
                            request_id, error, tags)
-        VALUES (?28, ?1, ?29, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+        VALUES (?28, ?1, ?29, ?30, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
                 ?21, ?22, ?23, ?24, ?25, ?26, ?27)
         ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO NOTHING
         ON CONFLICT (id) WHERE foreign_id <> 0 DO NOTHING;
@@ -37,6 +37,8 @@ internal sealed class SqliteWriter : IDisposable
         "SELECT id, provider, model, route, input + cache_read + cache_write_5m + cache_write_1h FROM calls WHERE rk = ?1;";
 
     private const string ForeignCallSql = "SELECT rk FROM calls WHERE id = ?1 AND foreign_id <> 0;";
+
+    private const string NextSeqSql = "SELECT coalesce(max(seq) + 1, 0) FROM calls WHERE rk >= ?1 AND rk < ?2;";
 
     private const string InsertPostingSql = "INSERT INTO postings (kind, key, first, rks) VALUES (?1, ?2, ?3, ?4);";
 
@@ -88,6 +90,8 @@ internal sealed class SqliteWriter : IDisposable
     private readonly sqlite3_stmt _maxKey;
     private readonly sqlite3_stmt _anyForeign;
     private readonly sqlite3_stmt _insertPosting;
+    private readonly sqlite3_stmt _nextSeq;
+    private readonly Dictionary<long, long> _seqs = [];
     private readonly sqlite3_stmt _readReceiptTotals;
     private readonly sqlite3_stmt _writeReceiptTotals;
     private readonly CallTotals _totals = new();
@@ -124,6 +128,7 @@ internal sealed class SqliteWriter : IDisposable
         _maxKey = Prepare("SELECT max(rk) FROM calls;");
         _anyForeign = Prepare("SELECT EXISTS (SELECT 1 FROM calls WHERE foreign_id <> 0);");
         _insertPosting = Prepare(InsertPostingSql);
+        _nextSeq = Prepare(NextSeqSql);
         _readReceiptTotals = Prepare(ReadReceiptTotalsSql);
         _writeReceiptTotals = Prepare(WriteReceiptTotalsSql);
     }
@@ -242,6 +247,7 @@ internal sealed class SqliteWriter : IDisposable
                 _totals.Clear();
                 _receiptTotals.Clear();
                 _fresh.Clear();
+                _seqs.Clear();
                 foreach (var list in _taskKeys.Values)
                 {
                     list.Clear();
@@ -272,6 +278,7 @@ internal sealed class SqliteWriter : IDisposable
             _maxKey.Dispose();
             _anyForeign.Dispose();
             _insertPosting.Dispose();
+            _nextSeq.Dispose();
             _readReceiptTotals.Dispose();
             _writeReceiptTotals.Dispose();
             _begin.Dispose();
@@ -287,6 +294,12 @@ internal sealed class SqliteWriter : IDisposable
         if (string.IsNullOrEmpty(call.Id))
         {
             throw new CageValidationException("id", "a call record needs an id");
+        }
+
+        if (!CallKeys.InRange(call.Timestamp.ToUnixTimeMilliseconds()))
+        {
+            throw new CageValidationException("ts", string.Create(CultureInfo.InvariantCulture,
+                $"call {call.Id}: ts {call.Timestamp:O} is outside the ledger's range (years 1691 to 2248)"));
         }
 
         if (call.Usage.Validation() is { } error)
@@ -322,6 +335,7 @@ internal sealed class SqliteWriter : IDisposable
         var usage = call.Usage;
         raw.sqlite3_bind_int64(s, 28, rk);
         raw.sqlite3_bind_int(s, 29, foreign);
+        raw.sqlite3_bind_int64(s, 30, NextSeq(CallKeys.MillisecondOf(rk)));
         BindText(s, 1, call.Id);
         raw.sqlite3_bind_int64(s, 2, call.Timestamp.ToUnixTimeMilliseconds());
         BindOptional(s, b, 3, call.Session);
@@ -603,6 +617,36 @@ internal sealed class SqliteWriter : IDisposable
         {
             raw.sqlite3_reset(_foreignCall);
         }
+    }
+
+    /// <summary>
+    /// The call's place in arrival order among the calls of its millisecond (readers order ties by it): counted in
+    /// memory for milliseconds this transaction opened, read once from the file for the others. A call that then
+    /// turns out to be a duplicate leaves a gap, which is harmless.
+    /// </summary>
+    private long NextSeq(long millisecond)
+    {
+        if (!_seqs.TryGetValue(millisecond, out var next))
+        {
+            next = 0;
+            if (millisecond <= _lastMillisecondAtBegin)
+            {
+                raw.sqlite3_bind_int64(_nextSeq, 1, CallKeys.BucketStart(millisecond));
+                raw.sqlite3_bind_int64(_nextSeq, 2, CallKeys.BucketStart(millisecond) + CallKeys.SlotsPerMillisecond);
+                try
+                {
+                    var rc = raw.sqlite3_step(_nextSeq);
+                    next = rc == raw.SQLITE_ROW ? raw.sqlite3_column_int64(_nextSeq, 0) : throw Error(rc);
+                }
+                finally
+                {
+                    raw.sqlite3_reset(_nextSeq);
+                }
+            }
+        }
+
+        _seqs[millisecond] = next + 1;
+        return next;
     }
 
     /// <summary>Notes a stored call: its bucket for later probes in this transaction, its task's posting list.</summary>
