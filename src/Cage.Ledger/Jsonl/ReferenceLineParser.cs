@@ -413,7 +413,13 @@ internal static class ReferenceLineParser
             throw new CageValidationException("ts", $"'{Echo(text)}' is not an ISO-8601 instant");
         }
 
-        return CageIds.TruncateToMilliseconds(value);
+        value = CageIds.TruncateToMilliseconds(value);
+        if (!CallKeys.InRange(value.ToUnixTimeMilliseconds()))
+        {
+            throw new CageValidationException("ts", $"'{Echo(text)}' is outside the ledger's range (years 1691 to 2248)");
+        }
+
+        return value;
     }
 
     private static string Required(string? value, string field, string message) =>

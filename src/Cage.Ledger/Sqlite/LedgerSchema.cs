@@ -149,14 +149,77 @@ internal static class LedgerSchema
             PRIMARY KEY (node, period_start_ms)
         ) WITHOUT ROWID;
         """,
+
+        // 5: calls keyed by time (rk = ts_ms * 2^20 + slot, see CallKeys) instead of by rowid with five secondary
+        //    indexes: one B-tree per call instead of six, which is what durable ingest at SPEC 9's rate needs. Time
+        //    windows are ranges of rk; a Cage id names its own bucket; other ids ("foreign") keep a partial unique
+        //    index; per-task reads go through posting lists written once per task and batch. Receipts remember the
+        //    rk of the call they point to (call_rk) so joins are rowid lookups. Narrower rows: cost_source and usage_status
+        //    are the enums' numbers (CostSource, UsageStatus), and price_key is '' when it is "{provider}/{model}" (the
+        //    usual catalog key; NULL still means none). The copy runs in code (KeyedCallsMigration).
+        """
+        CREATE TABLE calls_keyed (
+            rk             INTEGER PRIMARY KEY,
+            id             TEXT    NOT NULL,
+            foreign_id     INTEGER NOT NULL,
+            seq            INTEGER NOT NULL, -- order of arrival among the calls of the same millisecond
+            ts_ms          INTEGER NOT NULL,
+            session        TEXT,
+            task           TEXT,
+            agent          TEXT,
+            route          TEXT,
+            category       TEXT,
+            "user"         TEXT,
+            provider       TEXT    NOT NULL,
+            model          TEXT    NOT NULL,
+            input          INTEGER NOT NULL,
+            cache_read     INTEGER NOT NULL,
+            cache_write_5m INTEGER NOT NULL,
+            cache_write_1h INTEGER NOT NULL,
+            output         INTEGER NOT NULL,
+            reasoning      INTEGER,
+            cost_e10       INTEGER,
+            cost_source    INTEGER NOT NULL,
+            price_key      TEXT,
+            usage_status   INTEGER NOT NULL,
+            latency_ms     INTEGER NOT NULL,
+            ok             INTEGER NOT NULL,
+            retries        INTEGER NOT NULL,
+            attempt        INTEGER NOT NULL,
+            request_id     TEXT,
+            error          TEXT,
+            tags           TEXT
+        );
+
+        -- Posting lists: kind 1 = the rks of one task's calls, written once per task and batch; rks is the ascending
+        -- list as unsigned LEB128 varints, the first absolute and the rest as differences.
+        CREATE TABLE postings (
+            kind  INTEGER NOT NULL,
+            key   TEXT    NOT NULL,
+            first INTEGER NOT NULL,
+            rks   BLOB    NOT NULL,
+            PRIMARY KEY (kind, key, first)
+        ) WITHOUT ROWID;
+
+        ALTER TABLE receipts ADD COLUMN call_rk INTEGER;
+        """,
     ];
+
+    // Runs after the SQL of the step with the same index (0-based), in the same transaction.
+    private static readonly Dictionary<int, Action<SqliteConnection, SqliteTransaction>> CodeSteps = new()
+    {
+        [4] = KeyedCallsMigration.Run,
+    };
 
     /// <summary>The schema version this code writes: the number of migration steps.</summary>
     public static int LatestVersion => Steps.Length;
 
     /// <summary>Brings the file up to <see cref="LatestVersion"/>; returns the version it is at afterwards.</summary>
     /// <exception cref="InvalidOperationException">The file is not a Cage ledger, or its schema is newer than this code knows.</exception>
-    public static int Migrate(SqliteConnection connection, string path)
+    public static int Migrate(SqliteConnection connection, string path) => Migrate(connection, path, LatestVersion);
+
+    /// <summary>Brings the file up to <paramref name="target"/> (tests build files of earlier versions with it).</summary>
+    internal static int Migrate(SqliteConnection connection, string path, int target)
     {
         var applicationId = ScalarInt(connection, "PRAGMA application_id;");
         if (applicationId != 0 && applicationId != ApplicationId)
@@ -167,13 +230,13 @@ internal static class LedgerSchema
 
         var version = ScalarInt(connection, "PRAGMA user_version;");
         ThrowIfNewer(version, path);
-        while (version < LatestVersion)
+        while (version < target)
         {
             using var transaction = connection.BeginTransaction(deferred: false);
             // Another process may have migrated between our read and the write lock: read again under the lock.
             version = ScalarInt(connection, "PRAGMA user_version;", transaction);
             ThrowIfNewer(version, path);
-            if (version >= LatestVersion)
+            if (version >= target)
             {
                 break;
             }
@@ -185,6 +248,11 @@ internal static class LedgerSchema
             }
 
             Execute(connection, Steps[version], transaction);
+            if (CodeSteps.TryGetValue(version, out var code))
+            {
+                code(connection, transaction);
+            }
+
             var next = version + 1;
             Execute(connection, string.Create(CultureInfo.InvariantCulture, $"PRAGMA user_version = {next}; PRAGMA application_id = {ApplicationId};"), transaction);
             transaction.Commit();

@@ -21,37 +21,44 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         """
         id, ts_ms, session, task, agent, route, category, "user", provider, model, input, cache_read,
         cache_write_5m, cache_write_1h, output, reasoning, cost_e10, cost_source, price_key, usage_status,
-        latency_ms, ok, retries, attempt, request_id, error, tags
+        latency_ms, ok, retries, attempt, request_id, error, tags, seq
         """;
+
+    // Ordinal of seq in CallColumns: calls of the same millisecond are ordered by it (their order of arrival).
+    private const int SeqOrdinal = 27;
 
     private const string ReceiptColumns = "id, ts_ms, call_id, task, tool, unit, raw_alternative, actual, method, confidence, meta";
 
     // The reader queries (internal so tests can check their query plans use the indexes).
-    internal const string FindCallSql = $"SELECT {CallColumns} FROM calls WHERE id = $key;";
+    // Calls are found by key (rk, the table's own key): an id through CallLocator, a task through its posting lists.
+    internal const string CallAtSql = $"SELECT {CallColumns} FROM calls WHERE rk = $key;";
 
-    internal const string CallsForTaskSql = $"SELECT {CallColumns} FROM calls WHERE task = $key ORDER BY ts_ms, rowid;";
+    internal const string TaskPostingsSql = "SELECT rks FROM postings WHERE kind = 1 AND key = $key;";
 
     internal const string ReceiptsForCallSql = $"SELECT {ReceiptColumns} FROM receipts WHERE call_id = $key ORDER BY ts_ms, rowid;";
 
-    // By the receipt's own task, or by the task of the call it points to; a receipt matching both is listed once.
-    internal const string ReceiptsForTaskSql =
-        $"""
-        SELECT {ReceiptColumns} FROM receipts
-        WHERE rowid IN (SELECT rowid FROM receipts WHERE task = $key
-                        UNION
-                        SELECT receipts.rowid FROM calls JOIN receipts ON receipts.call_id = calls.id WHERE calls.task = $key)
-        ORDER BY ts_ms, rowid;
-        """;
+    // A task's receipts: by the receipt's own task, or by the task of the call it points to (the second half runs once
+    // per call of the task); a receipt matching both is listed once.
+    internal const string ReceiptsOfTaskSql = $"SELECT rowid, {ReceiptColumns} FROM receipts WHERE task = $key;";
 
-    // Receipts with the basis of the call they point to, in one pass (the call lookup goes through calls.id's index).
+    internal const string ReceiptsOfCallSql = $"SELECT rowid, {ReceiptColumns} FROM receipts WHERE call_id = $key;";
+
+    // Receipts with the basis of the call they point to, in one pass: the writer stored the call's key (call_rk) when
+    // it knew the call; for the others (pending) the call is looked up by id.
     internal const string ReceiptsWithCallsSelect =
         """
         SELECT r.id, r.ts_ms, r.call_id, r.task, r.tool, r.unit, r.raw_alternative, r.actual, r.method, r.confidence, r.meta,
                c.provider, c.model, c.route, c.task, c.input + c.cache_read + c.cache_write_5m + c.cache_write_1h, c.ts_ms
-        FROM receipts r LEFT JOIN calls c ON c.id = r.call_id
+        FROM receipts r LEFT JOIN calls c ON c.rk = r.call_rk
         """;
 
-    internal const string LatestTaskSql = "SELECT task FROM calls WHERE task IS NOT NULL ORDER BY ts_ms DESC, rowid DESC LIMIT 1;";
+    // The newest millisecond holding a call with a task, then the last of its calls to arrive.
+    internal const string LatestTaskSql =
+        """
+        SELECT task FROM calls
+        WHERE task IS NOT NULL AND rk >= (SELECT (rk >> 20) << 20 FROM calls WHERE task IS NOT NULL ORDER BY rk DESC LIMIT 1)
+        ORDER BY seq DESC LIMIT 1;
+        """;
 
     private readonly SqliteWriter _writer;
     private readonly string _readConnectionString;
@@ -195,19 +202,19 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         using var connection = OpenReader();
         if (firstWholeDay is { } first && endWholeDay is { } end && first >= end)
         {
-            AddGroups(connection, query.Dimension, ReportSql(query.Dimension, WindowClause(since, until)), since, until, groups);
+            AddGroups(connection, query.Dimension, ReportSql(query.Dimension, KeyWindowClause(since, until)), since, until, groups);
         }
         else
         {
             AddGroups(connection, query.Dimension, TotalsSql(query.Dimension, firstWholeDay, endWholeDay), firstWholeDay, endWholeDay, groups);
             if (since is { } from && firstWholeDay * CallTotals.MillisecondsPerDay is { } wholeFrom && from < wholeFrom)
             {
-                AddGroups(connection, query.Dimension, ReportSql(query.Dimension, WindowClause(from, wholeFrom)), from, wholeFrom, groups);
+                AddGroups(connection, query.Dimension, ReportSql(query.Dimension, KeyWindowClause(from, wholeFrom)), from, wholeFrom, groups);
             }
 
             if (until is { } to && endWholeDay * CallTotals.MillisecondsPerDay is { } wholeTo && wholeTo < to)
             {
-                AddGroups(connection, query.Dimension, ReportSql(query.Dimension, WindowClause(wholeTo, to)), wholeTo, to, groups);
+                AddGroups(connection, query.Dimension, ReportSql(query.Dimension, KeyWindowClause(wholeTo, to)), wholeTo, to, groups);
             }
         }
 
@@ -255,8 +262,7 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
 
         return $"""
             SELECT {key}, count(*), sum(input), sum(cache_read), sum(cache_write_5m), sum(cache_write_1h), sum(output),
-                   sum(reasoning), sum(cost_e10), sum(cost_source = 'unpriced'), sum(usage_status = 'missing'),
-                   sum(cost_source = 'local')
+                   sum(reasoning), sum(cost_e10), sum(cost_source = 3), sum(usage_status = 1), sum(cost_source = 2)
             FROM calls{windowClause}
             GROUP BY 1;
             """;
@@ -266,8 +272,12 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
     public ValueTask<CallRecord?> FindCallAsync(string callId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(callId);
-        var found = Query(FindCallSql, callId, ReadCall, cancellationToken);
-        return ValueTask.FromResult(found.Count > 0 ? found[0] : null);
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = OpenReader();
+        using var locator = new CallLocator(connection);
+        var rk = locator.Find(callId);
+        return ValueTask.FromResult(rk is { } key ? ReadCallsAt(connection, [key]).FirstOrDefault() : null);
     }
 
     /// <inheritdoc/>
@@ -281,14 +291,89 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
     public ValueTask<IReadOnlyList<CallRecord>> CallsForTaskAsync(string task, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(task);
-        return ValueTask.FromResult<IReadOnlyList<CallRecord>>(Query(CallsForTaskSql, task, ReadCall, cancellationToken));
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = OpenReader();
+        return ValueTask.FromResult<IReadOnlyList<CallRecord>>(ReadCallsAt(connection, TaskKeys(connection, task)));
     }
 
     /// <inheritdoc/>
     public ValueTask<IReadOnlyList<SavingsReceipt>> ReceiptsForTaskAsync(string task, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(task);
-        return ValueTask.FromResult(QueryReceipts(ReceiptsForTaskSql, task, cancellationToken));
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = OpenReader();
+        var rows = new Dictionary<long, (long Ts, SavingsReceipt Receipt)>();
+        using var command = connection.CreateCommand();
+        var key = command.Parameters.Add("$key", SqliteType.Text);
+
+        void Collect(string sql, string value)
+        {
+            command.CommandText = sql;
+            key.Value = value;
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                rows.TryAdd(reader.GetInt64(0), (reader.GetInt64(2), ReadReceipt(reader, 1)));
+            }
+        }
+
+        Collect(ReceiptsOfTaskSql, task);
+        foreach (var call in ReadCallsAt(connection, TaskKeys(connection, task)))
+        {
+            Collect(ReceiptsOfCallSql, call.Id);
+        }
+
+        IReadOnlyList<SavingsReceipt> ordered = rows.OrderBy(pair => pair.Value.Ts).ThenBy(pair => pair.Key).Select(pair => pair.Value.Receipt).ToList();
+        return ValueTask.FromResult(ordered);
+    }
+
+    /// <summary>The keys of a task's calls, ascending (time order), from its posting lists.</summary>
+    private List<long> TaskKeys(SqliteConnection connection, string task)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = TaskPostingsSql;
+        command.Parameters.AddWithValue("$key", task);
+        var keys = new List<long>();
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                try
+                {
+                    PostingList.Decode((byte[])reader.GetValue(0), keys);
+                }
+                catch (InvalidDataException ex)
+                {
+                    throw new InvalidDataException($"The ledger '{Path}' has a malformed posting list for task '{task}': {ex.Message}", ex);
+                }
+            }
+        }
+
+        keys.Sort();
+        return keys;
+    }
+
+    /// <summary>The calls at the given keys, in that order (a key with no row is skipped).</summary>
+    private static List<CallRecord> ReadCallsAt(SqliteConnection connection, List<long> keys)
+    {
+        var calls = new List<(long Ms, long Seq, CallRecord Call)>(keys.Count);
+        using var command = connection.CreateCommand();
+        command.CommandText = CallAtSql;
+        var key = command.Parameters.Add("$key", SqliteType.Integer);
+        foreach (var rk in keys)
+        {
+            key.Value = rk;
+            using var reader = command.ExecuteReader();
+            if (reader.Read())
+            {
+                calls.Add((CallKeys.MillisecondOf(rk), reader.GetInt64(SeqOrdinal), ReadCall(reader)));
+            }
+        }
+
+        // Keys are in time order; calls of the same millisecond go in their order of arrival.
+        return calls.OrderBy(c => c.Ms).ThenBy(c => c.Seq).Select(c => c.Call).ToList();
     }
 
     /// <inheritdoc/>
@@ -309,11 +394,32 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         ThrowIfDisposed();
         await using var connection = OpenReader();
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {CallColumns} FROM calls{WindowClause(command, window)} ORDER BY ts_ms, rowid;";
+        command.CommandText = $"SELECT rk, {CallColumns} FROM calls{KeyWindowClause(command, window)} ORDER BY rk;";
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+
+        // Rows come in key order; the calls of one millisecond are held back and released in their order of arrival.
+        var tie = new List<(long Seq, CallRecord Call)>();
+        var tieMs = long.MinValue;
         while (await reader.ReadAsync(cancellationToken))
         {
-            yield return ReadCall(reader);
+            var ms = CallKeys.MillisecondOf(reader.GetInt64(0));
+            if (ms != tieMs)
+            {
+                foreach (var held in tie.OrderBy(t => t.Seq))
+                {
+                    yield return held.Call;
+                }
+
+                tie.Clear();
+                tieMs = ms;
+            }
+
+            tie.Add((reader.GetInt64(SeqOrdinal + 1), ReadCall(reader, 1)));
+        }
+
+        foreach (var held in tie.OrderBy(t => t.Seq))
+        {
+            yield return held.Call;
         }
     }
 
@@ -341,15 +447,22 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         await using var command = connection.CreateCommand();
         command.CommandText = ReceiptsWithCallsSelect + WindowClause(command, window).Replace("ts_ms", "r.ts_ms", StringComparison.Ordinal) + " ORDER BY r.ts_ms, r.rowid;";
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var pending = new PendingCalls(connection);
         while (await reader.ReadAsync(cancellationToken))
         {
-            yield return ReadReceiptWithCall(reader);
+            yield return ReadReceiptWithCall(reader, pending);
         }
     }
 
-    private static ReceiptWithCall ReadReceiptWithCall(SqliteDataReader reader)
+    private static ReceiptWithCall ReadReceiptWithCall(SqliteDataReader reader, PendingCalls pending)
     {
         var receipt = ReadReceipt(reader);
+        if (reader.IsDBNull(11) && receipt.CallId is { Length: > 0 } callId)
+        {
+            // Stored before its call (pending): look the call up by id now.
+            return new ReceiptWithCall(receipt, pending.Basis(callId));
+        }
+
         var call = reader.IsDBNull(11)
             ? null
             : new CallBasis(
@@ -457,9 +570,10 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         if (a is { } from) command.Parameters.AddWithValue("$a", from);
         if (b is { } to) command.Parameters.AddWithValue("$b", to);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var pending = new PendingCalls(connection);
         while (await reader.ReadAsync(cancellationToken))
         {
-            var item = ReadReceiptWithCall(reader);
+            var item = ReadReceiptWithCall(reader, pending);
             yield return ReceiptTotal.Of(item.Receipt, item.Call);
         }
     }
@@ -614,13 +728,31 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         }
     }
 
-    private static string WindowClause(long? since, long? until) => (since, until) switch
+    // A time window over calls as a range of their key: the key starts with the millisecond, so the range is exact.
+    private static string KeyWindowClause(long? since, long? until) => (since, until) switch
     {
-        (not null, not null) => " WHERE ts_ms >= $since AND ts_ms < $until",
-        (not null, null) => " WHERE ts_ms >= $since",
-        (null, not null) => " WHERE ts_ms < $until",
+        (not null, not null) => " WHERE rk >= $since * 1048576 AND rk < $until * 1048576",
+        (not null, null) => " WHERE rk >= $since * 1048576",
+        (null, not null) => " WHERE rk < $until * 1048576",
         _ => "",
     };
+
+    private static string KeyWindowClause(SqliteCommand command, TimeWindow window)
+    {
+        var since = window.Since?.ToUnixTimeMilliseconds();
+        var until = window.Until?.ToUnixTimeMilliseconds();
+        if (since is { } from)
+        {
+            command.Parameters.AddWithValue("$since", from);
+        }
+
+        if (until is { } to)
+        {
+            command.Parameters.AddWithValue("$until", to);
+        }
+
+        return KeyWindowClause(since, until);
+    }
 
     private static string WindowClause(SqliteCommand command, TimeWindow window)
     {
@@ -646,50 +778,54 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         return "";
     }
 
-    private static CallRecord ReadCall(SqliteDataReader reader) => new()
+    private static CallRecord ReadCall(SqliteDataReader reader) => ReadCall(reader, 0);
+
+    private static CallRecord ReadCall(SqliteDataReader reader, int o) => new()
     {
-        Id = reader.GetString(0),
-        Timestamp = DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)),
-        Session = OptionalString(reader, 2),
-        Task = OptionalString(reader, 3),
-        Agent = OptionalString(reader, 4),
-        Route = OptionalString(reader, 5),
-        Category = OptionalString(reader, 6),
-        User = OptionalString(reader, 7),
-        Provider = reader.GetString(8),
-        Model = reader.GetString(9),
+        Id = reader.GetString(o + 0),
+        Timestamp = DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(o + 1)),
+        Session = OptionalString(reader, o + 2),
+        Task = OptionalString(reader, o + 3),
+        Agent = OptionalString(reader, o + 4),
+        Route = OptionalString(reader, o + 5),
+        Category = OptionalString(reader, o + 6),
+        User = OptionalString(reader, o + 7),
+        Provider = reader.GetString(o + 8),
+        Model = reader.GetString(o + 9),
         Usage = new TokenUsage(
-            reader.GetInt64(10),
-            reader.GetInt64(11),
-            reader.GetInt64(12),
-            reader.GetInt64(13),
-            reader.GetInt64(14),
-            reader.IsDBNull(15) ? null : reader.GetInt64(15)),
-        CostUsd = reader.IsDBNull(16) ? null : LedgerMoney.FromE10(reader.GetInt64(16)),
-        CostSource = WireNames.TryParseCostSource(reader.GetString(17), out var source) ? source : CostSource.Unpriced,
-        PriceKey = OptionalString(reader, 18),
-        UsageStatus = WireNames.TryParseUsageStatus(reader.GetString(19), out var status) ? status : UsageStatus.Reported,
-        LatencyMs = reader.GetInt64(20),
-        Ok = reader.GetInt64(21) != 0,
-        Retries = reader.GetInt32(22),
-        Attempt = reader.GetInt32(23),
-        RequestId = OptionalString(reader, 24),
-        Error = OptionalString(reader, 25),
-        Tags = LedgerJson.ReadMap(OptionalString(reader, 26)),
+            reader.GetInt64(o + 10),
+            reader.GetInt64(o + 11),
+            reader.GetInt64(o + 12),
+            reader.GetInt64(o + 13),
+            reader.GetInt64(o + 14),
+            reader.IsDBNull(o + 15) ? null : reader.GetInt64(o + 15)),
+        CostUsd = reader.IsDBNull(o + 16) ? null : LedgerMoney.FromE10(reader.GetInt64(o + 16)),
+        CostSource = reader.GetInt32(o + 17) is var source && Enum.IsDefined((CostSource)source) ? (CostSource)source : CostSource.Unpriced,
+        PriceKey = OptionalString(reader, o + 18) is { } key && key.Length == 0 ? reader.GetString(o + 8) + "/" + reader.GetString(o + 9) : OptionalString(reader, o + 18),
+        UsageStatus = reader.GetInt32(o + 19) is var status && Enum.IsDefined((UsageStatus)status) ? (UsageStatus)status : UsageStatus.Reported,
+        LatencyMs = reader.GetInt64(o + 20),
+        Ok = reader.GetInt64(o + 21) != 0,
+        Retries = reader.GetInt32(o + 22),
+        Attempt = reader.GetInt32(o + 23),
+        RequestId = OptionalString(reader, o + 24),
+        Error = OptionalString(reader, o + 25),
+        Tags = LedgerJson.ReadMap(OptionalString(reader, o + 26)),
     };
 
-    private static SavingsReceipt ReadReceipt(SqliteDataReader reader) => SavingsReceipt.Create(
-        id: reader.GetString(0),
-        timestamp: DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)),
-        tool: reader.GetString(4),
-        rawAlternative: decimal.Parse(reader.GetString(6), NumberStyles.Float, CultureInfo.InvariantCulture),
-        actual: decimal.Parse(reader.GetString(7), NumberStyles.Float, CultureInfo.InvariantCulture),
-        callId: OptionalString(reader, 2),
-        task: OptionalString(reader, 3),
-        unit: WireNames.TryParseUnit(reader.GetString(5), out var unit) ? unit : SavingsUnit.Tokens,
-        method: WireNames.TryParseMethod(reader.GetString(8), out var method) ? method : SavingsMethod.Modeled,
-        confidence: reader.GetDouble(9),
-        meta: LedgerJson.ReadMap(OptionalString(reader, 10)));
+    private static SavingsReceipt ReadReceipt(SqliteDataReader reader) => ReadReceipt(reader, 0);
+
+    private static SavingsReceipt ReadReceipt(SqliteDataReader reader, int o) => SavingsReceipt.Create(
+        id: reader.GetString(o),
+        timestamp: DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(o + 1)),
+        tool: reader.GetString(o + 4),
+        rawAlternative: decimal.Parse(reader.GetString(o + 6), NumberStyles.Float, CultureInfo.InvariantCulture),
+        actual: decimal.Parse(reader.GetString(o + 7), NumberStyles.Float, CultureInfo.InvariantCulture),
+        callId: OptionalString(reader, o + 2),
+        task: OptionalString(reader, o + 3),
+        unit: WireNames.TryParseUnit(reader.GetString(o + 5), out var unit) ? unit : SavingsUnit.Tokens,
+        method: WireNames.TryParseMethod(reader.GetString(o + 8), out var method) ? method : SavingsMethod.Modeled,
+        confidence: reader.GetDouble(o + 9),
+        meta: LedgerJson.ReadMap(OptionalString(reader, o + 10)));
 
     private static string? OptionalString(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 

@@ -15,24 +15,32 @@ internal sealed class SqliteWriter : IDisposable
 {
     private const string InsertCallSql =
         """
-        INSERT INTO calls (id, ts_ms, session, task, agent, route, category, "user", provider, model,
+        INSERT INTO calls (rk, id, foreign_id, seq, ts_ms, session, task, agent, route, category, "user", provider, model,
                            input, cache_read, cache_write_5m, cache_write_1h, output, reasoning,
                            cost_e10, cost_source, price_key, usage_status, latency_ms, ok, retries, attempt,
                            request_id, error, tags)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+        VALUES (?28, ?1, ?29, ?30, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
                 ?21, ?22, ?23, ?24, ?25, ?26, ?27)
-        ON CONFLICT DO NOTHING;
+        ON CONFLICT (request_id) WHERE request_id IS NOT NULL DO NOTHING
+        ON CONFLICT (id) WHERE foreign_id <> 0 DO NOTHING;
         """;
 
     private const string InsertReceiptSql =
         """
-        INSERT INTO receipts (id, ts_ms, call_id, task, tool, unit, raw_alternative, actual, method, confidence, meta, pending)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+        INSERT INTO receipts (id, ts_ms, call_id, task, tool, unit, raw_alternative, actual, method, confidence, meta, pending, call_rk)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
         ON CONFLICT DO NOTHING;
         """;
 
-    private const string FindCallSql =
-        "SELECT provider, model, route, input + cache_read + cache_write_5m + cache_write_1h FROM calls WHERE id = ?1;";
+    // Probing a millisecond's bucket: the id in a slot, with the pricing basis a receipt needs when it is the one sought.
+    private const string CallAtSql =
+        "SELECT id, provider, model, route, input + cache_read + cache_write_5m + cache_write_1h FROM calls WHERE rk = ?1;";
+
+    private const string ForeignCallSql = "SELECT rk FROM calls WHERE id = ?1 AND foreign_id <> 0;";
+
+    private const string NextSeqSql = "SELECT coalesce(max(seq) + 1, 0) FROM calls WHERE rk >= ?1 AND rk < ?2;";
+
+    private const string InsertPostingSql = "INSERT INTO postings (kind, key, first, rks) VALUES (?1, ?2, ?3, ?4);";
 
     private const string ReceiptTotalsKey =
         "day = ?1 AND tool = ?2 AND unit = ?3 AND method = ?4 AND basis = ?5 AND provider = ?6 AND model = ?7 AND prompt_k = ?8 AND route = ?9 AND task = ?10";
@@ -77,16 +85,31 @@ internal sealed class SqliteWriter : IDisposable
     private readonly sqlite3_stmt _insertCall;
     private readonly sqlite3_stmt _insertReceipt;
     private readonly sqlite3_stmt _upsertTotals;
-    private readonly sqlite3_stmt _findCall;
+    private readonly sqlite3_stmt _callAt;
+    private readonly sqlite3_stmt _foreignCall;
+    private readonly sqlite3_stmt _maxKey;
+    private readonly sqlite3_stmt _anyForeign;
+    private readonly sqlite3_stmt _insertPosting;
+    private readonly sqlite3_stmt _nextSeq;
+    private readonly Dictionary<long, long> _seqs = [];
     private readonly sqlite3_stmt _readReceiptTotals;
     private readonly sqlite3_stmt _writeReceiptTotals;
     private readonly CallTotals _totals = new();
     private readonly ReceiptTotals _receiptTotals = new();
-    private readonly Dictionary<string, ReceiptTotals.CallKey> _batchCalls = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, ReceiptTotals.CallKey> _recentCalls = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, StoredCall> _batchCalls = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, StoredCall> _recentCalls = new(StringComparer.Ordinal);
+
+    // Per transaction: the last millisecond holding calls when it began; the calls this transaction put in later
+    // milliseconds (their buckets are probed here instead of in the file); whether the file has foreign ids.
+    private readonly Dictionary<long, string> _fresh = [];
+    private readonly Dictionary<string, List<long>> _taskKeys = new(StringComparer.Ordinal);
+    private readonly Stack<List<long>> _spareLists = new();
+    private long _lastMillisecondAtBegin;
+    private bool _mayHaveForeign;
+    private byte[] _posting = new byte[1024];
     private readonly Queue<string> _recentOrder = new();
     private readonly string?[] _boundCallText = new string?[28];
-    private readonly string?[] _boundReceiptText = new string?[12];
+    private readonly string?[] _boundReceiptText = new string?[14];
     private byte[] _utf8 = new byte[512];
     private bool _disposed;
 
@@ -100,7 +123,12 @@ internal sealed class SqliteWriter : IDisposable
         _insertCall = Prepare(InsertCallSql);
         _insertReceipt = Prepare(InsertReceiptSql);
         _upsertTotals = Prepare(UpsertTotalsSql);
-        _findCall = Prepare(FindCallSql);
+        _callAt = Prepare(CallAtSql);
+        _foreignCall = Prepare(ForeignCallSql);
+        _maxKey = Prepare("SELECT max(rk) FROM calls;");
+        _anyForeign = Prepare("SELECT EXISTS (SELECT 1 FROM calls WHERE foreign_id <> 0);");
+        _insertPosting = Prepare(InsertPostingSql);
+        _nextSeq = Prepare(NextSeqSql);
         _readReceiptTotals = Prepare(ReadReceiptTotalsSql);
         _writeReceiptTotals = Prepare(WriteReceiptTotalsSql);
     }
@@ -155,6 +183,7 @@ internal sealed class SqliteWriter : IDisposable
             Step(_begin);
             try
             {
+                BeginKeys();
                 int callsAdded = 0, receiptsAdded = 0, done = 0;
                 foreach (var call in batch.Calls)
                 {
@@ -163,14 +192,20 @@ internal sealed class SqliteWriter : IDisposable
                         cancellationToken.ThrowIfCancellationRequested();
                     }
 
-                    var costE10 = BindCall(call);
+                    if (!TryPlace(call, out var rk, out var foreign))
+                    {
+                        continue; // an id the ledger already holds
+                    }
+
+                    var costE10 = BindCall(call, rk, foreign);
                     if (StepInsert(_insertCall) == 1)
                     {
                         callsAdded++;
+                        Placed(call, rk, foreign);
                         _totals.Add(call, costE10);
                         if (batch.Receipts.Count > 0)
                         {
-                            _batchCalls[call.Id] = ReceiptTotals.CallKey.Of(call);
+                            _batchCalls[call.Id] = new StoredCall(ReceiptTotals.CallKey.Of(call), rk);
                         }
                     }
                 }
@@ -182,8 +217,9 @@ internal sealed class SqliteWriter : IDisposable
                         cancellationToken.ThrowIfCancellationRequested();
                     }
 
-                    var basis = ResolveCall(receipt, out var known);
-                    BindReceipt(receipt, pending: !known);
+                    var stored = ResolveCall(receipt, out var known);
+                    var basis = stored?.Key;
+                    BindReceipt(receipt, pending: !known, stored?.Rk);
                     if (StepInsert(_insertReceipt) == 1)
                     {
                         receiptsAdded++;
@@ -196,7 +232,9 @@ internal sealed class SqliteWriter : IDisposable
 
                 WriteTotals();
                 WriteReceiptTotals();
+                WritePostings();
                 Step(_commit);
+                RememberBatchCalls();
                 return new AppendResult(callsAdded, batch.Calls.Count - callsAdded, receiptsAdded, batch.Receipts.Count - receiptsAdded);
             }
             catch
@@ -208,7 +246,16 @@ internal sealed class SqliteWriter : IDisposable
             {
                 _totals.Clear();
                 _receiptTotals.Clear();
-                RememberBatchCalls();
+                _fresh.Clear();
+                _seqs.Clear();
+                foreach (var list in _taskKeys.Values)
+                {
+                    list.Clear();
+                    _spareLists.Push(list);
+                }
+
+                _taskKeys.Clear();
+                _batchCalls.Clear(); // remembered above only when the transaction committed
             }
         }
     }
@@ -226,7 +273,12 @@ internal sealed class SqliteWriter : IDisposable
             _insertCall.Dispose();
             _insertReceipt.Dispose();
             _upsertTotals.Dispose();
-            _findCall.Dispose();
+            _callAt.Dispose();
+            _foreignCall.Dispose();
+            _maxKey.Dispose();
+            _anyForeign.Dispose();
+            _insertPosting.Dispose();
+            _nextSeq.Dispose();
             _readReceiptTotals.Dispose();
             _writeReceiptTotals.Dispose();
             _begin.Dispose();
@@ -242,6 +294,12 @@ internal sealed class SqliteWriter : IDisposable
         if (string.IsNullOrEmpty(call.Id))
         {
             throw new CageValidationException("id", "a call record needs an id");
+        }
+
+        if (!CallKeys.InRange(call.Timestamp.ToUnixTimeMilliseconds()))
+        {
+            throw new CageValidationException("ts", string.Create(CultureInfo.InvariantCulture,
+                $"call {call.Id}: ts {call.Timestamp:O} is outside the ledger's range (years 1691 to 2248)"));
         }
 
         if (call.Usage.Validation() is { } error)
@@ -270,11 +328,14 @@ internal sealed class SqliteWriter : IDisposable
     }
 
     /// <summary>Binds a call's columns; returns its cost in 1e-10 USD (0 when unpriced) for the totals.</summary>
-    private long BindCall(CallRecord call)
+    private long BindCall(CallRecord call, long rk, int foreign)
     {
         var s = _insertCall;
         var b = _boundCallText;
         var usage = call.Usage;
+        raw.sqlite3_bind_int64(s, 28, rk);
+        raw.sqlite3_bind_int(s, 29, foreign);
+        raw.sqlite3_bind_int64(s, 30, NextSeq(CallKeys.MillisecondOf(rk)));
         BindText(s, 1, call.Id);
         raw.sqlite3_bind_int64(s, 2, call.Timestamp.ToUnixTimeMilliseconds());
         BindOptional(s, b, 3, call.Session);
@@ -293,9 +354,9 @@ internal sealed class SqliteWriter : IDisposable
         BindNullable(s, 16, usage.Reasoning);
         long? costE10 = call.CostUsd is { } cost ? LedgerMoney.ToE10(cost) : null;
         BindNullable(s, 17, costE10);
-        BindOptional(s, b, 18, call.CostSource.ToWire(), keepEmpty: true);
-        BindOptional(s, b, 19, call.PriceKey);
-        BindOptional(s, b, 20, call.UsageStatus.ToWire(), keepEmpty: true);
+        raw.sqlite3_bind_int(s, 18, (int)call.CostSource);
+        BindOptional(s, b, 19, StoredPriceKey(call), keepEmpty: true);
+        raw.sqlite3_bind_int(s, 20, (int)call.UsageStatus);
         raw.sqlite3_bind_int64(s, 21, call.LatencyMs);
         raw.sqlite3_bind_int(s, 22, call.Ok ? 1 : 0);
         raw.sqlite3_bind_int(s, 23, call.Retries);
@@ -304,6 +365,23 @@ internal sealed class SqliteWriter : IDisposable
         BindOptional(s, b, 26, call.Error is null ? null : ErrorText.Scrub(call.Error));
         BindOptional(s, b, 27, call.Tags is null || call.Tags.Count == 0 ? null : LedgerJson.WriteMap(call.Tags));
         return costE10 ?? 0;
+    }
+
+    /// <summary>The price key as stored: '' for the usual "{provider}/{model}", NULL for none (see schema step 5).</summary>
+    private static string? StoredPriceKey(CallRecord call)
+    {
+        var key = call.PriceKey;
+        if (string.IsNullOrEmpty(key))
+        {
+            return null;
+        }
+
+        var provider = call.Provider ?? "";
+        var model = call.Model ?? "";
+        return key.Length == provider.Length + 1 + model.Length && key[provider.Length] == '/'
+            && key.StartsWith(provider, StringComparison.Ordinal) && key.EndsWith(model, StringComparison.Ordinal)
+            ? ""
+            : key;
     }
 
     /// <summary>Adds the batch's per-day group sums to <c>call_totals</c> (inside the batch's transaction).</summary>
@@ -335,7 +413,7 @@ internal sealed class SqliteWriter : IDisposable
     /// <paramref name="known"/> is false when the receipt names a call the ledger does not have (yet): it is stored as
     /// pending and left out of <c>receipt_totals</c>. A call-less receipt is known (priced at its task's latest call).
     /// </summary>
-    private ReceiptTotals.CallKey? ResolveCall(SavingsReceipt receipt, out bool known)
+    private StoredCall? ResolveCall(SavingsReceipt receipt, out bool known)
     {
         known = true;
         if (string.IsNullOrEmpty(receipt.CallId))
@@ -343,23 +421,61 @@ internal sealed class SqliteWriter : IDisposable
             return null;
         }
 
-        if (_batchCalls.TryGetValue(receipt.CallId, out var key) || _recentCalls.TryGetValue(receipt.CallId, out key))
+        if (_batchCalls.TryGetValue(receipt.CallId, out var stored) || _recentCalls.TryGetValue(receipt.CallId, out stored))
         {
-            return key;
+            return stored;
         }
 
-        BindText(_findCall, 1, receipt.CallId);
+        if (FindStored(receipt.CallId) is { } found)
+        {
+            return found;
+        }
+
+        known = false;
+        return null;
+    }
+
+    /// <summary>A stored call by id alone, with its pricing basis: through its id's bucket, else the foreign-id index.</summary>
+    private StoredCall? FindStored(string id)
+    {
+        if (CallKeys.TryCageMilliseconds(id, out var stamped) && ProbeFile(id, stamped, out var rk, out var key))
+        {
+            return new StoredCall(key, rk);
+        }
+
+        BindText(_foreignCall, 1, id);
+        long? foreignKey;
         try
         {
-            var rc = raw.sqlite3_step(_findCall);
+            var rc = raw.sqlite3_step(_foreignCall);
+            foreignKey = rc == raw.SQLITE_ROW ? raw.sqlite3_column_int64(_foreignCall, 0) : rc == raw.SQLITE_DONE ? null : throw Error(rc);
+        }
+        finally
+        {
+            raw.sqlite3_reset(_foreignCall);
+        }
+
+        return foreignKey is { } k && CallAt(k, out var foundId, out var basis) && string.Equals(foundId, id, StringComparison.Ordinal)
+            ? new StoredCall(basis, k)
+            : null;
+    }
+
+    /// <summary>Reads the id (and pricing basis) of the call at <paramref name="rk"/>; false for an empty slot.</summary>
+    private bool CallAt(long rk, out string id, out ReceiptTotals.CallKey basis)
+    {
+        raw.sqlite3_bind_int64(_callAt, 1, rk);
+        try
+        {
+            var rc = raw.sqlite3_step(_callAt);
             if (rc == raw.SQLITE_ROW)
             {
-                var prompt = raw.sqlite3_column_int64(_findCall, 3);
-                return new ReceiptTotals.CallKey(
-                    raw.sqlite3_column_text(_findCall, 0).utf8_to_string() ?? "",
-                    raw.sqlite3_column_text(_findCall, 1).utf8_to_string() ?? "",
-                    raw.sqlite3_column_type(_findCall, 2) == raw.SQLITE_NULL ? "" : raw.sqlite3_column_text(_findCall, 2).utf8_to_string() ?? "",
-                    ReceiptTotals.PromptK(prompt));
+                id = raw.sqlite3_column_text(_callAt, 0).utf8_to_string() ?? "";
+                basis = new ReceiptTotals.CallKey(
+                    raw.sqlite3_column_text(_callAt, 1).utf8_to_string() ?? "",
+                    raw.sqlite3_column_text(_callAt, 2).utf8_to_string() ?? "",
+                    raw.sqlite3_column_type(_callAt, 3) == raw.SQLITE_NULL ? "" : raw.sqlite3_column_text(_callAt, 3).utf8_to_string() ?? "",
+                    ReceiptTotals.PromptK(raw.sqlite3_column_int64(_callAt, 4)));
+                return true;
             }
 
             if (rc != raw.SQLITE_DONE)
@@ -367,12 +483,214 @@ internal sealed class SqliteWriter : IDisposable
                 throw Error(rc);
             }
 
-            known = false;
-            return null;
+            id = "";
+            basis = default;
+            return false;
         }
         finally
         {
-            raw.sqlite3_reset(_findCall);
+            raw.sqlite3_reset(_callAt);
+        }
+    }
+
+    /// <summary>
+    /// Walks a millisecond's bucket in the file from the id's home slot: true with the row's key when the id is
+    /// there; false with the first empty slot (where the id would go) otherwise.
+    /// </summary>
+    private bool ProbeFile(string id, long millisecond, out long rk, out ReceiptTotals.CallKey basis)
+    {
+        var home = CallKeys.HomeSlot(id);
+        var slot = home;
+        do
+        {
+            rk = CallKeys.Key(millisecond, slot);
+            if (!CallAt(rk, out var other, out basis))
+            {
+                return false;
+            }
+
+            if (string.Equals(other, id, StringComparison.Ordinal))
+            {
+                return true;
+            }
+
+            slot = (slot + 1) & (CallKeys.SlotsPerMillisecond - 1);
+        }
+        while (slot != home);
+
+        throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
+            $"The ledger '{_path}' holds {CallKeys.SlotsPerMillisecond} calls in the millisecond {millisecond}; no slot is left for call {id}."));
+    }
+
+    /// <summary>Reads, once per transaction, what the key assignment needs to know about the file.</summary>
+    private void BeginKeys()
+    {
+        var rc = raw.sqlite3_step(_maxKey);
+        try
+        {
+            _lastMillisecondAtBegin = rc == raw.SQLITE_ROW && raw.sqlite3_column_type(_maxKey, 0) != raw.SQLITE_NULL
+                ? CallKeys.MillisecondOf(raw.sqlite3_column_int64(_maxKey, 0))
+                : long.MinValue;
+        }
+        finally
+        {
+            raw.sqlite3_reset(_maxKey);
+        }
+
+        rc = raw.sqlite3_step(_anyForeign);
+        try
+        {
+            _mayHaveForeign = rc == raw.SQLITE_ROW && raw.sqlite3_column_int64(_anyForeign, 0) != 0;
+        }
+        finally
+        {
+            raw.sqlite3_reset(_anyForeign);
+        }
+    }
+
+    /// <summary>
+    /// Chooses the call's key: false when the ledger already holds a call with this id (the append skips it).
+    /// A Cage id stamped with the call's millisecond can only be in that bucket or, if it was once stored with
+    /// another timestamp, in the foreign-id index; a foreign id is caught by that index (ON CONFLICT) or, when it is
+    /// Cage-shaped, found in its stamped bucket.
+    /// </summary>
+    private bool TryPlace(CallRecord call, out long rk, out int foreign)
+    {
+        var id = call.Id;
+        var ms = call.Timestamp.ToUnixTimeMilliseconds();
+        foreign = CallKeys.Classify(id, ms);
+        if (foreign == CallKeys.ForeignStamped && CallKeys.TryCageMilliseconds(id, out var stamped) && ProbeBucket(id, stamped, out _))
+        {
+            rk = 0;
+            return false;
+        }
+
+        if (foreign == CallKeys.Native && _mayHaveForeign && FindForeign(id))
+        {
+            rk = 0;
+            return false;
+        }
+
+        return !ProbeBucket(id, ms, out rk);
+    }
+
+    /// <summary>Probes a bucket: in memory when it was empty at the start of this transaction, else in the file.</summary>
+    private bool ProbeBucket(string id, long millisecond, out long rk)
+    {
+        if (millisecond <= _lastMillisecondAtBegin)
+        {
+            return ProbeFile(id, millisecond, out rk, out _);
+        }
+
+        var home = CallKeys.HomeSlot(id);
+        var slot = home;
+        do
+        {
+            rk = CallKeys.Key(millisecond, slot);
+            if (!_fresh.TryGetValue(rk, out var other))
+            {
+                return false;
+            }
+
+            if (string.Equals(other, id, StringComparison.Ordinal))
+            {
+                return true;
+            }
+
+            slot = (slot + 1) & (CallKeys.SlotsPerMillisecond - 1);
+        }
+        while (slot != home);
+
+        throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
+            $"The ledger '{_path}' holds {CallKeys.SlotsPerMillisecond} calls in the millisecond {millisecond}; no slot is left for call {id}."));
+    }
+
+    private bool FindForeign(string id)
+    {
+        BindText(_foreignCall, 1, id);
+        try
+        {
+            var rc = raw.sqlite3_step(_foreignCall);
+            return rc == raw.SQLITE_ROW || (rc == raw.SQLITE_DONE ? false : throw Error(rc));
+        }
+        finally
+        {
+            raw.sqlite3_reset(_foreignCall);
+        }
+    }
+
+    /// <summary>
+    /// The call's place in arrival order among the calls of its millisecond (readers order ties by it): counted in
+    /// memory for milliseconds this transaction opened, read once from the file for the others. A call that then
+    /// turns out to be a duplicate leaves a gap, which is harmless.
+    /// </summary>
+    private long NextSeq(long millisecond)
+    {
+        if (!_seqs.TryGetValue(millisecond, out var next))
+        {
+            next = 0;
+            if (millisecond <= _lastMillisecondAtBegin)
+            {
+                raw.sqlite3_bind_int64(_nextSeq, 1, CallKeys.BucketStart(millisecond));
+                raw.sqlite3_bind_int64(_nextSeq, 2, CallKeys.BucketStart(millisecond) + CallKeys.SlotsPerMillisecond);
+                try
+                {
+                    var rc = raw.sqlite3_step(_nextSeq);
+                    next = rc == raw.SQLITE_ROW ? raw.sqlite3_column_int64(_nextSeq, 0) : throw Error(rc);
+                }
+                finally
+                {
+                    raw.sqlite3_reset(_nextSeq);
+                }
+            }
+        }
+
+        _seqs[millisecond] = next + 1;
+        return next;
+    }
+
+    /// <summary>Notes a stored call: its bucket for later probes in this transaction, its task's posting list.</summary>
+    private void Placed(CallRecord call, long rk, int foreign)
+    {
+        if (CallKeys.MillisecondOf(rk) > _lastMillisecondAtBegin)
+        {
+            _fresh[rk] = call.Id;
+        }
+
+        if (foreign != CallKeys.Native)
+        {
+            _mayHaveForeign = true;
+        }
+
+        if (!string.IsNullOrEmpty(call.Task))
+        {
+            if (!_taskKeys.TryGetValue(call.Task, out var keys))
+            {
+                keys = _spareLists.Count > 0 ? _spareLists.Pop() : [];
+                _taskKeys.Add(call.Task, keys);
+            }
+
+            keys.Add(rk);
+        }
+    }
+
+    /// <summary>Writes one posting row per task (and per <see cref="PostingList.MaxPerRow"/> keys) for the batch's calls.</summary>
+    private void WritePostings()
+    {
+        var s = _insertPosting;
+        foreach (var (task, keys) in _taskKeys)
+        {
+            keys.Sort();
+            for (var at = 0; at < keys.Count; at += PostingList.MaxPerRow)
+            {
+                var chunk = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(keys).Slice(at, Math.Min(PostingList.MaxPerRow, keys.Count - at));
+                var length = PostingList.Encode(chunk, ref _posting);
+                raw.sqlite3_bind_int(s, 1, PostingList.CallsByTask);
+                BindText(s, 2, task);
+                raw.sqlite3_bind_int64(s, 3, chunk[0]);
+                raw.sqlite3_bind_blob(s, 4, new ReadOnlySpan<byte>(_posting, 0, length));
+                StepInsert(s);
+            }
         }
     }
 
@@ -453,7 +771,7 @@ internal sealed class SqliteWriter : IDisposable
         BindText(s, 10, k.Task);
     }
 
-    private void BindReceipt(SavingsReceipt receipt, bool pending)
+    private void BindReceipt(SavingsReceipt receipt, bool pending, long? callKey)
     {
         var s = _insertReceipt;
         var b = _boundReceiptText;
@@ -469,6 +787,7 @@ internal sealed class SqliteWriter : IDisposable
         raw.sqlite3_bind_double(s, 10, receipt.Confidence);
         BindOptional(s, b, 11, receipt.Meta.Count == 0 ? null : LedgerJson.WriteMap(receipt.Meta));
         raw.sqlite3_bind_int(s, 12, pending ? 1 : 0);
+        BindNullable(s, 13, callKey);
     }
 
     /// <summary>
@@ -585,6 +904,9 @@ internal sealed class SqliteWriter : IDisposable
             throw new SqliteException(string.Create(CultureInfo.InvariantCulture, $"SQLite error {rc} setting up the ledger '{path}': {raw.sqlite3_errmsg(db).utf8_to_string()}"), rc);
         }
     }
+
+    /// <summary>A call stored by this writer: its pricing basis for receipts and its key.</summary>
+    private readonly record struct StoredCall(ReceiptTotals.CallKey Key, long Rk);
 
     private SqliteException Error(int rc) =>
         new(string.Create(CultureInfo.InvariantCulture, $"SQLite error {rc} writing the ledger '{_path}': {raw.sqlite3_errmsg(_db).utf8_to_string()}"),

@@ -52,22 +52,28 @@ public sealed class SqliteBudgetStoreTests
 public sealed class LedgerSchemaBudgetMigrationTests
 {
     [Test]
-    public async Task Open_Version3Ledger_MigratesToVersion4KeepingItsCalls()
+    public async Task Open_Version3Ledger_MigratesToTheLatestKeepingItsCalls()
     {
         using var test = TestLedger.Create();
-        await test.Ledger.AppendAsync(TestRecords.Batch(TestRecords.Call("c_v1")));
         test.Ledger.Dispose();
+        File.Delete(test.Path);
         using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={test.Path};Pooling=False"))
         {
             connection.Open();
+            LedgerSchema.Migrate(connection, test.Path, 3); // a genuine version-3 file (before budgets)
             using var command = connection.CreateCommand();
-            command.CommandText = "DROP TABLE budget_state; PRAGMA user_version = 3;"; // what a version-3 file (before budgets) looks like
+            command.CommandText =
+                """
+                INSERT INTO calls (id, ts_ms, provider, model, input, cache_read, cache_write_5m, cache_write_1h, output,
+                                   cost_source, usage_status, latency_ms, ok, retries, attempt)
+                VALUES ('c_v1', 1767225600000, 'anthropic', 'claude-opus-4-8', 10, 0, 0, 0, 5, 'catalog', 'reported', 1, 1, 0, 1);
+                """;
             command.ExecuteNonQuery();
         }
 
         var reopened = test.Reopen();
 
-        Assert.That(reopened.SchemaVersion, Is.EqualTo(4));
+        Assert.That(reopened.SchemaVersion, Is.EqualTo(LedgerSchema.LatestVersion));
         Assert.That(await reopened.FindCallAsync("c_v1"), Is.Not.Null);
         Assert.That(await new SqliteBudgetStore(reopened).LoadAsync(), Is.Empty);
     }

@@ -115,6 +115,8 @@ public sealed class ReferenceJsonlImportTests
     [TestCase("\"tokens_in\": 10.5", "tokens_in")]
     [TestCase("\"tokens_in\": 100, \"cached_in\": 200", "cached_in")]
     [TestCase("\"ts\": \"yesterday\"", "ts")]
+    [TestCase("\"ts\": \"2300-01-01T00:00:00Z\"", "ts")] // beyond the ledger's keyable range (1691..2248)
+    [TestCase("\"ts\": \"0001-01-01T00:00:00Z\"", "ts")]
     [TestCase("\"id\": \"\"", "id")]
     [TestCase("\"cost_source\": \"free\"", "cost_source")]
     [TestCase("\"cost_source\": \"unpriced\", \"cost_usd\": 0.5", "cost_usd")]

@@ -14,12 +14,16 @@ public sealed class SqliteLedgerQueryPlanTests
     [OneTimeTearDown]
     public void OneTimeTearDown() => _test.Dispose();
 
-    [TestCase(SqliteLedger.CallsForTaskSql, "ix_calls_task_ts")]
-    [TestCase("SELECT * FROM calls WHERE session = $key ORDER BY ts_ms, rowid;", "ix_calls_session_ts")]
-    [TestCase("SELECT * FROM calls WHERE ts_ms >= $since AND ts_ms < $until ORDER BY ts_ms, rowid;", "ix_calls_ts")]
-    [TestCase("SELECT * FROM calls WHERE model = $key AND ts_ms >= $since ORDER BY ts_ms, rowid;", "ix_calls_model_ts")]
+    // Calls live in a table keyed by time (rk); a task's calls are found through its posting lists, an id through its
+    // bucket or the foreign-id index; receipts keep their own indexes.
+    [TestCase(SqliteLedger.CallAtSql, "SEARCH calls USING INTEGER PRIMARY KEY (rowid=?)")]
+    [TestCase(SqliteLedger.TaskPostingsSql, "SEARCH postings USING PRIMARY KEY (kind=? AND key=?)")]
+    [TestCase("SELECT rk FROM calls WHERE id = $key AND foreign_id <> 0;", "ux_calls_foreign_id")]
+    [TestCase("SELECT * FROM calls WHERE rk >= $since * 1048576 AND rk < $until * 1048576 ORDER BY rk;", "SEARCH calls USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)")]
     [TestCase(SqliteLedger.ReceiptsForCallSql, "ix_receipts_call")]
-    [TestCase(SqliteLedger.FindCallSql, "sqlite_autoindex_calls_1")]
+    [TestCase(SqliteLedger.ReceiptsOfCallSql, "ix_receipts_call")]
+    [TestCase(SqliteLedger.ReceiptsOfTaskSql, "ix_receipts_task")]
+    [TestCase("SELECT r.id, c.model FROM receipts r LEFT JOIN calls c ON c.rk = r.call_rk WHERE r.ts_ms >= $since;", "SEARCH c USING INTEGER PRIMARY KEY (rowid=?)")]
     public void Lookup_UsesAnIndexInItsOrderNotAFullScan(string sql, string index)
     {
         var plan = Plan(sql);
@@ -30,40 +34,29 @@ public sealed class SqliteLedgerQueryPlanTests
     }
 
     [Test]
-    public void LatestTask_WalksTheTimestampIndexBackwardsWithoutSorting()
+    public void LatestTask_WalksTheTimeKeyBackwardsWithoutSorting()
     {
         var plan = Plan(SqliteLedger.LatestTaskSql);
 
-        // Newest first through ix_calls_ts, stopping at the first call that has a task (LIMIT 1).
-        Assert.That(plan, Is.EqualTo(new[] { "SCAN calls USING INDEX ix_calls_ts" }));
+        // Newest first along the table's own key to the first call that has a task (LIMIT 1), then that millisecond's
+        // calls by key range; nothing sorts more than one millisecond's calls.
+        Assert.That(plan, Has.Some.StartsWith("SEARCH calls USING INTEGER PRIMARY KEY (rowid>?)"), string.Join(" | ", plan));
+        Assert.That(plan, Has.Some.Contains("SCAN calls"), string.Join(" | ", plan));
     }
-
-    [Test]
-    public void ReceiptsForTask_BothSidesUseIndexes()
-    {
-        var plan = Plan(SqliteLedger.ReceiptsForTaskSql);
-
-        // The union of the two lookups is sorted (it holds one task's receipts), but nothing is scanned.
-        Assert.That(plan, Has.Some.Contains("ix_receipts_task"), string.Join(" | ", plan));
-        Assert.That(plan, Has.Some.Contains("ix_calls_task_ts"), string.Join(" | ", plan));
-        Assert.That(plan, Has.Some.Contains("ix_receipts_call"), string.Join(" | ", plan));
-        Assert.That(plan, Has.None.Matches<string>(IsFullScan), string.Join(" | ", plan));
-    }
-
 
     [TestCase(ReportDimension.Day)]
     [TestCase(ReportDimension.Model)]
-    public void ReportWindow_UsesTheTimestampIndex(ReportDimension dimension)
+    public void ReportWindow_IsARangeOfTheTimeKey(ReportDimension dimension)
     {
         using var connection = _test.Ledger.OpenReader();
         using var command = connection.CreateCommand();
-        command.CommandText = "EXPLAIN QUERY PLAN " + SqliteLedger.ReportSql(dimension, " WHERE ts_ms >= $since AND ts_ms < $until");
+        command.CommandText = "EXPLAIN QUERY PLAN " + SqliteLedger.ReportSql(dimension, " WHERE rk >= $since * 1048576 AND rk < $until * 1048576");
         command.Parameters.AddWithValue("$since", 0);
         command.Parameters.AddWithValue("$until", 1);
 
         var plan = Read(command);
 
-        Assert.That(plan, Has.Some.Contains("ix_calls_ts"), string.Join(" | ", plan));
+        Assert.That(plan, Has.Some.Contains("USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"), string.Join(" | ", plan));
     }
 
     [TestCase(ReportDimension.Route, true, true)]

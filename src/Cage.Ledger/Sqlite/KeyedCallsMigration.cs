@@ -1,0 +1,141 @@
+using Microsoft.Data.Sqlite;
+
+namespace CageNet.Ledger;
+
+/// <summary>
+/// Schema step 5's copy: moves every call from the rowid-keyed <c>calls</c> table into <c>calls_keyed</c> under its
+/// time key (<see cref="CallKeys"/>), points receipts at their call's key, swaps the tables, creates the id and
+/// request-id indexes and writes the per-task posting lists. Runs inside the migration's transaction.
+/// </summary>
+internal static class KeyedCallsMigration
+{
+    private const string Columns =
+        """
+        ts_ms, session, task, agent, route, category, "user", provider, model, input, cache_read, cache_write_5m,
+        cache_write_1h, output, reasoning, cost_e10, cost_source, price_key, usage_status, latency_ms, ok, retries,
+        attempt, request_id, error, tags
+        """;
+
+    // The old text columns in the new encoding (see step 5 in LedgerSchema); an unknown text keeps the safest reading.
+    private const string Converted =
+        """
+        ts_ms, session, task, agent, route, category, "user", provider, model, input, cache_read, cache_write_5m,
+        cache_write_1h, output, reasoning, cost_e10,
+        CASE lower(trim(cost_source)) WHEN 'catalog' THEN 0 WHEN 'provider' THEN 1 WHEN 'local' THEN 2 ELSE 3 END,
+        CASE WHEN price_key = provider || '/' || model THEN '' WHEN price_key = '' THEN NULL ELSE price_key END,
+        CASE lower(trim(usage_status)) WHEN 'missing' THEN 1 WHEN 'estimated' THEN 2 ELSE 0 END,
+        latency_ms, ok, retries, attempt, request_id, error, tags
+        """;
+
+    public static void Run(SqliteConnection connection, SqliteTransaction transaction)
+    {
+        CopyCalls(connection, transaction);
+        Execute(connection, transaction,
+            """
+            CREATE INDEX migrate_calls_id ON calls_keyed(id);
+            UPDATE receipts SET call_rk = (SELECT c.rk FROM calls_keyed c WHERE c.id = receipts.call_id) WHERE call_id IS NOT NULL;
+            DROP INDEX migrate_calls_id;
+            DROP TABLE calls;
+            ALTER TABLE calls_keyed RENAME TO calls;
+            CREATE UNIQUE INDEX ux_calls_request_id ON calls(request_id) WHERE request_id IS NOT NULL;
+            CREATE UNIQUE INDEX ux_calls_foreign_id ON calls(id) WHERE foreign_id <> 0;
+            """);
+        WriteTaskPostings(connection, transaction);
+    }
+
+    private static void CopyCalls(SqliteConnection connection, SqliteTransaction transaction)
+    {
+        using var read = connection.CreateCommand();
+        read.Transaction = transaction;
+        read.CommandText = "SELECT rowid, id, ts_ms FROM calls ORDER BY ts_ms, rowid;";
+        using var insert = connection.CreateCommand();
+        insert.Transaction = transaction;
+        insert.CommandText = $"INSERT INTO calls_keyed (rk, id, foreign_id, seq, {Columns}) SELECT $rk, id, $foreign, $seq, {Converted} FROM calls WHERE rowid = $rowid;";
+        var rk = insert.Parameters.Add("$rk", SqliteType.Integer);
+        var foreign = insert.Parameters.Add("$foreign", SqliteType.Integer);
+        var rowid = insert.Parameters.Add("$rowid", SqliteType.Integer);
+        var seq = insert.Parameters.Add("$seq", SqliteType.Integer);
+        long lastMs = long.MinValue, nextSeq = 0;
+        var used = new HashSet<long>();
+        using var reader = read.ExecuteReader();
+        while (reader.Read())
+        {
+            var id = reader.GetString(1);
+            var ms = reader.GetInt64(2);
+            // A timestamp outside the keyable range (accepted by earlier versions) is filed at the edge; its id is
+            // foreign then (no Cage id is stamped out there), so it is still found through the foreign-id index.
+            var keyMs = Math.Clamp(ms, CallKeys.MinMilliseconds, CallKeys.MaxMilliseconds);
+            nextSeq = keyMs == lastMs ? nextSeq + 1 : 0;
+            lastMs = keyMs;
+            var slot = CallKeys.HomeSlot(id);
+            var key = CallKeys.Key(keyMs, slot);
+            while (!used.Add(key))
+            {
+                slot = (slot + 1) & (CallKeys.SlotsPerMillisecond - 1);
+                key = CallKeys.Key(keyMs, slot);
+            }
+
+            seq.Value = nextSeq;
+
+            rk.Value = key;
+            foreign.Value = CallKeys.Classify(id, ms);
+            rowid.Value = reader.GetInt64(0);
+            insert.ExecuteNonQuery();
+        }
+    }
+
+    private static void WriteTaskPostings(SqliteConnection connection, SqliteTransaction transaction)
+    {
+        using var read = connection.CreateCommand();
+        read.Transaction = transaction;
+        read.CommandText = "SELECT task, rk FROM calls WHERE task IS NOT NULL ORDER BY task, rk;";
+        using var insert = connection.CreateCommand();
+        insert.Transaction = transaction;
+        insert.CommandText = "INSERT INTO postings (kind, key, first, rks) VALUES ($kind, $key, $first, $rks);";
+        insert.Parameters.AddWithValue("$kind", PostingList.CallsByTask);
+        var key = insert.Parameters.Add("$key", SqliteType.Text);
+        var first = insert.Parameters.Add("$first", SqliteType.Integer);
+        var blob = insert.Parameters.Add("$rks", SqliteType.Blob);
+        var buffer = new byte[256];
+        var pending = new List<long>();
+        string? task = null;
+
+        void Flush()
+        {
+            if (pending.Count == 0)
+            {
+                return;
+            }
+
+            var length = PostingList.Encode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(pending), ref buffer);
+            key.Value = task;
+            first.Value = pending[0];
+            blob.Value = buffer.AsSpan(0, length).ToArray();
+            insert.ExecuteNonQuery();
+            pending.Clear();
+        }
+
+        using var reader = read.ExecuteReader();
+        while (reader.Read())
+        {
+            var next = reader.GetString(0);
+            if (!string.Equals(next, task, StringComparison.Ordinal) || pending.Count == PostingList.MaxPerRow)
+            {
+                Flush();
+                task = next;
+            }
+
+            pending.Add(reader.GetInt64(1));
+        }
+
+        Flush();
+    }
+
+    private static void Execute(SqliteConnection connection, SqliteTransaction transaction, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+}
