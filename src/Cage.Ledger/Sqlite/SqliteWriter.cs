@@ -92,6 +92,9 @@ internal sealed class SqliteWriter : IDisposable
     private readonly sqlite3_stmt _insertPosting;
     private readonly sqlite3_stmt _nextSeq;
     private readonly Dictionary<long, long> _seqs = [];
+    private long _lastSeqMillisecond = long.MinValue;
+    private long _maxSeqMillisecond = long.MinValue;
+    private long _lastSeq;
     private readonly sqlite3_stmt _readReceiptTotals;
     private readonly sqlite3_stmt _writeReceiptTotals;
     private readonly CallTotals _totals = new();
@@ -150,6 +153,7 @@ internal sealed class SqliteWriter : IDisposable
         try
         {
             raw.sqlite3_busy_timeout(db, options.BusyTimeoutMilliseconds);
+            _ = NativeSqlite.IsDirect; // resolves the direct calls now that this SQLite instance has allocated
             Exec(db, path, options.SynchronousFull ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = NORMAL;");
             // A larger page cache keeps the index pages that appends touch hot across batches (64 MiB at most).
             Exec(db, path, "PRAGMA cache_size = -65536;");
@@ -248,6 +252,8 @@ internal sealed class SqliteWriter : IDisposable
                 _receiptTotals.Clear();
                 _fresh.Clear();
                 _seqs.Clear();
+                _lastSeqMillisecond = long.MinValue;
+                _maxSeqMillisecond = long.MinValue;
                 foreach (var list in _taskKeys.Values)
                 {
                     list.Clear();
@@ -333,11 +339,11 @@ internal sealed class SqliteWriter : IDisposable
         var s = _insertCall;
         var b = _boundCallText;
         var usage = call.Usage;
-        raw.sqlite3_bind_int64(s, 28, rk);
-        raw.sqlite3_bind_int(s, 29, foreign);
-        raw.sqlite3_bind_int64(s, 30, NextSeq(CallKeys.MillisecondOf(rk)));
+        NativeSqlite.BindInt64(s, 28, rk);
+        NativeSqlite.BindInt64(s, 29, foreign);
+        NativeSqlite.BindInt64(s, 30, NextSeq(CallKeys.MillisecondOf(rk)));
         BindText(s, 1, call.Id);
-        raw.sqlite3_bind_int64(s, 2, call.Timestamp.ToUnixTimeMilliseconds());
+        NativeSqlite.BindInt64(s, 2, call.Timestamp.ToUnixTimeMilliseconds());
         BindOptional(s, b, 3, call.Session);
         BindOptional(s, b, 4, call.Task);
         BindOptional(s, b, 5, call.Agent);
@@ -346,21 +352,21 @@ internal sealed class SqliteWriter : IDisposable
         BindOptional(s, b, 8, call.User);
         BindOptional(s, b, 9, call.Provider ?? "", keepEmpty: true);
         BindOptional(s, b, 10, call.Model ?? "", keepEmpty: true);
-        raw.sqlite3_bind_int64(s, 11, usage.Input);
-        raw.sqlite3_bind_int64(s, 12, usage.CacheRead);
-        raw.sqlite3_bind_int64(s, 13, usage.CacheWrite5m);
-        raw.sqlite3_bind_int64(s, 14, usage.CacheWrite1h);
-        raw.sqlite3_bind_int64(s, 15, usage.Output);
+        NativeSqlite.BindInt64(s, 11, usage.Input);
+        NativeSqlite.BindInt64(s, 12, usage.CacheRead);
+        NativeSqlite.BindInt64(s, 13, usage.CacheWrite5m);
+        NativeSqlite.BindInt64(s, 14, usage.CacheWrite1h);
+        NativeSqlite.BindInt64(s, 15, usage.Output);
         BindNullable(s, 16, usage.Reasoning);
         long? costE10 = call.CostUsd is { } cost ? LedgerMoney.ToE10(cost) : null;
         BindNullable(s, 17, costE10);
-        raw.sqlite3_bind_int(s, 18, (int)call.CostSource);
+        NativeSqlite.BindInt64(s, 18, (int)call.CostSource);
         BindOptional(s, b, 19, StoredPriceKey(call), keepEmpty: true);
-        raw.sqlite3_bind_int(s, 20, (int)call.UsageStatus);
-        raw.sqlite3_bind_int64(s, 21, call.LatencyMs);
-        raw.sqlite3_bind_int(s, 22, call.Ok ? 1 : 0);
-        raw.sqlite3_bind_int(s, 23, call.Retries);
-        raw.sqlite3_bind_int(s, 24, call.Attempt);
+        NativeSqlite.BindInt64(s, 20, (int)call.UsageStatus);
+        NativeSqlite.BindInt64(s, 21, call.LatencyMs);
+        NativeSqlite.BindInt64(s, 22, call.Ok ? 1 : 0);
+        NativeSqlite.BindInt64(s, 23, call.Retries);
+        NativeSqlite.BindInt64(s, 24, call.Attempt);
         BindOptional(s, b, 25, call.RequestId);
         BindOptional(s, b, 26, call.Error is null ? null : ErrorText.Scrub(call.Error));
         BindOptional(s, b, 27, call.Tags is null || call.Tags.Count == 0 ? null : LedgerJson.WriteMap(call.Tags));
@@ -390,20 +396,20 @@ internal sealed class SqliteWriter : IDisposable
         var s = _upsertTotals;
         foreach (var (group, sums) in _totals.Groups)
         {
-            raw.sqlite3_bind_int(s, 1, (int)group.Dimension);
+            NativeSqlite.BindInt64(s, 1, (int)group.Dimension);
             BindText(s, 2, group.Key);
-            raw.sqlite3_bind_int64(s, 3, group.Day);
-            raw.sqlite3_bind_int64(s, 4, sums.Calls);
-            raw.sqlite3_bind_int64(s, 5, sums.Input);
-            raw.sqlite3_bind_int64(s, 6, sums.CacheRead);
-            raw.sqlite3_bind_int64(s, 7, sums.CacheWrite5m);
-            raw.sqlite3_bind_int64(s, 8, sums.CacheWrite1h);
-            raw.sqlite3_bind_int64(s, 9, sums.Output);
-            raw.sqlite3_bind_int64(s, 10, sums.Reasoning);
-            raw.sqlite3_bind_int64(s, 11, sums.CostE10);
-            raw.sqlite3_bind_int64(s, 12, sums.Unpriced);
-            raw.sqlite3_bind_int64(s, 13, sums.Missing);
-            raw.sqlite3_bind_int64(s, 14, sums.Local);
+            NativeSqlite.BindInt64(s, 3, group.Day);
+            NativeSqlite.BindInt64(s, 4, sums.Calls);
+            NativeSqlite.BindInt64(s, 5, sums.Input);
+            NativeSqlite.BindInt64(s, 6, sums.CacheRead);
+            NativeSqlite.BindInt64(s, 7, sums.CacheWrite5m);
+            NativeSqlite.BindInt64(s, 8, sums.CacheWrite1h);
+            NativeSqlite.BindInt64(s, 9, sums.Output);
+            NativeSqlite.BindInt64(s, 10, sums.Reasoning);
+            NativeSqlite.BindInt64(s, 11, sums.CostE10);
+            NativeSqlite.BindInt64(s, 12, sums.Unpriced);
+            NativeSqlite.BindInt64(s, 13, sums.Missing);
+            NativeSqlite.BindInt64(s, 14, sums.Local);
             StepInsert(s);
         }
     }
@@ -447,12 +453,12 @@ internal sealed class SqliteWriter : IDisposable
         long? foreignKey;
         try
         {
-            var rc = raw.sqlite3_step(_foreignCall);
+            var rc = NativeSqlite.Step(_foreignCall);
             foreignKey = rc == raw.SQLITE_ROW ? raw.sqlite3_column_int64(_foreignCall, 0) : rc == raw.SQLITE_DONE ? null : throw Error(rc);
         }
         finally
         {
-            raw.sqlite3_reset(_foreignCall);
+            NativeSqlite.Reset(_foreignCall);
         }
 
         return foreignKey is { } k && CallAt(k, out var foundId, out var basis) && string.Equals(foundId, id, StringComparison.Ordinal)
@@ -463,10 +469,10 @@ internal sealed class SqliteWriter : IDisposable
     /// <summary>Reads the id (and pricing basis) of the call at <paramref name="rk"/>; false for an empty slot.</summary>
     private bool CallAt(long rk, out string id, out ReceiptTotals.CallKey basis)
     {
-        raw.sqlite3_bind_int64(_callAt, 1, rk);
+        NativeSqlite.BindInt64(_callAt, 1, rk);
         try
         {
-            var rc = raw.sqlite3_step(_callAt);
+            var rc = NativeSqlite.Step(_callAt);
             if (rc == raw.SQLITE_ROW)
             {
                 id = raw.sqlite3_column_text(_callAt, 0).utf8_to_string() ?? "";
@@ -489,7 +495,7 @@ internal sealed class SqliteWriter : IDisposable
         }
         finally
         {
-            raw.sqlite3_reset(_callAt);
+            NativeSqlite.Reset(_callAt);
         }
     }
 
@@ -525,7 +531,7 @@ internal sealed class SqliteWriter : IDisposable
     /// <summary>Reads, once per transaction, what the key assignment needs to know about the file.</summary>
     private void BeginKeys()
     {
-        var rc = raw.sqlite3_step(_maxKey);
+        var rc = NativeSqlite.Step(_maxKey);
         try
         {
             _lastMillisecondAtBegin = rc == raw.SQLITE_ROW && raw.sqlite3_column_type(_maxKey, 0) != raw.SQLITE_NULL
@@ -534,17 +540,17 @@ internal sealed class SqliteWriter : IDisposable
         }
         finally
         {
-            raw.sqlite3_reset(_maxKey);
+            NativeSqlite.Reset(_maxKey);
         }
 
-        rc = raw.sqlite3_step(_anyForeign);
+        rc = NativeSqlite.Step(_anyForeign);
         try
         {
             _mayHaveForeign = rc == raw.SQLITE_ROW && raw.sqlite3_column_int64(_anyForeign, 0) != 0;
         }
         finally
         {
-            raw.sqlite3_reset(_anyForeign);
+            NativeSqlite.Reset(_anyForeign);
         }
     }
 
@@ -558,8 +564,10 @@ internal sealed class SqliteWriter : IDisposable
     {
         var id = call.Id;
         var ms = call.Timestamp.ToUnixTimeMilliseconds();
-        foreign = CallKeys.Classify(id, ms);
-        if (foreign == CallKeys.ForeignStamped && CallKeys.TryCageMilliseconds(id, out var stamped) && ProbeBucket(id, stamped, out _))
+        var isCageId = CallKeys.TryCageMilliseconds(id, out var stamped);
+        var home = CallKeys.HomeSlot(id, isCageId);
+        foreign = !isCageId ? CallKeys.ForeignOther : stamped == ms ? CallKeys.Native : CallKeys.ForeignStamped;
+        if (foreign == CallKeys.ForeignStamped && ProbeBucket(id, home, stamped, out _))
         {
             rk = 0;
             return false;
@@ -571,18 +579,17 @@ internal sealed class SqliteWriter : IDisposable
             return false;
         }
 
-        return !ProbeBucket(id, ms, out rk);
+        return !ProbeBucket(id, home, ms, out rk);
     }
 
     /// <summary>Probes a bucket: in memory when it was empty at the start of this transaction, else in the file.</summary>
-    private bool ProbeBucket(string id, long millisecond, out long rk)
+    private bool ProbeBucket(string id, int home, long millisecond, out long rk)
     {
         if (millisecond <= _lastMillisecondAtBegin)
         {
             return ProbeFile(id, millisecond, out rk, out _);
         }
 
-        var home = CallKeys.HomeSlot(id);
         var slot = home;
         do
         {
@@ -610,12 +617,12 @@ internal sealed class SqliteWriter : IDisposable
         BindText(_foreignCall, 1, id);
         try
         {
-            var rc = raw.sqlite3_step(_foreignCall);
+            var rc = NativeSqlite.Step(_foreignCall);
             return rc == raw.SQLITE_ROW || (rc == raw.SQLITE_DONE ? false : throw Error(rc));
         }
         finally
         {
-            raw.sqlite3_reset(_foreignCall);
+            NativeSqlite.Reset(_foreignCall);
         }
     }
 
@@ -626,27 +633,43 @@ internal sealed class SqliteWriter : IDisposable
     /// </summary>
     private long NextSeq(long millisecond)
     {
-        if (!_seqs.TryGetValue(millisecond, out var next))
+        // Consecutive calls usually fall in the same millisecond or a new, later one.
+        if (millisecond == _lastSeqMillisecond)
         {
-            next = 0;
-            if (millisecond <= _lastMillisecondAtBegin)
-            {
-                raw.sqlite3_bind_int64(_nextSeq, 1, CallKeys.BucketStart(millisecond));
-                raw.sqlite3_bind_int64(_nextSeq, 2, CallKeys.BucketStart(millisecond) + CallKeys.SlotsPerMillisecond);
-                try
-                {
-                    var rc = raw.sqlite3_step(_nextSeq);
-                    next = rc == raw.SQLITE_ROW ? raw.sqlite3_column_int64(_nextSeq, 0) : throw Error(rc);
-                }
-                finally
-                {
-                    raw.sqlite3_reset(_nextSeq);
-                }
-            }
+            return ++_lastSeq;
         }
 
-        _seqs[millisecond] = next + 1;
+        if (_lastSeqMillisecond != long.MinValue)
+        {
+            _seqs[_lastSeqMillisecond] = _lastSeq + 1;
+        }
+
+        long next;
+        if (millisecond > _maxSeqMillisecond || !_seqs.TryGetValue(millisecond, out next))
+        {
+            // First visit in this transaction: an empty bucket, or one that holds calls of earlier transactions.
+            next = millisecond <= _lastMillisecondAtBegin ? StoredNextSeq(millisecond) : 0;
+        }
+
+        _maxSeqMillisecond = Math.Max(_maxSeqMillisecond, millisecond);
+        _lastSeqMillisecond = millisecond;
+        _lastSeq = next;
         return next;
+    }
+
+    private long StoredNextSeq(long millisecond)
+    {
+        NativeSqlite.BindInt64(_nextSeq, 1, CallKeys.BucketStart(millisecond));
+        NativeSqlite.BindInt64(_nextSeq, 2, CallKeys.BucketStart(millisecond) + CallKeys.SlotsPerMillisecond);
+        try
+        {
+            var rc = NativeSqlite.Step(_nextSeq);
+            return rc == raw.SQLITE_ROW ? raw.sqlite3_column_int64(_nextSeq, 0) : throw Error(rc);
+        }
+        finally
+        {
+            NativeSqlite.Reset(_nextSeq);
+        }
     }
 
     /// <summary>Notes a stored call: its bucket for later probes in this transaction, its task's posting list.</summary>
@@ -685,9 +708,9 @@ internal sealed class SqliteWriter : IDisposable
             {
                 var chunk = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(keys).Slice(at, Math.Min(PostingList.MaxPerRow, keys.Count - at));
                 var length = PostingList.Encode(chunk, ref _posting);
-                raw.sqlite3_bind_int(s, 1, PostingList.CallsByTask);
+                NativeSqlite.BindInt64(s, 1, PostingList.CallsByTask);
                 BindText(s, 2, task);
-                raw.sqlite3_bind_int64(s, 3, chunk[0]);
+                NativeSqlite.BindInt64(s, 3, chunk[0]);
                 raw.sqlite3_bind_blob(s, 4, new ReadOnlySpan<byte>(_posting, 0, length));
                 StepInsert(s);
             }
@@ -723,7 +746,7 @@ internal sealed class SqliteWriter : IDisposable
             double addedMs = sums.AddedMs, minConfidence = sums.MinConfidence;
             try
             {
-                var rc = raw.sqlite3_step(_readReceiptTotals);
+                var rc = NativeSqlite.Step(_readReceiptTotals);
                 if (rc == raw.SQLITE_ROW)
                 {
                     receipts += raw.sqlite3_column_int64(_readReceiptTotals, 0);
@@ -741,32 +764,32 @@ internal sealed class SqliteWriter : IDisposable
             }
             finally
             {
-                raw.sqlite3_reset(_readReceiptTotals);
+                NativeSqlite.Reset(_readReceiptTotals);
             }
 
             var s = _writeReceiptTotals;
             BindReceiptKey(s, k);
-            raw.sqlite3_bind_int64(s, 11, receipts);
+            NativeSqlite.BindInt64(s, 11, receipts);
             BindText(s, 12, ReceiptTotals.Text(rawAlternative));
             BindText(s, 13, ReceiptTotals.Text(actual));
             BindText(s, 14, ReceiptTotals.Text(toolCost));
-            raw.sqlite3_bind_double(s, 15, addedMs);
-            raw.sqlite3_bind_int64(s, 16, eliminated);
-            raw.sqlite3_bind_double(s, 17, minConfidence);
+            NativeSqlite.BindDouble(s, 15, addedMs);
+            NativeSqlite.BindInt64(s, 16, eliminated);
+            NativeSqlite.BindDouble(s, 17, minConfidence);
             StepInsert(s);
         }
     }
 
     private void BindReceiptKey(sqlite3_stmt s, ReceiptTotals.Key k)
     {
-        raw.sqlite3_bind_int64(s, 1, k.Day);
+        NativeSqlite.BindInt64(s, 1, k.Day);
         BindText(s, 2, k.Tool);
         BindText(s, 3, k.Unit);
         BindText(s, 4, k.Method);
-        raw.sqlite3_bind_int(s, 5, k.Basis);
+        NativeSqlite.BindInt64(s, 5, k.Basis);
         BindText(s, 6, k.Provider);
         BindText(s, 7, k.Model);
-        raw.sqlite3_bind_int64(s, 8, k.PromptK);
+        NativeSqlite.BindInt64(s, 8, k.PromptK);
         BindText(s, 9, k.Route);
         BindText(s, 10, k.Task);
     }
@@ -776,7 +799,7 @@ internal sealed class SqliteWriter : IDisposable
         var s = _insertReceipt;
         var b = _boundReceiptText;
         BindText(s, 1, receipt.Id);
-        raw.sqlite3_bind_int64(s, 2, receipt.Timestamp.ToUnixTimeMilliseconds());
+        NativeSqlite.BindInt64(s, 2, receipt.Timestamp.ToUnixTimeMilliseconds());
         BindOptional(s, b, 3, receipt.CallId);
         BindOptional(s, b, 4, receipt.Task);
         BindOptional(s, b, 5, receipt.Tool, keepEmpty: true);
@@ -784,9 +807,9 @@ internal sealed class SqliteWriter : IDisposable
         BindText(s, 7, receipt.RawAlternative.ToString(CultureInfo.InvariantCulture));
         BindText(s, 8, receipt.Actual.ToString(CultureInfo.InvariantCulture));
         BindOptional(s, b, 9, receipt.Method.ToWire(), keepEmpty: true);
-        raw.sqlite3_bind_double(s, 10, receipt.Confidence);
+        NativeSqlite.BindDouble(s, 10, receipt.Confidence);
         BindOptional(s, b, 11, receipt.Meta.Count == 0 ? null : LedgerJson.WriteMap(receipt.Meta));
-        raw.sqlite3_bind_int(s, 12, pending ? 1 : 0);
+        NativeSqlite.BindInt64(s, 12, pending ? 1 : 0);
         BindNullable(s, 13, callKey);
     }
 
@@ -811,7 +834,7 @@ internal sealed class SqliteWriter : IDisposable
 
         if (value is null)
         {
-            raw.sqlite3_bind_null(statement, index);
+            NativeSqlite.BindNull(statement, index);
         }
         else
         {
@@ -825,11 +848,11 @@ internal sealed class SqliteWriter : IDisposable
     {
         if (value is { } v)
         {
-            raw.sqlite3_bind_int64(statement, index, v);
+            NativeSqlite.BindInt64(statement, index, v);
         }
         else
         {
-            raw.sqlite3_bind_null(statement, index);
+            NativeSqlite.BindNull(statement, index);
         }
     }
 
@@ -837,8 +860,7 @@ internal sealed class SqliteWriter : IDisposable
     {
         if (value.Length == 0)
         {
-            // An empty span binds NULL; bind a real empty string instead.
-            raw.sqlite3_bind_text(statement, index, "");
+            NativeSqlite.BindText(statement, index, []); // the empty string, not NULL
             return;
         }
 
@@ -849,27 +871,27 @@ internal sealed class SqliteWriter : IDisposable
         }
 
         var length = Encoding.UTF8.GetBytes(value, _utf8);
-        // The span overload binds with SQLITE_TRANSIENT: SQLite copies the bytes, so the buffer is reused at once.
-        raw.sqlite3_bind_text(statement, index, new ReadOnlySpan<byte>(_utf8, 0, length));
+        // Bound with SQLITE_TRANSIENT: SQLite copies the bytes, so the buffer is reused at once.
+        NativeSqlite.BindText(statement, index, new ReadOnlySpan<byte>(_utf8, 0, length));
     }
 
     /// <summary>Runs an insert; returns 1 when a row was added, 0 when a conflict left the ledger unchanged.</summary>
     private int StepInsert(sqlite3_stmt statement)
     {
-        var rc = raw.sqlite3_step(statement);
-        raw.sqlite3_reset(statement);
+        var rc = NativeSqlite.Step(statement);
+        NativeSqlite.Reset(statement);
         if (rc != raw.SQLITE_DONE)
         {
             throw Error(rc);
         }
 
-        return raw.sqlite3_changes(_db);
+        return NativeSqlite.Changes(_db);
     }
 
     private void Step(sqlite3_stmt statement)
     {
-        var rc = raw.sqlite3_step(statement);
-        raw.sqlite3_reset(statement);
+        var rc = NativeSqlite.Step(statement);
+        NativeSqlite.Reset(statement);
         if (rc != raw.SQLITE_DONE)
         {
             throw Error(rc);
@@ -880,8 +902,8 @@ internal sealed class SqliteWriter : IDisposable
     {
         if (raw.sqlite3_get_autocommit(_db) == 0)
         {
-            raw.sqlite3_step(_rollback);
-            raw.sqlite3_reset(_rollback);
+            NativeSqlite.Step(_rollback);
+            NativeSqlite.Reset(_rollback);
         }
     }
 

@@ -134,6 +134,24 @@ public sealed class SqliteCallKeysTests
     }
 
     [Test]
+    public async Task ReadCalls_CallsOfOneMillisecond_ComeInArrivalOrderAcrossBatchesAndReturns()
+    {
+        // a in one batch; then b, x (another millisecond), c back in a's millisecond; then d in a later batch.
+        await Ledger.AppendAsync(Batch(Call("a", Ts, task: "t")));
+        await Ledger.AppendAsync(Batch(Call("b", Ts, task: "t"), Call("x", "2026-03-01T10:00:00.005Z", task: "t"), Call("c", Ts, task: "t")));
+        await Ledger.AppendAsync(Batch(Call("d", Ts, task: "t")));
+
+        var window = new List<string>();
+        await foreach (var call in Ledger.ReadCallsAsync(TimeWindow.All))
+        {
+            window.Add(call.Id);
+        }
+
+        Assert.That(window, Is.EqualTo(new[] { "a", "b", "c", "d", "x" }));
+        Assert.That((await Ledger.CallsForTaskAsync("t")).Select(c => c.Id), Is.EqualTo(new[] { "a", "b", "c", "d", "x" }));
+    }
+
+    [Test]
     public async Task Receipts_PointAtTheirCallsKey_AndAPendingOneFindsItsCallWhenItArrives()
     {
         var early = CageId(Ts, "0004");
@@ -279,5 +297,18 @@ public sealed class KeyedCallsMigrationTests
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             TestLedger.DeleteFolder(folder);
         }
+    }
+}
+
+public sealed class NativeSqliteTests
+{
+    [Test]
+    public void IsDirect_AfterALedgerOpened_UsesTheLoadedLibraryOnThisPlatform()
+    {
+        // On the platforms CI runs (Linux x64), the writer's hot calls go straight to the e_sqlite3 instance that
+        // SQLitePCLRaw loaded; every other ledger test then exercises that path with real files.
+        using var test = TestLedger.Create();
+
+        Assert.That(NativeSqlite.IsDirect, Is.True);
     }
 }
