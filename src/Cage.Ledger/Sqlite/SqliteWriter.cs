@@ -36,9 +36,7 @@ internal sealed class SqliteWriter : IDisposable
     private const string CallAtSql =
         "SELECT id, provider, model, route, input + cache_read + cache_write_5m + cache_write_1h FROM calls WHERE rk = ?1;";
 
-    private const string ForeignCallSql = "SELECT rk FROM calls WHERE id = ?1 AND foreign_id <> 0;";
 
-    private const string NextSeqSql = "SELECT coalesce(max(seq) + 1, 0) FROM calls WHERE rk >= ?1 AND rk < ?2;";
 
     private const string InsertPostingSql = "INSERT INTO postings (kind, key, first, rks) VALUES (?1, ?2, ?3, ?4);";
 
@@ -86,15 +84,8 @@ internal sealed class SqliteWriter : IDisposable
     private readonly sqlite3_stmt _insertReceipt;
     private readonly sqlite3_stmt _upsertTotals;
     private readonly sqlite3_stmt _callAt;
-    private readonly sqlite3_stmt _foreignCall;
-    private readonly sqlite3_stmt _maxKey;
-    private readonly sqlite3_stmt _anyForeign;
+    private readonly KeyedTable _callKeys;
     private readonly sqlite3_stmt _insertPosting;
-    private readonly sqlite3_stmt _nextSeq;
-    private readonly Dictionary<long, long> _seqs = [];
-    private long _lastSeqMillisecond = long.MinValue;
-    private long _maxSeqMillisecond = long.MinValue;
-    private long _lastSeq;
     private readonly sqlite3_stmt _readReceiptTotals;
     private readonly sqlite3_stmt _writeReceiptTotals;
     private readonly CallTotals _totals = new();
@@ -104,11 +95,8 @@ internal sealed class SqliteWriter : IDisposable
 
     // Per transaction: the last millisecond holding calls when it began; the calls this transaction put in later
     // milliseconds (their buckets are probed here instead of in the file); whether the file has foreign ids.
-    private readonly Dictionary<long, string> _fresh = [];
     private readonly Dictionary<string, List<long>> _taskKeys = new(StringComparer.Ordinal);
     private readonly Stack<List<long>> _spareLists = new();
-    private long _lastMillisecondAtBegin;
-    private bool _mayHaveForeign;
     private byte[] _posting = new byte[1024];
     private readonly Queue<string> _recentOrder = new();
     private readonly string?[] _boundCallText = new string?[28];
@@ -127,11 +115,8 @@ internal sealed class SqliteWriter : IDisposable
         _insertReceipt = Prepare(InsertReceiptSql);
         _upsertTotals = Prepare(UpsertTotalsSql);
         _callAt = Prepare(CallAtSql);
-        _foreignCall = Prepare(ForeignCallSql);
-        _maxKey = Prepare("SELECT max(rk) FROM calls;");
-        _anyForeign = Prepare("SELECT EXISTS (SELECT 1 FROM calls WHERE foreign_id <> 0);");
+        _callKeys = new KeyedTable(db, path, "calls");
         _insertPosting = Prepare(InsertPostingSql);
-        _nextSeq = Prepare(NextSeqSql);
         _readReceiptTotals = Prepare(ReadReceiptTotalsSql);
         _writeReceiptTotals = Prepare(WriteReceiptTotalsSql);
     }
@@ -187,7 +172,7 @@ internal sealed class SqliteWriter : IDisposable
             Step(_begin);
             try
             {
-                BeginKeys();
+                _callKeys.Begin();
                 int callsAdded = 0, receiptsAdded = 0, done = 0;
                 foreach (var call in batch.Calls)
                 {
@@ -196,7 +181,7 @@ internal sealed class SqliteWriter : IDisposable
                         cancellationToken.ThrowIfCancellationRequested();
                     }
 
-                    if (!TryPlace(call, out var rk, out var foreign))
+                    if (!_callKeys.TryPlace(call.Id, call.Timestamp.ToUnixTimeMilliseconds(), out var rk, out var foreign))
                     {
                         continue; // an id the ledger already holds
                     }
@@ -250,10 +235,7 @@ internal sealed class SqliteWriter : IDisposable
             {
                 _totals.Clear();
                 _receiptTotals.Clear();
-                _fresh.Clear();
-                _seqs.Clear();
-                _lastSeqMillisecond = long.MinValue;
-                _maxSeqMillisecond = long.MinValue;
+                _callKeys.End();
                 foreach (var list in _taskKeys.Values)
                 {
                     list.Clear();
@@ -280,11 +262,8 @@ internal sealed class SqliteWriter : IDisposable
             _insertReceipt.Dispose();
             _upsertTotals.Dispose();
             _callAt.Dispose();
-            _foreignCall.Dispose();
-            _maxKey.Dispose();
-            _anyForeign.Dispose();
+            _callKeys.Dispose();
             _insertPosting.Dispose();
-            _nextSeq.Dispose();
             _readReceiptTotals.Dispose();
             _writeReceiptTotals.Dispose();
             _begin.Dispose();
@@ -341,7 +320,7 @@ internal sealed class SqliteWriter : IDisposable
         var usage = call.Usage;
         NativeSqlite.BindInt64(s, 28, rk);
         NativeSqlite.BindInt64(s, 29, foreign);
-        NativeSqlite.BindInt64(s, 30, NextSeq(CallKeys.MillisecondOf(rk)));
+        NativeSqlite.BindInt64(s, 30, _callKeys.NextSeq(CallKeys.MillisecondOf(rk)));
         BindText(s, 1, call.Id);
         NativeSqlite.BindInt64(s, 2, call.Timestamp.ToUnixTimeMilliseconds());
         BindOptional(s, b, 3, call.Session);
@@ -442,29 +421,8 @@ internal sealed class SqliteWriter : IDisposable
     }
 
     /// <summary>A stored call by id alone, with its pricing basis: through its id's bucket, else the foreign-id index.</summary>
-    private StoredCall? FindStored(string id)
-    {
-        if (CallKeys.TryCageMilliseconds(id, out var stamped) && ProbeFile(id, stamped, out var rk, out var key))
-        {
-            return new StoredCall(key, rk);
-        }
-
-        BindText(_foreignCall, 1, id);
-        long? foreignKey;
-        try
-        {
-            var rc = NativeSqlite.Step(_foreignCall);
-            foreignKey = rc == raw.SQLITE_ROW ? raw.sqlite3_column_int64(_foreignCall, 0) : rc == raw.SQLITE_DONE ? null : throw Error(rc);
-        }
-        finally
-        {
-            NativeSqlite.Reset(_foreignCall);
-        }
-
-        return foreignKey is { } k && CallAt(k, out var foundId, out var basis) && string.Equals(foundId, id, StringComparison.Ordinal)
-            ? new StoredCall(basis, k)
-            : null;
-    }
+    private StoredCall? FindStored(string id) =>
+        _callKeys.Find(id) is { } rk && CallAt(rk, out _, out var basis) ? new StoredCall(basis, rk) : null;
 
     /// <summary>Reads the id (and pricing basis) of the call at <paramref name="rk"/>; false for an empty slot.</summary>
     private bool CallAt(long rk, out string id, out ReceiptTotals.CallKey basis)
@@ -499,191 +457,10 @@ internal sealed class SqliteWriter : IDisposable
         }
     }
 
-    /// <summary>
-    /// Walks a millisecond's bucket in the file from the id's home slot: true with the row's key when the id is
-    /// there; false with the first empty slot (where the id would go) otherwise.
-    /// </summary>
-    private bool ProbeFile(string id, long millisecond, out long rk, out ReceiptTotals.CallKey basis)
-    {
-        var home = CallKeys.HomeSlot(id);
-        var slot = home;
-        do
-        {
-            rk = CallKeys.Key(millisecond, slot);
-            if (!CallAt(rk, out var other, out basis))
-            {
-                return false;
-            }
-
-            if (string.Equals(other, id, StringComparison.Ordinal))
-            {
-                return true;
-            }
-
-            slot = (slot + 1) & (CallKeys.SlotsPerMillisecond - 1);
-        }
-        while (slot != home);
-
-        throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
-            $"The ledger '{_path}' holds {CallKeys.SlotsPerMillisecond} calls in the millisecond {millisecond}; no slot is left for call {id}."));
-    }
-
-    /// <summary>Reads, once per transaction, what the key assignment needs to know about the file.</summary>
-    private void BeginKeys()
-    {
-        var rc = NativeSqlite.Step(_maxKey);
-        try
-        {
-            _lastMillisecondAtBegin = rc == raw.SQLITE_ROW && raw.sqlite3_column_type(_maxKey, 0) != raw.SQLITE_NULL
-                ? CallKeys.MillisecondOf(raw.sqlite3_column_int64(_maxKey, 0))
-                : long.MinValue;
-        }
-        finally
-        {
-            NativeSqlite.Reset(_maxKey);
-        }
-
-        rc = NativeSqlite.Step(_anyForeign);
-        try
-        {
-            _mayHaveForeign = rc == raw.SQLITE_ROW && raw.sqlite3_column_int64(_anyForeign, 0) != 0;
-        }
-        finally
-        {
-            NativeSqlite.Reset(_anyForeign);
-        }
-    }
-
-    /// <summary>
-    /// Chooses the call's key: false when the ledger already holds a call with this id (the append skips it).
-    /// A Cage id stamped with the call's millisecond can only be in that bucket or, if it was once stored with
-    /// another timestamp, in the foreign-id index; a foreign id is caught by that index (ON CONFLICT) or, when it is
-    /// Cage-shaped, found in its stamped bucket.
-    /// </summary>
-    private bool TryPlace(CallRecord call, out long rk, out int foreign)
-    {
-        var id = call.Id;
-        var ms = call.Timestamp.ToUnixTimeMilliseconds();
-        var isCageId = CallKeys.TryCageMilliseconds(id, out var stamped);
-        var home = CallKeys.HomeSlot(id, isCageId);
-        foreign = !isCageId ? CallKeys.ForeignOther : stamped == ms ? CallKeys.Native : CallKeys.ForeignStamped;
-        if (foreign == CallKeys.ForeignStamped && ProbeBucket(id, home, stamped, out _))
-        {
-            rk = 0;
-            return false;
-        }
-
-        if (foreign == CallKeys.Native && _mayHaveForeign && FindForeign(id))
-        {
-            rk = 0;
-            return false;
-        }
-
-        return !ProbeBucket(id, home, ms, out rk);
-    }
-
-    /// <summary>Probes a bucket: in memory when it was empty at the start of this transaction, else in the file.</summary>
-    private bool ProbeBucket(string id, int home, long millisecond, out long rk)
-    {
-        if (millisecond <= _lastMillisecondAtBegin)
-        {
-            return ProbeFile(id, millisecond, out rk, out _);
-        }
-
-        var slot = home;
-        do
-        {
-            rk = CallKeys.Key(millisecond, slot);
-            if (!_fresh.TryGetValue(rk, out var other))
-            {
-                return false;
-            }
-
-            if (string.Equals(other, id, StringComparison.Ordinal))
-            {
-                return true;
-            }
-
-            slot = (slot + 1) & (CallKeys.SlotsPerMillisecond - 1);
-        }
-        while (slot != home);
-
-        throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
-            $"The ledger '{_path}' holds {CallKeys.SlotsPerMillisecond} calls in the millisecond {millisecond}; no slot is left for call {id}."));
-    }
-
-    private bool FindForeign(string id)
-    {
-        BindText(_foreignCall, 1, id);
-        try
-        {
-            var rc = NativeSqlite.Step(_foreignCall);
-            return rc == raw.SQLITE_ROW || (rc == raw.SQLITE_DONE ? false : throw Error(rc));
-        }
-        finally
-        {
-            NativeSqlite.Reset(_foreignCall);
-        }
-    }
-
-    /// <summary>
-    /// The call's place in arrival order among the calls of its millisecond (readers order ties by it): counted in
-    /// memory for milliseconds this transaction opened, read once from the file for the others. A call that then
-    /// turns out to be a duplicate leaves a gap, which is harmless.
-    /// </summary>
-    private long NextSeq(long millisecond)
-    {
-        // Consecutive calls usually fall in the same millisecond or a new, later one.
-        if (millisecond == _lastSeqMillisecond)
-        {
-            return ++_lastSeq;
-        }
-
-        if (_lastSeqMillisecond != long.MinValue)
-        {
-            _seqs[_lastSeqMillisecond] = _lastSeq + 1;
-        }
-
-        long next;
-        if (millisecond > _maxSeqMillisecond || !_seqs.TryGetValue(millisecond, out next))
-        {
-            // First visit in this transaction: an empty bucket, or one that holds calls of earlier transactions.
-            next = millisecond <= _lastMillisecondAtBegin ? StoredNextSeq(millisecond) : 0;
-        }
-
-        _maxSeqMillisecond = Math.Max(_maxSeqMillisecond, millisecond);
-        _lastSeqMillisecond = millisecond;
-        _lastSeq = next;
-        return next;
-    }
-
-    private long StoredNextSeq(long millisecond)
-    {
-        NativeSqlite.BindInt64(_nextSeq, 1, CallKeys.BucketStart(millisecond));
-        NativeSqlite.BindInt64(_nextSeq, 2, CallKeys.BucketStart(millisecond) + CallKeys.SlotsPerMillisecond);
-        try
-        {
-            var rc = NativeSqlite.Step(_nextSeq);
-            return rc == raw.SQLITE_ROW ? raw.sqlite3_column_int64(_nextSeq, 0) : throw Error(rc);
-        }
-        finally
-        {
-            NativeSqlite.Reset(_nextSeq);
-        }
-    }
-
     /// <summary>Notes a stored call: its bucket for later probes in this transaction, its task's posting list.</summary>
     private void Placed(CallRecord call, long rk, int foreign)
     {
-        if (CallKeys.MillisecondOf(rk) > _lastMillisecondAtBegin)
-        {
-            _fresh[rk] = call.Id;
-        }
-
-        if (foreign != CallKeys.Native)
-        {
-            _mayHaveForeign = true;
-        }
+        _callKeys.Placed(call.Id, rk, foreign);
 
         if (!string.IsNullOrEmpty(call.Task))
         {
