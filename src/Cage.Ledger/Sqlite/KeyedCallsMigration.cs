@@ -5,7 +5,8 @@ namespace CageNet.Ledger;
 /// <summary>
 /// Schema step 5's copy: moves every call from the rowid-keyed <c>calls</c> table into <c>calls_keyed</c> under its
 /// time key (<see cref="CallKeys"/>), points receipts at their call's key, swaps the tables, creates the id and
-/// request-id indexes and writes the per-task posting lists. Runs inside the migration's transaction.
+/// request-id indexes and writes the per-task posting lists; step 6 does the same for receipts. Runs inside the
+/// migration's transaction.
 /// </summary>
 internal static class KeyedCallsMigration
 {
@@ -40,17 +41,37 @@ internal static class KeyedCallsMigration
             CREATE UNIQUE INDEX ux_calls_request_id ON calls(request_id) WHERE request_id IS NOT NULL;
             CREATE UNIQUE INDEX ux_calls_foreign_id ON calls(id) WHERE foreign_id <> 0;
             """);
-        WriteTaskPostings(connection, transaction);
+        WritePostings(connection, transaction, PostingList.CallsByTask, "SELECT task, rk FROM calls WHERE task IS NOT NULL ORDER BY task, rk;");
     }
 
-    private static void CopyCalls(SqliteConnection connection, SqliteTransaction transaction)
+    private static void CopyCalls(SqliteConnection connection, SqliteTransaction transaction) =>
+        CopyKeyed(connection, transaction, "calls", "calls_keyed", Columns, Converted);
+
+    /// <summary>Schema step 6: the same move for receipts, with their posting lists by call and by task.</summary>
+    public static void RunReceipts(SqliteConnection connection, SqliteTransaction transaction)
+    {
+        const string columns = "ts_ms, call_id, task, tool, unit, raw_alternative, actual, method, confidence, meta, pending, call_rk";
+        CopyKeyed(connection, transaction, "receipts", "receipts_keyed", columns, columns);
+        Execute(connection, transaction,
+            """
+            DROP TABLE receipts;
+            ALTER TABLE receipts_keyed RENAME TO receipts;
+            CREATE UNIQUE INDEX ux_receipts_foreign_id ON receipts(id) WHERE foreign_id <> 0;
+            CREATE INDEX ix_receipts_pending ON receipts(rk) WHERE pending = 1;
+            """);
+        WritePostings(connection, transaction, PostingList.ReceiptsByCall, "SELECT call_id, rk FROM receipts WHERE call_id IS NOT NULL ORDER BY call_id, rk;");
+        WritePostings(connection, transaction, PostingList.ReceiptsByTask, "SELECT task, rk FROM receipts WHERE task IS NOT NULL ORDER BY task, rk;");
+    }
+
+    /// <summary>Copies every row of a rowid table into its time-keyed successor, oldest first, numbering ties.</summary>
+    private static void CopyKeyed(SqliteConnection connection, SqliteTransaction transaction, string from, string to, string columns, string converted)
     {
         using var read = connection.CreateCommand();
         read.Transaction = transaction;
-        read.CommandText = "SELECT rowid, id, ts_ms FROM calls ORDER BY ts_ms, rowid;";
+        read.CommandText = $"SELECT rowid, id, ts_ms FROM {from} ORDER BY ts_ms, rowid;";
         using var insert = connection.CreateCommand();
         insert.Transaction = transaction;
-        insert.CommandText = $"INSERT INTO calls_keyed (rk, id, foreign_id, seq, {Columns}) SELECT $rk, id, $foreign, $seq, {Converted} FROM calls WHERE rowid = $rowid;";
+        insert.CommandText = $"INSERT INTO {to} (rk, id, foreign_id, seq, {columns}) SELECT $rk, id, $foreign, $seq, {converted} FROM {from} WHERE rowid = $rowid;";
         var rk = insert.Parameters.Add("$rk", SqliteType.Integer);
         var foreign = insert.Parameters.Add("$foreign", SqliteType.Integer);
         var rowid = insert.Parameters.Add("$rowid", SqliteType.Integer);
@@ -84,15 +105,15 @@ internal static class KeyedCallsMigration
         }
     }
 
-    private static void WriteTaskPostings(SqliteConnection connection, SqliteTransaction transaction)
+    private static void WritePostings(SqliteConnection connection, SqliteTransaction transaction, int kind, string sql)
     {
         using var read = connection.CreateCommand();
         read.Transaction = transaction;
-        read.CommandText = "SELECT task, rk FROM calls WHERE task IS NOT NULL ORDER BY task, rk;";
+        read.CommandText = sql;
         using var insert = connection.CreateCommand();
         insert.Transaction = transaction;
         insert.CommandText = "INSERT INTO postings (kind, key, first, rks) VALUES ($kind, $key, $first, $rks);";
-        insert.Parameters.AddWithValue("$kind", PostingList.CallsByTask);
+        insert.Parameters.AddWithValue("$kind", kind);
         var key = insert.Parameters.Add("$key", SqliteType.Text);
         var first = insert.Parameters.Add("$first", SqliteType.Integer);
         var blob = insert.Parameters.Add("$rks", SqliteType.Blob);

@@ -27,9 +27,10 @@ internal sealed class SqliteWriter : IDisposable
 
     private const string InsertReceiptSql =
         """
-        INSERT INTO receipts (id, ts_ms, call_id, task, tool, unit, raw_alternative, actual, method, confidence, meta, pending, call_rk)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-        ON CONFLICT DO NOTHING;
+        INSERT INTO receipts (rk, id, foreign_id, seq, ts_ms, call_id, task, tool, unit, raw_alternative, actual, method,
+                              confidence, meta, pending, call_rk)
+        VALUES (?14, ?1, ?15, ?16, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+        ON CONFLICT (id) WHERE foreign_id <> 0 DO NOTHING;
         """;
 
     // Probing a millisecond's bucket: the id in a slot, with the pricing basis a receipt needs when it is the one sought.
@@ -95,8 +96,9 @@ internal sealed class SqliteWriter : IDisposable
 
     // Per transaction: the last millisecond holding calls when it began; the calls this transaction put in later
     // milliseconds (their buckets are probed here instead of in the file); whether the file has foreign ids.
-    private readonly Dictionary<string, List<long>> _taskKeys = new(StringComparer.Ordinal);
+    private readonly Dictionary<(int Kind, string Key), List<long>> _postings = [];
     private readonly Stack<List<long>> _spareLists = new();
+    private readonly KeyedTable _receiptKeys;
     private byte[] _posting = new byte[1024];
     private readonly Queue<string> _recentOrder = new();
     private readonly string?[] _boundCallText = new string?[28];
@@ -116,6 +118,7 @@ internal sealed class SqliteWriter : IDisposable
         _upsertTotals = Prepare(UpsertTotalsSql);
         _callAt = Prepare(CallAtSql);
         _callKeys = new KeyedTable(db, path, "calls");
+        _receiptKeys = new KeyedTable(db, path, "receipts");
         _insertPosting = Prepare(InsertPostingSql);
         _readReceiptTotals = Prepare(ReadReceiptTotalsSql);
         _writeReceiptTotals = Prepare(WriteReceiptTotalsSql);
@@ -173,6 +176,10 @@ internal sealed class SqliteWriter : IDisposable
             try
             {
                 _callKeys.Begin();
+                if (batch.Receipts.Count > 0)
+                {
+                    _receiptKeys.Begin();
+                }
                 int callsAdded = 0, receiptsAdded = 0, done = 0;
                 foreach (var call in batch.Calls)
                 {
@@ -206,12 +213,23 @@ internal sealed class SqliteWriter : IDisposable
                         cancellationToken.ThrowIfCancellationRequested();
                     }
 
+                    if (!_receiptKeys.TryPlace(receipt.Id, receipt.Timestamp.ToUnixTimeMilliseconds(), out var rk, out var foreign))
+                    {
+                        continue; // an id the ledger already holds
+                    }
+
                     var stored = ResolveCall(receipt, out var known);
                     var basis = stored?.Key;
                     BindReceipt(receipt, pending: !known, stored?.Rk);
+                    NativeSqlite.BindInt64(_insertReceipt, 14, rk);
+                    NativeSqlite.BindInt64(_insertReceipt, 15, foreign);
+                    NativeSqlite.BindInt64(_insertReceipt, 16, _receiptKeys.NextSeq(CallKeys.MillisecondOf(rk)));
                     if (StepInsert(_insertReceipt) == 1)
                     {
                         receiptsAdded++;
+                        _receiptKeys.Placed(receipt.Id, rk, foreign);
+                        Post(PostingList.ReceiptsByCall, receipt.CallId, rk);
+                        Post(PostingList.ReceiptsByTask, receipt.Task, rk);
                         if (known)
                         {
                             _receiptTotals.Add(receipt, basis);
@@ -236,13 +254,14 @@ internal sealed class SqliteWriter : IDisposable
                 _totals.Clear();
                 _receiptTotals.Clear();
                 _callKeys.End();
-                foreach (var list in _taskKeys.Values)
+                _receiptKeys.End();
+                foreach (var list in _postings.Values)
                 {
                     list.Clear();
                     _spareLists.Push(list);
                 }
 
-                _taskKeys.Clear();
+                _postings.Clear();
                 _batchCalls.Clear(); // remembered above only when the transaction committed
             }
         }
@@ -263,6 +282,7 @@ internal sealed class SqliteWriter : IDisposable
             _upsertTotals.Dispose();
             _callAt.Dispose();
             _callKeys.Dispose();
+            _receiptKeys.Dispose();
             _insertPosting.Dispose();
             _readReceiptTotals.Dispose();
             _writeReceiptTotals.Dispose();
@@ -309,6 +329,12 @@ internal sealed class SqliteWriter : IDisposable
         if (string.IsNullOrEmpty(receipt.Id))
         {
             throw new CageValidationException("id", "a receipt needs an id");
+        }
+
+        if (!CallKeys.InRange(receipt.Timestamp.ToUnixTimeMilliseconds()))
+        {
+            throw new CageValidationException("ts", string.Create(CultureInfo.InvariantCulture,
+                $"receipt {receipt.Id}: ts {receipt.Timestamp:O} is outside the ledger's range (years 1691 to 2248)"));
         }
     }
 
@@ -462,30 +488,38 @@ internal sealed class SqliteWriter : IDisposable
     {
         _callKeys.Placed(call.Id, rk, foreign);
 
-        if (!string.IsNullOrEmpty(call.Task))
-        {
-            if (!_taskKeys.TryGetValue(call.Task, out var keys))
-            {
-                keys = _spareLists.Count > 0 ? _spareLists.Pop() : [];
-                _taskKeys.Add(call.Task, keys);
-            }
-
-            keys.Add(rk);
-        }
+        Post(PostingList.CallsByTask, call.Task, rk);
     }
 
     /// <summary>Writes one posting row per task (and per <see cref="PostingList.MaxPerRow"/> keys) for the batch's calls.</summary>
+    /// <summary>Adds a stored row's key to the batch's posting list for <paramref name="key"/> (none for an empty key).</summary>
+    private void Post(int kind, string? key, long rk)
+    {
+        if (string.IsNullOrEmpty(key))
+        {
+            return;
+        }
+
+        if (!_postings.TryGetValue((kind, key), out var keys))
+        {
+            keys = _spareLists.Count > 0 ? _spareLists.Pop() : [];
+            _postings.Add((kind, key), keys);
+        }
+
+        keys.Add(rk);
+    }
+
     private void WritePostings()
     {
         var s = _insertPosting;
-        foreach (var (task, keys) in _taskKeys)
+        foreach (var ((kind, task), keys) in _postings)
         {
             keys.Sort();
             for (var at = 0; at < keys.Count; at += PostingList.MaxPerRow)
             {
                 var chunk = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(keys).Slice(at, Math.Min(PostingList.MaxPerRow, keys.Count - at));
                 var length = PostingList.Encode(chunk, ref _posting);
-                NativeSqlite.BindInt64(s, 1, PostingList.CallsByTask);
+                NativeSqlite.BindInt64(s, 1, kind);
                 BindText(s, 2, task);
                 NativeSqlite.BindInt64(s, 3, chunk[0]);
                 raw.sqlite3_bind_blob(s, 4, new ReadOnlySpan<byte>(_posting, 0, length));

@@ -152,6 +152,31 @@ public sealed class SqliteCallKeysTests
     }
 
     [Test]
+    public async Task AppendReceipts_CageAndForeignIdsAgainAndInOneMillisecond_StoredOnceInArrivalOrder()
+    {
+        var clock = new FakeTimeProvider(At(Ts));
+        var cageIds = Enumerable.Range(0, 5).Select(_ => CageIds.NewReceiptId(clock)).ToArray();
+        var receipts = cageIds.Select((id, i) => Receipt(id, Ts, task: "rt", callId: "c-" + (i % 2)))
+            .Concat(Enumerable.Range(0, 5).Select(i => Receipt("ref-r" + i, Ts, task: "rt", callId: "c-" + (i % 2))))
+            .ToArray();
+
+        var first = await Ledger.AppendAsync(new LedgerBatch([], receipts[..4]));
+        var rest = await Ledger.AppendAsync(new LedgerBatch([], receipts[4..]));
+        var again = await Ledger.AppendAsync(new LedgerBatch([], receipts));
+
+        Assert.That((first.ReceiptsAdded, rest.ReceiptsAdded, again.ReceiptsAdded, again.ReceiptsSkipped), Is.EqualTo((4, 6, 0, 10)));
+        Assert.That((await Ledger.ReceiptsForTaskAsync("rt")).Select(r => r.Id), Is.EqualTo(receipts.Select(r => r.Id)));
+        Assert.That((await Ledger.ReceiptsForCallAsync("c-1")).Select(r => r.Id), Is.EqualTo(receipts.Where(r => r.CallId == "c-1").Select(r => r.Id)));
+        var all = new List<string>();
+        await foreach (var receipt in Ledger.ReadReceiptsAsync(TimeWindow.All))
+        {
+            all.Add(receipt.Id);
+        }
+
+        Assert.That(all, Is.EqualTo(receipts.Select(r => r.Id)));
+    }
+
+    [Test]
     public async Task Receipts_PointAtTheirCallsKey_AndAPendingOneFindsItsCallWhenItArrives()
     {
         var early = CageId(Ts, "0004");
@@ -277,6 +302,11 @@ public sealed class KeyedCallsMigrationTests
             }
 
             Assert.That(joined.Select(j => (j.Receipt.Id, j.Call?.Model)), Is.EquivalentTo(new[] { ("r1", "claude-opus-4-8"), ("r2", "gpt-5"), ("r3", (string?)null) }));
+            Assert.That(joined.Select(j => j.Receipt.Id), Is.EqualTo(new[] { "r1", "r2", "r3" }), "receipts of one millisecond keep their order");
+            Assert.That((await ledger.ReceiptsForCallAsync("c_ref_b")).Select(r => r.Id), Is.EqualTo(new[] { "r2" }));
+            Assert.That((await ledger.ReceiptsForCallAsync("c_missing")).Select(r => r.Id), Is.EqualTo(new[] { "r3" }));
+            var receiptsAgain = await ledger.AppendAsync(new LedgerBatch([], [Receipt("r1", "2026-03-01T10:00:00Z", callId: native), Receipt("r3", "2026-03-01T10:00:00Z")]));
+            Assert.That(receiptsAgain.ReceiptsAdded, Is.EqualTo(0));
             var window = new List<string>();
             await foreach (var call in ledger.ReadCallsAsync(new TimeWindow(At("2026-03-01T09:30:00Z"), At("2026-03-02T00:00:00Z"))))
             {
