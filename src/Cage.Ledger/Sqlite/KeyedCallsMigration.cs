@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Data.Sqlite;
 
 namespace CageNet.Ledger;
@@ -28,9 +29,9 @@ internal static class KeyedCallsMigration
         latency_ms, ok, retries, attempt, request_id, error, tags
         """;
 
-    public static void Run(SqliteConnection connection, SqliteTransaction transaction)
+    public static void Run(SqliteConnection connection, SqliteTransaction transaction, string path)
     {
-        CopyCalls(connection, transaction);
+        CopyKeyed(connection, transaction, path, "calls", "calls_keyed", Columns, Converted);
         Execute(connection, transaction,
             """
             CREATE INDEX migrate_calls_id ON calls_keyed(id);
@@ -44,14 +45,11 @@ internal static class KeyedCallsMigration
         WritePostings(connection, transaction, PostingList.CallsByTask, "SELECT task, rk FROM calls WHERE task IS NOT NULL ORDER BY task, rk;");
     }
 
-    private static void CopyCalls(SqliteConnection connection, SqliteTransaction transaction) =>
-        CopyKeyed(connection, transaction, "calls", "calls_keyed", Columns, Converted);
-
     /// <summary>Schema step 6: the same move for receipts, with their posting lists by call and by task.</summary>
-    public static void RunReceipts(SqliteConnection connection, SqliteTransaction transaction)
+    public static void RunReceipts(SqliteConnection connection, SqliteTransaction transaction, string path)
     {
         const string columns = "ts_ms, call_id, task, tool, unit, raw_alternative, actual, method, confidence, meta, pending, call_rk";
-        CopyKeyed(connection, transaction, "receipts", "receipts_keyed", columns, columns);
+        CopyKeyed(connection, transaction, path, "receipts", "receipts_keyed", columns, columns);
         Execute(connection, transaction,
             """
             DROP TABLE receipts;
@@ -64,7 +62,7 @@ internal static class KeyedCallsMigration
     }
 
     /// <summary>Copies every row of a rowid table into its time-keyed successor, oldest first, numbering ties.</summary>
-    private static void CopyKeyed(SqliteConnection connection, SqliteTransaction transaction, string from, string to, string columns, string converted)
+    private static void CopyKeyed(SqliteConnection connection, SqliteTransaction transaction, string path, string from, string to, string columns, string converted)
     {
         using var read = connection.CreateCommand();
         read.Transaction = transaction;
@@ -86,8 +84,19 @@ internal static class KeyedCallsMigration
             // A timestamp outside the keyable range (accepted by earlier versions) is filed at the edge; its id is
             // foreign then (no Cage id is stamped out there), so it is still found through the foreign-id index.
             var keyMs = Math.Clamp(ms, CallKeys.MinMilliseconds, CallKeys.MaxMilliseconds);
+            if (keyMs != lastMs)
+            {
+                used.Clear(); // rows come in time order: only this millisecond's slots matter
+            }
+
             nextSeq = keyMs == lastMs ? nextSeq + 1 : 0;
             lastMs = keyMs;
+            if (used.Count == CallKeys.SlotsPerMillisecond)
+            {
+                throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
+                    $"Cannot migrate the ledger '{path}': its {from} hold more than {CallKeys.SlotsPerMillisecond} rows in the millisecond {keyMs}. The file was left untouched."));
+            }
+
             var slot = CallKeys.HomeSlot(id);
             var key = CallKeys.Key(keyMs, slot);
             while (!used.Add(key))

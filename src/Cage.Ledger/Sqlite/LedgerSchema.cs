@@ -230,7 +230,7 @@ internal static class LedgerSchema
     ];
 
     // Runs after the SQL of the step with the same index (0-based), in the same transaction.
-    private static readonly Dictionary<int, Action<SqliteConnection, SqliteTransaction>> CodeSteps = new()
+    private static readonly Dictionary<int, Action<SqliteConnection, SqliteTransaction, string>> CodeSteps = new()
     {
         [4] = KeyedCallsMigration.Run,
         [5] = KeyedCallsMigration.RunReceipts,
@@ -275,7 +275,7 @@ internal static class LedgerSchema
             Execute(connection, Steps[version], transaction);
             if (CodeSteps.TryGetValue(version, out var code))
             {
-                code(connection, transaction);
+                code(connection, transaction, path);
             }
 
             var next = version + 1;

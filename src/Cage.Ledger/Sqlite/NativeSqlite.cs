@@ -13,21 +13,58 @@ namespace CageNet.Ledger;
 /// </summary>
 internal static unsafe class NativeSqlite
 {
-    private static readonly delegate* unmanaged[Cdecl]<IntPtr, int, long, int> BindInt64Ptr;
-    private static readonly delegate* unmanaged[Cdecl]<IntPtr, int, double, int> BindDoublePtr;
-    private static readonly delegate* unmanaged[Cdecl]<IntPtr, int, int> BindNullPtr;
-    private static readonly delegate* unmanaged[Cdecl]<IntPtr, int, byte*, int, IntPtr, int> BindTextPtr;
-    private static readonly delegate* unmanaged[Cdecl]<IntPtr, int> StepPtr;
-    private static readonly delegate* unmanaged[Cdecl]<IntPtr, int> ResetPtr;
-    private static readonly delegate* unmanaged[Cdecl]<IntPtr, int> ChangesPtr;
+    private static delegate* unmanaged[Cdecl]<IntPtr, int, long, int> BindInt64Ptr;
+    private static delegate* unmanaged[Cdecl]<IntPtr, int, double, int> BindDoublePtr;
+    private static delegate* unmanaged[Cdecl]<IntPtr, int, int> BindNullPtr;
+    private static delegate* unmanaged[Cdecl]<IntPtr, int, byte*, int, IntPtr, int> BindTextPtr;
+    private static delegate* unmanaged[Cdecl]<IntPtr, int> StepPtr;
+    private static delegate* unmanaged[Cdecl]<IntPtr, int> ResetPtr;
+    private static delegate* unmanaged[Cdecl]<IntPtr, int> ChangesPtr;
 
     // SQLITE_TRANSIENT: SQLite copies the bytes before the bind returns.
     private static readonly IntPtr Transient = new(-1);
     private static readonly byte EmptyText;
 
-    static NativeSqlite()
+    private static readonly Lock Gate = new();
+    private static volatile bool _isDirect;
+
+    /// <summary>Whether the calls below go straight to the library (false: through SQLitePCLRaw).</summary>
+    public static bool IsDirect => _isDirect;
+
+    /// <summary>
+    /// Resolves the direct calls, once a connection is open (so SQLitePCLRaw's provider is set and its SQLite has
+    /// allocated). Any failure leaves the SQLitePCLRaw path in place and is tried again at the next open; nothing
+    /// here throws.
+    /// </summary>
+    public static void TryEnable()
     {
-        try
+        if (_isDirect)
+        {
+            return;
+        }
+
+        lock (Gate)
+        {
+            if (_isDirect)
+            {
+                return;
+            }
+
+            try
+            {
+                Resolve();
+            }
+#pragma warning disable CA1031 // an optimisation: whatever goes wrong, the portable path stays
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+                _isDirect = false;
+            }
+        }
+    }
+
+    private static void Resolve()
+    {
         {
             if (!NativeLibrary.TryLoad(raw.GetNativeLibraryName(), typeof(raw).Assembly, null, out var library))
             {
@@ -47,20 +84,13 @@ internal static unsafe class NativeSqlite
             StepPtr = (delegate* unmanaged[Cdecl]<IntPtr, int>)NativeLibrary.GetExport(library, "sqlite3_step");
             ResetPtr = (delegate* unmanaged[Cdecl]<IntPtr, int>)NativeLibrary.GetExport(library, "sqlite3_reset");
             ChangesPtr = (delegate* unmanaged[Cdecl]<IntPtr, int>)NativeLibrary.GetExport(library, "sqlite3_changes");
-            IsDirect = true;
-        }
-        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException or ArgumentException or InvalidOperationException)
-        {
-            IsDirect = false;
+            _isDirect = true;
         }
     }
 
-    /// <summary>Whether the calls below go straight to the library (false: through SQLitePCLRaw).</summary>
-    public static bool IsDirect { get; }
-
     public static void BindInt64(sqlite3_stmt statement, int index, long value)
     {
-        if (IsDirect)
+        if (_isDirect)
         {
             BindInt64Ptr(statement.DangerousGetHandle(), index, value);
         }
@@ -72,7 +102,7 @@ internal static unsafe class NativeSqlite
 
     public static void BindDouble(sqlite3_stmt statement, int index, double value)
     {
-        if (IsDirect)
+        if (_isDirect)
         {
             BindDoublePtr(statement.DangerousGetHandle(), index, value);
         }
@@ -84,7 +114,7 @@ internal static unsafe class NativeSqlite
 
     public static void BindNull(sqlite3_stmt statement, int index)
     {
-        if (IsDirect)
+        if (_isDirect)
         {
             BindNullPtr(statement.DangerousGetHandle(), index);
         }
@@ -97,7 +127,7 @@ internal static unsafe class NativeSqlite
     /// <summary>Binds UTF-8 text (copied by SQLite at once); an empty span binds the empty string, not NULL.</summary>
     public static void BindText(sqlite3_stmt statement, int index, ReadOnlySpan<byte> utf8)
     {
-        if (!IsDirect)
+        if (!_isDirect)
         {
             if (utf8.IsEmpty)
             {
@@ -120,11 +150,11 @@ internal static unsafe class NativeSqlite
         }
     }
 
-    public static int Step(sqlite3_stmt statement) => IsDirect ? StepPtr(statement.DangerousGetHandle()) : raw.sqlite3_step(statement);
+    public static int Step(sqlite3_stmt statement) => _isDirect ? StepPtr(statement.DangerousGetHandle()) : raw.sqlite3_step(statement);
 
     public static void Reset(sqlite3_stmt statement)
     {
-        if (IsDirect)
+        if (_isDirect)
         {
             ResetPtr(statement.DangerousGetHandle());
         }
@@ -135,7 +165,7 @@ internal static unsafe class NativeSqlite
     }
 
     /// <summary>Rows changed by the connection's last statement.</summary>
-    public static int Changes(sqlite3 db) => IsDirect ? ChangesPtr(db.DangerousGetHandle()) : raw.sqlite3_changes(db);
+    public static int Changes(sqlite3 db) => _isDirect ? ChangesPtr(db.DangerousGetHandle()) : raw.sqlite3_changes(db);
 
     // Two copies of SQLite in one process would each count their own allocations; the one SQLitePCLRaw uses has
     // allocated (it opened connections), so equal, non-zero readings through both paths mean one instance.

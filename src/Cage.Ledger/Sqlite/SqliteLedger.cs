@@ -356,7 +356,8 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
                 }
                 catch (InvalidDataException ex)
                 {
-                    throw new InvalidDataException($"The ledger '{Path}' has a malformed posting list for task '{task}': {ex.Message}", ex);
+                    var what = kind switch { PostingList.CallsByTask => "of task", PostingList.ReceiptsByCall => "of the receipts of call", _ => "of the receipts of task" };
+                    throw new InvalidDataException($"The ledger '{Path}' has a malformed posting list {what} '{task}': {ex.Message}", ex);
                 }
             }
         }
@@ -682,28 +683,6 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         return connection;
     }
 
-    private IReadOnlyList<SavingsReceipt> QueryReceipts(string sql, string key, CancellationToken cancellationToken) =>
-        Query(sql, key, ReadReceipt, cancellationToken);
-
-    // One keyed read on a fresh reader connection: every indexed lookup (by id, call, task) goes through here.
-    private List<T> Query<T>(string sql, string key, Func<SqliteDataReader, T> read, CancellationToken cancellationToken)
-    {
-        ThrowIfDisposed();
-        cancellationToken.ThrowIfCancellationRequested();
-        using var connection = OpenReader();
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.Parameters.AddWithValue("$key", key);
-        using var reader = command.ExecuteReader();
-        var rows = new List<T>();
-        while (reader.Read())
-        {
-            rows.Add(read(reader));
-        }
-
-        return rows;
-    }
-
     private static void AddGroups(SqliteConnection connection, ReportDimension dimension, string sql, long? since, long? until, Dictionary<string, SpendTotals> groups)
     {
         using var command = connection.CreateCommand();
@@ -783,30 +762,6 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         }
 
         return KeyWindowClause(since, until);
-    }
-
-    private static string WindowClause(SqliteCommand command, TimeWindow window)
-    {
-        if (window.Since is { } since && window.Until is { } until)
-        {
-            command.Parameters.AddWithValue("$since", since.ToUnixTimeMilliseconds());
-            command.Parameters.AddWithValue("$until", until.ToUnixTimeMilliseconds());
-            return " WHERE ts_ms >= $since AND ts_ms < $until";
-        }
-
-        if (window.Since is { } from)
-        {
-            command.Parameters.AddWithValue("$since", from.ToUnixTimeMilliseconds());
-            return " WHERE ts_ms >= $since";
-        }
-
-        if (window.Until is { } to)
-        {
-            command.Parameters.AddWithValue("$until", to.ToUnixTimeMilliseconds());
-            return " WHERE ts_ms < $until";
-        }
-
-        return "";
     }
 
     private static CallRecord ReadCall(SqliteDataReader reader) => ReadCall(reader, 0);

@@ -141,7 +141,7 @@ internal sealed class SqliteWriter : IDisposable
         try
         {
             raw.sqlite3_busy_timeout(db, options.BusyTimeoutMilliseconds);
-            _ = NativeSqlite.IsDirect; // resolves the direct calls now that this SQLite instance has allocated
+            NativeSqlite.TryEnable(); // now that SQLitePCLRaw's provider is set and its SQLite has allocated
             Exec(db, path, options.SynchronousFull ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = NORMAL;");
             // A larger page cache keeps the index pages that appends touch hot across batches (64 MiB at most).
             Exec(db, path, "PRAGMA cache_size = -65536;");

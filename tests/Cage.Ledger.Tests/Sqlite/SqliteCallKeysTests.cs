@@ -342,3 +342,60 @@ public sealed class NativeSqliteTests
         Assert.That(NativeSqlite.IsDirect, Is.True);
     }
 }
+
+public sealed class KeyedReceiptsMigrationTests
+{
+    [Test]
+    public void Open_Version5LedgerWithMoreReceiptsInOneMillisecondThanSlots_FailsNamingTheFileAndLeavesItAtVersion5()
+    {
+        var folder = TestLedger.NewFolder();
+        var path = Path.Combine(folder, "ledger.db");
+        try
+        {
+            using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False"))
+            {
+                connection.Open();
+                LedgerSchema.Migrate(connection, path, 5);
+                using var command = connection.CreateCommand();
+                command.CommandText =
+                    $"""
+                    WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {CallKeys.SlotsPerMillisecond})
+                    INSERT INTO receipts (id, ts_ms, tool, unit, raw_alternative, actual, method, confidence, pending)
+                    SELECT 'r-' || i, 1772359200000, 'fux', 'tokens', '2', '1', 'modeled', 1.0, 0 FROM n;
+                    """;
+                command.ExecuteNonQuery();
+            }
+
+            var ex = Assert.Throws<InvalidOperationException>(() => SqliteLedger.Open(path));
+
+            Assert.That(ex!.Message, Does.Contain(path).And.Contain("1772359200000"));
+            using var check = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False");
+            check.Open();
+            using var version = check.CreateCommand();
+            version.CommandText = "PRAGMA user_version;";
+            Assert.That(version.ExecuteScalar(), Is.EqualTo(5L));
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            TestLedger.DeleteFolder(folder);
+        }
+    }
+
+    [Test]
+    public async Task ReceiptsForCall_MalformedPostingList_NamesTheLedgerAndTheCall()
+    {
+        using var test = TestLedger.Create();
+        await test.Ledger.AppendAsync(new LedgerBatch([], [Receipt("r1", callId: "c-1")]));
+        using (var connection = test.Ledger.OpenReader())
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE postings SET rks = x'80' WHERE kind = 2;";
+            command.ExecuteNonQuery();
+        }
+
+        var ex = Assert.ThrowsAsync<InvalidDataException>(async () => await test.Ledger.ReceiptsForCallAsync("c-1"));
+
+        Assert.That(ex!.Message, Does.Contain(test.Path).And.Contain("receipts of call 'c-1'"));
+    }
+}
