@@ -60,9 +60,12 @@ internal static class CallKeys
     /// The id's home slot: for a Cage id the low 20 of its 80 random bits (its last four characters), otherwise a
     /// stable 32-bit FNV-1a hash of its UTF-16 code units folded to 20 bits. Stable across processes and versions.
     /// </summary>
-    public static int HomeSlot(string id)
+    public static int HomeSlot(string id) => HomeSlot(id, TryCageMilliseconds(id, out _));
+
+    /// <summary>The home slot, when the caller already knows whether <paramref name="id"/> is a Cage id.</summary>
+    public static int HomeSlot(string id, bool isCageId)
     {
-        if (TryCageMilliseconds(id, out _))
+        if (isCageId)
         {
             var slot = 0;
             for (var i = CageIdLength - 4; i < CageIdLength; i++)

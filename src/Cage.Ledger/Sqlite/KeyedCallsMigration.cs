@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Data.Sqlite;
 
 namespace CageNet.Ledger;
@@ -5,7 +6,8 @@ namespace CageNet.Ledger;
 /// <summary>
 /// Schema step 5's copy: moves every call from the rowid-keyed <c>calls</c> table into <c>calls_keyed</c> under its
 /// time key (<see cref="CallKeys"/>), points receipts at their call's key, swaps the tables, creates the id and
-/// request-id indexes and writes the per-task posting lists. Runs inside the migration's transaction.
+/// request-id indexes and writes the per-task posting lists; step 6 does the same for receipts. Runs inside the
+/// migration's transaction.
 /// </summary>
 internal static class KeyedCallsMigration
 {
@@ -27,9 +29,9 @@ internal static class KeyedCallsMigration
         latency_ms, ok, retries, attempt, request_id, error, tags
         """;
 
-    public static void Run(SqliteConnection connection, SqliteTransaction transaction)
+    public static void Run(SqliteConnection connection, SqliteTransaction transaction, string path)
     {
-        CopyCalls(connection, transaction);
+        CopyKeyed(connection, transaction, path, "calls", "calls_keyed", Columns, Converted);
         Execute(connection, transaction,
             """
             CREATE INDEX migrate_calls_id ON calls_keyed(id);
@@ -40,17 +42,34 @@ internal static class KeyedCallsMigration
             CREATE UNIQUE INDEX ux_calls_request_id ON calls(request_id) WHERE request_id IS NOT NULL;
             CREATE UNIQUE INDEX ux_calls_foreign_id ON calls(id) WHERE foreign_id <> 0;
             """);
-        WriteTaskPostings(connection, transaction);
+        WritePostings(connection, transaction, PostingList.CallsByTask, "SELECT task, rk FROM calls WHERE task IS NOT NULL ORDER BY task, rk;");
     }
 
-    private static void CopyCalls(SqliteConnection connection, SqliteTransaction transaction)
+    /// <summary>Schema step 6: the same move for receipts, with their posting lists by call and by task.</summary>
+    public static void RunReceipts(SqliteConnection connection, SqliteTransaction transaction, string path)
+    {
+        const string columns = "ts_ms, call_id, task, tool, unit, raw_alternative, actual, method, confidence, meta, pending, call_rk";
+        CopyKeyed(connection, transaction, path, "receipts", "receipts_keyed", columns, columns);
+        Execute(connection, transaction,
+            """
+            DROP TABLE receipts;
+            ALTER TABLE receipts_keyed RENAME TO receipts;
+            CREATE UNIQUE INDEX ux_receipts_foreign_id ON receipts(id) WHERE foreign_id <> 0;
+            CREATE INDEX ix_receipts_pending ON receipts(rk) WHERE pending = 1;
+            """);
+        WritePostings(connection, transaction, PostingList.ReceiptsByCall, "SELECT call_id, rk FROM receipts WHERE call_id IS NOT NULL ORDER BY call_id, rk;");
+        WritePostings(connection, transaction, PostingList.ReceiptsByTask, "SELECT task, rk FROM receipts WHERE task IS NOT NULL ORDER BY task, rk;");
+    }
+
+    /// <summary>Copies every row of a rowid table into its time-keyed successor, oldest first, numbering ties.</summary>
+    private static void CopyKeyed(SqliteConnection connection, SqliteTransaction transaction, string path, string from, string to, string columns, string converted)
     {
         using var read = connection.CreateCommand();
         read.Transaction = transaction;
-        read.CommandText = "SELECT rowid, id, ts_ms FROM calls ORDER BY ts_ms, rowid;";
+        read.CommandText = $"SELECT rowid, id, ts_ms FROM {from} ORDER BY ts_ms, rowid;";
         using var insert = connection.CreateCommand();
         insert.Transaction = transaction;
-        insert.CommandText = $"INSERT INTO calls_keyed (rk, id, foreign_id, seq, {Columns}) SELECT $rk, id, $foreign, $seq, {Converted} FROM calls WHERE rowid = $rowid;";
+        insert.CommandText = $"INSERT INTO {to} (rk, id, foreign_id, seq, {columns}) SELECT $rk, id, $foreign, $seq, {converted} FROM {from} WHERE rowid = $rowid;";
         var rk = insert.Parameters.Add("$rk", SqliteType.Integer);
         var foreign = insert.Parameters.Add("$foreign", SqliteType.Integer);
         var rowid = insert.Parameters.Add("$rowid", SqliteType.Integer);
@@ -65,8 +84,19 @@ internal static class KeyedCallsMigration
             // A timestamp outside the keyable range (accepted by earlier versions) is filed at the edge; its id is
             // foreign then (no Cage id is stamped out there), so it is still found through the foreign-id index.
             var keyMs = Math.Clamp(ms, CallKeys.MinMilliseconds, CallKeys.MaxMilliseconds);
+            if (keyMs != lastMs)
+            {
+                used.Clear(); // rows come in time order: only this millisecond's slots matter
+            }
+
             nextSeq = keyMs == lastMs ? nextSeq + 1 : 0;
             lastMs = keyMs;
+            if (used.Count == CallKeys.SlotsPerMillisecond)
+            {
+                throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
+                    $"Cannot migrate the ledger '{path}': its {from} hold more than {CallKeys.SlotsPerMillisecond} rows in the millisecond {keyMs}. The file was left untouched."));
+            }
+
             var slot = CallKeys.HomeSlot(id);
             var key = CallKeys.Key(keyMs, slot);
             while (!used.Add(key))
@@ -84,15 +114,15 @@ internal static class KeyedCallsMigration
         }
     }
 
-    private static void WriteTaskPostings(SqliteConnection connection, SqliteTransaction transaction)
+    private static void WritePostings(SqliteConnection connection, SqliteTransaction transaction, int kind, string sql)
     {
         using var read = connection.CreateCommand();
         read.Transaction = transaction;
-        read.CommandText = "SELECT task, rk FROM calls WHERE task IS NOT NULL ORDER BY task, rk;";
+        read.CommandText = sql;
         using var insert = connection.CreateCommand();
         insert.Transaction = transaction;
         insert.CommandText = "INSERT INTO postings (kind, key, first, rks) VALUES ($kind, $key, $first, $rks);";
-        insert.Parameters.AddWithValue("$kind", PostingList.CallsByTask);
+        insert.Parameters.AddWithValue("$kind", kind);
         var key = insert.Parameters.Add("$key", SqliteType.Text);
         var first = insert.Parameters.Add("$first", SqliteType.Integer);
         var blob = insert.Parameters.Add("$rks", SqliteType.Blob);

@@ -203,12 +203,37 @@ internal static class LedgerSchema
 
         ALTER TABLE receipts ADD COLUMN call_rk INTEGER;
         """,
+
+        // 6: receipts keyed by time like calls (step 5): one B-tree per receipt instead of five. Receipts of a call and
+        //    of a task are found through posting lists (kinds 2 and 3); pending receipts through a partial index on rk.
+        //    The copy runs in code (KeyedCallsMigration.RunReceipts).
+        """
+        CREATE TABLE receipts_keyed (
+            rk              INTEGER PRIMARY KEY,
+            id              TEXT    NOT NULL,
+            foreign_id      INTEGER NOT NULL,
+            seq             INTEGER NOT NULL,
+            ts_ms           INTEGER NOT NULL,
+            call_id         TEXT,
+            task            TEXT,
+            tool            TEXT    NOT NULL,
+            unit            TEXT    NOT NULL,
+            raw_alternative TEXT    NOT NULL,
+            actual          TEXT    NOT NULL,
+            method          TEXT    NOT NULL,
+            confidence      REAL    NOT NULL,
+            meta            TEXT,
+            pending         INTEGER NOT NULL,
+            call_rk         INTEGER
+        );
+        """,
     ];
 
     // Runs after the SQL of the step with the same index (0-based), in the same transaction.
-    private static readonly Dictionary<int, Action<SqliteConnection, SqliteTransaction>> CodeSteps = new()
+    private static readonly Dictionary<int, Action<SqliteConnection, SqliteTransaction, string>> CodeSteps = new()
     {
         [4] = KeyedCallsMigration.Run,
+        [5] = KeyedCallsMigration.RunReceipts,
     };
 
     /// <summary>The schema version this code writes: the number of migration steps.</summary>
@@ -250,7 +275,7 @@ internal static class LedgerSchema
             Execute(connection, Steps[version], transaction);
             if (CodeSteps.TryGetValue(version, out var code))
             {
-                code(connection, transaction);
+                code(connection, transaction, path);
             }
 
             var next = version + 1;

@@ -9,6 +9,12 @@ internal static class PostingList
     /// <summary><c>postings.kind</c> of a task's calls.</summary>
     public const int CallsByTask = 1;
 
+    /// <summary><c>postings.kind</c> of the receipts that point to one call (key: the call id).</summary>
+    public const int ReceiptsByCall = 2;
+
+    /// <summary><c>postings.kind</c> of the receipts that name one task themselves.</summary>
+    public const int ReceiptsByTask = 3;
+
     /// <summary>Most rks in one row: a task that runs for a long time spreads over several rows.</summary>
     public const int MaxPerRow = 4096;
 

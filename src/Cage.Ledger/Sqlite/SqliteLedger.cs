@@ -27,28 +27,30 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
     // Ordinal of seq in CallColumns: calls of the same millisecond are ordered by it (their order of arrival).
     private const int SeqOrdinal = 27;
 
-    private const string ReceiptColumns = "id, ts_ms, call_id, task, tool, unit, raw_alternative, actual, method, confidence, meta";
+    private const string ReceiptColumns = "id, ts_ms, call_id, task, tool, unit, raw_alternative, actual, method, confidence, meta, seq";
+
+    // Ordinal of seq in ReceiptColumns.
+    private const int ReceiptSeqOrdinal = 11;
 
     // The reader queries (internal so tests can check their query plans use the indexes).
     // Calls are found by key (rk, the table's own key): an id through CallLocator, a task through its posting lists.
     internal const string CallAtSql = $"SELECT {CallColumns} FROM calls WHERE rk = $key;";
 
-    internal const string TaskPostingsSql = "SELECT rks FROM postings WHERE kind = 1 AND key = $key;";
 
-    internal const string ReceiptsForCallSql = $"SELECT {ReceiptColumns} FROM receipts WHERE call_id = $key ORDER BY ts_ms, rowid;";
+    internal const string ReceiptAtSql = $"SELECT {ReceiptColumns} FROM receipts WHERE rk = $key;";
+
+    internal const string PostingsSql = "SELECT rks FROM postings WHERE kind = $kind AND key = $key;";
 
     // A task's receipts: by the receipt's own task, or by the task of the call it points to (the second half runs once
     // per call of the task); a receipt matching both is listed once.
-    internal const string ReceiptsOfTaskSql = $"SELECT rowid, {ReceiptColumns} FROM receipts WHERE task = $key;";
-
-    internal const string ReceiptsOfCallSql = $"SELECT rowid, {ReceiptColumns} FROM receipts WHERE call_id = $key;";
 
     // Receipts with the basis of the call they point to, in one pass: the writer stored the call's key (call_rk) when
     // it knew the call; for the others (pending) the call is looked up by id.
     internal const string ReceiptsWithCallsSelect =
         """
         SELECT r.id, r.ts_ms, r.call_id, r.task, r.tool, r.unit, r.raw_alternative, r.actual, r.method, r.confidence, r.meta,
-               c.provider, c.model, c.route, c.task, c.input + c.cache_read + c.cache_write_5m + c.cache_write_1h, c.ts_ms
+               c.provider, c.model, c.route, c.task, c.input + c.cache_read + c.cache_write_5m + c.cache_write_1h, c.ts_ms,
+               r.rk, r.seq
         FROM receipts r LEFT JOIN calls c ON c.rk = r.call_rk
         """;
 
@@ -284,7 +286,10 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
     public ValueTask<IReadOnlyList<SavingsReceipt>> ReceiptsForCallAsync(string callId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(callId);
-        return ValueTask.FromResult(QueryReceipts(ReceiptsForCallSql, callId, cancellationToken));
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = OpenReader();
+        return ValueTask.FromResult<IReadOnlyList<SavingsReceipt>>(ReadReceiptsAt(connection, PostingKeys(connection, PostingList.ReceiptsByCall, callId)));
     }
 
     /// <inheritdoc/>
@@ -294,7 +299,7 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
         using var connection = OpenReader();
-        return ValueTask.FromResult<IReadOnlyList<CallRecord>>(ReadCallsAt(connection, TaskKeys(connection, task)));
+        return ValueTask.FromResult<IReadOnlyList<CallRecord>>(ReadCallsAt(connection, PostingKeys(connection, PostingList.CallsByTask, task)));
     }
 
     /// <inheritdoc/>
@@ -304,36 +309,41 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
         using var connection = OpenReader();
-        var rows = new Dictionary<long, (long Ts, SavingsReceipt Receipt)>();
-        using var command = connection.CreateCommand();
-        var key = command.Parameters.Add("$key", SqliteType.Text);
-
-        void Collect(string sql, string value)
+        var keys = new HashSet<long>(PostingKeys(connection, PostingList.ReceiptsByTask, task));
+        foreach (var call in ReadCallsAt(connection, PostingKeys(connection, PostingList.CallsByTask, task)))
         {
-            command.CommandText = sql;
-            key.Value = value;
+            keys.UnionWith(PostingKeys(connection, PostingList.ReceiptsByCall, call.Id));
+        }
+
+        return ValueTask.FromResult<IReadOnlyList<SavingsReceipt>>(ReadReceiptsAt(connection, [.. keys]));
+    }
+
+    /// <summary>The receipts at the given keys, in time order (ties in their order of arrival); a key with no row is skipped.</summary>
+    private static List<SavingsReceipt> ReadReceiptsAt(SqliteConnection connection, List<long> keys)
+    {
+        var receipts = new List<(long Ms, long Seq, SavingsReceipt Receipt)>(keys.Count);
+        using var command = connection.CreateCommand();
+        command.CommandText = ReceiptAtSql;
+        var key = command.Parameters.Add("$key", SqliteType.Integer);
+        foreach (var rk in keys)
+        {
+            key.Value = rk;
             using var reader = command.ExecuteReader();
-            while (reader.Read())
+            if (reader.Read())
             {
-                rows.TryAdd(reader.GetInt64(0), (reader.GetInt64(2), ReadReceipt(reader, 1)));
+                receipts.Add((CallKeys.MillisecondOf(rk), reader.GetInt64(ReceiptSeqOrdinal), ReadReceipt(reader)));
             }
         }
 
-        Collect(ReceiptsOfTaskSql, task);
-        foreach (var call in ReadCallsAt(connection, TaskKeys(connection, task)))
-        {
-            Collect(ReceiptsOfCallSql, call.Id);
-        }
-
-        IReadOnlyList<SavingsReceipt> ordered = rows.OrderBy(pair => pair.Value.Ts).ThenBy(pair => pair.Key).Select(pair => pair.Value.Receipt).ToList();
-        return ValueTask.FromResult(ordered);
+        return receipts.OrderBy(r => r.Ms).ThenBy(r => r.Seq).Select(r => r.Receipt).ToList();
     }
 
     /// <summary>The keys of a task's calls, ascending (time order), from its posting lists.</summary>
-    private List<long> TaskKeys(SqliteConnection connection, string task)
+    private List<long> PostingKeys(SqliteConnection connection, int kind, string task)
     {
         using var command = connection.CreateCommand();
-        command.CommandText = TaskPostingsSql;
+        command.CommandText = PostingsSql;
+        command.Parameters.AddWithValue("$kind", kind);
         command.Parameters.AddWithValue("$key", task);
         var keys = new List<long>();
         using (var reader = command.ExecuteReader())
@@ -346,7 +356,8 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
                 }
                 catch (InvalidDataException ex)
                 {
-                    throw new InvalidDataException($"The ledger '{Path}' has a malformed posting list for task '{task}': {ex.Message}", ex);
+                    var what = kind switch { PostingList.CallsByTask => "of task", PostingList.ReceiptsByCall => "of the receipts of call", _ => "of the receipts of task" };
+                    throw new InvalidDataException($"The ledger '{Path}' has a malformed posting list {what} '{task}': {ex.Message}", ex);
                 }
             }
         }
@@ -430,11 +441,20 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         ThrowIfDisposed();
         await using var connection = OpenReader();
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {ReceiptColumns} FROM receipts{WindowClause(command, window)} ORDER BY ts_ms, rowid;";
+        command.CommandText = $"SELECT rk, {ReceiptColumns} FROM receipts{KeyWindowClause(command, window)} ORDER BY rk;";
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var ties = new TieOrder<SavingsReceipt>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            yield return ReadReceipt(reader);
+            foreach (var released in ties.Add(CallKeys.MillisecondOf(reader.GetInt64(0)), reader.GetInt64(ReceiptSeqOrdinal + 1), ReadReceipt(reader, 1)))
+            {
+                yield return released;
+            }
+        }
+
+        foreach (var released in ties.Flush())
+        {
+            yield return released;
         }
     }
 
@@ -445,12 +465,21 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         ThrowIfDisposed();
         await using var connection = OpenReader();
         await using var command = connection.CreateCommand();
-        command.CommandText = ReceiptsWithCallsSelect + WindowClause(command, window).Replace("ts_ms", "r.ts_ms", StringComparison.Ordinal) + " ORDER BY r.ts_ms, r.rowid;";
+        command.CommandText = ReceiptsWithCallsSelect + KeyWindowClause(command, window).Replace("rk", "r.rk", StringComparison.Ordinal) + " ORDER BY r.rk;";
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var pending = new PendingCalls(connection);
+        var ties = new TieOrder<ReceiptWithCall>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            yield return ReadReceiptWithCall(reader, pending);
+            foreach (var released in ties.Add(CallKeys.MillisecondOf(reader.GetInt64(17)), reader.GetInt64(18), ReadReceiptWithCall(reader, pending)))
+            {
+                yield return released;
+            }
+        }
+
+        foreach (var released in ties.Flush())
+        {
+            yield return released;
         }
     }
 
@@ -493,7 +522,7 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         if (firstWholeDay is { } f0 && endWholeDay is { } e0 && f0 >= e0)
         {
             // No whole day inside: every receipt of the window, one by one.
-            await foreach (var item in ReceiptsJoinedAsync(connection, "r.ts_ms >= $a AND r.ts_ms < $b", since, until, cancellationToken).ConfigureAwait(false))
+            await foreach (var item in ReceiptsJoinedAsync(connection, KeyRange, since, until, cancellationToken).ConfigureAwait(false))
             {
                 yield return item;
             }
@@ -539,7 +568,7 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         // Pending receipts inside the whole days (their call was unknown when they were stored).
         var wholeFrom = firstWholeDay * CallTotals.MillisecondsPerDay;
         var wholeTo = endWholeDay * CallTotals.MillisecondsPerDay;
-        var pending = "r.pending = 1" + (wholeFrom is null ? "" : " AND r.ts_ms >= $a") + (wholeTo is null ? "" : " AND r.ts_ms < $b");
+        var pending = "r.pending = 1" + (wholeFrom is null ? "" : " AND r.rk >= $a * 1048576") + (wholeTo is null ? "" : " AND r.rk < $b * 1048576");
         await foreach (var item in ReceiptsJoinedAsync(connection, pending, wholeFrom, wholeTo, cancellationToken).ConfigureAwait(false))
         {
             yield return item;
@@ -548,7 +577,7 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         // The partial days at the edges.
         if (since is { } from && wholeFrom is { } wf && from < wf)
         {
-            await foreach (var item in ReceiptsJoinedAsync(connection, "r.ts_ms >= $a AND r.ts_ms < $b", from, wf, cancellationToken).ConfigureAwait(false))
+            await foreach (var item in ReceiptsJoinedAsync(connection, KeyRange, from, wf, cancellationToken).ConfigureAwait(false))
             {
                 yield return item;
             }
@@ -556,12 +585,15 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
 
         if (until is { } to && wholeTo is { } wt && wt < to)
         {
-            await foreach (var item in ReceiptsJoinedAsync(connection, "r.ts_ms >= $a AND r.ts_ms < $b", wt, to, cancellationToken).ConfigureAwait(false))
+            await foreach (var item in ReceiptsJoinedAsync(connection, KeyRange, wt, to, cancellationToken).ConfigureAwait(false))
             {
                 yield return item;
             }
         }
     }
+
+    // Receipts whose millisecond is in [$a, $b): a range of their key.
+    private const string KeyRange = "r.rk >= $a * 1048576 AND r.rk < $b * 1048576";
 
     private static async IAsyncEnumerable<ReceiptTotal> ReceiptsJoinedAsync(SqliteConnection connection, string where, long? a, long? b, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -651,28 +683,6 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         return connection;
     }
 
-    private IReadOnlyList<SavingsReceipt> QueryReceipts(string sql, string key, CancellationToken cancellationToken) =>
-        Query(sql, key, ReadReceipt, cancellationToken);
-
-    // One keyed read on a fresh reader connection: every indexed lookup (by id, call, task) goes through here.
-    private List<T> Query<T>(string sql, string key, Func<SqliteDataReader, T> read, CancellationToken cancellationToken)
-    {
-        ThrowIfDisposed();
-        cancellationToken.ThrowIfCancellationRequested();
-        using var connection = OpenReader();
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.Parameters.AddWithValue("$key", key);
-        using var reader = command.ExecuteReader();
-        var rows = new List<T>();
-        while (reader.Read())
-        {
-            rows.Add(read(reader));
-        }
-
-        return rows;
-    }
-
     private static void AddGroups(SqliteConnection connection, ReportDimension dimension, string sql, long? since, long? until, Dictionary<string, SpendTotals> groups)
     {
         using var command = connection.CreateCommand();
@@ -752,30 +762,6 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         }
 
         return KeyWindowClause(since, until);
-    }
-
-    private static string WindowClause(SqliteCommand command, TimeWindow window)
-    {
-        if (window.Since is { } since && window.Until is { } until)
-        {
-            command.Parameters.AddWithValue("$since", since.ToUnixTimeMilliseconds());
-            command.Parameters.AddWithValue("$until", until.ToUnixTimeMilliseconds());
-            return " WHERE ts_ms >= $since AND ts_ms < $until";
-        }
-
-        if (window.Since is { } from)
-        {
-            command.Parameters.AddWithValue("$since", from.ToUnixTimeMilliseconds());
-            return " WHERE ts_ms >= $since";
-        }
-
-        if (window.Until is { } to)
-        {
-            command.Parameters.AddWithValue("$until", to.ToUnixTimeMilliseconds());
-            return " WHERE ts_ms < $until";
-        }
-
-        return "";
     }
 
     private static CallRecord ReadCall(SqliteDataReader reader) => ReadCall(reader, 0);

@@ -27,18 +27,17 @@ internal sealed class SqliteWriter : IDisposable
 
     private const string InsertReceiptSql =
         """
-        INSERT INTO receipts (id, ts_ms, call_id, task, tool, unit, raw_alternative, actual, method, confidence, meta, pending, call_rk)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-        ON CONFLICT DO NOTHING;
+        INSERT INTO receipts (rk, id, foreign_id, seq, ts_ms, call_id, task, tool, unit, raw_alternative, actual, method,
+                              confidence, meta, pending, call_rk)
+        VALUES (?14, ?1, ?15, ?16, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+        ON CONFLICT (id) WHERE foreign_id <> 0 DO NOTHING;
         """;
 
     // Probing a millisecond's bucket: the id in a slot, with the pricing basis a receipt needs when it is the one sought.
     private const string CallAtSql =
         "SELECT id, provider, model, route, input + cache_read + cache_write_5m + cache_write_1h FROM calls WHERE rk = ?1;";
 
-    private const string ForeignCallSql = "SELECT rk FROM calls WHERE id = ?1 AND foreign_id <> 0;";
 
-    private const string NextSeqSql = "SELECT coalesce(max(seq) + 1, 0) FROM calls WHERE rk >= ?1 AND rk < ?2;";
 
     private const string InsertPostingSql = "INSERT INTO postings (kind, key, first, rks) VALUES (?1, ?2, ?3, ?4);";
 
@@ -86,12 +85,8 @@ internal sealed class SqliteWriter : IDisposable
     private readonly sqlite3_stmt _insertReceipt;
     private readonly sqlite3_stmt _upsertTotals;
     private readonly sqlite3_stmt _callAt;
-    private readonly sqlite3_stmt _foreignCall;
-    private readonly sqlite3_stmt _maxKey;
-    private readonly sqlite3_stmt _anyForeign;
+    private readonly KeyedTable _callKeys;
     private readonly sqlite3_stmt _insertPosting;
-    private readonly sqlite3_stmt _nextSeq;
-    private readonly Dictionary<long, long> _seqs = [];
     private readonly sqlite3_stmt _readReceiptTotals;
     private readonly sqlite3_stmt _writeReceiptTotals;
     private readonly CallTotals _totals = new();
@@ -101,11 +96,9 @@ internal sealed class SqliteWriter : IDisposable
 
     // Per transaction: the last millisecond holding calls when it began; the calls this transaction put in later
     // milliseconds (their buckets are probed here instead of in the file); whether the file has foreign ids.
-    private readonly Dictionary<long, string> _fresh = [];
-    private readonly Dictionary<string, List<long>> _taskKeys = new(StringComparer.Ordinal);
+    private readonly Dictionary<(int Kind, string Key), List<long>> _postings = [];
     private readonly Stack<List<long>> _spareLists = new();
-    private long _lastMillisecondAtBegin;
-    private bool _mayHaveForeign;
+    private readonly KeyedTable _receiptKeys;
     private byte[] _posting = new byte[1024];
     private readonly Queue<string> _recentOrder = new();
     private readonly string?[] _boundCallText = new string?[28];
@@ -124,11 +117,9 @@ internal sealed class SqliteWriter : IDisposable
         _insertReceipt = Prepare(InsertReceiptSql);
         _upsertTotals = Prepare(UpsertTotalsSql);
         _callAt = Prepare(CallAtSql);
-        _foreignCall = Prepare(ForeignCallSql);
-        _maxKey = Prepare("SELECT max(rk) FROM calls;");
-        _anyForeign = Prepare("SELECT EXISTS (SELECT 1 FROM calls WHERE foreign_id <> 0);");
+        _callKeys = new KeyedTable(db, path, "calls");
+        _receiptKeys = new KeyedTable(db, path, "receipts");
         _insertPosting = Prepare(InsertPostingSql);
-        _nextSeq = Prepare(NextSeqSql);
         _readReceiptTotals = Prepare(ReadReceiptTotalsSql);
         _writeReceiptTotals = Prepare(WriteReceiptTotalsSql);
     }
@@ -150,6 +141,7 @@ internal sealed class SqliteWriter : IDisposable
         try
         {
             raw.sqlite3_busy_timeout(db, options.BusyTimeoutMilliseconds);
+            NativeSqlite.TryEnable(); // now that SQLitePCLRaw's provider is set and its SQLite has allocated
             Exec(db, path, options.SynchronousFull ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = NORMAL;");
             // A larger page cache keeps the index pages that appends touch hot across batches (64 MiB at most).
             Exec(db, path, "PRAGMA cache_size = -65536;");
@@ -183,7 +175,11 @@ internal sealed class SqliteWriter : IDisposable
             Step(_begin);
             try
             {
-                BeginKeys();
+                _callKeys.Begin();
+                if (batch.Receipts.Count > 0)
+                {
+                    _receiptKeys.Begin();
+                }
                 int callsAdded = 0, receiptsAdded = 0, done = 0;
                 foreach (var call in batch.Calls)
                 {
@@ -192,7 +188,7 @@ internal sealed class SqliteWriter : IDisposable
                         cancellationToken.ThrowIfCancellationRequested();
                     }
 
-                    if (!TryPlace(call, out var rk, out var foreign))
+                    if (!_callKeys.TryPlace(call.Id, call.Timestamp.ToUnixTimeMilliseconds(), out var rk, out var foreign))
                     {
                         continue; // an id the ledger already holds
                     }
@@ -217,12 +213,23 @@ internal sealed class SqliteWriter : IDisposable
                         cancellationToken.ThrowIfCancellationRequested();
                     }
 
+                    if (!_receiptKeys.TryPlace(receipt.Id, receipt.Timestamp.ToUnixTimeMilliseconds(), out var rk, out var foreign))
+                    {
+                        continue; // an id the ledger already holds
+                    }
+
                     var stored = ResolveCall(receipt, out var known);
                     var basis = stored?.Key;
                     BindReceipt(receipt, pending: !known, stored?.Rk);
+                    NativeSqlite.BindInt64(_insertReceipt, 14, rk);
+                    NativeSqlite.BindInt64(_insertReceipt, 15, foreign);
+                    NativeSqlite.BindInt64(_insertReceipt, 16, _receiptKeys.NextSeq(CallKeys.MillisecondOf(rk)));
                     if (StepInsert(_insertReceipt) == 1)
                     {
                         receiptsAdded++;
+                        _receiptKeys.Placed(receipt.Id, rk, foreign);
+                        Post(PostingList.ReceiptsByCall, receipt.CallId, rk);
+                        Post(PostingList.ReceiptsByTask, receipt.Task, rk);
                         if (known)
                         {
                             _receiptTotals.Add(receipt, basis);
@@ -246,15 +253,15 @@ internal sealed class SqliteWriter : IDisposable
             {
                 _totals.Clear();
                 _receiptTotals.Clear();
-                _fresh.Clear();
-                _seqs.Clear();
-                foreach (var list in _taskKeys.Values)
+                _callKeys.End();
+                _receiptKeys.End();
+                foreach (var list in _postings.Values)
                 {
                     list.Clear();
                     _spareLists.Push(list);
                 }
 
-                _taskKeys.Clear();
+                _postings.Clear();
                 _batchCalls.Clear(); // remembered above only when the transaction committed
             }
         }
@@ -274,11 +281,9 @@ internal sealed class SqliteWriter : IDisposable
             _insertReceipt.Dispose();
             _upsertTotals.Dispose();
             _callAt.Dispose();
-            _foreignCall.Dispose();
-            _maxKey.Dispose();
-            _anyForeign.Dispose();
+            _callKeys.Dispose();
+            _receiptKeys.Dispose();
             _insertPosting.Dispose();
-            _nextSeq.Dispose();
             _readReceiptTotals.Dispose();
             _writeReceiptTotals.Dispose();
             _begin.Dispose();
@@ -325,6 +330,12 @@ internal sealed class SqliteWriter : IDisposable
         {
             throw new CageValidationException("id", "a receipt needs an id");
         }
+
+        if (!CallKeys.InRange(receipt.Timestamp.ToUnixTimeMilliseconds()))
+        {
+            throw new CageValidationException("ts", string.Create(CultureInfo.InvariantCulture,
+                $"receipt {receipt.Id}: ts {receipt.Timestamp:O} is outside the ledger's range (years 1691 to 2248)"));
+        }
     }
 
     /// <summary>Binds a call's columns; returns its cost in 1e-10 USD (0 when unpriced) for the totals.</summary>
@@ -333,11 +344,11 @@ internal sealed class SqliteWriter : IDisposable
         var s = _insertCall;
         var b = _boundCallText;
         var usage = call.Usage;
-        raw.sqlite3_bind_int64(s, 28, rk);
-        raw.sqlite3_bind_int(s, 29, foreign);
-        raw.sqlite3_bind_int64(s, 30, NextSeq(CallKeys.MillisecondOf(rk)));
+        NativeSqlite.BindInt64(s, 28, rk);
+        NativeSqlite.BindInt64(s, 29, foreign);
+        NativeSqlite.BindInt64(s, 30, _callKeys.NextSeq(CallKeys.MillisecondOf(rk)));
         BindText(s, 1, call.Id);
-        raw.sqlite3_bind_int64(s, 2, call.Timestamp.ToUnixTimeMilliseconds());
+        NativeSqlite.BindInt64(s, 2, call.Timestamp.ToUnixTimeMilliseconds());
         BindOptional(s, b, 3, call.Session);
         BindOptional(s, b, 4, call.Task);
         BindOptional(s, b, 5, call.Agent);
@@ -346,21 +357,21 @@ internal sealed class SqliteWriter : IDisposable
         BindOptional(s, b, 8, call.User);
         BindOptional(s, b, 9, call.Provider ?? "", keepEmpty: true);
         BindOptional(s, b, 10, call.Model ?? "", keepEmpty: true);
-        raw.sqlite3_bind_int64(s, 11, usage.Input);
-        raw.sqlite3_bind_int64(s, 12, usage.CacheRead);
-        raw.sqlite3_bind_int64(s, 13, usage.CacheWrite5m);
-        raw.sqlite3_bind_int64(s, 14, usage.CacheWrite1h);
-        raw.sqlite3_bind_int64(s, 15, usage.Output);
+        NativeSqlite.BindInt64(s, 11, usage.Input);
+        NativeSqlite.BindInt64(s, 12, usage.CacheRead);
+        NativeSqlite.BindInt64(s, 13, usage.CacheWrite5m);
+        NativeSqlite.BindInt64(s, 14, usage.CacheWrite1h);
+        NativeSqlite.BindInt64(s, 15, usage.Output);
         BindNullable(s, 16, usage.Reasoning);
         long? costE10 = call.CostUsd is { } cost ? LedgerMoney.ToE10(cost) : null;
         BindNullable(s, 17, costE10);
-        raw.sqlite3_bind_int(s, 18, (int)call.CostSource);
+        NativeSqlite.BindInt64(s, 18, (int)call.CostSource);
         BindOptional(s, b, 19, StoredPriceKey(call), keepEmpty: true);
-        raw.sqlite3_bind_int(s, 20, (int)call.UsageStatus);
-        raw.sqlite3_bind_int64(s, 21, call.LatencyMs);
-        raw.sqlite3_bind_int(s, 22, call.Ok ? 1 : 0);
-        raw.sqlite3_bind_int(s, 23, call.Retries);
-        raw.sqlite3_bind_int(s, 24, call.Attempt);
+        NativeSqlite.BindInt64(s, 20, (int)call.UsageStatus);
+        NativeSqlite.BindInt64(s, 21, call.LatencyMs);
+        NativeSqlite.BindInt64(s, 22, call.Ok ? 1 : 0);
+        NativeSqlite.BindInt64(s, 23, call.Retries);
+        NativeSqlite.BindInt64(s, 24, call.Attempt);
         BindOptional(s, b, 25, call.RequestId);
         BindOptional(s, b, 26, call.Error is null ? null : ErrorText.Scrub(call.Error));
         BindOptional(s, b, 27, call.Tags is null || call.Tags.Count == 0 ? null : LedgerJson.WriteMap(call.Tags));
@@ -390,20 +401,20 @@ internal sealed class SqliteWriter : IDisposable
         var s = _upsertTotals;
         foreach (var (group, sums) in _totals.Groups)
         {
-            raw.sqlite3_bind_int(s, 1, (int)group.Dimension);
+            NativeSqlite.BindInt64(s, 1, (int)group.Dimension);
             BindText(s, 2, group.Key);
-            raw.sqlite3_bind_int64(s, 3, group.Day);
-            raw.sqlite3_bind_int64(s, 4, sums.Calls);
-            raw.sqlite3_bind_int64(s, 5, sums.Input);
-            raw.sqlite3_bind_int64(s, 6, sums.CacheRead);
-            raw.sqlite3_bind_int64(s, 7, sums.CacheWrite5m);
-            raw.sqlite3_bind_int64(s, 8, sums.CacheWrite1h);
-            raw.sqlite3_bind_int64(s, 9, sums.Output);
-            raw.sqlite3_bind_int64(s, 10, sums.Reasoning);
-            raw.sqlite3_bind_int64(s, 11, sums.CostE10);
-            raw.sqlite3_bind_int64(s, 12, sums.Unpriced);
-            raw.sqlite3_bind_int64(s, 13, sums.Missing);
-            raw.sqlite3_bind_int64(s, 14, sums.Local);
+            NativeSqlite.BindInt64(s, 3, group.Day);
+            NativeSqlite.BindInt64(s, 4, sums.Calls);
+            NativeSqlite.BindInt64(s, 5, sums.Input);
+            NativeSqlite.BindInt64(s, 6, sums.CacheRead);
+            NativeSqlite.BindInt64(s, 7, sums.CacheWrite5m);
+            NativeSqlite.BindInt64(s, 8, sums.CacheWrite1h);
+            NativeSqlite.BindInt64(s, 9, sums.Output);
+            NativeSqlite.BindInt64(s, 10, sums.Reasoning);
+            NativeSqlite.BindInt64(s, 11, sums.CostE10);
+            NativeSqlite.BindInt64(s, 12, sums.Unpriced);
+            NativeSqlite.BindInt64(s, 13, sums.Missing);
+            NativeSqlite.BindInt64(s, 14, sums.Local);
             StepInsert(s);
         }
     }
@@ -436,37 +447,16 @@ internal sealed class SqliteWriter : IDisposable
     }
 
     /// <summary>A stored call by id alone, with its pricing basis: through its id's bucket, else the foreign-id index.</summary>
-    private StoredCall? FindStored(string id)
-    {
-        if (CallKeys.TryCageMilliseconds(id, out var stamped) && ProbeFile(id, stamped, out var rk, out var key))
-        {
-            return new StoredCall(key, rk);
-        }
-
-        BindText(_foreignCall, 1, id);
-        long? foreignKey;
-        try
-        {
-            var rc = raw.sqlite3_step(_foreignCall);
-            foreignKey = rc == raw.SQLITE_ROW ? raw.sqlite3_column_int64(_foreignCall, 0) : rc == raw.SQLITE_DONE ? null : throw Error(rc);
-        }
-        finally
-        {
-            raw.sqlite3_reset(_foreignCall);
-        }
-
-        return foreignKey is { } k && CallAt(k, out var foundId, out var basis) && string.Equals(foundId, id, StringComparison.Ordinal)
-            ? new StoredCall(basis, k)
-            : null;
-    }
+    private StoredCall? FindStored(string id) =>
+        _callKeys.Find(id) is { } rk && CallAt(rk, out _, out var basis) ? new StoredCall(basis, rk) : null;
 
     /// <summary>Reads the id (and pricing basis) of the call at <paramref name="rk"/>; false for an empty slot.</summary>
     private bool CallAt(long rk, out string id, out ReceiptTotals.CallKey basis)
     {
-        raw.sqlite3_bind_int64(_callAt, 1, rk);
+        NativeSqlite.BindInt64(_callAt, 1, rk);
         try
         {
-            var rc = raw.sqlite3_step(_callAt);
+            var rc = NativeSqlite.Step(_callAt);
             if (rc == raw.SQLITE_ROW)
             {
                 id = raw.sqlite3_column_text(_callAt, 0).utf8_to_string() ?? "";
@@ -489,205 +479,49 @@ internal sealed class SqliteWriter : IDisposable
         }
         finally
         {
-            raw.sqlite3_reset(_callAt);
+            NativeSqlite.Reset(_callAt);
         }
-    }
-
-    /// <summary>
-    /// Walks a millisecond's bucket in the file from the id's home slot: true with the row's key when the id is
-    /// there; false with the first empty slot (where the id would go) otherwise.
-    /// </summary>
-    private bool ProbeFile(string id, long millisecond, out long rk, out ReceiptTotals.CallKey basis)
-    {
-        var home = CallKeys.HomeSlot(id);
-        var slot = home;
-        do
-        {
-            rk = CallKeys.Key(millisecond, slot);
-            if (!CallAt(rk, out var other, out basis))
-            {
-                return false;
-            }
-
-            if (string.Equals(other, id, StringComparison.Ordinal))
-            {
-                return true;
-            }
-
-            slot = (slot + 1) & (CallKeys.SlotsPerMillisecond - 1);
-        }
-        while (slot != home);
-
-        throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
-            $"The ledger '{_path}' holds {CallKeys.SlotsPerMillisecond} calls in the millisecond {millisecond}; no slot is left for call {id}."));
-    }
-
-    /// <summary>Reads, once per transaction, what the key assignment needs to know about the file.</summary>
-    private void BeginKeys()
-    {
-        var rc = raw.sqlite3_step(_maxKey);
-        try
-        {
-            _lastMillisecondAtBegin = rc == raw.SQLITE_ROW && raw.sqlite3_column_type(_maxKey, 0) != raw.SQLITE_NULL
-                ? CallKeys.MillisecondOf(raw.sqlite3_column_int64(_maxKey, 0))
-                : long.MinValue;
-        }
-        finally
-        {
-            raw.sqlite3_reset(_maxKey);
-        }
-
-        rc = raw.sqlite3_step(_anyForeign);
-        try
-        {
-            _mayHaveForeign = rc == raw.SQLITE_ROW && raw.sqlite3_column_int64(_anyForeign, 0) != 0;
-        }
-        finally
-        {
-            raw.sqlite3_reset(_anyForeign);
-        }
-    }
-
-    /// <summary>
-    /// Chooses the call's key: false when the ledger already holds a call with this id (the append skips it).
-    /// A Cage id stamped with the call's millisecond can only be in that bucket or, if it was once stored with
-    /// another timestamp, in the foreign-id index; a foreign id is caught by that index (ON CONFLICT) or, when it is
-    /// Cage-shaped, found in its stamped bucket.
-    /// </summary>
-    private bool TryPlace(CallRecord call, out long rk, out int foreign)
-    {
-        var id = call.Id;
-        var ms = call.Timestamp.ToUnixTimeMilliseconds();
-        foreign = CallKeys.Classify(id, ms);
-        if (foreign == CallKeys.ForeignStamped && CallKeys.TryCageMilliseconds(id, out var stamped) && ProbeBucket(id, stamped, out _))
-        {
-            rk = 0;
-            return false;
-        }
-
-        if (foreign == CallKeys.Native && _mayHaveForeign && FindForeign(id))
-        {
-            rk = 0;
-            return false;
-        }
-
-        return !ProbeBucket(id, ms, out rk);
-    }
-
-    /// <summary>Probes a bucket: in memory when it was empty at the start of this transaction, else in the file.</summary>
-    private bool ProbeBucket(string id, long millisecond, out long rk)
-    {
-        if (millisecond <= _lastMillisecondAtBegin)
-        {
-            return ProbeFile(id, millisecond, out rk, out _);
-        }
-
-        var home = CallKeys.HomeSlot(id);
-        var slot = home;
-        do
-        {
-            rk = CallKeys.Key(millisecond, slot);
-            if (!_fresh.TryGetValue(rk, out var other))
-            {
-                return false;
-            }
-
-            if (string.Equals(other, id, StringComparison.Ordinal))
-            {
-                return true;
-            }
-
-            slot = (slot + 1) & (CallKeys.SlotsPerMillisecond - 1);
-        }
-        while (slot != home);
-
-        throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
-            $"The ledger '{_path}' holds {CallKeys.SlotsPerMillisecond} calls in the millisecond {millisecond}; no slot is left for call {id}."));
-    }
-
-    private bool FindForeign(string id)
-    {
-        BindText(_foreignCall, 1, id);
-        try
-        {
-            var rc = raw.sqlite3_step(_foreignCall);
-            return rc == raw.SQLITE_ROW || (rc == raw.SQLITE_DONE ? false : throw Error(rc));
-        }
-        finally
-        {
-            raw.sqlite3_reset(_foreignCall);
-        }
-    }
-
-    /// <summary>
-    /// The call's place in arrival order among the calls of its millisecond (readers order ties by it): counted in
-    /// memory for milliseconds this transaction opened, read once from the file for the others. A call that then
-    /// turns out to be a duplicate leaves a gap, which is harmless.
-    /// </summary>
-    private long NextSeq(long millisecond)
-    {
-        if (!_seqs.TryGetValue(millisecond, out var next))
-        {
-            next = 0;
-            if (millisecond <= _lastMillisecondAtBegin)
-            {
-                raw.sqlite3_bind_int64(_nextSeq, 1, CallKeys.BucketStart(millisecond));
-                raw.sqlite3_bind_int64(_nextSeq, 2, CallKeys.BucketStart(millisecond) + CallKeys.SlotsPerMillisecond);
-                try
-                {
-                    var rc = raw.sqlite3_step(_nextSeq);
-                    next = rc == raw.SQLITE_ROW ? raw.sqlite3_column_int64(_nextSeq, 0) : throw Error(rc);
-                }
-                finally
-                {
-                    raw.sqlite3_reset(_nextSeq);
-                }
-            }
-        }
-
-        _seqs[millisecond] = next + 1;
-        return next;
     }
 
     /// <summary>Notes a stored call: its bucket for later probes in this transaction, its task's posting list.</summary>
     private void Placed(CallRecord call, long rk, int foreign)
     {
-        if (CallKeys.MillisecondOf(rk) > _lastMillisecondAtBegin)
-        {
-            _fresh[rk] = call.Id;
-        }
+        _callKeys.Placed(call.Id, rk, foreign);
 
-        if (foreign != CallKeys.Native)
-        {
-            _mayHaveForeign = true;
-        }
-
-        if (!string.IsNullOrEmpty(call.Task))
-        {
-            if (!_taskKeys.TryGetValue(call.Task, out var keys))
-            {
-                keys = _spareLists.Count > 0 ? _spareLists.Pop() : [];
-                _taskKeys.Add(call.Task, keys);
-            }
-
-            keys.Add(rk);
-        }
+        Post(PostingList.CallsByTask, call.Task, rk);
     }
 
     /// <summary>Writes one posting row per task (and per <see cref="PostingList.MaxPerRow"/> keys) for the batch's calls.</summary>
+    /// <summary>Adds a stored row's key to the batch's posting list for <paramref name="key"/> (none for an empty key).</summary>
+    private void Post(int kind, string? key, long rk)
+    {
+        if (string.IsNullOrEmpty(key))
+        {
+            return;
+        }
+
+        if (!_postings.TryGetValue((kind, key), out var keys))
+        {
+            keys = _spareLists.Count > 0 ? _spareLists.Pop() : [];
+            _postings.Add((kind, key), keys);
+        }
+
+        keys.Add(rk);
+    }
+
     private void WritePostings()
     {
         var s = _insertPosting;
-        foreach (var (task, keys) in _taskKeys)
+        foreach (var ((kind, task), keys) in _postings)
         {
             keys.Sort();
             for (var at = 0; at < keys.Count; at += PostingList.MaxPerRow)
             {
                 var chunk = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(keys).Slice(at, Math.Min(PostingList.MaxPerRow, keys.Count - at));
                 var length = PostingList.Encode(chunk, ref _posting);
-                raw.sqlite3_bind_int(s, 1, PostingList.CallsByTask);
+                NativeSqlite.BindInt64(s, 1, kind);
                 BindText(s, 2, task);
-                raw.sqlite3_bind_int64(s, 3, chunk[0]);
+                NativeSqlite.BindInt64(s, 3, chunk[0]);
                 raw.sqlite3_bind_blob(s, 4, new ReadOnlySpan<byte>(_posting, 0, length));
                 StepInsert(s);
             }
@@ -723,7 +557,7 @@ internal sealed class SqliteWriter : IDisposable
             double addedMs = sums.AddedMs, minConfidence = sums.MinConfidence;
             try
             {
-                var rc = raw.sqlite3_step(_readReceiptTotals);
+                var rc = NativeSqlite.Step(_readReceiptTotals);
                 if (rc == raw.SQLITE_ROW)
                 {
                     receipts += raw.sqlite3_column_int64(_readReceiptTotals, 0);
@@ -741,32 +575,32 @@ internal sealed class SqliteWriter : IDisposable
             }
             finally
             {
-                raw.sqlite3_reset(_readReceiptTotals);
+                NativeSqlite.Reset(_readReceiptTotals);
             }
 
             var s = _writeReceiptTotals;
             BindReceiptKey(s, k);
-            raw.sqlite3_bind_int64(s, 11, receipts);
+            NativeSqlite.BindInt64(s, 11, receipts);
             BindText(s, 12, ReceiptTotals.Text(rawAlternative));
             BindText(s, 13, ReceiptTotals.Text(actual));
             BindText(s, 14, ReceiptTotals.Text(toolCost));
-            raw.sqlite3_bind_double(s, 15, addedMs);
-            raw.sqlite3_bind_int64(s, 16, eliminated);
-            raw.sqlite3_bind_double(s, 17, minConfidence);
+            NativeSqlite.BindDouble(s, 15, addedMs);
+            NativeSqlite.BindInt64(s, 16, eliminated);
+            NativeSqlite.BindDouble(s, 17, minConfidence);
             StepInsert(s);
         }
     }
 
     private void BindReceiptKey(sqlite3_stmt s, ReceiptTotals.Key k)
     {
-        raw.sqlite3_bind_int64(s, 1, k.Day);
+        NativeSqlite.BindInt64(s, 1, k.Day);
         BindText(s, 2, k.Tool);
         BindText(s, 3, k.Unit);
         BindText(s, 4, k.Method);
-        raw.sqlite3_bind_int(s, 5, k.Basis);
+        NativeSqlite.BindInt64(s, 5, k.Basis);
         BindText(s, 6, k.Provider);
         BindText(s, 7, k.Model);
-        raw.sqlite3_bind_int64(s, 8, k.PromptK);
+        NativeSqlite.BindInt64(s, 8, k.PromptK);
         BindText(s, 9, k.Route);
         BindText(s, 10, k.Task);
     }
@@ -776,7 +610,7 @@ internal sealed class SqliteWriter : IDisposable
         var s = _insertReceipt;
         var b = _boundReceiptText;
         BindText(s, 1, receipt.Id);
-        raw.sqlite3_bind_int64(s, 2, receipt.Timestamp.ToUnixTimeMilliseconds());
+        NativeSqlite.BindInt64(s, 2, receipt.Timestamp.ToUnixTimeMilliseconds());
         BindOptional(s, b, 3, receipt.CallId);
         BindOptional(s, b, 4, receipt.Task);
         BindOptional(s, b, 5, receipt.Tool, keepEmpty: true);
@@ -784,9 +618,9 @@ internal sealed class SqliteWriter : IDisposable
         BindText(s, 7, receipt.RawAlternative.ToString(CultureInfo.InvariantCulture));
         BindText(s, 8, receipt.Actual.ToString(CultureInfo.InvariantCulture));
         BindOptional(s, b, 9, receipt.Method.ToWire(), keepEmpty: true);
-        raw.sqlite3_bind_double(s, 10, receipt.Confidence);
+        NativeSqlite.BindDouble(s, 10, receipt.Confidence);
         BindOptional(s, b, 11, receipt.Meta.Count == 0 ? null : LedgerJson.WriteMap(receipt.Meta));
-        raw.sqlite3_bind_int(s, 12, pending ? 1 : 0);
+        NativeSqlite.BindInt64(s, 12, pending ? 1 : 0);
         BindNullable(s, 13, callKey);
     }
 
@@ -811,7 +645,7 @@ internal sealed class SqliteWriter : IDisposable
 
         if (value is null)
         {
-            raw.sqlite3_bind_null(statement, index);
+            NativeSqlite.BindNull(statement, index);
         }
         else
         {
@@ -825,11 +659,11 @@ internal sealed class SqliteWriter : IDisposable
     {
         if (value is { } v)
         {
-            raw.sqlite3_bind_int64(statement, index, v);
+            NativeSqlite.BindInt64(statement, index, v);
         }
         else
         {
-            raw.sqlite3_bind_null(statement, index);
+            NativeSqlite.BindNull(statement, index);
         }
     }
 
@@ -837,8 +671,7 @@ internal sealed class SqliteWriter : IDisposable
     {
         if (value.Length == 0)
         {
-            // An empty span binds NULL; bind a real empty string instead.
-            raw.sqlite3_bind_text(statement, index, "");
+            NativeSqlite.BindText(statement, index, []); // the empty string, not NULL
             return;
         }
 
@@ -849,27 +682,27 @@ internal sealed class SqliteWriter : IDisposable
         }
 
         var length = Encoding.UTF8.GetBytes(value, _utf8);
-        // The span overload binds with SQLITE_TRANSIENT: SQLite copies the bytes, so the buffer is reused at once.
-        raw.sqlite3_bind_text(statement, index, new ReadOnlySpan<byte>(_utf8, 0, length));
+        // Bound with SQLITE_TRANSIENT: SQLite copies the bytes, so the buffer is reused at once.
+        NativeSqlite.BindText(statement, index, new ReadOnlySpan<byte>(_utf8, 0, length));
     }
 
     /// <summary>Runs an insert; returns 1 when a row was added, 0 when a conflict left the ledger unchanged.</summary>
     private int StepInsert(sqlite3_stmt statement)
     {
-        var rc = raw.sqlite3_step(statement);
-        raw.sqlite3_reset(statement);
+        var rc = NativeSqlite.Step(statement);
+        NativeSqlite.Reset(statement);
         if (rc != raw.SQLITE_DONE)
         {
             throw Error(rc);
         }
 
-        return raw.sqlite3_changes(_db);
+        return NativeSqlite.Changes(_db);
     }
 
     private void Step(sqlite3_stmt statement)
     {
-        var rc = raw.sqlite3_step(statement);
-        raw.sqlite3_reset(statement);
+        var rc = NativeSqlite.Step(statement);
+        NativeSqlite.Reset(statement);
         if (rc != raw.SQLITE_DONE)
         {
             throw Error(rc);
@@ -880,8 +713,8 @@ internal sealed class SqliteWriter : IDisposable
     {
         if (raw.sqlite3_get_autocommit(_db) == 0)
         {
-            raw.sqlite3_step(_rollback);
-            raw.sqlite3_reset(_rollback);
+            NativeSqlite.Step(_rollback);
+            NativeSqlite.Reset(_rollback);
         }
     }
 

@@ -134,6 +134,49 @@ public sealed class SqliteCallKeysTests
     }
 
     [Test]
+    public async Task ReadCalls_CallsOfOneMillisecond_ComeInArrivalOrderAcrossBatchesAndReturns()
+    {
+        // a in one batch; then b, x (another millisecond), c back in a's millisecond; then d in a later batch.
+        await Ledger.AppendAsync(Batch(Call("a", Ts, task: "t")));
+        await Ledger.AppendAsync(Batch(Call("b", Ts, task: "t"), Call("x", "2026-03-01T10:00:00.005Z", task: "t"), Call("c", Ts, task: "t")));
+        await Ledger.AppendAsync(Batch(Call("d", Ts, task: "t")));
+
+        var window = new List<string>();
+        await foreach (var call in Ledger.ReadCallsAsync(TimeWindow.All))
+        {
+            window.Add(call.Id);
+        }
+
+        Assert.That(window, Is.EqualTo(new[] { "a", "b", "c", "d", "x" }));
+        Assert.That((await Ledger.CallsForTaskAsync("t")).Select(c => c.Id), Is.EqualTo(new[] { "a", "b", "c", "d", "x" }));
+    }
+
+    [Test]
+    public async Task AppendReceipts_CageAndForeignIdsAgainAndInOneMillisecond_StoredOnceInArrivalOrder()
+    {
+        var clock = new FakeTimeProvider(At(Ts));
+        var cageIds = Enumerable.Range(0, 5).Select(_ => CageIds.NewReceiptId(clock)).ToArray();
+        var receipts = cageIds.Select((id, i) => Receipt(id, Ts, task: "rt", callId: "c-" + (i % 2)))
+            .Concat(Enumerable.Range(0, 5).Select(i => Receipt("ref-r" + i, Ts, task: "rt", callId: "c-" + (i % 2))))
+            .ToArray();
+
+        var first = await Ledger.AppendAsync(new LedgerBatch([], receipts[..4]));
+        var rest = await Ledger.AppendAsync(new LedgerBatch([], receipts[4..]));
+        var again = await Ledger.AppendAsync(new LedgerBatch([], receipts));
+
+        Assert.That((first.ReceiptsAdded, rest.ReceiptsAdded, again.ReceiptsAdded, again.ReceiptsSkipped), Is.EqualTo((4, 6, 0, 10)));
+        Assert.That((await Ledger.ReceiptsForTaskAsync("rt")).Select(r => r.Id), Is.EqualTo(receipts.Select(r => r.Id)));
+        Assert.That((await Ledger.ReceiptsForCallAsync("c-1")).Select(r => r.Id), Is.EqualTo(receipts.Where(r => r.CallId == "c-1").Select(r => r.Id)));
+        var all = new List<string>();
+        await foreach (var receipt in Ledger.ReadReceiptsAsync(TimeWindow.All))
+        {
+            all.Add(receipt.Id);
+        }
+
+        Assert.That(all, Is.EqualTo(receipts.Select(r => r.Id)));
+    }
+
+    [Test]
     public async Task Receipts_PointAtTheirCallsKey_AndAPendingOneFindsItsCallWhenItArrives()
     {
         var early = CageId(Ts, "0004");
@@ -259,6 +302,11 @@ public sealed class KeyedCallsMigrationTests
             }
 
             Assert.That(joined.Select(j => (j.Receipt.Id, j.Call?.Model)), Is.EquivalentTo(new[] { ("r1", "claude-opus-4-8"), ("r2", "gpt-5"), ("r3", (string?)null) }));
+            Assert.That(joined.Select(j => j.Receipt.Id), Is.EqualTo(new[] { "r1", "r2", "r3" }), "receipts of one millisecond keep their order");
+            Assert.That((await ledger.ReceiptsForCallAsync("c_ref_b")).Select(r => r.Id), Is.EqualTo(new[] { "r2" }));
+            Assert.That((await ledger.ReceiptsForCallAsync("c_missing")).Select(r => r.Id), Is.EqualTo(new[] { "r3" }));
+            var receiptsAgain = await ledger.AppendAsync(new LedgerBatch([], [Receipt("r1", "2026-03-01T10:00:00Z", callId: native), Receipt("r3", "2026-03-01T10:00:00Z")]));
+            Assert.That(receiptsAgain.ReceiptsAdded, Is.EqualTo(0));
             var window = new List<string>();
             await foreach (var call in ledger.ReadCallsAsync(new TimeWindow(At("2026-03-01T09:30:00Z"), At("2026-03-02T00:00:00Z"))))
             {
@@ -279,5 +327,75 @@ public sealed class KeyedCallsMigrationTests
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             TestLedger.DeleteFolder(folder);
         }
+    }
+}
+
+public sealed class NativeSqliteTests
+{
+    [Test]
+    public void IsDirect_AfterALedgerOpened_UsesTheLoadedLibraryOnThisPlatform()
+    {
+        // On the platforms CI runs (Linux x64), the writer's hot calls go straight to the e_sqlite3 instance that
+        // SQLitePCLRaw loaded; every other ledger test then exercises that path with real files.
+        using var test = TestLedger.Create();
+
+        Assert.That(NativeSqlite.IsDirect, Is.True);
+    }
+}
+
+public sealed class KeyedReceiptsMigrationTests
+{
+    [Test]
+    public void Open_Version5LedgerWithMoreReceiptsInOneMillisecondThanSlots_FailsNamingTheFileAndLeavesItAtVersion5()
+    {
+        var folder = TestLedger.NewFolder();
+        var path = Path.Combine(folder, "ledger.db");
+        try
+        {
+            using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False"))
+            {
+                connection.Open();
+                LedgerSchema.Migrate(connection, path, 5);
+                using var command = connection.CreateCommand();
+                command.CommandText =
+                    $"""
+                    WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {CallKeys.SlotsPerMillisecond})
+                    INSERT INTO receipts (id, ts_ms, tool, unit, raw_alternative, actual, method, confidence, pending)
+                    SELECT 'r-' || i, 1772359200000, 'fux', 'tokens', '2', '1', 'modeled', 1.0, 0 FROM n;
+                    """;
+                command.ExecuteNonQuery();
+            }
+
+            var ex = Assert.Throws<InvalidOperationException>(() => SqliteLedger.Open(path));
+
+            Assert.That(ex!.Message, Does.Contain(path).And.Contain("1772359200000"));
+            using var check = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False");
+            check.Open();
+            using var version = check.CreateCommand();
+            version.CommandText = "PRAGMA user_version;";
+            Assert.That(version.ExecuteScalar(), Is.EqualTo(5L));
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            TestLedger.DeleteFolder(folder);
+        }
+    }
+
+    [Test]
+    public async Task ReceiptsForCall_MalformedPostingList_NamesTheLedgerAndTheCall()
+    {
+        using var test = TestLedger.Create();
+        await test.Ledger.AppendAsync(new LedgerBatch([], [Receipt("r1", callId: "c-1")]));
+        using (var connection = test.Ledger.OpenReader())
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE postings SET rks = x'80' WHERE kind = 2;";
+            command.ExecuteNonQuery();
+        }
+
+        var ex = Assert.ThrowsAsync<InvalidDataException>(async () => await test.Ledger.ReceiptsForCallAsync("c-1"));
+
+        Assert.That(ex!.Message, Does.Contain(test.Path).And.Contain("receipts of call 'c-1'"));
     }
 }

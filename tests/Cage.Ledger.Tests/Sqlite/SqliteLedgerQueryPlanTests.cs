@@ -17,13 +17,14 @@ public sealed class SqliteLedgerQueryPlanTests
     // Calls live in a table keyed by time (rk); a task's calls are found through its posting lists, an id through its
     // bucket or the foreign-id index; receipts keep their own indexes.
     [TestCase(SqliteLedger.CallAtSql, "SEARCH calls USING INTEGER PRIMARY KEY (rowid=?)")]
-    [TestCase(SqliteLedger.TaskPostingsSql, "SEARCH postings USING PRIMARY KEY (kind=? AND key=?)")]
+    [TestCase(SqliteLedger.PostingsSql, "SEARCH postings USING PRIMARY KEY (kind=? AND key=?)")]
     [TestCase("SELECT rk FROM calls WHERE id = $key AND foreign_id <> 0;", "ux_calls_foreign_id")]
     [TestCase("SELECT * FROM calls WHERE rk >= $since * 1048576 AND rk < $until * 1048576 ORDER BY rk;", "SEARCH calls USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)")]
-    [TestCase(SqliteLedger.ReceiptsForCallSql, "ix_receipts_call")]
-    [TestCase(SqliteLedger.ReceiptsOfCallSql, "ix_receipts_call")]
-    [TestCase(SqliteLedger.ReceiptsOfTaskSql, "ix_receipts_task")]
-    [TestCase("SELECT r.id, c.model FROM receipts r LEFT JOIN calls c ON c.rk = r.call_rk WHERE r.ts_ms >= $since;", "SEARCH c USING INTEGER PRIMARY KEY (rowid=?)")]
+    [TestCase(SqliteLedger.ReceiptAtSql, "SEARCH receipts USING INTEGER PRIMARY KEY (rowid=?)")]
+    [TestCase("SELECT rk FROM receipts WHERE id = $key AND foreign_id <> 0;", "ux_receipts_foreign_id")]
+    [TestCase("SELECT * FROM receipts WHERE rk >= $since * 1048576 AND rk < $until * 1048576 ORDER BY rk;", "SEARCH receipts USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)")]
+    [TestCase("SELECT r.id FROM receipts r WHERE r.pending = 1 AND r.rk >= $since * 1048576;", "ix_receipts_pending")]
+    [TestCase("SELECT r.id, c.model FROM receipts r LEFT JOIN calls c ON c.rk = r.call_rk WHERE r.rk >= $since * 1048576;", "SEARCH c USING INTEGER PRIMARY KEY (rowid=?)")]
     public void Lookup_UsesAnIndexInItsOrderNotAFullScan(string sql, string index)
     {
         var plan = Plan(sql);
@@ -78,7 +79,7 @@ public sealed class SqliteLedgerQueryPlanTests
         using var connection = _test.Ledger.OpenReader();
         using var command = connection.CreateCommand();
         command.CommandText = "EXPLAIN QUERY PLAN " + sql;
-        foreach (var name in new[] { "$key", "$since", "$until" })
+        foreach (var name in new[] { "$key", "$since", "$until", "$kind" })
         {
             if (sql.Contains(name, StringComparison.Ordinal))
             {
