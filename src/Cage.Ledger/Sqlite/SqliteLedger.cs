@@ -319,11 +319,19 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
     }
 
     /// <summary>The receipts at the given keys, in time order (ties in their order of arrival); a key with no row is skipped.</summary>
-    private static List<SavingsReceipt> ReadReceiptsAt(SqliteConnection connection, List<long> keys)
+    private static List<SavingsReceipt> ReadReceiptsAt(SqliteConnection connection, List<long> keys) =>
+        ReadAt(connection, ReceiptAtSql, keys, ReceiptSeqOrdinal, ReadReceipt);
+
+    /// <summary>The calls at the given keys, in time order (ties in their order of arrival); a key with no row is skipped.</summary>
+    private static List<CallRecord> ReadCallsAt(SqliteConnection connection, List<long> keys) =>
+        ReadAt(connection, CallAtSql, keys, SeqOrdinal, ReadCall);
+
+    // One point read per key on the table's own key, then time order with the rows of a millisecond by seq.
+    private static List<T> ReadAt<T>(SqliteConnection connection, string sql, List<long> keys, int seqOrdinal, Func<SqliteDataReader, T> read)
     {
-        var receipts = new List<(long Ms, long Seq, SavingsReceipt Receipt)>(keys.Count);
+        var rows = new List<(long Ms, long Seq, T Row)>(keys.Count);
         using var command = connection.CreateCommand();
-        command.CommandText = ReceiptAtSql;
+        command.CommandText = sql;
         var key = command.Parameters.Add("$key", SqliteType.Integer);
         foreach (var rk in keys)
         {
@@ -331,14 +339,14 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
             using var reader = command.ExecuteReader();
             if (reader.Read())
             {
-                receipts.Add((CallKeys.MillisecondOf(rk), reader.GetInt64(ReceiptSeqOrdinal), ReadReceipt(reader)));
+                rows.Add((CallKeys.MillisecondOf(rk), reader.GetInt64(seqOrdinal), read(reader)));
             }
         }
 
-        return receipts.OrderBy(r => r.Ms).ThenBy(r => r.Seq).Select(r => r.Receipt).ToList();
+        return rows.OrderBy(r => r.Ms).ThenBy(r => r.Seq).Select(r => r.Row).ToList();
     }
 
-    /// <summary>The keys of a task's calls, ascending (time order), from its posting lists.</summary>
+    /// <summary>The keys in one posting list (a task's calls, a call's or a task's receipts), ascending (time order).</summary>
     private List<long> PostingKeys(SqliteConnection connection, int kind, string task)
     {
         using var command = connection.CreateCommand();
@@ -364,27 +372,6 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
 
         keys.Sort();
         return keys;
-    }
-
-    /// <summary>The calls at the given keys, in that order (a key with no row is skipped).</summary>
-    private static List<CallRecord> ReadCallsAt(SqliteConnection connection, List<long> keys)
-    {
-        var calls = new List<(long Ms, long Seq, CallRecord Call)>(keys.Count);
-        using var command = connection.CreateCommand();
-        command.CommandText = CallAtSql;
-        var key = command.Parameters.Add("$key", SqliteType.Integer);
-        foreach (var rk in keys)
-        {
-            key.Value = rk;
-            using var reader = command.ExecuteReader();
-            if (reader.Read())
-            {
-                calls.Add((CallKeys.MillisecondOf(rk), reader.GetInt64(SeqOrdinal), ReadCall(reader)));
-            }
-        }
-
-        // Keys are in time order; calls of the same millisecond go in their order of arrival.
-        return calls.OrderBy(c => c.Ms).ThenBy(c => c.Seq).Select(c => c.Call).ToList();
     }
 
     /// <inheritdoc/>
