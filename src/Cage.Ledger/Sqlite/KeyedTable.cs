@@ -25,6 +25,7 @@ internal sealed class KeyedTable : IDisposable
     private readonly Dictionary<long, string> _fresh = [];
     private readonly Dictionary<long, long> _seqs = [];
     private long _lastMillisecondAtBegin;
+    private long _maxFreshMillisecond = long.MinValue;
     private bool _mayHaveForeign;
     private long _lastSeqMillisecond = long.MinValue;
     private long _maxSeqMillisecond = long.MinValue;
@@ -72,6 +73,7 @@ internal sealed class KeyedTable : IDisposable
     public void End()
     {
         _fresh.Clear();
+        _maxFreshMillisecond = long.MinValue;
         _seqs.Clear();
         _lastSeqMillisecond = long.MinValue;
         _maxSeqMillisecond = long.MinValue;
@@ -106,9 +108,11 @@ internal sealed class KeyedTable : IDisposable
     /// <summary>Notes a row that was inserted at <paramref name="rk"/>.</summary>
     public void Placed(string id, long rk, int foreign)
     {
-        if (CallKeys.MillisecondOf(rk) > _lastMillisecondAtBegin)
+        var millisecond = CallKeys.MillisecondOf(rk);
+        if (millisecond > _lastMillisecondAtBegin)
         {
             _fresh[rk] = id;
+            _maxFreshMillisecond = Math.Max(_maxFreshMillisecond, millisecond);
         }
 
         if (foreign != CallKeys.Native)
@@ -174,6 +178,12 @@ internal sealed class KeyedTable : IDisposable
         if (millisecond <= _lastMillisecondAtBegin)
         {
             return ProbeFile(id, home, millisecond, out rk);
+        }
+
+        if (millisecond > _maxFreshMillisecond)
+        {
+            rk = CallKeys.Key(millisecond, home); // a millisecond after all this transaction wrote: its bucket is empty
+            return false;
         }
 
         var slot = home;
