@@ -23,6 +23,10 @@ internal sealed class KeyedTable : IDisposable
     // Per transaction: the last millisecond holding rows when it began; the rows this transaction put in later
     // milliseconds (their buckets are probed here instead of in the file); whether the file has foreign ids.
     private readonly Dictionary<long, string> _fresh = [];
+
+    // Rows placed in fresh milliseconds but not yet in _fresh: rows usually arrive in time order, so a probe rarely
+    // needs the map (a bucket after every fresh millisecond is empty); it is filled from here only when one does.
+    private readonly List<(long Rk, string Id)> _unindexed = [];
     private readonly Dictionary<long, long> _seqs = [];
     private long _lastMillisecondAtBegin;
     private long _maxFreshMillisecond = long.MinValue;
@@ -73,6 +77,7 @@ internal sealed class KeyedTable : IDisposable
     public void End()
     {
         _fresh.Clear();
+        _unindexed.Clear();
         _maxFreshMillisecond = long.MinValue;
         _seqs.Clear();
         _lastSeqMillisecond = long.MinValue;
@@ -111,7 +116,7 @@ internal sealed class KeyedTable : IDisposable
         var millisecond = CallKeys.MillisecondOf(rk);
         if (millisecond > _lastMillisecondAtBegin)
         {
-            _fresh[rk] = id;
+            _unindexed.Add((rk, id));
             _maxFreshMillisecond = Math.Max(_maxFreshMillisecond, millisecond);
         }
 
@@ -186,6 +191,12 @@ internal sealed class KeyedTable : IDisposable
             return false;
         }
 
+        foreach (var (placed, placedId) in _unindexed)
+        {
+            _fresh[placed] = placedId;
+        }
+
+        _unindexed.Clear();
         var slot = home;
         do
         {
