@@ -11,13 +11,21 @@ internal sealed class CallTotals
 
     private static readonly ReportDimension[] Dimensions = Enum.GetValues<ReportDimension>();
 
+    // Groups a dimension's recent-group cache holds: routes, models, providers and agents usually take a handful of
+    // values that alternate from call to call.
+    private const int Ways = 8;
+
     private readonly Dictionary<(ReportDimension Dimension, string Key, long Day), Sums> _sums = [];
 
-    // Consecutive calls usually share most keys (same route, model, provider, day…): remember each dimension's
-    // last group so the common case skips hashing.
-    private readonly string?[] _lastKey = new string?[Dimensions.Length];
-    private readonly Sums?[] _lastSums = new Sums?[Dimensions.Length];
-    private long _lastDay = long.MinValue;
+    // Per dimension, the groups it used last (Ways slots each: key, day, sums), found by reference to the key string
+    // first (keys usually come from a few shared strings), then by value in the slot used last (keys rebuilt per call,
+    // such as task ids). A miss goes to the dictionary, which alone decides which group a key belongs to: the cache
+    // only remembers its answers, so it can never split or merge groups.
+    private readonly string?[] _cacheKeys = new string?[Dimensions.Length * Ways];
+    private readonly long[] _cacheDays = new long[Dimensions.Length * Ways];
+    private readonly Sums?[] _cacheSums = new Sums?[Dimensions.Length * Ways];
+    private readonly int[] _lastSlot = new int[Dimensions.Length];
+    private readonly int[] _nextSlot = new int[Dimensions.Length];
 
     /// <summary>The accumulated groups.</summary>
     public IEnumerable<KeyValuePair<(ReportDimension Dimension, string Key, long Day), Sums>> Groups => _sums;
@@ -46,26 +54,10 @@ internal sealed class CallTotals
     public void Add(CallRecord call, long costE10)
     {
         var day = DayOf(call.Timestamp.ToUnixTimeMilliseconds());
-        var sameDay = day == _lastDay;
-        _lastDay = day;
+        var delta = new Delta(call, costE10);
         for (var i = 0; i < Dimensions.Length; i++)
         {
-            var key = KeyOf(call, Dimensions[i]);
-            var sums = _lastSums[i];
-            if (!sameDay || sums is null || !string.Equals(_lastKey[i], key, StringComparison.Ordinal))
-            {
-                var group = (Dimensions[i], key, day);
-                if (!_sums.TryGetValue(group, out sums))
-                {
-                    sums = new Sums();
-                    _sums.Add(group, sums);
-                }
-
-                _lastKey[i] = key;
-                _lastSums[i] = sums;
-            }
-
-            sums.Add(call, costE10);
+            Find(i, KeyOf(call, Dimensions[i]), day).Add(in delta);
         }
     }
 
@@ -73,9 +65,61 @@ internal sealed class CallTotals
     public void Clear()
     {
         _sums.Clear();
-        Array.Clear(_lastKey);
-        Array.Clear(_lastSums);
-        _lastDay = long.MinValue;
+        Array.Clear(_cacheKeys);
+        Array.Clear(_cacheSums);
+        Array.Clear(_lastSlot);
+        Array.Clear(_nextSlot);
+    }
+
+    /// <summary>The sums of dimension <paramref name="i"/>'s group for <paramref name="key"/> on <paramref name="day"/>.</summary>
+    private Sums Find(int i, string key, long day)
+    {
+        var first = i * Ways;
+        for (var slot = first; slot < first + Ways; slot++)
+        {
+            if (ReferenceEquals(_cacheKeys[slot], key) && _cacheDays[slot] == day)
+            {
+                _lastSlot[i] = slot - first;
+                return _cacheSums[slot]!;
+            }
+        }
+
+        var last = first + _lastSlot[i];
+        if (_cacheDays[last] == day && _cacheKeys[last] is { } lastKey && string.Equals(lastKey, key, StringComparison.Ordinal))
+        {
+            _cacheKeys[last] = key; // the newer instance: the next call with this key likely shares it
+            return _cacheSums[last]!;
+        }
+
+        var group = (Dimensions[i], key, day);
+        if (!_sums.TryGetValue(group, out var sums))
+        {
+            sums = new Sums();
+            _sums.Add(group, sums);
+        }
+
+        var next = _nextSlot[i];
+        _nextSlot[i] = (next + 1) % Ways;
+        _lastSlot[i] = next;
+        _cacheKeys[first + next] = key;
+        _cacheDays[first + next] = day;
+        _cacheSums[first + next] = sums;
+        return sums;
+    }
+
+    /// <summary>What one call adds to each of its groups, read from the record once.</summary>
+    internal readonly struct Delta(CallRecord call, long costE10)
+    {
+        public readonly long Input = call.Usage.Input;
+        public readonly long CacheRead = call.Usage.CacheRead;
+        public readonly long CacheWrite5m = call.Usage.CacheWrite5m;
+        public readonly long CacheWrite1h = call.Usage.CacheWrite1h;
+        public readonly long Output = call.Usage.Output;
+        public readonly long Reasoning = call.Usage.Reasoning ?? 0;
+        public readonly long CostE10 = costE10;
+        public readonly long Unpriced = call.CostSource == CostSource.Unpriced ? 1 : 0;
+        public readonly long Missing = call.UsageStatus == UsageStatus.Missing ? 1 : 0;
+        public readonly long Local = call.CostSource == CostSource.Local ? 1 : 0;
     }
 
     /// <summary>Running sums of one group.</summary>
@@ -83,20 +127,19 @@ internal sealed class CallTotals
     {
         public long Calls, Input, CacheRead, CacheWrite5m, CacheWrite1h, Output, Reasoning, CostE10, Unpriced, Missing, Local;
 
-        public void Add(CallRecord call, long costE10)
+        public void Add(in Delta delta)
         {
-            var usage = call.Usage;
             Calls++;
-            Input += usage.Input;
-            CacheRead += usage.CacheRead;
-            CacheWrite5m += usage.CacheWrite5m;
-            CacheWrite1h += usage.CacheWrite1h;
-            Output += usage.Output;
-            Reasoning += usage.Reasoning ?? 0;
-            CostE10 += costE10;
-            Unpriced += call.CostSource == CostSource.Unpriced ? 1 : 0;
-            Missing += call.UsageStatus == UsageStatus.Missing ? 1 : 0;
-            Local += call.CostSource == CostSource.Local ? 1 : 0;
+            Input += delta.Input;
+            CacheRead += delta.CacheRead;
+            CacheWrite5m += delta.CacheWrite5m;
+            CacheWrite1h += delta.CacheWrite1h;
+            Output += delta.Output;
+            Reasoning += delta.Reasoning;
+            CostE10 += delta.CostE10;
+            Unpriced += delta.Unpriced;
+            Missing += delta.Missing;
+            Local += delta.Local;
         }
     }
 }

@@ -23,8 +23,13 @@ internal sealed class KeyedTable : IDisposable
     // Per transaction: the last millisecond holding rows when it began; the rows this transaction put in later
     // milliseconds (their buckets are probed here instead of in the file); whether the file has foreign ids.
     private readonly Dictionary<long, string> _fresh = [];
+
+    // Rows placed in fresh milliseconds but not yet in _fresh: rows usually arrive in time order, so a probe rarely
+    // needs the map (a bucket after every fresh millisecond is empty); it is filled from here only when one does.
+    private readonly List<(long Rk, string Id)> _unindexed = [];
     private readonly Dictionary<long, long> _seqs = [];
     private long _lastMillisecondAtBegin;
+    private long _maxFreshMillisecond = long.MinValue;
     private bool _mayHaveForeign;
     private long _lastSeqMillisecond = long.MinValue;
     private long _maxSeqMillisecond = long.MinValue;
@@ -72,6 +77,8 @@ internal sealed class KeyedTable : IDisposable
     public void End()
     {
         _fresh.Clear();
+        _unindexed.Clear();
+        _maxFreshMillisecond = long.MinValue;
         _seqs.Clear();
         _lastSeqMillisecond = long.MinValue;
         _maxSeqMillisecond = long.MinValue;
@@ -106,9 +113,11 @@ internal sealed class KeyedTable : IDisposable
     /// <summary>Notes a row that was inserted at <paramref name="rk"/>.</summary>
     public void Placed(string id, long rk, int foreign)
     {
-        if (CallKeys.MillisecondOf(rk) > _lastMillisecondAtBegin)
+        var millisecond = CallKeys.MillisecondOf(rk);
+        if (millisecond > _lastMillisecondAtBegin)
         {
-            _fresh[rk] = id;
+            _unindexed.Add((rk, id));
+            _maxFreshMillisecond = Math.Max(_maxFreshMillisecond, millisecond);
         }
 
         if (foreign != CallKeys.Native)
@@ -176,6 +185,18 @@ internal sealed class KeyedTable : IDisposable
             return ProbeFile(id, home, millisecond, out rk);
         }
 
+        if (millisecond > _maxFreshMillisecond)
+        {
+            rk = CallKeys.Key(millisecond, home); // a millisecond after all this transaction wrote: its bucket is empty
+            return false;
+        }
+
+        foreach (var (placed, placedId) in _unindexed)
+        {
+            _fresh[placed] = placedId;
+        }
+
+        _unindexed.Clear();
         var slot = home;
         do
         {

@@ -98,11 +98,18 @@ internal sealed class SqliteWriter : IDisposable
     // milliseconds (their buckets are probed here instead of in the file); whether the file has foreign ids.
     private readonly Dictionary<(int Kind, string Key), List<long>> _postings = [];
     private readonly Stack<List<long>> _spareLists = new();
+
+    // Per posting kind, the list used last: consecutive rows usually belong to the same task (or call), so the common
+    // case skips hashing the key. Reset with the lists at the end of every transaction.
+    private readonly string?[] _lastPostKey = new string?[PostingList.ReceiptsByTask + 1];
+    private readonly List<long>?[] _lastPostList = new List<long>?[PostingList.ReceiptsByTask + 1];
     private readonly KeyedTable _receiptKeys;
     private byte[] _posting = new byte[1024];
     private readonly Queue<string> _recentOrder = new();
     private readonly string?[] _boundCallText = new string?[28];
     private readonly string?[] _boundReceiptText = new string?[14];
+    private readonly long?[] _boundCallNumber = new long?[31];
+    private readonly bool[] _callNumberBound = new bool[31];
     private byte[] _utf8 = new byte[512];
     private bool _disposed;
 
@@ -262,6 +269,8 @@ internal sealed class SqliteWriter : IDisposable
                 }
 
                 _postings.Clear();
+                Array.Clear(_lastPostKey);
+                Array.Clear(_lastPostList);
                 _batchCalls.Clear(); // remembered above only when the transaction committed
             }
         }
@@ -345,8 +354,8 @@ internal sealed class SqliteWriter : IDisposable
         var b = _boundCallText;
         var usage = call.Usage;
         NativeSqlite.BindInt64(s, 28, rk);
-        NativeSqlite.BindInt64(s, 29, foreign);
-        NativeSqlite.BindInt64(s, 30, _callKeys.NextSeq(CallKeys.MillisecondOf(rk)));
+        BindRepeated(s, 29, foreign);
+        BindRepeated(s, 30, _callKeys.NextSeq(CallKeys.MillisecondOf(rk)));
         BindText(s, 1, call.Id);
         NativeSqlite.BindInt64(s, 2, call.Timestamp.ToUnixTimeMilliseconds());
         BindOptional(s, b, 3, call.Session);
@@ -358,20 +367,20 @@ internal sealed class SqliteWriter : IDisposable
         BindOptional(s, b, 9, call.Provider ?? "", keepEmpty: true);
         BindOptional(s, b, 10, call.Model ?? "", keepEmpty: true);
         NativeSqlite.BindInt64(s, 11, usage.Input);
-        NativeSqlite.BindInt64(s, 12, usage.CacheRead);
-        NativeSqlite.BindInt64(s, 13, usage.CacheWrite5m);
-        NativeSqlite.BindInt64(s, 14, usage.CacheWrite1h);
+        BindRepeated(s, 12, usage.CacheRead);
+        BindRepeated(s, 13, usage.CacheWrite5m);
+        BindRepeated(s, 14, usage.CacheWrite1h);
         NativeSqlite.BindInt64(s, 15, usage.Output);
-        BindNullable(s, 16, usage.Reasoning);
+        BindRepeated(s, 16, usage.Reasoning);
         long? costE10 = call.CostUsd is { } cost ? LedgerMoney.ToE10(cost) : null;
         BindNullable(s, 17, costE10);
-        NativeSqlite.BindInt64(s, 18, (int)call.CostSource);
+        BindRepeated(s, 18, (int)call.CostSource);
         BindOptional(s, b, 19, StoredPriceKey(call), keepEmpty: true);
-        NativeSqlite.BindInt64(s, 20, (int)call.UsageStatus);
+        BindRepeated(s, 20, (int)call.UsageStatus);
         NativeSqlite.BindInt64(s, 21, call.LatencyMs);
-        NativeSqlite.BindInt64(s, 22, call.Ok ? 1 : 0);
-        NativeSqlite.BindInt64(s, 23, call.Retries);
-        NativeSqlite.BindInt64(s, 24, call.Attempt);
+        BindRepeated(s, 22, call.Ok ? 1 : 0);
+        BindRepeated(s, 23, call.Retries);
+        BindRepeated(s, 24, call.Attempt);
         BindOptional(s, b, 25, call.RequestId);
         BindOptional(s, b, 26, call.Error is null ? null : ErrorText.Scrub(call.Error));
         BindOptional(s, b, 27, call.Tags is null || call.Tags.Count == 0 ? null : LedgerJson.WriteMap(call.Tags));
@@ -500,12 +509,20 @@ internal sealed class SqliteWriter : IDisposable
             return;
         }
 
+        if (_lastPostList[kind] is { } last && string.Equals(_lastPostKey[kind], key, StringComparison.Ordinal))
+        {
+            last.Add(rk);
+            return;
+        }
+
         if (!_postings.TryGetValue((kind, key), out var keys))
         {
             keys = _spareLists.Count > 0 ? _spareLists.Pop() : [];
             _postings.Add((kind, key), keys);
         }
 
+        _lastPostKey[kind] = key;
+        _lastPostList[kind] = keys;
         keys.Add(rk);
     }
 
@@ -653,6 +670,22 @@ internal sealed class SqliteWriter : IDisposable
         }
 
         bound[index] = value;
+    }
+
+    /// <summary>
+    /// Binds a number column of the call insert that is usually the same as in the previous call (a flag, an enum, a
+    /// count that is mostly zero). Like <see cref="BindOptional"/>, an unchanged value is not bound again.
+    /// </summary>
+    private void BindRepeated(sqlite3_stmt statement, int index, long? value)
+    {
+        if (_callNumberBound[index] && _boundCallNumber[index] == value)
+        {
+            return;
+        }
+
+        BindNullable(statement, index, value);
+        _boundCallNumber[index] = value;
+        _callNumberBound[index] = true;
     }
 
     private static void BindNullable(sqlite3_stmt statement, int index, long? value)

@@ -70,6 +70,26 @@ public sealed class SqliteCallKeysTests
     }
 
     [Test]
+    public async Task Append_EarlierMillisecondRevisitedInOneBatch_FindsTheDuplicateAndTheCollision()
+    {
+        // Rows usually arrive in time order; here the batch goes back to the first millisecond after a later one, so
+        // the writer must still see what it placed there: a repeat of a is skipped, b (same home slot) moves on.
+        const string later = "2026-03-01T10:00:05Z";
+        var a = CageId(Ts, "ZZZZ");
+        var b = CageId(Ts, "ZZZZ");
+        var c = CageId(later, "0001");
+        Assume.That(a, Is.Not.EqualTo(b));
+
+        var result = await Ledger.AppendAsync(Batch(Call(a, Ts, task: "ta"), Call(c, later, task: "tc"), Call(a, Ts, task: "ta"), Call(b, Ts, task: "tb")));
+
+        Assert.That((result.CallsAdded, result.CallsSkipped), Is.EqualTo((3, 1)));
+        Assert.That((await Ledger.FindCallAsync(a))?.Task, Is.EqualTo("ta"));
+        Assert.That((await Ledger.FindCallAsync(b))?.Task, Is.EqualTo("tb"));
+        Assert.That((await Ledger.FindCallAsync(c))?.Task, Is.EqualTo("tc"));
+        Assert.That(await CountCalls(), Is.EqualTo(3));
+    }
+
+    [Test]
     public async Task Append_ThousandForeignIdsInOneMillisecond_AllFoundAndReimportAddsNothing()
     {
         var calls = Enumerable.Range(0, 1000).Select(i => Call("ref-" + i, Ts, task: "t" + (i % 7))).ToArray();

@@ -98,6 +98,52 @@ public sealed class SqliteLedgerAppendTests
     }
 
     [Test]
+    public async Task AppendAsync_NumbersChangingOrNotFromCallToCall_StoresEachCallsOwn()
+    {
+        // The writer does not rebind a number column that equals the previous call's: each call must still read back
+        // exactly, including values that return to an earlier one, across batches, and NULL after a number.
+        var specs = new (string Id, TokenUsage Usage, decimal? Cost, CostSource Source, UsageStatus Status, bool Ok, int Retries, int Attempt)[]
+        {
+            ("c_1", new TokenUsage(100, 20, 5, 1, 50, 10), 0.01m, CostSource.Catalog, UsageStatus.Reported, true, 0, 1),
+            ("c_2", new TokenUsage(100, 20, 5, 1, 50, 10), 0.01m, CostSource.Catalog, UsageStatus.Reported, true, 0, 1),
+            ("c_3", new TokenUsage(100, Output: 50), null, CostSource.Unpriced, UsageStatus.Missing, false, 2, 3),
+            ("c_4", new TokenUsage(100, 20, 5, 1, 50, 10), 0m, CostSource.Local, UsageStatus.Estimated, true, 0, 1),
+        };
+        var calls = specs.Select((c, i) => new CallRecord
+        {
+            Id = c.Id, Timestamp = At("2026-03-01T10:00:00Z").AddSeconds(i), Provider = "anthropic", Model = "claude-opus-4-8",
+            Usage = c.Usage, CostUsd = c.Cost, CostSource = c.Source, UsageStatus = c.Status, Ok = c.Ok, Retries = c.Retries, Attempt = c.Attempt,
+        }).ToArray();
+
+        await Ledger.AppendAsync(Batch(calls[0], calls[1], calls[2]));
+        await Ledger.AppendAsync(Batch(calls[3]));
+
+        foreach (var spec in specs)
+        {
+            var stored = await Ledger.FindCallAsync(spec.Id);
+            Assert.That(stored, Is.Not.Null, spec.Id);
+            Assert.That((stored!.Usage, stored.CostUsd, stored.CostSource, stored.UsageStatus, stored.Ok, stored.Retries, stored.Attempt),
+                Is.EqualTo((spec.Usage, spec.Cost, spec.Source, spec.Status, spec.Ok, spec.Retries, spec.Attempt)), spec.Id);
+        }
+    }
+
+    [Test]
+    public async Task CallsForTaskAsync_TasksAlternatingWithinAndAcrossBatches_ReturnsEachTasksCalls()
+    {
+        await Ledger.AppendAsync(Batch(
+            Call("c_1", "2026-03-01T10:00:00Z", task: "t1"),
+            Call("c_2", "2026-03-01T10:00:01Z", task: "t2"),
+            Call("c_3", "2026-03-01T10:00:02Z", task: new string("t1".AsSpan())),
+            Call("c_4", "2026-03-01T10:00:03Z", task: null)));
+        await Ledger.AppendAsync(Batch(
+            Call("c_5", "2026-03-01T10:00:04Z", task: "t2"),
+            Call("c_6", "2026-03-01T10:00:05Z", task: "t1")));
+
+        Assert.That((await Ledger.CallsForTaskAsync("t1")).Select(c => c.Id), Is.EqualTo(new[] { "c_1", "c_3", "c_6" }));
+        Assert.That((await Ledger.CallsForTaskAsync("t2")).Select(c => c.Id), Is.EqualTo(new[] { "c_2", "c_5" }));
+    }
+
+    [Test]
     public async Task AppendAsync_SameBatchTwice_SkipsEverythingTheSecondTime()
     {
         var batch = new LedgerBatch([Call("c_1"), Call("c_2")], [Receipt("r_1", callId: "c_1")]);
