@@ -10,8 +10,19 @@ namespace CageNet.Metering;
 /// drained by one background pump that writes batches, retries a failed batch with back-off, then drops and
 /// counts it. Enqueuing never blocks and never throws: a full queue drops the record and counts it.
 /// </summary>
+/// <remarks>
+/// The pump is a dedicated background thread, not a thread-pool task: the SQLite ledger commits synchronously,
+/// and a pool thread blocked in a commit (or spinning for the next work item between wake-ups) would be taken
+/// from the application. Producers never wait for it; they wake it only when a backlog of
+/// <see cref="WakeBacklog"/> records has built up, so a burst is written (and its records released) within a
+/// fraction of a millisecond instead of waiting for the next poll, and the records queued at any moment stay few
+/// enough that garbage collections do not have to promote them.
+/// </remarks>
 internal sealed class LedgerPipeline : IAsyncDisposable
 {
+    /// <summary>Queued records at which a producer wakes the pump instead of leaving it to its next poll.</summary>
+    internal const int WakeBacklog = 1024;
+
     private const int ActiveRounds = 16;
     private static readonly TimeSpan MaxPollInterval = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan[] Backoff = [TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5)];
@@ -25,7 +36,7 @@ internal sealed class LedgerPipeline : IAsyncDisposable
     private readonly int _maxBatch;
     private readonly int _maxRetries;
     private readonly CancellationTokenSource _stopping = new();
-    private readonly Task _pump;
+    private readonly TaskCompletionSource _pumpExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _count;      // records in the queue (the bound); the pump subtracts per batch, not per record
     private int _sleeping;   // 1 while the pump waits for a signal
     private volatile bool _completed;
@@ -48,7 +59,7 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         // its Activity): it would hold them for the process's lifetime and leak them into the sink.
         using (ExecutionContext.SuppressFlow())
         {
-            _pump = Task.Run(PumpAsync);
+            new Thread(RunPump) { IsBackground = true, Name = "Cage ledger pump" }.Start();
         }
     }
 
@@ -66,7 +77,8 @@ internal sealed class LedgerPipeline : IAsyncDisposable
     {
         // Count first, then check for shutdown: the pump only exits once the count is back to zero, so a record
         // that got past this check is always written (or counted as dropped), never stranded in the queue.
-        if (Interlocked.Increment(ref _count) > _capacity || _completed)
+        var count = Interlocked.Increment(ref _count);
+        if (count > _capacity || _completed)
         {
             Interlocked.Decrement(ref _count);
             var dropped = Interlocked.Increment(ref _dropped);
@@ -88,10 +100,15 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         }
 
         _queue.Enqueue(record);
+        if (count == WakeBacklog)
+        {
+            Wake(); // once per crossing: the pump drains the backlog as a batch now, not at its next poll
+        }
+
         return true;
     }
 
-    // Only flushes and shutdown signal the pump: producers never pay for a wake-up (the pump polls, see PumpAsync).
+    // Flushes, shutdown and a backlog of WakeBacklog records signal the pump; otherwise it polls (see Pump).
     private void Wake()
     {
         if (Interlocked.Exchange(ref _sleeping, 0) == 1)
@@ -108,10 +125,29 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         _queue.Enqueue(marker);
         Wake();
         // If the pump has stopped (shutdown), the marker may never be read: everything before it was drained anyway.
-        await Task.WhenAny(marker.Completion.Task, _pump).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await Task.WhenAny(marker.Completion.Task, _pumpExited.Task).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task PumpAsync()
+    private void RunPump()
+    {
+        try
+        {
+            Pump();
+        }
+#pragma warning disable CA1031 // An exception escaping a thread would end the process: the host must outlive its ledger.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Interlocked.Increment(ref _faults);
+            Quietly(() => Log.PumpFailed(_logger, ex));
+        }
+        finally
+        {
+            _pumpExited.TrySetResult();
+        }
+    }
+
+    private void Pump()
     {
         var calls = new List<CallRecord>(Math.Min(_maxBatch, 1024));
         var receipts = new List<SavingsReceipt>();
@@ -138,7 +174,7 @@ internal sealed class LedgerPipeline : IAsyncDisposable
             {
                 Interlocked.Add(ref _count, -(calls.Count + receipts.Count));
                 // The lists are reused for the next batch: sinks copy what they keep (see ILedgerSink).
-                await WriteWithRetriesAsync(new LedgerBatch(calls, receipts)).ConfigureAwait(false);
+                WriteWithRetries(new LedgerBatch(calls, receipts));
                 calls.Clear();
                 receipts.Clear();
                 idleRounds = 0;
@@ -167,13 +203,13 @@ internal sealed class LedgerPipeline : IAsyncDisposable
                     return;
                 }
 
-                await Task.Yield(); // a producer that passed the shutdown check is about to enqueue
+                Thread.Yield(); // a producer that passed the shutdown check is about to enqueue
                 continue;
             }
 
-            // Poll every millisecond while records flow (a steady stream is batched and never needs a signal, and a
-            // spinning pump would fight producers for the queue's cache lines), then back off to MaxPollInterval when
-            // idle. Producers never signal; flushes and shutdown do.
+            // Poll every millisecond while records flow (a steady stream is batched without signals, and a spinning
+            // pump would fight producers for the queue's cache lines), then back off to MaxPollInterval when idle.
+            // Flushes, shutdown and a backlog of WakeBacklog records signal.
             idleRounds++;
             var wait = idleRounds <= ActiveRounds
                 ? TimeSpan.FromMilliseconds(1)
@@ -185,14 +221,14 @@ internal sealed class LedgerPipeline : IAsyncDisposable
                 continue;
             }
 
-            await _signal.WaitAsync(wait).ConfigureAwait(false);
+            _signal.Wait(wait);
             Interlocked.Exchange(ref _sleeping, 0);
         }
     }
 
     // Never throws: a sink, logger or metric listener that throws is counted and logged (if logging works at all),
     // so the pump keeps running and flushes keep completing.
-    private async Task WriteWithRetriesAsync(LedgerBatch batch)
+    private void WriteWithRetries(LedgerBatch batch)
     {
         var count = batch.Count;
         for (var attempt = 1; ; attempt++)
@@ -200,7 +236,13 @@ internal sealed class LedgerPipeline : IAsyncDisposable
             Exception? failure = null;
             try
             {
-                await _sink.WriteAsync(batch, _stopping.Token).ConfigureAwait(false);
+                // The pump's own thread: waiting for an asynchronous sink here blocks nothing else (and the SQLite
+                // ledger completes synchronously anyway).
+                var write = _sink.WriteAsync(batch, _stopping.Token);
+                if (!write.IsCompletedSuccessfully)
+                {
+                    write.AsTask().GetAwaiter().GetResult();
+                }
             }
 #pragma warning disable CA1031 // A sink fault must never escape the pipeline: it is logged and counted.
             catch (Exception ex)
@@ -227,6 +269,28 @@ internal sealed class LedgerPipeline : IAsyncDisposable
             Interlocked.Increment(ref _faults);
             Interlocked.Increment(ref _faultsSinceSuccess);
             Quietly(() => _instruments.Faults.Add(1));
+            if (failure is CageValidationException refused)
+            {
+                // The sink refused a record (a timestamp outside the ledger's range, an amount it cannot store): a
+                // retry would fail the same way. Write the others one by one so that only the refused record is lost.
+                if (count > 1)
+                {
+                    WriteOneByOne(batch);
+                }
+                else
+                {
+                    Interlocked.Add(ref _dropped, 1);
+                    Interlocked.Add(ref _droppedAccepted, 1);
+                    Quietly(() =>
+                    {
+                        _instruments.Dropped.Add(1);
+                        Log.RecordRefused(_logger, refused.Field, refused.Message);
+                    });
+                }
+
+                return;
+            }
+
             if (attempt > _maxRetries || _stopping.IsCancellationRequested)
             {
                 Interlocked.Add(ref _dropped, count);
@@ -242,14 +306,22 @@ internal sealed class LedgerPipeline : IAsyncDisposable
 
             var tries = attempt;
             Quietly(() => Log.LedgerWriteRetry(_logger, failure, count, tries));
-            try
-            {
-                await Task.Delay(Backoff[Math.Min(attempt - 1, Backoff.Length - 1)], _stopping.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                // Shutting down: one last attempt happens on the next loop turn, then the batch is dropped.
-            }
+            // Shutting down cuts the back-off short: one last attempt happens on the next loop turn, then the batch is dropped.
+            _stopping.Token.WaitHandle.WaitOne(Backoff[Math.Min(attempt - 1, Backoff.Length - 1)]);
+        }
+    }
+
+    // Calls before receipts, each in arrival order: the order in which a sink stores a batch.
+    private void WriteOneByOne(LedgerBatch batch)
+    {
+        foreach (var call in batch.Calls)
+        {
+            WriteWithRetries(new LedgerBatch([call], []));
+        }
+
+        foreach (var receipt in batch.Receipts)
+        {
+            WriteWithRetries(new LedgerBatch([], [receipt]));
         }
     }
 
@@ -274,14 +346,14 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         _signal.Release();
         try
         {
-            await _pump.WaitAsync(timeout).ConfigureAwait(false);
+            await _pumpExited.Task.WaitAsync(timeout).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
             Quietly(() => Log.DrainTimedOut(_logger, timeout, Volatile.Read(ref _count)));
             await _stopping.CancelAsync().ConfigureAwait(false);
             // Give an in-flight write a moment to observe the cancellation before the caller disposes the sink.
-            await Task.WhenAny(_pump, Task.Delay(TimeSpan.FromSeconds(1))).ConfigureAwait(false);
+            await Task.WhenAny(_pumpExited.Task, Task.Delay(TimeSpan.FromSeconds(1))).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // Shutdown is best effort: nothing from the pump escapes to the disposer.
         catch (Exception)
