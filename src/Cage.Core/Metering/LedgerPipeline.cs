@@ -16,12 +16,16 @@ namespace CageNet.Metering;
 /// from the application. Producers never wait for it; they wake it only when a backlog of
 /// <see cref="WakeBacklog"/> records has built up, so a burst is written (and its records released) within a
 /// fraction of a millisecond instead of waiting for the next poll, and the records queued at any moment stay few
-/// enough that garbage collections do not have to promote them.
+/// enough that garbage collections do not have to promote them. After <see cref="DefaultIdleExit"/> without a
+/// record the thread ends, and the next record starts a new one: a meter that is never disposed holds no thread.
 /// </remarks>
 internal sealed class LedgerPipeline : IAsyncDisposable
 {
     /// <summary>Queued records at which a producer wakes the pump instead of leaving it to its next poll.</summary>
     internal const int WakeBacklog = 1024;
+
+    /// <summary>How long the pump waits without a record before its thread ends (the next record starts another).</summary>
+    internal static readonly TimeSpan DefaultIdleExit = TimeSpan.FromSeconds(10);
 
     private const int ActiveRounds = 16;
     private static readonly TimeSpan MaxPollInterval = TimeSpan.FromMilliseconds(50);
@@ -39,6 +43,9 @@ internal sealed class LedgerPipeline : IAsyncDisposable
     private readonly TaskCompletionSource _pumpExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _count;      // records in the queue (the bound); the pump subtracts per batch, not per record
     private int _sleeping;   // 1 while the pump waits for a signal
+    private int _pumpRunning; // 1 while a pump thread owns the queue; 0 after it ended idle
+    private readonly int _wakeAt;
+    private readonly long _idleExitMs;
     private volatile bool _completed;
     private long _written;
     private long _dropped;
@@ -46,7 +53,7 @@ internal sealed class LedgerPipeline : IAsyncDisposable
     private long _faultsSinceSuccess;
     private int _disposed;
 
-    public LedgerPipeline(ILedgerSink sink, MeteringOptions options, TimeProvider time, ILogger logger, CageInstruments instruments)
+    public LedgerPipeline(ILedgerSink sink, MeteringOptions options, TimeProvider time, ILogger logger, CageInstruments instruments, TimeSpan? idleExit = null)
     {
         _sink = sink;
         _ = time; // pipeline mechanics (back-off, drain timeout) use the real clock: a test's fake clock must not stall them
@@ -55,11 +62,31 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         _capacity = Math.Max(16, options.QueueCapacity);
         _maxBatch = Math.Max(1, options.MaxBatchSize);
         _maxRetries = Math.Max(0, options.MaxRetries);
-        // The pump must not capture the ExecutionContext of whoever created the meter (a request's AsyncLocals,
-        // its Activity): it would hold them for the process's lifetime and leak them into the sink.
-        using (ExecutionContext.SuppressFlow())
+        _wakeAt = Math.Min(WakeBacklog, _capacity / 2); // a small queue must not fill up before the wake-up
+        _idleExitMs = (long)(idleExit ?? DefaultIdleExit).TotalMilliseconds;
+        EnsurePump();
+    }
+
+    /// <summary>Whether a pump thread is running (it ends after an idle spell and restarts on the next record).</summary>
+    internal bool PumpRunning => Volatile.Read(ref _pumpRunning) == 1;
+
+    private void EnsurePump()
+    {
+        if (Volatile.Read(ref _pumpRunning) != 0 || Interlocked.CompareExchange(ref _pumpRunning, 1, 0) != 0)
         {
-            new Thread(RunPump) { IsBackground = true, Name = "Cage ledger pump" }.Start();
+            return;
+        }
+
+        try
+        {
+            // UnsafeStart: the pump must not capture the ExecutionContext of whoever started it (a request's
+            // AsyncLocals, its Activity): it would hold them and leak them into the sink.
+            new Thread(RunPump) { IsBackground = true, Name = "Cage ledger pump" }.UnsafeStart();
+        }
+        catch
+        {
+            Volatile.Write(ref _pumpRunning, 0); // no thread after all: the next record tries again
+            throw;
         }
     }
 
@@ -100,9 +127,14 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         }
 
         _queue.Enqueue(record);
-        if (count == WakeBacklog)
+        if (count == _wakeAt)
         {
             Wake(); // once per crossing: the pump drains the backlog as a batch now, not at its next poll
+        }
+
+        if (Volatile.Read(ref _pumpRunning) == 0)
+        {
+            EnsurePump(); // the pump ended after an idle spell
         }
 
         return true;
@@ -124,6 +156,7 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         var marker = new FlushMarker();
         _queue.Enqueue(marker);
         Wake();
+        EnsurePump();
         // If the pump has stopped (shutdown), the marker may never be read: everything before it was drained anyway.
         await Task.WhenAny(marker.Completion.Task, _pumpExited.Task).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -132,7 +165,10 @@ internal sealed class LedgerPipeline : IAsyncDisposable
     {
         try
         {
-            Pump();
+            if (!Pump())
+            {
+                return; // ended idle: the next record starts a new pump
+            }
         }
 #pragma warning disable CA1031 // An exception escaping a thread would end the process: the host must outlive its ledger.
         catch (Exception ex)
@@ -141,18 +177,18 @@ internal sealed class LedgerPipeline : IAsyncDisposable
             Interlocked.Increment(ref _faults);
             Quietly(() => Log.PumpFailed(_logger, ex));
         }
-        finally
-        {
-            _pumpExited.TrySetResult();
-        }
+
+        _pumpExited.TrySetResult(); // drained at shutdown (or broken): flushes and the drain stop waiting
     }
 
-    private void Pump()
+    // Returns true when the pipeline is complete and drained, false when it ends after an idle spell.
+    private bool Pump()
     {
         var calls = new List<CallRecord>(Math.Min(_maxBatch, 1024));
         var receipts = new List<SavingsReceipt>();
         var markers = new List<FlushMarker>();
         var idleRounds = 0;
+        var idleSince = 0L;
         while (true)
         {
             while (calls.Count + receipts.Count < _maxBatch && _queue.TryDequeue(out var item))
@@ -200,7 +236,7 @@ internal sealed class LedgerPipeline : IAsyncDisposable
             {
                 if (Volatile.Read(ref _count) == 0 && _queue.IsEmpty)
                 {
-                    return;
+                    return true;
                 }
 
                 Thread.Yield(); // a producer that passed the shutdown check is about to enqueue
@@ -210,7 +246,24 @@ internal sealed class LedgerPipeline : IAsyncDisposable
             // Poll every millisecond while records flow (a steady stream is batched without signals, and a spinning
             // pump would fight producers for the queue's cache lines), then back off to MaxPollInterval when idle.
             // Flushes, shutdown and a backlog of WakeBacklog records signal.
-            idleRounds++;
+            if (++idleRounds == 1)
+            {
+                idleSince = Environment.TickCount64;
+            }
+            else if (Environment.TickCount64 - idleSince >= _idleExitMs)
+            {
+                // Give the queue up, then look again: a producer that enqueued before seeing the pump stopped did
+                // not start a new one, so this pump takes the record (unless another pump already has).
+                Interlocked.Exchange(ref _pumpRunning, 0);
+                if ((_queue.IsEmpty && !_completed) || Interlocked.CompareExchange(ref _pumpRunning, 1, 0) != 0)
+                {
+                    return false;
+                }
+
+                idleRounds = 0;
+                continue;
+            }
+
             var wait = idleRounds <= ActiveRounds
                 ? TimeSpan.FromMilliseconds(1)
                 : TimeSpan.FromMilliseconds(Math.Min(MaxPollInterval.TotalMilliseconds, 1 << Math.Min(10, (idleRounds - ActiveRounds) / 4)));
@@ -230,6 +283,24 @@ internal sealed class LedgerPipeline : IAsyncDisposable
     // so the pump keeps running and flushes keep completing.
     private void WriteWithRetries(LedgerBatch batch)
     {
+        if (TryWrite(batch, out var refused))
+        {
+            return;
+        }
+
+        if (refused is not null)
+        {
+            // The sink refused a record (a timestamp outside the ledger's range, an amount it cannot store): a retry
+            // would fail the same way, and it is not a fault of the ledger. Find the refused records by halving, so
+            // that only they are lost and a 4,096-record batch costs about two dozen writes, not 4,096.
+            WriteSplitting(batch, refused);
+        }
+    }
+
+    // True when written; false when dropped, with the sink's refusal when that is why (nothing counted for it yet).
+    private bool TryWrite(LedgerBatch batch, out CageValidationException? refused)
+    {
+        refused = null;
         var count = batch.Count;
         for (var attempt = 1; ; attempt++)
         {
@@ -237,9 +308,14 @@ internal sealed class LedgerPipeline : IAsyncDisposable
             try
             {
                 // The pump's own thread: waiting for an asynchronous sink here blocks nothing else (and the SQLite
-                // ledger completes synchronously anyway).
+                // ledger completes synchronously anyway). A completed ValueTask is still consumed: its source may
+                // be pooled and reset in GetResult.
                 var write = _sink.WriteAsync(batch, _stopping.Token);
-                if (!write.IsCompletedSuccessfully)
+                if (write.IsCompleted)
+                {
+                    write.GetAwaiter().GetResult();
+                }
+                else
                 {
                     write.AsTask().GetAwaiter().GetResult();
                 }
@@ -263,45 +339,24 @@ internal sealed class LedgerPipeline : IAsyncDisposable
                         Log.LedgerRecovered(_logger, recovered);
                     }
                 });
-                return;
+                return true;
+            }
+
+            if (failure is CageValidationException validation)
+            {
+                refused = validation;
+                return false;
             }
 
             Interlocked.Increment(ref _faults);
             Interlocked.Increment(ref _faultsSinceSuccess);
             Quietly(() => _instruments.Faults.Add(1));
-            if (failure is CageValidationException refused)
-            {
-                // The sink refused a record (a timestamp outside the ledger's range, an amount it cannot store): a
-                // retry would fail the same way. Write the others one by one so that only the refused record is lost.
-                if (count > 1)
-                {
-                    WriteOneByOne(batch);
-                }
-                else
-                {
-                    Interlocked.Add(ref _dropped, 1);
-                    Interlocked.Add(ref _droppedAccepted, 1);
-                    Quietly(() =>
-                    {
-                        _instruments.Dropped.Add(1);
-                        Log.RecordRefused(_logger, refused.Field, refused.Message);
-                    });
-                }
-
-                return;
-            }
-
             if (attempt > _maxRetries || _stopping.IsCancellationRequested)
             {
-                Interlocked.Add(ref _dropped, count);
-                Interlocked.Add(ref _droppedAccepted, count);
+                CountDropped(count);
                 var attempts = attempt;
-                Quietly(() =>
-                {
-                    _instruments.Dropped.Add(count);
-                    Log.LedgerBatchDropped(_logger, failure, count, attempts);
-                });
-                return;
+                Quietly(() => Log.LedgerBatchDropped(_logger, failure, count, attempts));
+                return false;
             }
 
             var tries = attempt;
@@ -311,18 +366,86 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         }
     }
 
-    // Calls before receipts, each in arrival order: the order in which a sink stores a batch.
-    private void WriteOneByOne(LedgerBatch batch)
+    // Writes a refused batch in halves (calls before receipts, each in arrival order, as a sink stores a batch). A
+    // single record the sink refuses is dropped and logged with its field. If a half is dropped for a real fault
+    // (after its retries), the rest is dropped with it rather than retried piece by piece: one back-off ladder,
+    // as for any failed batch.
+    private void WriteSplitting(LedgerBatch batch, CageValidationException refused)
     {
-        foreach (var call in batch.Calls)
+        var records = new List<object>(batch.Count);
+        records.AddRange(batch.Calls);
+        records.AddRange(batch.Receipts);
+        var pending = new Stack<(int Start, int Length, CageValidationException? Refused)>();
+        pending.Push((0, records.Count, refused));
+        while (pending.TryPop(out var part))
         {
-            WriteWithRetries(new LedgerBatch([call], []));
+            var refusal = part.Refused;
+            if (refusal is null)
+            {
+                var slice = Slice(records, part.Start, part.Length);
+                if (TryWrite(slice, out refusal))
+                {
+                    continue;
+                }
+
+                if (refusal is null)
+                {
+                    // A real fault: this part was dropped after its retries; drop what is left without more writes.
+                    var left = 0;
+                    foreach (var rest in pending)
+                    {
+                        left += rest.Length;
+                    }
+
+                    CountDropped(left);
+                    return;
+                }
+            }
+
+            if (part.Length == 1)
+            {
+                CountDropped(1);
+                var field = refusal.Field;
+                var reason = refusal.Message;
+                Quietly(() => Log.RecordRefused(_logger, field, reason));
+                continue;
+            }
+
+            var half = part.Length / 2;
+            pending.Push((part.Start + half, part.Length - half, null)); // second half after the first
+            pending.Push((part.Start, half, null));
+        }
+    }
+
+    private static LedgerBatch Slice(List<object> records, int start, int length)
+    {
+        var calls = new List<CallRecord>();
+        var receipts = new List<SavingsReceipt>();
+        for (var i = start; i < start + length; i++)
+        {
+            if (records[i] is CallRecord call)
+            {
+                calls.Add(call);
+            }
+            else
+            {
+                receipts.Add((SavingsReceipt)records[i]);
+            }
         }
 
-        foreach (var receipt in batch.Receipts)
+        return new LedgerBatch(calls, receipts);
+    }
+
+    private void CountDropped(int count)
+    {
+        if (count == 0)
         {
-            WriteWithRetries(new LedgerBatch([], [receipt]));
+            return;
         }
+
+        Interlocked.Add(ref _dropped, count);
+        Interlocked.Add(ref _droppedAccepted, count);
+        Quietly(() => _instruments.Dropped.Add(count));
     }
 
     private static void Quietly(Action action)
@@ -344,6 +467,7 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         _completed = true;
         Wake();
         _signal.Release();
+        EnsurePump(); // a pump that ended idle is started again to see the end
         try
         {
             await _pumpExited.Task.WaitAsync(timeout).ConfigureAwait(false);

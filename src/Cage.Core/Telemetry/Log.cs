@@ -31,7 +31,7 @@ internal static partial class Log
     [LoggerMessage(EventId = 1010, Level = LogLevel.Critical, Message = "Cage's ledger pump stopped on an unexpected error; metered records are no longer written")]
     public static partial void PumpFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 1011, Level = LogLevel.Error, Message = "Cage dropped a record the ledger refused ({Field}): {Reason}. The other records of its batch were written one by one")]
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Error, Message = "Cage dropped a record the ledger refused ({Field}): {Reason}")]
     public static partial void RecordRefused(ILogger logger, string field, string reason);
 
     [LoggerMessage(EventId = 1008, Level = LogLevel.Warning, Message = "Cage call to {Provider}/{Model} has no price; its cost is recorded as unknown (not $0)")]
