@@ -84,7 +84,10 @@ public sealed class MeteringOptions
     /// <summary>Most records written in one ledger transaction. Default 4,096.</summary>
     public int MaxBatchSize { get; set; } = 4_096;
 
-    /// <summary>Times a failed batch is retried (with back-off) before it is dropped and counted. Default 3.</summary>
+    /// <summary>
+    /// Times a failed batch is retried (with back-off) before it is dropped and counted. Default 3. A record the sink
+    /// refuses with <see cref="CageValidationException"/> is not retried: it is isolated and dropped alone.
+    /// </summary>
     public int MaxRetries { get; set; } = 3;
 
     /// <summary>

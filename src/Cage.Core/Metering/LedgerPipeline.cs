@@ -10,8 +10,23 @@ namespace CageNet.Metering;
 /// drained by one background pump that writes batches, retries a failed batch with back-off, then drops and
 /// counts it. Enqueuing never blocks and never throws: a full queue drops the record and counts it.
 /// </summary>
+/// <remarks>
+/// The pump is a dedicated background thread, not a thread-pool task: the SQLite ledger commits synchronously,
+/// and a pool thread blocked in a commit (or spinning for the next work item between wake-ups) would be taken
+/// from the application. Producers never wait for it; they wake it only when a backlog of
+/// <see cref="WakeBacklog"/> records has built up, so a burst is written (and its records released) within a
+/// fraction of a millisecond instead of waiting for the next poll, and the records queued at any moment stay few
+/// enough that garbage collections do not have to promote them. After <see cref="DefaultIdleExit"/> without a
+/// record the thread ends, and the next record starts a new one: a meter that is never disposed holds no thread.
+/// </remarks>
 internal sealed class LedgerPipeline : IAsyncDisposable
 {
+    /// <summary>Queued records at which a producer wakes the pump instead of leaving it to its next poll.</summary>
+    internal const int WakeBacklog = 1024;
+
+    /// <summary>How long the pump waits without a record before its thread ends (the next record starts another).</summary>
+    internal static readonly TimeSpan DefaultIdleExit = TimeSpan.FromSeconds(10);
+
     private const int ActiveRounds = 16;
     private static readonly TimeSpan MaxPollInterval = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan[] Backoff = [TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5)];
@@ -25,9 +40,12 @@ internal sealed class LedgerPipeline : IAsyncDisposable
     private readonly int _maxBatch;
     private readonly int _maxRetries;
     private readonly CancellationTokenSource _stopping = new();
-    private readonly Task _pump;
+    private readonly TaskCompletionSource _pumpExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _count;      // records in the queue (the bound); the pump subtracts per batch, not per record
     private int _sleeping;   // 1 while the pump waits for a signal
+    private int _pumpRunning; // 1 while a pump thread owns the queue; 0 after it ended idle
+    private readonly int _wakeAt;
+    private readonly long _idleExitMs;
     private volatile bool _completed;
     private long _written;
     private long _dropped;
@@ -35,7 +53,7 @@ internal sealed class LedgerPipeline : IAsyncDisposable
     private long _faultsSinceSuccess;
     private int _disposed;
 
-    public LedgerPipeline(ILedgerSink sink, MeteringOptions options, TimeProvider time, ILogger logger, CageInstruments instruments)
+    public LedgerPipeline(ILedgerSink sink, MeteringOptions options, TimeProvider time, ILogger logger, CageInstruments instruments, TimeSpan? idleExit = null)
     {
         _sink = sink;
         _ = time; // pipeline mechanics (back-off, drain timeout) use the real clock: a test's fake clock must not stall them
@@ -44,11 +62,31 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         _capacity = Math.Max(16, options.QueueCapacity);
         _maxBatch = Math.Max(1, options.MaxBatchSize);
         _maxRetries = Math.Max(0, options.MaxRetries);
-        // The pump must not capture the ExecutionContext of whoever created the meter (a request's AsyncLocals,
-        // its Activity): it would hold them for the process's lifetime and leak them into the sink.
-        using (ExecutionContext.SuppressFlow())
+        _wakeAt = Math.Min(WakeBacklog, _capacity / 2); // a small queue must not fill up before the wake-up
+        _idleExitMs = (long)(idleExit ?? DefaultIdleExit).TotalMilliseconds;
+        EnsurePump();
+    }
+
+    /// <summary>Whether a pump thread is running (it ends after an idle spell and restarts on the next record).</summary>
+    internal bool PumpRunning => Volatile.Read(ref _pumpRunning) == 1;
+
+    private void EnsurePump()
+    {
+        if (Volatile.Read(ref _pumpRunning) != 0 || Interlocked.CompareExchange(ref _pumpRunning, 1, 0) != 0)
         {
-            _pump = Task.Run(PumpAsync);
+            return;
+        }
+
+        try
+        {
+            // UnsafeStart: the pump must not capture the ExecutionContext of whoever started it (a request's
+            // AsyncLocals, its Activity): it would hold them and leak them into the sink.
+            new Thread(RunPump) { IsBackground = true, Name = "Cage ledger pump" }.UnsafeStart();
+        }
+        catch
+        {
+            Volatile.Write(ref _pumpRunning, 0); // no thread after all: the next record tries again
+            throw;
         }
     }
 
@@ -66,7 +104,8 @@ internal sealed class LedgerPipeline : IAsyncDisposable
     {
         // Count first, then check for shutdown: the pump only exits once the count is back to zero, so a record
         // that got past this check is always written (or counted as dropped), never stranded in the queue.
-        if (Interlocked.Increment(ref _count) > _capacity || _completed)
+        var count = Interlocked.Increment(ref _count);
+        if (count > _capacity || _completed)
         {
             Interlocked.Decrement(ref _count);
             var dropped = Interlocked.Increment(ref _dropped);
@@ -88,10 +127,20 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         }
 
         _queue.Enqueue(record);
+        if (count == _wakeAt)
+        {
+            Wake(); // once per crossing: the pump drains the backlog as a batch now, not at its next poll
+        }
+
+        if (Volatile.Read(ref _pumpRunning) == 0)
+        {
+            EnsurePump(); // the pump ended after an idle spell
+        }
+
         return true;
     }
 
-    // Only flushes and shutdown signal the pump: producers never pay for a wake-up (the pump polls, see PumpAsync).
+    // Flushes, shutdown and a backlog of WakeBacklog records signal the pump; otherwise it polls (see Pump).
     private void Wake()
     {
         if (Interlocked.Exchange(ref _sleeping, 0) == 1)
@@ -107,16 +156,39 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         var marker = new FlushMarker();
         _queue.Enqueue(marker);
         Wake();
+        EnsurePump();
         // If the pump has stopped (shutdown), the marker may never be read: everything before it was drained anyway.
-        await Task.WhenAny(marker.Completion.Task, _pump).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await Task.WhenAny(marker.Completion.Task, _pumpExited.Task).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task PumpAsync()
+    private void RunPump()
+    {
+        try
+        {
+            if (!Pump())
+            {
+                return; // ended idle: the next record starts a new pump
+            }
+        }
+#pragma warning disable CA1031 // An exception escaping a thread would end the process: the host must outlive its ledger.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Interlocked.Increment(ref _faults);
+            Quietly(() => Log.PumpFailed(_logger, ex));
+        }
+
+        _pumpExited.TrySetResult(); // drained at shutdown (or broken): flushes and the drain stop waiting
+    }
+
+    // Returns true when the pipeline is complete and drained, false when it ends after an idle spell.
+    private bool Pump()
     {
         var calls = new List<CallRecord>(Math.Min(_maxBatch, 1024));
         var receipts = new List<SavingsReceipt>();
         var markers = new List<FlushMarker>();
         var idleRounds = 0;
+        var idleSince = 0L;
         while (true)
         {
             while (calls.Count + receipts.Count < _maxBatch && _queue.TryDequeue(out var item))
@@ -138,7 +210,7 @@ internal sealed class LedgerPipeline : IAsyncDisposable
             {
                 Interlocked.Add(ref _count, -(calls.Count + receipts.Count));
                 // The lists are reused for the next batch: sinks copy what they keep (see ILedgerSink).
-                await WriteWithRetriesAsync(new LedgerBatch(calls, receipts)).ConfigureAwait(false);
+                WriteWithRetries(new LedgerBatch(calls, receipts));
                 calls.Clear();
                 receipts.Clear();
                 idleRounds = 0;
@@ -164,17 +236,34 @@ internal sealed class LedgerPipeline : IAsyncDisposable
             {
                 if (Volatile.Read(ref _count) == 0 && _queue.IsEmpty)
                 {
-                    return;
+                    return true;
                 }
 
-                await Task.Yield(); // a producer that passed the shutdown check is about to enqueue
+                Thread.Yield(); // a producer that passed the shutdown check is about to enqueue
                 continue;
             }
 
-            // Poll every millisecond while records flow (a steady stream is batched and never needs a signal, and a
-            // spinning pump would fight producers for the queue's cache lines), then back off to MaxPollInterval when
-            // idle. Producers never signal; flushes and shutdown do.
-            idleRounds++;
+            // Poll every millisecond while records flow (a steady stream is batched without signals, and a spinning
+            // pump would fight producers for the queue's cache lines), then back off to MaxPollInterval when idle.
+            // Flushes, shutdown and a backlog of WakeBacklog records signal.
+            if (++idleRounds == 1)
+            {
+                idleSince = Environment.TickCount64;
+            }
+            else if (Environment.TickCount64 - idleSince >= _idleExitMs)
+            {
+                // Give the queue up, then look again: a producer that enqueued before seeing the pump stopped did
+                // not start a new one, so this pump takes the record (unless another pump already has).
+                Interlocked.Exchange(ref _pumpRunning, 0);
+                if ((_queue.IsEmpty && !_completed) || Interlocked.CompareExchange(ref _pumpRunning, 1, 0) != 0)
+                {
+                    return false;
+                }
+
+                idleRounds = 0;
+                continue;
+            }
+
             var wait = idleRounds <= ActiveRounds
                 ? TimeSpan.FromMilliseconds(1)
                 : TimeSpan.FromMilliseconds(Math.Min(MaxPollInterval.TotalMilliseconds, 1 << Math.Min(10, (idleRounds - ActiveRounds) / 4)));
@@ -185,22 +274,51 @@ internal sealed class LedgerPipeline : IAsyncDisposable
                 continue;
             }
 
-            await _signal.WaitAsync(wait).ConfigureAwait(false);
+            _signal.Wait(wait);
             Interlocked.Exchange(ref _sleeping, 0);
         }
     }
 
     // Never throws: a sink, logger or metric listener that throws is counted and logged (if logging works at all),
     // so the pump keeps running and flushes keep completing.
-    private async Task WriteWithRetriesAsync(LedgerBatch batch)
+    private void WriteWithRetries(LedgerBatch batch)
     {
+        if (TryWrite(batch, out var refused))
+        {
+            return;
+        }
+
+        if (refused is not null)
+        {
+            // The sink refused a record (a timestamp outside the ledger's range, an amount it cannot store): a retry
+            // would fail the same way, and it is not a fault of the ledger. Find the refused records by halving, so
+            // that only they are lost and a 4,096-record batch costs about two dozen writes, not 4,096.
+            WriteSplitting(batch, refused);
+        }
+    }
+
+    // True when written; false when dropped, with the sink's refusal when that is why (nothing counted for it yet).
+    private bool TryWrite(LedgerBatch batch, out CageValidationException? refused)
+    {
+        refused = null;
         var count = batch.Count;
         for (var attempt = 1; ; attempt++)
         {
             Exception? failure = null;
             try
             {
-                await _sink.WriteAsync(batch, _stopping.Token).ConfigureAwait(false);
+                // The pump's own thread: waiting for an asynchronous sink here blocks nothing else (and the SQLite
+                // ledger completes synchronously anyway). A completed ValueTask is still consumed: its source may
+                // be pooled and reset in GetResult.
+                var write = _sink.WriteAsync(batch, _stopping.Token);
+                if (write.IsCompleted)
+                {
+                    write.GetAwaiter().GetResult();
+                }
+                else
+                {
+                    write.AsTask().GetAwaiter().GetResult();
+                }
             }
 #pragma warning disable CA1031 // A sink fault must never escape the pipeline: it is logged and counted.
             catch (Exception ex)
@@ -221,7 +339,13 @@ internal sealed class LedgerPipeline : IAsyncDisposable
                         Log.LedgerRecovered(_logger, recovered);
                     }
                 });
-                return;
+                return true;
+            }
+
+            if (failure is CageValidationException validation)
+            {
+                refused = validation;
+                return false;
             }
 
             Interlocked.Increment(ref _faults);
@@ -229,28 +353,99 @@ internal sealed class LedgerPipeline : IAsyncDisposable
             Quietly(() => _instruments.Faults.Add(1));
             if (attempt > _maxRetries || _stopping.IsCancellationRequested)
             {
-                Interlocked.Add(ref _dropped, count);
-                Interlocked.Add(ref _droppedAccepted, count);
+                CountDropped(count);
                 var attempts = attempt;
-                Quietly(() =>
-                {
-                    _instruments.Dropped.Add(count);
-                    Log.LedgerBatchDropped(_logger, failure, count, attempts);
-                });
-                return;
+                Quietly(() => Log.LedgerBatchDropped(_logger, failure, count, attempts));
+                return false;
             }
 
             var tries = attempt;
             Quietly(() => Log.LedgerWriteRetry(_logger, failure, count, tries));
-            try
+            // Shutting down cuts the back-off short: one last attempt happens on the next loop turn, then the batch is dropped.
+            _stopping.Token.WaitHandle.WaitOne(Backoff[Math.Min(attempt - 1, Backoff.Length - 1)]);
+        }
+    }
+
+    // Writes a refused batch in halves (calls before receipts, each in arrival order, as a sink stores a batch). A
+    // single record the sink refuses is dropped and logged with its field. If a half is dropped for a real fault
+    // (after its retries), the rest is dropped with it rather than retried piece by piece: one back-off ladder,
+    // as for any failed batch.
+    private void WriteSplitting(LedgerBatch batch, CageValidationException refused)
+    {
+        var records = new List<object>(batch.Count);
+        records.AddRange(batch.Calls);
+        records.AddRange(batch.Receipts);
+        var pending = new Stack<(int Start, int Length, CageValidationException? Refused)>();
+        pending.Push((0, records.Count, refused));
+        while (pending.TryPop(out var part))
+        {
+            var refusal = part.Refused;
+            if (refusal is null)
             {
-                await Task.Delay(Backoff[Math.Min(attempt - 1, Backoff.Length - 1)], _stopping.Token).ConfigureAwait(false);
+                var slice = Slice(records, part.Start, part.Length);
+                if (TryWrite(slice, out refusal))
+                {
+                    continue;
+                }
+
+                if (refusal is null)
+                {
+                    // A real fault: this part was dropped after its retries; drop what is left without more writes.
+                    var left = 0;
+                    foreach (var rest in pending)
+                    {
+                        left += rest.Length;
+                    }
+
+                    CountDropped(left);
+                    return;
+                }
             }
-            catch (OperationCanceledException)
+
+            if (part.Length == 1)
             {
-                // Shutting down: one last attempt happens on the next loop turn, then the batch is dropped.
+                CountDropped(1);
+                var field = refusal.Field;
+                var reason = refusal.Message;
+                Quietly(() => Log.RecordRefused(_logger, field, reason));
+                continue;
+            }
+
+            var half = part.Length / 2;
+            pending.Push((part.Start + half, part.Length - half, null)); // second half after the first
+            pending.Push((part.Start, half, null));
+        }
+    }
+
+    private static LedgerBatch Slice(List<object> records, int start, int length)
+    {
+        var calls = new List<CallRecord>();
+        var receipts = new List<SavingsReceipt>();
+        for (var i = start; i < start + length; i++)
+        {
+            if (records[i] is CallRecord call)
+            {
+                calls.Add(call);
+            }
+            else
+            {
+                receipts.Add((SavingsReceipt)records[i]);
             }
         }
+
+        return new LedgerBatch(calls, receipts);
+    }
+
+    private void CountDropped(int count)
+    {
+        if (count == 0)
+        {
+            return;
+        }
+
+        Interlocked.Add(ref _dropped, count);
+        Interlocked.Add(ref _droppedAccepted, count);
+        Quietly(() => _instruments.Dropped.Add(count));
     }
 
     private static void Quietly(Action action)
@@ -272,16 +467,17 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         _completed = true;
         Wake();
         _signal.Release();
+        EnsurePump(); // a pump that ended idle is started again to see the end
         try
         {
-            await _pump.WaitAsync(timeout).ConfigureAwait(false);
+            await _pumpExited.Task.WaitAsync(timeout).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
             Quietly(() => Log.DrainTimedOut(_logger, timeout, Volatile.Read(ref _count)));
             await _stopping.CancelAsync().ConfigureAwait(false);
             // Give an in-flight write a moment to observe the cancellation before the caller disposes the sink.
-            await Task.WhenAny(_pump, Task.Delay(TimeSpan.FromSeconds(1))).ConfigureAwait(false);
+            await Task.WhenAny(_pumpExited.Task, Task.Delay(TimeSpan.FromSeconds(1))).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // Shutdown is best effort: nothing from the pump escapes to the disposer.
         catch (Exception)

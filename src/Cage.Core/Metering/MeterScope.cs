@@ -52,10 +52,18 @@ public sealed class MeterScope : IDisposable
         Agent = agent ?? Parent?.Agent;
         User = user ?? Parent?.User;
         Category = category ?? Parent?.Category;
-        var time = meter.TimeProvider;
-        _startTimestamp = _markTimestamp = time.GetTimestamp();
-        // One clock read: the system clock's UTC instant is derived from the timestamp (see SystemUtcClock).
-        _startedAt = meter.UsesSystemClock ? Metering.SystemUtcClock.UtcAt(_startTimestamp) : time.GetUtcNow();
+        if (meter.UsesSystemClock)
+        {
+            // One clock read: the system clock's UTC instant is derived from the timestamp (see SystemUtcClock).
+            _startTimestamp = _markTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
+            _startedAt = Metering.SystemUtcClock.UtcAt(_startTimestamp);
+        }
+        else
+        {
+            var time = meter.TimeProvider;
+            _startTimestamp = _markTimestamp = time.GetTimestamp();
+            _startedAt = time.GetUtcNow();
+        }
         Ambient.Value = this;
     }
 
@@ -137,7 +145,7 @@ public sealed class MeterScope : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         usage.Validate();
         var time = _meter.TimeProvider;
-        var now = time.GetTimestamp();
+        var now = _meter.UsesSystemClock ? System.Diagnostics.Stopwatch.GetTimestamp() : time.GetTimestamp();
         provider ??= "";
         model ??= "";
         var quote = _meter.Prices.Price(provider, model, usage, providerCost);

@@ -30,6 +30,13 @@ public readonly record struct TokenUsage(
     /// <exception cref="ArgumentOutOfRangeException">A bucket is negative, or <see cref="Reasoning"/> exceeds <see cref="Output"/>; the message names the field.</exception>
     public void Validate()
     {
+        // Every metered call passes here: one branch for the valid case (no bucket has its sign bit set, and
+        // reasoning fits in output), the named error only when something is wrong.
+        if ((Input | CacheRead | CacheWrite5m | CacheWrite1h | Output) >= 0 && (Reasoning is not { } reasoning || (ulong)reasoning <= (ulong)Output))
+        {
+            return;
+        }
+
         if (Validation() is { } error)
         {
             throw new ArgumentOutOfRangeException(error.Field, error.Message);

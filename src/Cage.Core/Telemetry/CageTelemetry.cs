@@ -113,7 +113,7 @@ internal sealed class CageInstruments : IDisposable
             RecordDetail(call);
         }
 
-        if (call.CostUsd is { } cost && Cost.Enabled)
+        if (Cost.Enabled && call.CostUsd is { } cost)
         {
             Cost.Add((double)cost, new KeyValuePair<string, object?>("gen_ai.provider.name", call.Provider), new KeyValuePair<string, object?>("gen_ai.response.model", call.Model));
         }

@@ -28,6 +28,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 1009, Level = LogLevel.Error, Message = "Cage cannot open its ledger; calls are still metered and writes are retried until it can be opened")]
     public static partial void LedgerUnavailable(ILogger logger, Exception exception);
 
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Critical, Message = "Cage's ledger pump stopped on an unexpected error; metered records are no longer written")]
+    public static partial void PumpFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Error, Message = "Cage dropped a record the ledger refused ({Field}): {Reason}")]
+    public static partial void RecordRefused(ILogger logger, string field, string reason);
+
     [LoggerMessage(EventId = 1008, Level = LogLevel.Warning, Message = "Cage call to {Provider}/{Model} has no price; its cost is recorded as unknown (not $0)")]
     public static partial void UnpricedModel(ILogger logger, string provider, string model);
 }

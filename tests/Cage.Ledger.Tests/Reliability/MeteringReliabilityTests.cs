@@ -60,6 +60,45 @@ public sealed class MeteringReliabilityTests
     }
 
     [Test]
+    public async Task Record_ReceiptTheLedgerRefuses_OnlyThatRecordIsDroppedAndNamed()
+    {
+        // A hand-made receipt with a default (year 1) timestamp lies outside the SQLite ledger's key range. It used
+        // to fail its whole batch: the pipeline retried, then dropped every record that shared the batch.
+        var path = Path.Combine(_folder, "refused.db");
+        var logs = new CapturingLoggerProvider();
+        var services = new ServiceCollection();
+        services.AddLogging(b => b.AddProvider(logs));
+        services.AddCage(o => o.Metering.SetAsStaticDefault = false).AddSqliteLedger(o => o.Path = path);
+        await using (var provider = services.BuildServiceProvider())
+        {
+            var meter = provider.GetRequiredService<ICageMeter>();
+            using (var m = meter.Meter("chat", task: "t"))
+            {
+                m.Usage("openai", "gpt-4o", input: 100, output: 10);
+                m.RecordReceipt("tool-a", 50, 20);
+            }
+
+            meter.Record(SavingsReceipt.Create("r_bad", default, "tool-b", 9, 1, callId: null, task: "t"));
+            using (var m = meter.Meter("chat", task: "t"))
+            {
+                m.Usage("openai", "gpt-4o", input: 200, output: 20);
+            }
+
+            await meter.FlushAsync();
+            Assert.That(meter.Statistics.Dropped, Is.EqualTo(1), "only the refused receipt is dropped");
+            Assert.That(meter.Statistics.Written, Is.EqualTo(3));
+        }
+
+        using var ledger = SqliteLedger.Open(path);
+        var calls = await ledger.CallsForTaskAsync("t");
+        Assert.That(calls.Select(c => c.Usage.Input), Is.EqualTo(new long[] { 100, 200 }));
+        var receipts = await ledger.ReceiptsForTaskAsync("t");
+        Assert.That(receipts.Select(r => r.Tool), Is.EqualTo(new[] { "tool-a" }));
+        Assert.That(logs.Lines.Count(l => l.Contains("refused (ts)", StringComparison.Ordinal)), Is.EqualTo(1), string.Join("\n", logs.Lines));
+        Assert.That(logs.Lines.Any(l => l.Contains("retrying", StringComparison.Ordinal)), Is.False, "a refused record is not retried");
+    }
+
+    [Test]
     public async Task DisposeProvider_MeterResolvedBeforeFirstWrite_DrainsEveryRecordIntoSqlite()
     {
         var path = Path.Combine(_folder, "ledger.db");
