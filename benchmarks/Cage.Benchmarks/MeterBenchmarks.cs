@@ -11,6 +11,7 @@ namespace CageNet.Benchmarks;
 /// and the ambient scope's bookkeeping). The sink discards, so what is measured is Cage, not a disk.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn] // the target is a median: always print it, not only when BenchmarkDotNet finds the distribution skewed
 public class MeterBenchmarks
 {
     private CageMeter _meter = null!;
