@@ -41,7 +41,7 @@ internal sealed class LedgerPipeline : IAsyncDisposable
     private readonly int _maxRetries;
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _pumpExited = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private int _count;      // records in the queue (the bound); the pump subtracts per batch, not per record
+    private int _count;      // records accepted and not yet written or dropped (the bound); settled per batch, not per record
     private int _sleeping;   // 1 while the pump waits for a signal
     private int _pumpRunning; // 1 while a pump thread owns the queue; 0 after it ended idle
     private readonly int _wakeAt;
@@ -208,7 +208,6 @@ internal sealed class LedgerPipeline : IAsyncDisposable
 
             if (calls.Count + receipts.Count > 0)
             {
-                Interlocked.Add(ref _count, -(calls.Count + receipts.Count));
                 // The lists are reused for the next batch: sinks copy what they keep (see ILedgerSink).
                 WriteWithRetries(new LedgerBatch(calls, receipts));
                 calls.Clear();
@@ -330,6 +329,7 @@ internal sealed class LedgerPipeline : IAsyncDisposable
             if (failure is null)
             {
                 Interlocked.Add(ref _written, count);
+                Interlocked.Add(ref _count, -count); // after Written: Enqueued never dips while a batch settles
                 var recovered = Interlocked.Exchange(ref _faultsSinceSuccess, 0);
                 Quietly(() =>
                 {
@@ -445,6 +445,7 @@ internal sealed class LedgerPipeline : IAsyncDisposable
 
         Interlocked.Add(ref _dropped, count);
         Interlocked.Add(ref _droppedAccepted, count);
+        Interlocked.Add(ref _count, -count);
         Quietly(() => _instruments.Dropped.Add(count));
     }
 

@@ -167,6 +167,41 @@ public class PipelinePumpTests
         Assert.That(pipeline.TryEnqueue(Call("c_2")), Is.False, "a drained pipeline takes nothing more");
     }
 
+    [Test]
+    public async Task Statistics_WhileABatchIsBeingWritten_CountEveryAcceptedRecord()
+    {
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var sink = new GatedSink(entered, release);
+        var pipeline = new LedgerPipeline(sink, new MeteringOptions(), TimeProvider.System, NullLogger.Instance, new CageInstruments(scope: new object()));
+        await using (pipeline)
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                pipeline.TryEnqueue(Call("c_" + i));
+            }
+
+            Assert.That(entered.Wait(TimeSpan.FromSeconds(10)), Is.True);
+            var during = pipeline.Statistics;
+            Assert.That((during.Enqueued, during.Written), Is.EqualTo((10L, 0L)), "records in the sink's hands are still counted as enqueued");
+            release.Set();
+            await pipeline.FlushAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        var after = pipeline.Statistics;
+        Assert.That((after.Enqueued, after.Written, after.Dropped), Is.EqualTo((10L, 10L, 0L)));
+    }
+
+    private sealed class GatedSink(ManualResetEventSlim entered, ManualResetEventSlim release) : ILedgerSink
+    {
+        public ValueTask WriteAsync(LedgerBatch batch, CancellationToken cancellationToken = default)
+        {
+            entered.Set();
+            release.Wait(TimeSpan.FromSeconds(30), cancellationToken);
+            return ValueTask.CompletedTask;
+        }
+    }
+
     private static async Task<bool> WaitUntil(Func<bool> condition)
     {
         for (var i = 0; i < 500 && !condition(); i++)
