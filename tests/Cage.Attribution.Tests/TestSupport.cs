@@ -201,40 +201,12 @@ public static class MultiModelScenario
     public static async Task SeedAsync(ILedgerStore store) => await store.AppendAsync(new LedgerBatch(Calls, Receipts));
 }
 
-/// <summary>The shared fixtures (<c>&lt;repo&gt;/../shared/fixtures</c>), found walking up from the test output or this file.</summary>
+/// <summary>The repository's fixtures (<c>tests/fixtures</c>).</summary>
 public static class SharedFixtures
 {
-    private static string? s_root;
-
-    public static string WorkedExample => System.IO.Path.Combine(Root, "cage", "worked-example");
+    public static string WorkedExample => CageNet.TestFixtures.RepositoryFixtures.WorkedExample;
 
     public static string WorkedExampleInput => System.IO.Path.Combine(WorkedExample, "input");
 
     public static string Output(string name) => System.IO.File.ReadAllText(System.IO.Path.Combine(WorkedExample, "output", name));
-
-    private static string Root => s_root ??= Find();
-
-    private static string Find([CallerFilePath] string sourceFile = "")
-    {
-        var starts = new List<string> { TestContext.CurrentContext.TestDirectory, Environment.CurrentDirectory };
-        if (System.IO.Path.GetDirectoryName(sourceFile) is { Length: > 0 } sourceDirectory)
-        {
-            starts.Add(sourceDirectory);
-        }
-
-        foreach (var start in starts)
-        {
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                var candidate = System.IO.Path.Combine(dir.FullName, "shared", "fixtures");
-                if (Directory.Exists(System.IO.Path.Combine(candidate, "cage", "worked-example")))
-                {
-                    return candidate;
-                }
-            }
-        }
-
-        Assert.Fail("The shared fixtures (shared/fixtures/cage/worked-example) were not found walking up from: " + string.Join(", ", starts));
-        return "";
-    }
 }

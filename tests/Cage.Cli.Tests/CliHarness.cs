@@ -58,38 +58,16 @@ internal sealed class CliHarness : IDisposable
     }
 }
 
-/// <summary>The shared fixtures (<c>&lt;repo&gt;/../shared</c>), found by walking up from the test's folder.</summary>
+/// <summary>The repository's fixtures (<c>tests/fixtures</c>).</summary>
 internal static class Fixtures
 {
-    private static readonly Lazy<string> SharedFolder = new(() => Locate());
+    public static string Wire(string name) => CageNet.TestFixtures.RepositoryFixtures.WireFile(name);
 
-    public static string Shared => SharedFolder.Value;
-
-    public static string WorkedExample => Path.Combine(Shared, "fixtures", "cage", "worked-example");
+    public static string WorkedExample => CageNet.TestFixtures.RepositoryFixtures.WorkedExample;
 
     public static string Output(string name) => File.ReadAllText(Path.Combine(WorkedExample, "output", name));
 
     public static JsonElement OutputJson(string name) => JsonDocument.Parse(Output(name)).RootElement.Clone();
-
-    private static string Locate([CallerFilePath] string sourceFile = "")
-    {
-        var starts = new[] { Path.GetDirectoryName(sourceFile), AppContext.BaseDirectory, Directory.GetCurrentDirectory() };
-        foreach (var start in starts)
-        {
-            for (var folder = string.IsNullOrEmpty(start) ? null : new DirectoryInfo(start); folder is not null; folder = folder.Parent)
-            {
-                foreach (var candidate in new[] { Path.Combine(folder.FullName, "shared"), Path.Combine(folder.FullName, "..", "shared") })
-                {
-                    if (Directory.Exists(Path.Combine(candidate, "fixtures", "cage")))
-                    {
-                        return Path.GetFullPath(candidate);
-                    }
-                }
-            }
-        }
-
-        throw new InvalidOperationException("the shared fixtures folder (<repo>/../shared) was not found above the test folder");
-    }
 }
 
 /// <summary>Compares our JSON with a fixture's: every field the fixture has must be in ours with the same value (numbers compared as decimals).</summary>

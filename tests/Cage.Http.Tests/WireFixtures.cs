@@ -1,14 +1,12 @@
-using System.Runtime.CompilerServices;
 using System.Text.Json;
+using CageNet.TestFixtures;
 
 namespace CageNet.Http.Tests;
 
-/// <summary>The shared wire fixtures (<c>&lt;repo&gt;/../shared/fixtures/wire</c>) and their independently computed expectations.</summary>
+/// <summary>The repository's wire fixtures (<c>tests/fixtures/wire</c>) and their independently computed expectations.</summary>
 internal static class WireFixtures
 {
-    private static string? s_directory;
-
-    public static string Directory => s_directory ??= Find();
+    public static string Directory => RepositoryFixtures.Wire;
 
     public static string PathOf(string name) => Path.Combine(Directory, name);
 
@@ -30,28 +28,5 @@ internal static class WireFixtures
         long? reasoning = b.GetProperty("reasoning").ValueKind == JsonValueKind.Null ? null : b.GetProperty("reasoning").GetInt64();
         var usage = new TokenUsage(b.GetProperty("input_uncached").GetInt64(), b.GetProperty("cache_read").GetInt64(), b.GetProperty("cache_write_5m").GetInt64(), b.GetProperty("cache_write_1h").GetInt64(), b.GetProperty("output").GetInt64(), reasoning);
         return (usage, decimal.Parse(entry.GetProperty("expected_cost_usd").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
-    }
-
-    private static string Find([CallerFilePath] string sourceFile = "")
-    {
-        var starts = new List<string> { TestContext.CurrentContext.TestDirectory, Environment.CurrentDirectory };
-        if (Path.GetDirectoryName(sourceFile) is { Length: > 0 } sourceDirectory)
-        {
-            starts.Add(sourceDirectory);
-        }
-
-        foreach (var start in starts)
-        {
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                var candidate = Path.Combine(dir.FullName, "shared", "fixtures", "wire");
-                if (File.Exists(Path.Combine(candidate, "expected_normalized.json")))
-                {
-                    return candidate;
-                }
-            }
-        }
-
-        throw new InvalidOperationException("the shared wire fixtures (<repo>/../shared/fixtures/wire) were not found");
     }
 }

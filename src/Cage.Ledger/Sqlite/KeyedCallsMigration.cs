@@ -75,7 +75,7 @@ internal static class KeyedCallsMigration
         var rowid = insert.Parameters.Add("$rowid", SqliteType.Integer);
         var seq = insert.Parameters.Add("$seq", SqliteType.Integer);
         long lastMs = long.MinValue, nextSeq = 0;
-        var used = new HashSet<long>();
+        var slots = new SlotProbe();
         using var reader = read.ExecuteReader();
         while (reader.Read())
         {
@@ -86,28 +86,20 @@ internal static class KeyedCallsMigration
             var keyMs = Math.Clamp(ms, CallKeys.MinMilliseconds, CallKeys.MaxMilliseconds);
             if (keyMs != lastMs)
             {
-                used.Clear(); // rows come in time order: only this millisecond's slots matter
+                slots.Clear(); // rows come in time order: only this millisecond's slots matter
             }
 
             nextSeq = keyMs == lastMs ? nextSeq + 1 : 0;
             lastMs = keyMs;
-            if (used.Count == CallKeys.SlotsPerMillisecond)
+            if (slots.Count == CallKeys.SlotsPerMillisecond)
             {
                 throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
                     $"Cannot migrate the ledger '{path}': its {from} hold more than {CallKeys.SlotsPerMillisecond} rows in the millisecond {keyMs}. The file was left untouched."));
             }
 
-            var slot = CallKeys.HomeSlot(id);
-            var key = CallKeys.Key(keyMs, slot);
-            while (!used.Add(key))
-            {
-                slot = (slot + 1) & (CallKeys.SlotsPerMillisecond - 1);
-                key = CallKeys.Key(keyMs, slot);
-            }
-
             seq.Value = nextSeq;
 
-            rk.Value = key;
+            rk.Value = CallKeys.Key(keyMs, slots.Take(CallKeys.HomeSlot(id)));
             foreign.Value = CallKeys.Classify(id, ms);
             rowid.Value = reader.GetInt64(0);
             insert.ExecuteNonQuery();
@@ -167,5 +159,47 @@ internal static class KeyedCallsMigration
         command.Transaction = transaction;
         command.CommandText = sql;
         command.ExecuteNonQuery();
+    }
+
+    /// <summary>
+    /// The slots taken in one millisecond, handing out the first free slot at or after a home slot (cyclically): the
+    /// linear probing the writer and the locator use. Runs of taken slots are skipped through links compressed on the way
+    /// (near-constant time per row), so a millisecond packed close to its capacity migrates in linear, not quadratic, time.
+    /// </summary>
+    private sealed class SlotProbe
+    {
+        private const int Mask = CallKeys.SlotsPerMillisecond - 1;
+        private readonly HashSet<int> _taken = [];
+        private readonly Dictionary<int, int> _next = [];
+        private readonly List<int> _path = [];
+
+        public int Count => _taken.Count;
+
+        public void Clear()
+        {
+            _taken.Clear();
+            _next.Clear();
+        }
+
+        /// <summary>Takes the first free slot from <paramref name="home"/> on (the caller checks that one is free).</summary>
+        public int Take(int home)
+        {
+            var slot = home;
+            _path.Clear();
+            while (_taken.Contains(slot))
+            {
+                _path.Add(slot);
+                slot = _next.TryGetValue(slot, out var next) ? next : (slot + 1) & Mask;
+            }
+
+            _taken.Add(slot);
+            var after = (slot + 1) & Mask;
+            foreach (var passed in _path)
+            {
+                _next[passed] = after;
+            }
+
+            return slot;
+        }
     }
 }

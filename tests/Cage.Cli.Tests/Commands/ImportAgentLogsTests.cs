@@ -4,7 +4,7 @@ namespace CageNet.Cli.Tests.Commands;
 [TestFixture]
 public sealed class ImportAgentLogsTests
 {
-    private static string Wire(string name) => Path.Combine(Fixtures.Shared, "fixtures", "wire", name);
+    private static string Wire(string name) => Fixtures.Wire(name);
 
     private static string SamplePrices => Wire("litellm_prices_sample.json");
 

@@ -7,18 +7,7 @@ namespace CageNet.Tests.Budgets;
 
 public sealed class SubscriptionTests
 {
-    private static readonly string Fixtures = Path.Combine(FindShared(), "fixtures", "wire");
-
-    private static string FindShared()
-    {
-        for (var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "shared");
-            if (Directory.Exists(Path.Combine(candidate, "fixtures"))) return candidate;
-        }
-
-        return "/work/shared";
-    }
+    private static readonly string Fixtures = CageNet.TestFixtures.RepositoryFixtures.Wire;
 
     [Test]
     public void AnthropicUnifiedHeaders_FixtureFile_YieldsTheUtilizationWindows()
