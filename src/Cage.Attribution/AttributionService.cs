@@ -100,6 +100,8 @@ public sealed class AttributionService : IAttributionService
         {
             var tally = Route(call.Route);
             tally.Spend += call.CostUsd ?? 0m;
+            if (call.CostSource == CostSource.Unpriced) tally.UnpricedCalls++;
+            if (call.CostSource == CostSource.Unpriced || call.UsageStatus == UsageStatus.Missing) tally.LowerBound = true;
             if (!string.IsNullOrEmpty(call.Task))
             {
                 tally.Tasks.Add(call.Task);
@@ -132,6 +134,7 @@ public sealed class AttributionService : IAttributionService
             .ToDictionary(o => o.Task, o => o.Outcome, StringComparer.Ordinal);
         decimal total = 0, untasked = 0;
         long unpriced = 0;
+        var lowerBound = false;
         int tasks = 0, ok = 0, redo = 0, failed = 0;
         foreach (var group in report.Groups)
         {
@@ -144,6 +147,7 @@ public sealed class AttributionService : IAttributionService
             tasks++;
             total += group.Totals.CostUsd;
             unpriced += group.Totals.UnpricedCalls;
+            lowerBound |= group.Totals.IsLowerBound;
             if (outcomes.TryGetValue(group.Key, out var outcome))
             {
                 switch (outcome)
@@ -158,7 +162,7 @@ public sealed class AttributionService : IAttributionService
         return new QualityReport
         {
             Window = window, TotalUsd = total, Tasks = tasks, Ok = ok, Redo = redo, Failed = failed,
-            UnpricedCalls = unpriced, UntaskedUsd = untasked,
+            UnpricedCalls = unpriced, IsLowerBound = lowerBound, UntaskedUsd = untasked,
         };
     }
 
@@ -241,6 +245,7 @@ public sealed class AttributionService : IAttributionService
             MonthlyBudgetUsd = query.MonthlyBudgetUsd,
             BlowsOn = blowsOn,
             UnpricedCalls = rateReport.Total.UnpricedCalls,
+            IsLowerBound = monthToDate.Total.IsLowerBound || rateReport.Total.IsLowerBound,
         };
     }
 
@@ -269,6 +274,10 @@ public sealed class AttributionService : IAttributionService
         public string Name => name;
 
         public decimal Spend { get; set; }
+
+        public long UnpricedCalls { get; set; }
+
+        public bool LowerBound { get; set; }
 
         public HashSet<string> Tasks { get; } = new(StringComparer.Ordinal);
 
@@ -305,6 +314,8 @@ public sealed class AttributionService : IAttributionService
                 SuccessfulTasks = ok,
                 CurrentCostUsd = current,
                 RecommendedCostUsd = recommended,
+                UnpricedCalls = UnpricedCalls,
+                IsLowerBound = LowerBound,
                 CurrentPerSuccessUsd = divisor > 0 ? current / divisor : null,
                 RecommendedPerSuccessUsd = divisor > 0 ? recommended / divisor : null,
                 QualityAdjusted = labelled > 0,

@@ -39,6 +39,12 @@ public sealed record CounterfactualMatrix
     public int UnpricedCalls { get; init; }
 
     /// <summary>
+    /// Whether the rows' costs are only lower bounds: some call of the task has no recorded cost
+    /// (<see cref="UnpricedCalls"/> above 0) or its usage never arrived.
+    /// </summary>
+    public bool IsLowerBound { get; init; }
+
+    /// <summary>
     /// How much cheaper the all-on row is than the all-off row, as a fraction of the all-off cost (negative when the tools
     /// made it dearer); <see langword="null"/> when either cost is unknown or the all-off cost is 0.
     /// </summary>

@@ -131,6 +131,7 @@ internal static class TaskViews
             AllOff = rows[0],
             AllOn = rows[function.AllOn],
             UnpricedCalls = unpricedCalls,
+            IsLowerBound = unpricedCalls > 0 || task.Calls.Any(c => c.UsageStatus == UsageStatus.Missing),
         };
     }
 

@@ -38,6 +38,12 @@ public sealed record QualityReport
     /// <summary>Calls of those tasks without a recorded cost (not in <see cref="TotalUsd"/>, never counted as $0).</summary>
     public long UnpricedCalls { get; init; }
 
+    /// <summary>
+    /// Whether <see cref="TotalUsd"/> (and so the per-task figures) is only a lower bound: some call of those tasks is
+    /// unpriced or its usage never arrived.
+    /// </summary>
+    public bool IsLowerBound { get; init; }
+
     /// <summary>Σ recorded cost of calls without a task (not charged to any task).</summary>
     public decimal UntaskedUsd { get; init; }
 }

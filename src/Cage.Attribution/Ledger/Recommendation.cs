@@ -29,6 +29,15 @@ public sealed record RouteRecommendation
     /// <summary>The same with the recommended combination (tools whose net is negative switched off).</summary>
     public decimal RecommendedCostUsd { get; init; }
 
+    /// <summary>Calls on the route whose model has no price (<c>cost_source=unpriced</c>): not in the costs, never $0.</summary>
+    public long UnpricedCalls { get; init; }
+
+    /// <summary>
+    /// Whether <see cref="CurrentCostUsd"/> and <see cref="RecommendedCostUsd"/> are only lower bounds: some call on the route
+    /// is unpriced or its usage never arrived.
+    /// </summary>
+    public bool IsLowerBound { get; init; }
+
     /// <summary>
     /// <see cref="CurrentCostUsd"/> per successful task (redone, failed and unlabelled tasks are charged to the successful
     /// ones); per task when no task is labelled; <see langword="null"/> when tasks are labelled but none succeeded.

@@ -49,6 +49,12 @@ public sealed record SpendForecast
     /// <summary>The day (in the forecast's time zone) the budget is crossed at this run-rate; only when it is.</summary>
     public DateOnly? BlowsOn { get; init; }
 
-    /// <summary>Calls in the run-rate window without a recorded cost (not projected).</summary>
+    /// <summary>Calls in the run-rate window whose model has no price (<c>cost_source=unpriced</c>: not projected, never $0).</summary>
     public long UnpricedCalls { get; init; }
+
+    /// <summary>
+    /// Whether the dollar figures are only lower bounds: some call this month or in the run-rate window is unpriced or its
+    /// usage never arrived.
+    /// </summary>
+    public bool IsLowerBound { get; init; }
 }

@@ -130,8 +130,11 @@ public sealed class SessionCostAccumulator
     /// <summary>Calls whose cost is unknown (not in the cloud cost, not local).</summary>
     public long UnknownCostCalls { get { lock (_gate) { return _slots.Values.Sum(s => s.UnknownCalls); } } }
 
-    /// <summary>The cloud cost (calls with a cost).</summary>
+    /// <summary>The cloud cost (calls with a cost): the priced sum, a lower bound when <see cref="IsLowerBound"/>.</summary>
     public decimal CloudCostUsd { get { lock (_gate) { return CloudCostLocked(); } } }
+
+    /// <summary>Whether <see cref="CloudCostUsd"/> is only a lower bound: some call had an unknown cost (<see cref="UnknownCostCalls"/> above 0).</summary>
+    public bool IsLowerBound => UnknownCostCalls > 0;
 
     /// <summary>
     /// The one-line summary, e.g. <c>24 calls, prompt=12,450 / completion=3,210 tokens, cost=$0.023400 (cloud only; local: 14 calls)</c>,
@@ -204,6 +207,9 @@ public sealed class SessionCostAccumulator
 /// <param name="UnknownCostCalls">Calls in the slot whose cost is unknown (not local, not in <paramref name="CostUsd"/>).</param>
 public sealed record SessionCostSlot(string Model, string Category, long Calls, long PromptTokens, long CompletionTokens, decimal CostUsd, bool IsLocal, long UnknownCostCalls = 0)
 {
+    /// <summary>Whether <see cref="CostUsd"/> is only a lower bound: some call in the slot had an unknown cost.</summary>
+    public bool IsLowerBound => UnknownCostCalls > 0;
+
     /// <summary>A detail line: <c>cloud main: 8 calls, 3,850/980 tokens, $0.018000</c>, or <c>(local)</c> for a local slot without cost.</summary>
     /// <returns>The line.</returns>
     public override string ToString()

@@ -43,42 +43,34 @@ public sealed class InMemoryLedger : ILedgerStore
     }
 
     /// <summary>
-    /// Σ cost of the stored calls in dollars, or <see langword="null"/> when any call is unpriced (its cost is
-    /// unknown, so the total is too — never a silent $0). See <see cref="UnpricedCalls"/>.
+    /// Totals over every stored call, with the same rules as <see cref="ReportAsync"/>'s <see cref="SpendReport.Total"/>
+    /// (and the SQLite ledger's): the priced sum, the unpriced and missing-usage counts, and whether the sum is a lower bound.
     /// </summary>
-    public decimal? TotalCostUsd
+    public SpendTotals Totals
     {
         get
         {
             lock (_gate)
             {
-                decimal total = 0;
-                foreach (var call in _calls)
-                {
-                    if (call.CostUsd is not { } cost)
-                    {
-                        return null;
-                    }
-
-                    total += cost;
-                }
-
-                return total;
+                return Sum(_calls);
             }
         }
     }
 
-    /// <summary>How many stored calls have no price (unknown model).</summary>
-    public int UnpricedCalls
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _calls.Count(c => c.CostSource == CostSource.Unpriced);
-            }
-        }
-    }
+    /// <summary>
+    /// Σ cost of the stored calls whose cost is known, in dollars (<see cref="SpendTotals.CostUsd"/> of <see cref="Totals"/>).
+    /// Unpriced calls add nothing: check <see cref="UnpricedCalls"/> or <see cref="IsLowerBound"/> before trusting it as the
+    /// whole spend — an unknown cost is never a silent $0.
+    /// </summary>
+    public decimal TotalCostUsd => Totals.CostUsd;
+
+    /// <summary>How many stored calls have no price (<c>cost_source=unpriced</c>).</summary>
+    public long UnpricedCalls => Totals.UnpricedCalls;
+
+    /// <summary>
+    /// Whether <see cref="TotalCostUsd"/> is only a lower bound: some stored call is unpriced or its usage never arrived.
+    /// </summary>
+    public bool IsLowerBound => Totals.IsLowerBound;
 
     /// <inheritdoc />
     public ValueTask WriteAsync(LedgerBatch batch, CancellationToken cancellationToken = default)
@@ -143,11 +135,11 @@ public sealed class InMemoryLedger : ILedgerStore
 
         var groups = calls
             .GroupBy(c => KeyOf(c, query.Dimension) ?? SpendReport.NoneKey, StringComparer.Ordinal)
-            .Select(g => new SpendGroup(g.Key, Totals(g)))
+            .Select(g => new SpendGroup(g.Key, Sum(g)))
             .OrderByDescending(g => g.Totals.CostUsd)
             .ThenBy(g => g.Key, StringComparer.Ordinal)
             .ToList();
-        return ValueTask.FromResult(new SpendReport(query.Dimension, query.Window, groups, Totals(calls)));
+        return ValueTask.FromResult(new SpendReport(query.Dimension, query.Window, groups, Sum(calls)));
     }
 
     internal static string? KeyOf(CallRecord call, ReportDimension dimension) => dimension switch
@@ -164,7 +156,7 @@ public sealed class InMemoryLedger : ILedgerStore
         _ => throw new ArgumentOutOfRangeException(nameof(dimension), dimension, "unknown report dimension"),
     } is { Length: > 0 } key ? key : null;
 
-    internal static SpendTotals Totals(IEnumerable<CallRecord> calls)
+    internal static SpendTotals Sum(IEnumerable<CallRecord> calls)
     {
         long n = 0, input = 0, cr = 0, w5 = 0, w1 = 0, output = 0, reasoning = 0, unpriced = 0, missing = 0, local = 0;
         decimal cost = 0;

@@ -49,12 +49,21 @@ public sealed record SpendTotals
     public long Output { get; init; }
     /// <summary>Σ reasoning tokens (a part of <see cref="Output"/>).</summary>
     public long Reasoning { get; init; }
-    /// <summary>Σ cost of the priced calls, in dollars. Unpriced calls add nothing here and are counted in <see cref="UnpricedCalls"/>.</summary>
+    /// <summary>
+    /// Σ cost of the calls whose cost is known, in dollars (the priced sum). Unpriced calls add nothing here and are
+    /// counted in <see cref="UnpricedCalls"/>; when <see cref="IsLowerBound"/> is <see langword="true"/> the real
+    /// spend is at least this much.
+    /// </summary>
     public decimal CostUsd { get; init; }
-    /// <summary>Calls whose model had no price (cost unknown, not $0).</summary>
+    /// <summary>Calls whose model had no price (<c>cost_source=unpriced</c>: cost unknown, not $0).</summary>
     public long UnpricedCalls { get; init; }
-    /// <summary>Calls whose usage never arrived.</summary>
+    /// <summary>Calls whose usage never arrived (<c>usage_status=missing</c>): their cost is unknown or partial.</summary>
     public long MissingUsageCalls { get; init; }
+    /// <summary>
+    /// Whether <see cref="CostUsd"/> is only a lower bound: some call in the sum is unpriced or its usage never
+    /// arrived (<see cref="UnpricedCalls"/> or <see cref="MissingUsageCalls"/> is above 0).
+    /// </summary>
+    public bool IsLowerBound => UnpricedCalls > 0 || MissingUsageCalls > 0;
     /// <summary>Calls served by a local model (free by policy).</summary>
     public long LocalCalls { get; init; }
     /// <summary>Compatibility view: input + cache reads + cache writes.</summary>

@@ -82,6 +82,8 @@ public sealed class SessionCostAccumulatorTests
 
         Assert.That(session.Summary(), Is.EqualTo("4 calls, prompt=180 / completion=18 tokens, cost=$0.002000 (cloud only; local: 1 call; unknown cost: 2 calls)"));
         Assert.That(session.UnknownCostCalls, Is.EqualTo(2));
+        Assert.That((session.CloudCostUsd, session.IsLowerBound), Is.EqualTo((0.002m, true)), "the priced sum, a lower bound");
+        Assert.That(session.Detail().Single(d => d.Model == "llama").IsLowerBound, Is.False);
         var mystery = session.Detail().Single(d => d.Model == "mystery-9");
         Assert.That((mystery.IsLocal, mystery.UnknownCostCalls), Is.EqualTo((false, 1L)));
         Assert.That(mystery.ToString(), Is.EqualTo("mystery-9 main: 1 call, 30/3 tokens, $0.000000 (unknown cost: 1 call)"));

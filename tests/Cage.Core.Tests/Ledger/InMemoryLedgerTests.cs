@@ -53,6 +53,27 @@ public class InMemoryLedgerTests
     }
 
     [Test]
+    public async Task TotalCostUsd_SomeCallsUnpriced_IsThePricedSumAndALowerBoundLikeTheReport()
+    {
+        var ledger = new InMemoryLedger();
+        await ledger.AppendAsync(new LedgerBatch([Call("c1", "a", "m", 1.5m), Call("c2", "a", "mystery", null, CostSource.Unpriced)], []));
+        var report = await ledger.ReportAsync(ReportQuery.Default);
+
+        Assert.That((ledger.TotalCostUsd, ledger.UnpricedCalls, ledger.IsLowerBound), Is.EqualTo((1.5m, 1L, true)));
+        Assert.That(ledger.Totals, Is.EqualTo(report.Total));
+        Assert.That((report.Total.CostUsd, report.Total.UnpricedCalls, report.Total.IsLowerBound), Is.EqualTo((1.5m, 1L, true)));
+    }
+
+    [Test]
+    public async Task TotalCostUsd_AllCallsPriced_IsExact()
+    {
+        var ledger = new InMemoryLedger();
+        await ledger.AppendAsync(new LedgerBatch([Call("c1", "a", "m", 1.5m), Call("c2", "a", "llama", 0m, CostSource.Local)], []));
+
+        Assert.That((ledger.TotalCostUsd, ledger.UnpricedCalls, ledger.IsLowerBound), Is.EqualTo((1.5m, 0L, false)));
+    }
+
+    [Test]
     public async Task ReportAsync_Window_FiltersHalfOpen()
     {
         var ledger = new InMemoryLedger();
