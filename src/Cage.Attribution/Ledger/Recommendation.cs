@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using CageNet.Ledger;
 
 namespace CageNet.Attribution;
@@ -92,6 +93,7 @@ public sealed record ToolVerdict
 }
 
 /// <summary>A tool's verdict.</summary>
+[JsonConverter(typeof(SnakeCaseEnumConverter<Verdict>))]
 public enum Verdict
 {
     /// <summary>It saves more than it costs: keep it on.</summary>

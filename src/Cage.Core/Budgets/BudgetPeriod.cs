@@ -1,8 +1,10 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 
 namespace CageNet.Budgets;
 
 /// <summary>The period a budget node's counters cover before they start fresh (SPEC 7.1).</summary>
+[JsonConverter(typeof(SnakeCaseEnumConverter<BudgetPeriod>))]
 public enum BudgetPeriod
 {
     /// <summary>Never resets (only an explicit reset clears it). Configuration name <c>lifetime</c>.</summary>
@@ -12,6 +14,7 @@ public enum BudgetPeriod
     /// A 5-hour window that opens with the first spend after the previous window closed and lasts 5 hours (the way
     /// subscription seat windows behave). Configuration name <c>5h</c>.
     /// </summary>
+    [JsonStringEnumMemberName("5h")]
     FiveHours,
 
     /// <summary>A calendar day, from local midnight in the configured time zone. Configuration name <c>day</c>.</summary>
@@ -25,6 +28,7 @@ public enum BudgetPeriod
 }
 
 /// <summary>What a budget node does when a call would take it past its cap.</summary>
+[JsonConverter(typeof(SnakeCaseEnumConverter<BudgetExceedAction>))]
 public enum BudgetExceedAction
 {
     /// <summary>Let the call through; warnings fire (default).</summary>

@@ -1,6 +1,9 @@
+using System.Text.Json.Serialization;
+
 namespace CageNet.Budgets;
 
 /// <summary>The life of a reservation.</summary>
+[JsonConverter(typeof(SnakeCaseEnumConverter<BudgetReservationState>))]
 public enum BudgetReservationState
 {
     /// <summary>Holding its estimate.</summary>

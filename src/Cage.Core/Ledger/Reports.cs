@@ -1,6 +1,9 @@
+using System.Text.Json.Serialization;
+
 namespace CageNet.Ledger;
 
 /// <summary>The dimension a spend report groups by.</summary>
+[JsonConverter(typeof(SnakeCaseEnumConverter<ReportDimension>))]
 public enum ReportDimension
 {
     /// <summary>The feature or intent.</summary>

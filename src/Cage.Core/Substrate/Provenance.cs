@@ -1,6 +1,9 @@
+using System.Text.Json.Serialization;
+
 namespace CageNet;
 
 /// <summary>How a call's cost is known (SPEC 1.3).</summary>
+[JsonConverter(typeof(SnakeCaseEnumConverter<CostSource>))]
 public enum CostSource
 {
     /// <summary>Priced from the price catalog.</summary>
@@ -14,6 +17,7 @@ public enum CostSource
 }
 
 /// <summary>How a call's token counts are known (SPEC 1.3).</summary>
+[JsonConverter(typeof(SnakeCaseEnumConverter<UsageStatus>))]
 public enum UsageStatus
 {
     /// <summary>Reported by the provider.</summary>
@@ -25,6 +29,7 @@ public enum UsageStatus
 }
 
 /// <summary>How a tool's saving is known (SPEC 1.3). Ordered from strongest to weakest evidence.</summary>
+[JsonConverter(typeof(SnakeCaseEnumConverter<SavingsMethod>))]
 public enum SavingsMethod
 {
     /// <summary>Run both ways and measured.</summary>
@@ -36,6 +41,7 @@ public enum SavingsMethod
 }
 
 /// <summary>The unit a savings receipt is expressed in.</summary>
+[JsonConverter(typeof(SnakeCaseEnumConverter<SavingsUnit>))]
 public enum SavingsUnit
 {
     /// <summary>Prompt tokens; priced at the input price of the call's model.</summary>

@@ -1,6 +1,9 @@
+using System.Text.Json.Serialization;
+
 namespace CageNet;
 
 /// <summary>How a task ended, as labelled by a person or a harness (<c>cage outcome</c>); feeds cost per successful task.</summary>
+[JsonConverter(typeof(SnakeCaseEnumConverter<TaskOutcome>))]
 public enum TaskOutcome
 {
     /// <summary>The task succeeded: its cost, and the cost of redone and unlabelled work, is charged to it.</summary>

@@ -1,6 +1,9 @@
+using System.Text.Json.Serialization;
+
 namespace CageNet.Protocols;
 
 /// <summary>What a file to import is.</summary>
+[JsonConverter(typeof(SnakeCaseEnumConverter<AgentLogKind>))]
 public enum AgentLogKind
 {
     /// <summary>Not recognized.</summary>
