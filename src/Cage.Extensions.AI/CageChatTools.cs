@@ -56,7 +56,7 @@ public static class CageChatTools
         status.Proceed,
         [.. status.Nodes.Select(n => new BudgetNodeReport(
             n.Path,
-            n.Period.ToString().ToLowerInvariant(),
+            BudgetPeriods.Name(n.Period),
             n.OnExceed.ToString().ToLowerInvariant(),
             n.Usd.Spent,
             n.Usd.Cap,

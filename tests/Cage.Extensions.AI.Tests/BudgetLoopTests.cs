@@ -139,8 +139,27 @@ public sealed class BudgetLoopTests
             Assert.That(org.GetProperty("cap_usd").GetDecimal(), Is.EqualTo(Cap));
             Assert.That(org.GetProperty("remaining_usd").GetDecimal(), Is.EqualTo(Cap - TurnCost));
             Assert.That(org.GetProperty("resets_at").GetString(), Does.EndWith("Z"));
+            Assert.That((org.GetProperty("period").GetString(), org.GetProperty("on_exceed").GetString()), Is.EqualTo(("day", "block")));
             Assert.That(json.RootElement.GetProperty("can_proceed").GetBoolean(), Is.True);
         });
+    }
+
+    [Test]
+    public async Task GetMyBudgetStatus_FiveHourWindow_PeriodIsSpelledAsInThePolicy()
+    {
+        Build(budgets: o => o.Node("org").CapUsd(Cap).Every(BudgetPeriod.FiveHours));
+        var guard = _services.GetRequiredService<BudgetGuard>();
+        var inner = new ScriptedChatClient(
+            new ScriptedTurn(null, ScriptedTurn.Tokens(1000, 500), Calls: new FunctionCallContent("s1", CageChatTools.BudgetStatusToolName)),
+            new ScriptedTurn("ok", ScriptedTurn.Tokens(1000, 500)));
+        var options = new ChatOptions { MaxOutputTokens = 1, Tools = [CageChatTools.CreateBudgetStatusFunction(guard)] };
+
+        await Pipeline(inner).GetResponseAsync("go", options);
+
+        var result = inner.Requests[1].SelectMany(m => m.Contents).OfType<FunctionResultContent>().Single();
+        using var json = JsonDocument.Parse(JsonSerializer.Serialize(result.Result));
+        var org = json.RootElement.GetProperty("budgets").EnumerateArray().Single(n => n.GetProperty("node").GetString() == "org");
+        Assert.That((org.GetProperty("period").GetString(), org.GetProperty("on_exceed").GetString()), Is.EqualTo(("5h", "warn")));
     }
 
     [Test]
