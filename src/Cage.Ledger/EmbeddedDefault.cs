@@ -9,7 +9,7 @@ namespace CageNet.Ledger;
 /// <summary>
 /// Gives the static <see cref="Cage"/> facade its embedded default when no host configured one: a SQLite ledger at
 /// <see cref="LedgerLocation.Resolve"/> with the policy of the <c>.cage/cage.json</c> beside it (if any) and the
-/// price map named by <c>CAGE_PRICES</c>. Registered when this assembly loads (Cage.Core loads it on first use).
+/// price map named by <c>CAGE_PRICES</c>. Registered by this module's initializer, which Cage.Core runs when the facade is first used.
 /// </summary>
 internal static class EmbeddedDefault
 {
@@ -38,8 +38,8 @@ internal static class EmbeddedDefault
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            // No logger exists yet for the static facade: say it once on stderr, and keep metering in memory.
-            Console.Error.WriteLine($"cage: cannot open the ledger at {path} ({ex.Message}); metering in memory for this process");
+            // No logger exists for the static facade: say it once on stderr and in the trace log, and keep metering in memory.
+            Cage.WarnInMemory($"cannot open the ledger at {path} ({ex.Message})");
             sink = new InMemoryLedger();
         }
 

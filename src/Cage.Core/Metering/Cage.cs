@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using CageNet.Configuration;
 using CageNet.Ledger;
 using CageNet.Metering;
@@ -83,25 +85,35 @@ public static class Cage
             {
                 try
                 {
-                    // Loading Cage.Ledger runs its module initializer, which registers the SQLite default.
-                    Assembly.Load(new AssemblyName("Cage.Ledger"));
+                    // Loading an assembly does not run its module initializer (the runtime runs it on first access to the
+                    // module), so run it explicitly: it registers the SQLite default.
+                    var ledger = Assembly.Load(new AssemblyName("Cage.Ledger"));
+                    RuntimeHelpers.RunModuleConstructor(ledger.ManifestModule.ModuleHandle);
                 }
                 catch (IOException)
                 {
-                    // Not referenced: fall back to the in-memory ledger below.
+                    // Not referenced: fall back to the in-memory ledger below, loudly.
                 }
             }
 
             ICageMeter meter;
             try
             {
-                meter = s_embeddedFactory?.Invoke() ?? CreateInMemoryDefault();
+                if (s_embeddedFactory is { } factory)
+                {
+                    meter = factory();
+                }
+                else
+                {
+                    WarnInMemory("the Cage.Ledger package is not referenced; reference it for a durable SQLite ledger in .cage/, or call Cage.Use(...)");
+                    meter = CreateInMemoryDefault();
+                }
             }
 #pragma warning disable CA1031 // Fail-open: a broken default (bad CAGE_PRICES, bad policy) must not break Cage.Meter().
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                Console.Error.WriteLine($"cage: the default ledger could not be set up ({ex.Message}); metering in memory for this process");
+                WarnInMemory($"the default ledger could not be set up ({ex.Message})");
                 meter = CreateInMemoryDefault();
             }
 
@@ -109,6 +121,17 @@ public static class Cage
             s_embedded = meter;
             return meter;
         }
+    }
+
+    /// <summary>
+    /// Says, on stderr and in the trace log, that the facade meters into memory (records are lost at exit). The static
+    /// facade has no <c>ILogger</c>: <see cref="Trace"/> is the log a host can listen to.
+    /// </summary>
+    internal static void WarnInMemory(string reason)
+    {
+        var message = $"cage: warning: metering in memory for this process, records are lost when it exits: {reason}";
+        Console.Error.WriteLine(message);
+        Trace.TraceWarning(message);
     }
 
     private static CageMeter CreateInMemoryDefault() =>
