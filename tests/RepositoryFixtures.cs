@@ -12,6 +12,9 @@ internal static class RepositoryFixtures
     /// <summary><c>tests/fixtures</c>.</summary>
     public static string Root => s_root.Value;
 
+    /// <summary>The repository's root folder (the one holding <c>Cage.sln</c>).</summary>
+    public static string Repository => Path.GetFullPath(Path.Combine(Root, "..", ".."));
+
     /// <summary>Real provider and agent-log payloads with <c>expected_normalized.json</c>.</summary>
     public static string Wire => Path.Combine(Root, "wire");
 
