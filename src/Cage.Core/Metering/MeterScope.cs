@@ -202,7 +202,8 @@ public sealed class MeterScope : IDisposable
     public void UsageMissing(string provider, string model, string? requestId = null, string? error = null) =>
         Usage(provider, model, default(TokenUsage), null, requestId, ok: false, UsageStatus.Missing, error);
 
-    /// <summary>Adds a small label to the scope's calls (no bodies).</summary>
+    /// <summary>Adds a small label to the scope's calls (no bodies). The value is stored scrubbed like error text:
+    /// quoted spans, keys, tokens and e-mail addresses are removed, and it is cut to 200 characters.</summary>
     /// <param name="key">The label name.</param>
     /// <param name="value">The label value.</param>
     public void Tag(string key, string value)
@@ -210,7 +211,7 @@ public sealed class MeterScope : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentException.ThrowIfNullOrWhiteSpace(key);
         ArgumentNullException.ThrowIfNull(value);
-        (_tags ??= new Dictionary<string, string>(StringComparer.Ordinal))[key] = value;
+        (_tags ??= new Dictionary<string, string>(StringComparer.Ordinal))[key] = ErrorText.ScrubLabel(value);
     }
 
     /// <summary>Records a tool's saving against this scope's call and task (see <see cref="ICageMeter.RecordReceipt"/>).</summary>

@@ -266,7 +266,7 @@ internal static class ReferenceLineParser
             Attempt = (int)attempt,
             RequestId = NullIfEmpty(f.RequestId),
             Error = ErrorText.Scrub(f.Error),
-            Tags = f.Tags,
+            Tags = ErrorText.ScrubLabels(f.Tags),
         };
     }
 

@@ -383,7 +383,7 @@ internal sealed class SqliteWriter : IDisposable
         BindRepeated(s, 24, call.Attempt);
         BindOptional(s, b, 25, call.RequestId);
         BindOptional(s, b, 26, call.Error is null ? null : ErrorText.Scrub(call.Error));
-        BindOptional(s, b, 27, call.Tags is null || call.Tags.Count == 0 ? null : LedgerJson.WriteMap(call.Tags));
+        BindOptional(s, b, 27, call.Tags is null || call.Tags.Count == 0 ? null : LedgerJson.WriteMap(ErrorText.ScrubLabels(call.Tags)));
         return costE10 ?? 0;
     }
 
@@ -636,7 +636,7 @@ internal sealed class SqliteWriter : IDisposable
         BindText(s, 8, receipt.Actual.ToString(CultureInfo.InvariantCulture));
         BindOptional(s, b, 9, receipt.Method.ToWire(), keepEmpty: true);
         NativeSqlite.BindDouble(s, 10, receipt.Confidence);
-        BindOptional(s, b, 11, receipt.Meta.Count == 0 ? null : LedgerJson.WriteMap(receipt.Meta));
+        BindOptional(s, b, 11, receipt.Meta.Count == 0 ? null : LedgerJson.WriteMap(ErrorText.RedactSecrets(receipt.Meta)));
         NativeSqlite.BindInt64(s, 12, pending ? 1 : 0);
         BindNullable(s, 13, callKey);
     }

@@ -333,4 +333,25 @@ public class MeterScopeTests
         Assert.That(error, Does.Contain("[redacted]"));
         Assert.That(error.Length, Is.LessThanOrEqualTo(200));
     }
+
+    [Test]
+    public async Task Tag_ValueWithASecret_IsStoredScrubbed()
+    {
+        var (meter, ledger, _) = NewMeter();
+        await using (meter)
+        {
+            using (var m = meter.Meter("chat"))
+            {
+                m.Tag("user", "jane.canary@example.com");
+                m.Tag("team", "a");
+                m.Usage("openai", "gpt-4o", input: 10, output: 2);
+            }
+
+            await meter.FlushAsync();
+        }
+
+        var tags = ledger.Calls.Single().Tags!;
+        Assert.That(tags["user"], Is.EqualTo(ErrorText.RedactedMarker));
+        Assert.That(tags["team"], Is.EqualTo("a"));
+    }
 }

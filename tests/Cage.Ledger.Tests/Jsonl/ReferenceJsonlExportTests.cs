@@ -102,7 +102,7 @@ public sealed class ReferenceJsonlExportTests
                 CostUsd = 0.0123456789m, CostSource = CostSource.Provider, PriceKey = "openrouter/anthropic/claude-opus-4-8",
                 UsageStatus = UsageStatus.Estimated, LatencyMs = 1534, Ok = false, Retries = 2, Attempt = 3,
                 RequestId = "gen-123", Error = "HTTP 529 overloaded",
-                Tags = new Dictionary<string, string> { ["env"] = "prod", ["note"] = "é \"quoted\" <b>", ["n"] = "42" },
+                Tags = new Dictionary<string, string> { ["env"] = "prod", ["note"] = "é \\ back\\slash\t<b> & ü", ["n"] = "42" },
             },
             new CallRecord
             {

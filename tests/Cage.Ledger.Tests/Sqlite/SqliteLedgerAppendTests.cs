@@ -258,6 +258,41 @@ public sealed class SqliteLedgerAppendTests
     }
 
     [Test]
+    public async Task AppendAsync_SecretsInErrorTagsAndMeta_ReachNeitherTheDatabaseNorItsWal()
+    {
+        const string email = "jane.canary@example.com", github = "ghp_CANARYabcdefghijklmnopqrstu0123", aws = "AKIACANARY2ABCDEFGHI";
+        var call = new CallRecord
+        {
+            Id = "c_1",
+            Timestamp = At("2026-03-01T10:00:00Z"),
+            Ok = false,
+            Error = $"403 for {aws}: \u00ABCANARY-PROMPT\u00BB",
+            Tags = new Dictionary<string, string> { ["user"] = email, ["ci"] = github },
+        };
+        var receipt = SavingsReceipt.Create("r_1", At("2026-03-01T10:00:01Z"), "fux", 100m, 10m, callId: "c_1",
+            meta: new Dictionary<string, string> { ["token"] = github });
+
+        await Ledger.AppendAsync(new LedgerBatch([call], [receipt]));
+
+        // Read the raw bytes while the ledger is open: the committed rows sit in the write-ahead log until a checkpoint.
+        var bytes = new List<byte>();
+        foreach (var file in new[] { _test.Path, _test.Path + "-wal" }.Where(File.Exists))
+        {
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            bytes.AddRange(copy.ToArray());
+        }
+
+        var raw = System.Text.Encoding.Latin1.GetString([.. bytes]);
+        Assert.That(raw, Does.Contain("c_1"), "the call was written (the check below is not vacuous)");
+        Assert.That(raw, Does.Not.Contain("CANARY"));
+        Assert.That(raw, Does.Not.Contain("jane"));
+        var stored = await Ledger.FindCallAsync("c_1");
+        Assert.That(stored!.Tags!["user"], Is.EqualTo("[redacted]"));
+    }
+
+    [Test]
     public async Task WriteAsync_Batch_IsReadableOnceItCompletes()
     {
         await Ledger.WriteAsync(new LedgerBatch([Call("c_1")], [Receipt("r_1", callId: "c_1")]));
