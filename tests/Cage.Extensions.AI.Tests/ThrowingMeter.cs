@@ -11,7 +11,7 @@ internal sealed class ThrowingMeter : ICageMeter
 
     public MeteringStatistics Statistics => throw new InvalidOperationException("meter fault");
 
-    public ValueTask FlushAsync(CancellationToken cancellationToken = default) => throw new InvalidOperationException("meter fault");
+    public ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => throw new InvalidOperationException("meter fault");
 
     public MeterScope Meter(string route, string? task = null, string? session = null, string? agent = null, string? user = null, string? category = null) =>
         throw new InvalidOperationException("meter fault");

@@ -8,6 +8,11 @@ if (args.Length > 0 && args[0] == "budget")
     return await BudgetMode.RunAsync(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == "meter")
+{
+    return await MeterMode.RunAsync(args[1..]);
+}
+
 // Usage: Cage.Ledger.CrashHost <ledger.db> <count> [batch-size]
 // Appends calls c_crash_00000000 … c_crash_{count-1} in batches through SqliteLedger.AppendAsync. After each
 // batch commits it prints the index of the batch's last record (the highest acknowledged index), flushed, so a

@@ -95,4 +95,11 @@ public sealed class MeteringOptions
     /// <c>Cage</c> facade. Default <see langword="true"/>.
     /// </summary>
     public bool SetAsStaticDefault { get; set; } = true;
+
+    /// <summary>
+    /// Whether <c>FlushAsync</c> throws <see cref="MeteringLossException"/> when records were dropped since the
+    /// previous flush (a full queue, or a ledger that kept failing). Default <see langword="false"/>: the flush returns
+    /// a <see cref="FlushResult"/> that says so instead.
+    /// </summary>
+    public bool ThrowOnFlushLoss { get; set; }
 }

@@ -52,9 +52,10 @@ public static class Cage
     public static SavingsReceipt RecordReceipt(string tool, decimal rawAlternative, decimal actual, string? call = null, string? task = null, SavingsUnit unit = SavingsUnit.Tokens, SavingsMethod method = SavingsMethod.Modeled, double confidence = 1.0, IReadOnlyDictionary<string, string>? meta = null) =>
         Instance.RecordReceipt(tool, rawAlternative, actual, call, task, unit, method, confidence, meta);
 
-    /// <summary>Waits until everything metered so far through <see cref="Instance"/> is committed.</summary>
+    /// <summary>Waits until everything metered so far through <see cref="Instance"/> is committed or dropped, and says which (see <see cref="ICageMeter.FlushAsync"/>).</summary>
     /// <param name="cancellationToken">Cancels the wait.</param>
-    public static ValueTask FlushAsync(CancellationToken cancellationToken = default) => Instance.FlushAsync(cancellationToken);
+    /// <returns>What was written and dropped since the previous flush.</returns>
+    public static ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => Instance.FlushAsync(cancellationToken);
 
     /// <summary>Makes <paramref name="meter"/> the instance behind the facade (pass <see langword="null"/> to go back to the embedded default).</summary>
     /// <param name="meter">The meter.</param>

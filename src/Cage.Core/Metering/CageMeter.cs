@@ -78,7 +78,7 @@ internal sealed class CageMeter : ICageMeter, IAsyncDisposable, IDisposable
         return receipt;
     }
 
-    public ValueTask FlushAsync(CancellationToken cancellationToken = default) => _pipeline.FlushAsync(cancellationToken);
+    public ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => _pipeline.FlushAsync(cancellationToken);
 
     internal void Emit(CallRecord call)
     {

@@ -56,7 +56,13 @@ public interface ICageMeter
     /// <summary>Counters of the pipeline: enqueued, written, dropped, faults.</summary>
     MeteringStatistics Statistics { get; }
 
-    /// <summary>Completes when every record handed over before the call is committed to the ledger (or was dropped and counted).</summary>
+    /// <summary>
+    /// Completes when every record handed over before the call is committed to the ledger or was dropped and counted,
+    /// and says which: the records written and dropped since the previous flush returned. A flush that returns
+    /// <see cref="FlushResult.IsComplete"/> means everything metered before it is committed.
+    /// </summary>
     /// <param name="cancellationToken">Cancels the wait (not the writes).</param>
-    ValueTask FlushAsync(CancellationToken cancellationToken = default);
+    /// <returns>What was written and dropped since the previous flush.</returns>
+    /// <exception cref="MeteringLossException">Records were dropped and <see cref="Configuration.MeteringOptions.ThrowOnFlushLoss"/> is set.</exception>
+    ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default);
 }

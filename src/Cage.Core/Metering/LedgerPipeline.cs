@@ -62,6 +62,7 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         _capacity = Math.Max(16, options.QueueCapacity);
         _maxBatch = Math.Max(1, options.MaxBatchSize);
         _maxRetries = Math.Max(0, options.MaxRetries);
+        _throwOnLoss = options.ThrowOnFlushLoss;
         _wakeAt = Math.Min(WakeBacklog, _capacity / 2); // a small queue must not fill up before the wake-up
         _idleExitMs = (long)(idleExit ?? DefaultIdleExit).TotalMilliseconds;
         EnsurePump();
@@ -149,8 +150,32 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         }
     }
 
-    /// <summary>Completes once everything enqueued before the call has been committed (or dropped).</summary>
-    public async ValueTask FlushAsync(CancellationToken cancellationToken)
+    private readonly object _flushGate = new();
+    private long _flushedWritten; // the counters when the previous flush returned
+    private long _flushedDropped;
+    private readonly bool _throwOnLoss;
+
+    /// <summary>
+    /// Completes once everything enqueued before the call has been committed (or dropped), with what was written and
+    /// dropped since the previous flush returned.
+    /// </summary>
+    /// <exception cref="MeteringLossException">Records were dropped and <see cref="Configuration.MeteringOptions.ThrowOnFlushLoss"/> is set.</exception>
+    public async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken)
+    {
+        await DrainToHereAsync(cancellationToken).ConfigureAwait(false);
+        FlushResult result;
+        lock (_flushGate)
+        {
+            var written = Interlocked.Read(ref _written);
+            var dropped = Interlocked.Read(ref _dropped);
+            result = new FlushResult(written - _flushedWritten, dropped - _flushedDropped);
+            (_flushedWritten, _flushedDropped) = (written, dropped);
+        }
+
+        return result.Dropped > 0 && _throwOnLoss ? throw new MeteringLossException(result) : result;
+    }
+
+    private async ValueTask DrainToHereAsync(CancellationToken cancellationToken)
     {
         // A flush marker is not a record: it bypasses the bound so a full queue can still be flushed.
         var marker = new FlushMarker();

@@ -15,6 +15,77 @@ public sealed class SqliteLedgerServiceCollectionExtensionsTests
     public void TearDown() => TestLedger.DeleteFolder(_folder);
 
     [Test]
+    public async Task FlushAsync_LedgerPathIsAFolder_ReportsEveryCallDroppedAndNoneWritten()
+    {
+        var path = Path.Combine(_folder, "a-folder");
+        Directory.CreateDirectory(path);
+        var services = new ServiceCollection();
+        services.AddCage(o => { o.Metering.SetAsStaticDefault = false; o.Metering.MaxRetries = 0; }).AddSqliteLedger(options => options.Path = path);
+        await using var provider = services.BuildServiceProvider();
+        var meter = provider.GetRequiredService<ICageMeter>();
+        for (var n = 0; n < 50; n++)
+        {
+            using var m = meter.Meter("chat");
+            m.Usage("openai", "gpt-4o-mini", input: 100, output: 10);
+        }
+
+        var result = await meter.FlushAsync();
+
+        Assert.That(result, Is.EqualTo(new FlushResult(Written: 0, Dropped: 50)));
+        Assert.That(result.IsComplete, Is.False);
+    }
+
+    [Test]
+    public async Task FlushAsync_ThrowOnFlushLossAndALedgerThatCannotOpen_ThrowsWithTheCounts()
+    {
+        var path = Path.Combine(_folder, "a-folder");
+        Directory.CreateDirectory(path);
+        var services = new ServiceCollection();
+        services.AddCage(o =>
+        {
+            o.Metering.SetAsStaticDefault = false;
+            o.Metering.MaxRetries = 0;
+            o.Metering.ThrowOnFlushLoss = true;
+        }).AddSqliteLedger(options => options.Path = path);
+        await using var provider = services.BuildServiceProvider();
+        var meter = provider.GetRequiredService<ICageMeter>();
+        using (var m = meter.Meter("chat"))
+        {
+            m.Usage("openai", "gpt-4o-mini", input: 100, output: 10);
+        }
+
+        var ex = Assert.ThrowsAsync<MeteringLossException>(async () => await meter.FlushAsync());
+
+        Assert.That(ex!.Result, Is.EqualTo(new FlushResult(0, 1)));
+        Assert.That(ex.Message, Does.Contain("dropped 1"));
+    }
+
+    [Test]
+    public async Task FlushAsync_WorkingLedger_CountsOnlyWhatCameSinceThePreviousFlush()
+    {
+        var services = new ServiceCollection();
+        services.AddCage(o => o.Metering.SetAsStaticDefault = false).AddSqliteLedger(options => options.Path = Path.Combine(_folder, "ledger.db"));
+        await using var provider = services.BuildServiceProvider();
+        var meter = provider.GetRequiredService<ICageMeter>();
+        for (var n = 0; n < 3; n++)
+        {
+            using var m = meter.Meter("chat");
+            m.Usage("openai", "gpt-4o-mini", input: 100, output: 10);
+        }
+
+        var first = await meter.FlushAsync();
+        using (var m = meter.Meter("chat"))
+        {
+            m.Usage("openai", "gpt-4o-mini", input: 100, output: 10);
+        }
+
+        var second = await meter.FlushAsync();
+        var third = await meter.FlushAsync();
+
+        Assert.That((first, second, third), Is.EqualTo((new FlushResult(3, 0), new FlushResult(1, 0), new FlushResult(0, 0))));
+    }
+
+    [Test]
     public async Task AddSqliteLedger_AfterAddCage_ResolvesOneLedgerAsStoreSinkAndReader()
     {
         var path = Path.Combine(_folder, "app", "ledger.db");

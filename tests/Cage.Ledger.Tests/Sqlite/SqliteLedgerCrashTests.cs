@@ -61,6 +61,53 @@ public sealed class SqliteLedgerCrashTests
         }
     }
 
+    [Test]
+    [CancelAfter(120_000)]
+    public async Task FlushAsync_ProcessKilledWhileMetering_KeepsEveryCallAFlushAcknowledged(CancellationToken cancellationToken)
+    {
+        const int calls = 200_000, every = 500, killAfter = 20_000;
+        var folder = TestLedger.NewFolder();
+        var path = Path.Combine(folder, "ledger.db");
+        try
+        {
+            // Meter through scopes and the queue, flushing every 500 calls; SIGKILL once 20,000 are acknowledged.
+            using var process = StartHost("meter", path, calls.ToString(CultureInfo.InvariantCulture), every.ToString(CultureInfo.InvariantCulture));
+            var acknowledged = -1;
+            var killed = false;
+            while (await process.StandardOutput.ReadLineAsync(cancellationToken) is { } line)
+            {
+                Assert.That(line, Does.Not.StartWith("lost"), "a flush reported dropped records");
+                if (int.TryParse(line, NumberStyles.None, CultureInfo.InvariantCulture, out var index))
+                {
+                    acknowledged = Math.Max(acknowledged, index);
+                }
+
+                if (!killed && acknowledged >= killAfter - 1)
+                {
+                    process.Kill(entireProcessTree: true);
+                    killed = true;
+                }
+            }
+
+            await process.WaitForExitAsync(cancellationToken);
+            Assert.That(killed, Is.True, "the host finished before it could be killed: " + await process.StandardError.ReadToEndAsync(cancellationToken));
+
+            using var ledger = SqliteLedger.Open(path);
+            using var connection = ledger.OpenReader();
+            Assert.That(SqliteLedgerSchemaTests.Scalar(connection, "PRAGMA integrity_check;"), Is.EqualTo("ok"));
+            var last = string.Create(CultureInfo.InvariantCulture, $"req_crash_{acknowledged:D8}");
+            Assert.That(
+                SqliteLedgerSchemaTests.Scalar(connection, $"SELECT count(*) FROM calls WHERE request_id <= '{last}';"),
+                Is.EqualTo((long)acknowledged + 1),
+                "every call metered before an acknowledging flush is in the ledger");
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            TestLedger.DeleteFolder(folder);
+        }
+    }
+
     private static string CallId(int index) => string.Create(CultureInfo.InvariantCulture, $"c_crash_{index:D8}");
 
     private static async Task<int> RunAndKillAsync(string path, CancellationToken cancellationToken)
@@ -103,7 +150,10 @@ public sealed class SqliteLedgerCrashTests
         return (process.ExitCode, last);
     }
 
-    private static Process StartHost(string path)
+    private static Process StartHost(string path) =>
+        StartHost(path, Total.ToString(CultureInfo.InvariantCulture), BatchSize.ToString(CultureInfo.InvariantCulture));
+
+    private static Process StartHost(params string[] arguments)
     {
         var host = typeof(SqliteLedgerCrashTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .SingleOrDefault(a => a.Key == "CrashHostAssembly")?.Value;
@@ -117,9 +167,11 @@ public sealed class SqliteLedgerCrashTests
             UseShellExecute = false,
         };
         start.ArgumentList.Add(host!);
-        start.ArgumentList.Add(path);
-        start.ArgumentList.Add(Total.ToString(CultureInfo.InvariantCulture));
-        start.ArgumentList.Add(BatchSize.ToString(CultureInfo.InvariantCulture));
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
         return Process.Start(start) ?? throw new InvalidOperationException("could not start the crash host");
     }
 }
