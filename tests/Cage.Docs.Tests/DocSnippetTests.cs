@@ -92,6 +92,34 @@ public sealed class DocSnippetTests
     }
 
     [Test]
+    public void Extract_ReadsMarkersIndentationAndOnlyCSharpFences()
+    {
+        string[] markdown =
+        [
+            "# Title",                          // 1
+            "```bash",                          // 2
+            "```csharp",                        // 3: inside a bash block, not a fence of its own
+            "```",                              // 4
+            "<!-- snippet: aspnet -->",         // 5
+            "```csharp",                        // 6
+            "app.MapGet(\"/\", () => 1);",       // 7
+            "```",                              // 8
+            "- a list item:",                   // 9
+            "  ```csharp",                      // 10
+            "  var x = 1;",                     // 11
+            "  ```",                            // 12
+        ];
+        var snippets = DocSnippets.Extract("docs/x.md", markdown).ToList();
+        Assert.That(snippets, Is.EqualTo(new[]
+        {
+            new DocSnippet("docs/x.md", 6, "app.MapGet(\"/\", () => 1);\n", "aspnet"),
+            new DocSnippet("docs/x.md", 10, "var x = 1;\n", null),
+        }));
+        Assert.That(() => DocSnippets.Extract("docs/y.md", ["text", "```csharp", "var y = 2;"]).ToList(),
+            Throws.TypeOf<InvalidDataException>().With.Message.StartsWith("docs/y.md:2: the code block opened here is never closed"));
+    }
+
+    [Test]
     public void Compiler_ReportsAnErrorAtItsMarkdownLine()
     {
         // The check itself can fail: a block missing a using is reported at the file and line of the bad statement.

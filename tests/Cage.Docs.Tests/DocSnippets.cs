@@ -41,9 +41,11 @@ internal static partial class DocSnippets
     public static string[] ReadLines(string file) => File.ReadAllLines(Path.Combine(RepositoryFixtures.Repository, file));
 
     /// <summary>The C# blocks of one file: a fence line <c>```csharp</c> up to the next line that is only <c>```</c>.</summary>
-    public static IEnumerable<DocSnippet> Extract(string file)
+    public static IEnumerable<DocSnippet> Extract(string file) => Extract(file, ReadLines(file));
+
+    /// <summary>The C# blocks of a file's lines.</summary>
+    public static IEnumerable<DocSnippet> Extract(string file, string[] lines)
     {
-        var lines = ReadLines(file);
         for (var i = 0; i < lines.Length; i++)
         {
             var fence = lines[i].TrimStart();

@@ -32,8 +32,9 @@ public class AddCageTests
         }
 
         await meter.FlushAsync();
-        Assert.That(ledger.UnpricedCalls, Is.Zero);
+        Assert.That(ledger.IsLowerBound, Is.False);                     // an unpriced call would make the total a lower bound
         Assert.That(ledger.TotalCostUsd, Is.LessThanOrEqualTo(0.05m));
+        Assert.That(ledger.UnpricedCalls, Is.Zero);
         Assert.That(ledger.TotalCostUsd, Is.EqualTo(0.0483m));
         Assert.That(ledger.Calls.Single().LatencyMs, Is.EqualTo(2000));
     }
