@@ -20,7 +20,7 @@ public sealed record DocSnippet(string File, int FenceLine, string Code, string?
 /// <param name="Value">What follows <c>snippet:</c>.</param>
 internal sealed record SnippetMarker(string File, int Line, string Value);
 
-/// <summary>Finds the C# blocks of the documentation: <c>README.md</c> and <c>docs/*.md</c>.</summary>
+/// <summary>Finds the C# blocks of the documentation: <c>README.md</c>, <c>docs/*.md</c> and the packages' <c>src/*/README.md</c>.</summary>
 internal static partial class DocSnippets
 {
     private static readonly Lazy<IReadOnlyList<DocSnippet>> s_all = new(() => [.. Files().SelectMany(Extract)]);
@@ -31,7 +31,12 @@ internal static partial class DocSnippets
         var docs = Directory.GetFiles(Path.Combine(RepositoryFixtures.Repository, "docs"), "*.md")
             .Select(f => "docs/" + Path.GetFileName(f))
             .Order(StringComparer.Ordinal);
-        return ["README.md", .. docs];
+        // Each package's README (src/*/README.md) is the first page a NuGet user reads: its blocks compile too.
+        var packages = Directory.GetDirectories(Path.Combine(RepositoryFixtures.Repository, "src"))
+            .Where(d => File.Exists(Path.Combine(d, "README.md")))
+            .Select(d => "src/" + Path.GetFileName(d) + "/README.md")
+            .Order(StringComparer.Ordinal);
+        return ["README.md", .. docs, .. packages];
     }
 
     /// <summary>Every C# block of every documentation file.</summary>
