@@ -258,6 +258,25 @@ public sealed class SqliteLedgerAppendTests
     }
 
     [Test]
+    public async Task AppendAsync_TokenCountAboveTheBound_RefusesTheRecordNamingTheFieldAndStoresNothing()
+    {
+        var call = new CallRecord
+        {
+            Id = "c_huge",
+            Timestamp = At("2026-03-01T10:00:00Z"),
+            Provider = "openai",
+            Model = "gpt-4o",
+            Usage = new TokenUsage(long.MaxValue, Output: 1),
+        };
+
+        var ex = Assert.ThrowsAsync<CageValidationException>(async () => await Ledger.AppendAsync(Batch(call)));
+
+        Assert.That(ex!.ParamName, Is.EqualTo("input"));
+        Assert.That(ex.Message, Does.Contain("c_huge"));
+        Assert.That(await Ledger.FindCallAsync("c_huge"), Is.Null);
+    }
+
+    [Test]
     public async Task AppendAsync_SecretsInErrorTagsAndMeta_ReachNeitherTheDatabaseNorItsWal()
     {
         const string email = "jane.canary@example.com", github = "ghp_CANARYabcdefghijklmnopqrstu0123", aws = "AKIACANARY2ABCDEFGHI";
