@@ -85,24 +85,21 @@ public static class AgentLogImporter
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         ArgumentNullException.ThrowIfNull(catalog);
         string[] files;
+        var run = new Run(catalog);
         var single = File.Exists(path);
         if (single)
         {
-            files = [Path.GetFullPath(path)];
+            files = Readable(Path.GetFullPath(path), run) is { } file ? [file] : [];
         }
         else if (Directory.Exists(path))
         {
-            files = Directory.EnumerateFiles(path, "*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.System })
-                .Where(f => Extensions.Contains(Path.GetExtension(f), StringComparer.OrdinalIgnoreCase))
-                .Order(StringComparer.Ordinal)
-                .ToArray();
+            files = [.. FilesUnder(Path.GetFullPath(path), run).Order(StringComparer.Ordinal)];
         }
         else
         {
             throw new FileNotFoundException($"no such file or folder: {path}", path);
         }
 
-        var run = new Run(catalog);
         for (var i = 0; i < files.Length; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -132,6 +129,104 @@ public static class AgentLogImporter
         }
 
         return run.Finish();
+    }
+
+    /// <summary>
+    /// The importable files under a folder, each real file once. Symbolic links are followed, but a folder is entered
+    /// only once, by the path its link resolves to, so links to an ancestor (a cycle) end the walk instead of looping;
+    /// a file reached through several links is read once. Only regular, non-empty files are returned: a FIFO, a device
+    /// or a socket reports no length and would block (or never end) when read, so it is skipped with a problem.
+    /// </summary>
+    private static List<string> FilesUnder(string root, Run run)
+    {
+        var files = new List<string>();
+        var seenFiles = new HashSet<string>(StringComparer.Ordinal);
+        var seenFolders = new HashSet<string>(StringComparer.Ordinal) { Resolved(new DirectoryInfo(root)) };
+        var pending = new Stack<string>();
+        pending.Push(root);
+        var options = new EnumerationOptions { IgnoreInaccessible = true, AttributesToSkip = FileAttributes.System, RecurseSubdirectories = false };
+        while (pending.TryPop(out var folder))
+        {
+            IEnumerable<FileSystemInfo> entries;
+            try
+            {
+                entries = [.. new DirectoryInfo(folder).EnumerateFileSystemInfos("*", options)];
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                run.Problem(folder, 0, null, "skipped: the folder could not be read: " + ex.Message);
+                continue;
+            }
+
+            foreach (var entry in entries)
+            {
+                if (entry is DirectoryInfo directory)
+                {
+                    var real = Resolved(directory);
+                    if (seenFolders.Add(real))
+                    {
+                        pending.Push(real);
+                    }
+
+                    continue;
+                }
+
+                if (!Extensions.Contains(Path.GetExtension(entry.Name), StringComparer.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+
+                if (Readable(entry.FullName, run) is { } file && seenFiles.Add(file))
+                {
+                    files.Add(file);
+                }
+            }
+        }
+
+        return files;
+    }
+
+    /// <summary>The path a file's links resolve to when it is a regular file with content, else null (with a problem when it is not a regular file).</summary>
+    private static string? Readable(string path, Run run)
+    {
+        try
+        {
+            var info = new FileInfo(path);
+            var real = info.LinkTarget is null ? info : info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo;
+            if (real is null || !real.Exists)
+            {
+                run.Problem(path, 0, null, "skipped: a link whose target does not exist");
+                return null;
+            }
+
+            if (real.Length == 0)
+            {
+                // An empty regular file holds nothing to import; a FIFO, device or socket reports no length either and
+                // opening it could block forever.
+                run.Problem(path, 0, null, "skipped: empty, or not a regular file (a FIFO, device or socket)");
+                return null;
+            }
+
+            return real.FullName;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            run.Problem(path, 0, null, "skipped: " + ex.Message);
+            return null;
+        }
+    }
+
+    /// <summary>A folder's identity for the walk: the path its link resolves to (itself when it is not a link).</summary>
+    private static string Resolved(DirectoryInfo folder)
+    {
+        try
+        {
+            return folder.LinkTarget is null ? folder.FullName : folder.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? folder.FullName;
+        }
+        catch (IOException)
+        {
+            return folder.FullName; // a link loop: its own path, entered at most once
+        }
     }
 
     private static bool LooksLikeProviderStream(ReadOnlySpan<byte> head) =>
