@@ -527,6 +527,13 @@ public static class AgentLogImporter
             string? session, string? agent, string route, string? category, UsageStatus status, bool ok, string? error)
         {
             var quote = catalog.Price(provider, model, usage, providerCost, NormalizeTier(serviceTier));
+            if (status == UsageStatus.Missing && providerCost is null && usage.TotalTokens == 0)
+            {
+                // A response without usage (none, "usage": null, or counts that were rejected): what it cost is
+                // unknown, never a free $0 (the live meter's rule).
+                quote = quote with { CostUsd = null };
+            }
+
             var at = CageIds.TruncateToMilliseconds(timestamp);
             return new CallRecord
             {
