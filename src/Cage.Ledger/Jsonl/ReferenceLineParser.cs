@@ -151,6 +151,9 @@ internal static class ReferenceLineParser
             }
         }
 
+        // A side with no count (absent or null) is not a count of 0: the line is flagged as usage missing below.
+        var inputUnknown = f.Input is null && f.TokensIn is null;
+        var outputUnknown = f.Output is null && f.TokensOut is null;
         var usage = new TokenUsage(input, cacheRead, cacheWrite5m, cacheWrite1h, f.Output ?? f.TokensOut ?? 0, f.Reasoning);
         if (usage.Validation() is { } invalid)
         {
@@ -181,6 +184,13 @@ internal static class ReferenceLineParser
             {
                 throw new CageValidationException("cost_usd", $"cost_usd is required when cost_source is {source.ToWire()}");
             }
+        }
+        else if (inputUnknown && outputUnknown && f.UsageStatus is null)
+        {
+            // A reference line with no token counts at all (absent or null): what it used and cost is unknown, never
+            // a free call. It is stored as usage missing with a null cost.
+            var quote = catalog.Price(provider, model, usage);
+            (cost, source, priceKey) = (null, quote.Source, quote.PriceKey);
         }
         else
         {
@@ -214,7 +224,7 @@ internal static class ReferenceLineParser
             }
         }
 
-        var status = UsageStatus.Reported;
+        var status = f.UsageStatus is null && (inputUnknown || outputUnknown) ? UsageStatus.Missing : UsageStatus.Reported;
         if (f.UsageStatus is not null && !WireNames.TryParseUsageStatus(f.UsageStatus, out status))
         {
             throw new CageValidationException("usage_status", $"unknown usage_status '{Echo(f.UsageStatus)}'; expected reported, missing or estimated");

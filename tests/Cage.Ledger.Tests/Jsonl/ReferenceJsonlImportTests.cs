@@ -175,6 +175,31 @@ public sealed class ReferenceJsonlImportTests
     }
 
     [Test]
+    public async Task ImportAsync_ReferenceLinesWithoutTokenCounts_AreUsageMissingAndNeverFree()
+    {
+        var file = WriteFile("calls.jsonl",
+            // No counts at all, or null ones: usage missing, cost unknown.
+            Line("c_absent", "\"provider\": \"anthropic\", \"model\": \"claude-opus-4-8\""),
+            Line("c_null", "\"provider\": \"anthropic\", \"model\": \"claude-opus-4-8\", \"tokens_in\": null, \"tokens_out\": null, \"est_cost_usd\": 0"),
+            // One side known: usage missing, priced from what is known (a lower bound): 1,000 × $3/M.
+            Line("c_half", "\"provider\": \"anthropic\", \"model\": \"claude-opus-4-8\", \"tokens_in\": 1000, \"tokens_out\": null"));
+
+        var result = await ReferenceJsonl.ImportAsync(Ledger, file, PriceCatalog.BuiltIn);
+
+        Assert.That(result.Errors, Is.Empty);
+        foreach (var id in new[] { "c_absent", "c_null" })
+        {
+            var call = await Ledger.FindCallAsync(id);
+            Assert.That((call!.UsageStatus, call.CostUsd), Is.EqualTo((UsageStatus.Missing, (decimal?)null)), id);
+        }
+
+        var half = await Ledger.FindCallAsync("c_half");
+        Assert.That((half!.UsageStatus, half.CostUsd), Is.EqualTo((UsageStatus.Missing, (decimal?)0.003m)));
+        var report = await Ledger.ReportAsync(ReportQuery.Default);
+        Assert.That((report.Total.MissingUsageCalls, report.Total.IsLowerBound), Is.EqualTo((3L, true)));
+    }
+
+    [Test]
     public async Task ImportAsync_ReferenceTokens_SplitIntoExclusiveBuckets()
     {
         var file = WriteFile("calls.jsonl",
