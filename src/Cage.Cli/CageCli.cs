@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
 using CageNet.Cli.Commands;
 using CageNet.Pricing;
 
@@ -41,10 +42,16 @@ internal static class CageCli
             ProcessTerminationTimeout = null,
         };
 
-        if (parseResult.Action is ParseErrorAction)
+        if (parseResult.Errors.Count > 0)
         {
-            // System.CommandLine prints the errors (and help); a usage error is exit 2, not its default 1.
-            await parseResult.InvokeAsync(invocation, cancellationToken).ConfigureAwait(false);
+            // A usage error is exit 2 (not System.CommandLine's 1), printed as `cage: message` on stderr like every other
+            // error, with a pointer to the help rather than the whole help text on stdout.
+            foreach (var error in parseResult.Errors)
+            {
+                stderr.Write($"cage: {NumberOptions.Describe(error)}\n");
+            }
+
+            stderr.Write($"cage: see '{CommandPath(parseResult.CommandResult)} --help'\n");
             return ExitCodes.BadInput;
         }
 
@@ -56,6 +63,18 @@ internal static class CageCli
         {
             return Report(context, ex);
         }
+    }
+
+    private static string CommandPath(CommandResult result)
+    {
+        var names = new List<string>();
+        for (SymbolResult? at = result; at is CommandResult command; at = at.Parent)
+        {
+            names.Add(command.Parent is null ? "cage" : command.Command.Name);
+        }
+
+        names.Reverse();
+        return string.Join(' ', names);
     }
 
     internal static RootCommand Build(CliContext context)
@@ -100,6 +119,13 @@ internal static class CageCli
 
     private static int Report(CliContext context, Exception ex)
     {
+        if (ex is not CliException && LedgerFile.FindDamage(ex) is { } damage)
+        {
+            var damaged = LedgerFile.Damaged(context.LedgerInUse ?? "file", damage.Message);
+            context.Error.Write($"cage: {damaged.Message}\n");
+            return damaged.ExitCode;
+        }
+
         switch (ex)
         {
             case CliException cli:
@@ -118,7 +144,7 @@ internal static class CageCli
                 context.Error.Write($"cage: {ex.Message}\n");
                 return ExitCodes.Failure;
             default:
-                context.Error.Write($"cage: unexpected error: {ex.GetType().Name}: {ex.Message}\n");
+                context.Error.Write($"cage: unexpected error: {ex.Message}\n");
                 return ExitCodes.Failure;
         }
     }
@@ -144,6 +170,16 @@ internal sealed class GlobalOptions
     /// <summary>A fresh <c>--json</c> option for one command.</summary>
     public static Option<bool> Json() => new("--json") { Description = "Print JSON (snake_case, exact decimals) instead of a table." };
 
-    public CageWorkspace Workspace(CliContext context, ParseResult parseResult) =>
-        CageWorkspace.Resolve(context, parseResult.GetValue(Ledger), parseResult.GetValue(Prices));
+    /// <summary>
+    /// The command's workspace, checked before the command does anything: a price map given by <c>--prices</c> or
+    /// <c>CAGE_PRICES</c> must exist and parse, for every command, even those that do not price anything; and whatever
+    /// is at the ledger path must be a Cage ledger (or nothing). Either failing is exit 2 before a byte is written.
+    /// </summary>
+    public CageWorkspace Workspace(CliContext context, ParseResult parseResult)
+    {
+        var workspace = CageWorkspace.Resolve(context, parseResult.GetValue(Ledger), parseResult.GetValue(Prices));
+        workspace.CheckPrices();
+        LedgerFile.Inspect(workspace.LedgerPath, workspace.LedgerOrigin);
+        return workspace;
+    }
 }

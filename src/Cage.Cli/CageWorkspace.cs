@@ -15,9 +15,12 @@ internal sealed class CageWorkspace
 {
     public const string PricesVariable = "CAGE_PRICES";
 
-    private CageWorkspace(string ledgerPath, string policyPath, string? pricesFile, string? pricesOrigin)
+    private const string DefaultOrigin = "the default location";
+
+    private CageWorkspace(string ledgerPath, string ledgerOrigin, string policyPath, string? pricesFile, string? pricesOrigin)
     {
         LedgerPath = ledgerPath;
+        LedgerOrigin = ledgerOrigin;
         PolicyPath = policyPath;
         PricesFile = pricesFile;
         PricesOrigin = pricesOrigin;
@@ -25,6 +28,12 @@ internal sealed class CageWorkspace
 
     /// <summary>The full path of the ledger file (it may not exist yet).</summary>
     public string LedgerPath { get; }
+
+    /// <summary>Where <see cref="LedgerPath"/> came from, for messages: <c>--ledger</c>, <c>CAGE_LEDGER</c> or <c>the default location</c>.</summary>
+    public string LedgerOrigin { get; }
+
+    /// <summary>Whether the ledger is the default one (neither <c>--ledger</c> nor <c>CAGE_LEDGER</c> named it).</summary>
+    public bool LedgerIsDefault => LedgerOrigin == DefaultOrigin;
 
     /// <summary>The full path of the policy file <c>.cage/cage.json</c> (it may not exist yet).</summary>
     public string PolicyPath { get; }
@@ -44,6 +53,9 @@ internal sealed class CageWorkspace
     {
         ArgumentNullException.ThrowIfNull(context);
         var explicitLedger = !string.IsNullOrWhiteSpace(ledgerOption) ? ledgerOption : context.Variable(LedgerLocation.EnvironmentVariable);
+        var ledgerOrigin = !string.IsNullOrWhiteSpace(ledgerOption) ? "--ledger"
+            : explicitLedger is not null ? LedgerLocation.EnvironmentVariable
+            : DefaultOrigin;
         var ledgerPath = string.IsNullOrWhiteSpace(explicitLedger)
             ? DefaultLedgerPath(context.WorkingDirectory)
             : LedgerLocation.Resolve(context.FullPath(explicitLedger), context.WorkingDirectory);
@@ -58,7 +70,8 @@ internal sealed class CageWorkspace
             (prices, origin) = (context.FullPath(fromEnvironment), PricesVariable);
         }
 
-        return new CageWorkspace(ledgerPath, PolicyPathFor(ledgerPath, context.WorkingDirectory), prices, origin);
+        context.LedgerInUse = ledgerPath;
+        return new CageWorkspace(ledgerPath, ledgerOrigin, PolicyPathFor(ledgerPath, context.WorkingDirectory), prices, origin);
     }
 
     /// <summary>
@@ -99,16 +112,36 @@ internal sealed class CageWorkspace
     /// <exception cref="CliException">The policy file is malformed (exit 2, naming the file).</exception>
     public CageOptions LoadPolicy(CliContext context) => PolicyFile.Load(PolicyPath, context.Warn);
 
+    /// <summary>Checks the price map given by <c>--prices</c> or <c>CAGE_PRICES</c> (if any): it must exist and parse.</summary>
+    /// <exception cref="CliException">The map is missing or invalid (exit 2, naming the option and the file).</exception>
+    public void CheckPrices()
+    {
+        if (PricesFile is null)
+        {
+            return;
+        }
+
+        if (Directory.Exists(PricesFile) || !File.Exists(PricesFile))
+        {
+            throw CliException.BadInput($"{PricesOrigin}: price map '{PricesFile}' was not found");
+        }
+
+        try
+        {
+            PriceCatalog.LoadPriceMap(PricesFile);
+        }
+        catch (PriceMapException ex)
+        {
+            throw CliException.BadInput($"{PricesOrigin}: {ex.Message}", ex);
+        }
+    }
+
     /// <summary>The price catalog: built-in table, then the price map, then the policy's overrides, local models and aliases.</summary>
     /// <exception cref="CliException">The price map or a pricing setting is bad (exit 2, naming the file).</exception>
     public PriceCatalog LoadCatalog(CageOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (PricesFile is not null && !File.Exists(PricesFile))
-        {
-            throw CliException.BadInput($"{PricesOrigin}: price map '{PricesFile}' was not found");
-        }
-
+        CheckPrices();
         try
         {
             return PriceCatalog.FromOptions(options.Pricing, PolicyDirectory, PricesFile);
@@ -124,9 +157,50 @@ internal sealed class CageWorkspace
         }
     }
 
-    /// <summary>Opens (creating when missing) the SQLite ledger.</summary>
-    /// <exception cref="CliException">The file cannot be opened or is not a Cage ledger (exit 1).</exception>
+    /// <summary>Opens (creating when missing) the SQLite ledger, for commands that write.</summary>
+    /// <exception cref="CliException">The path is a folder or holds a file that is not a Cage ledger (exit 2, nothing written); it cannot be opened (exit 1).</exception>
     public SqliteLedger OpenLedger()
+    {
+        LedgerFile.Inspect(LedgerPath, LedgerOrigin);
+        return OpenReadWrite();
+    }
+
+    /// <summary>
+    /// Opens the ledger for a command that only reads: the file must exist (a missing ledger is exit 2 naming the path,
+    /// and nothing is created) and be a Cage ledger; it is opened read-only (<c>Mode=ReadOnly</c>), so a ledger in a
+    /// read-only folder can be read. A ledger of an earlier schema version is migrated forward first.
+    /// </summary>
+    /// <exception cref="CliException">There is no ledger at the path, or it is not a (readable) Cage ledger.</exception>
+    public LedgerHandle OpenReader()
+    {
+        var state = LedgerFile.Inspect(LedgerPath, LedgerOrigin);
+        if (state == LedgerFile.State.Missing)
+        {
+            throw CliException.BadInput(
+                $"no ledger at {LedgerPath} ({LedgerOrigin}); nothing was created. Record calls first (cage init, cage demo or cage import), or point --ledger or CAGE_LEDGER at an existing ledger");
+        }
+
+        if (state == LedgerFile.State.Older)
+        {
+            return new LedgerHandle(OpenReadWrite());
+        }
+
+        try
+        {
+            return new LedgerHandle(SqliteLedger.OpenReadOnly(LedgerPath));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            if (LedgerFile.FindDamage(ex) is { } damage)
+            {
+                throw LedgerFile.Damaged(LedgerPath, damage.Message);
+            }
+
+            throw CliException.Failure($"cannot open the ledger {LedgerPath}: {ex.Message}", ex);
+        }
+    }
+
+    private SqliteLedger OpenReadWrite()
     {
         try
         {
@@ -134,15 +208,14 @@ internal sealed class CageWorkspace
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException)
         {
+            if (LedgerFile.FindDamage(ex) is { } damage)
+            {
+                throw LedgerFile.Damaged(LedgerPath, damage.Message);
+            }
+
             throw CliException.Failure($"cannot open the ledger {LedgerPath}: {ex.Message}", ex);
         }
     }
-
-    /// <summary>
-    /// A reader over the ledger for read-only commands: the SQLite file when it exists, else an empty in-memory ledger,
-    /// so reading never creates files.
-    /// </summary>
-    public LedgerHandle OpenReader() => new(LedgerExists ? OpenLedger() : new InMemoryLedger());
 }
 
 /// <summary>An open ledger for the duration of one command; disposing closes the file (if there is one).</summary>

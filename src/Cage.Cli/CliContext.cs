@@ -36,6 +36,9 @@ internal sealed class CliContext
     /// <summary>The folder relative paths resolve against.</summary>
     public string WorkingDirectory { get; }
 
+    /// <summary>The ledger path the command resolved (named when SQLite reports the file damaged mid-command), if any.</summary>
+    public string? LedgerInUse { get; set; }
+
     /// <summary>An environment variable, or <see langword="null"/> when unset or blank.</summary>
     public string? Variable(string name) =>
         _environment.TryGetValue(name, out var value) && !string.IsNullOrWhiteSpace(value) ? value : null;

@@ -35,7 +35,7 @@ public sealed class ProcessTests
         Assert.That(File.Exists(cli.LedgerPath), Is.True);
     }
 
-    private static string LocateCageDll()
+    internal static string LocateCageDll()
     {
         var here = AppContext.BaseDirectory;
         var candidates = new[]

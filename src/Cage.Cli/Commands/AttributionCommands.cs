@@ -221,7 +221,7 @@ internal static class AttributionCommands
     {
         var since = new Option<string>("--since") { Description = "The recent window: the last 30m, 12h, 7d or 2w.", HelpName = "SPAN", DefaultValueFactory = _ => "7d" };
         var baseline = new Option<string>("--baseline") { Description = "The baseline: this long before the recent window.", HelpName = "SPAN", DefaultValueFactory = _ => "28d" };
-        var tolerance = new Option<decimal>("--tolerance") { Description = "The relative rise that counts as a regression.", DefaultValueFactory = _ => 0.2m };
+        var tolerance = NumberOptions.Ratio("--tolerance", "The relative rise that counts as a regression (0.2 means 20%).", 0.2m);
         var by = new Option<string?>("--by") { Description = "Compare per route or per model.", HelpName = "route|model" };
         by.AcceptOnlyFromAmong("route", "model");
         var json = GlobalOptions.Json();
@@ -231,11 +231,6 @@ internal static class AttributionCommands
             var recentText = parseResult.GetValue(since) ?? "7d";
             var baselineText = parseResult.GetValue(baseline) ?? "28d";
             var tol = parseResult.GetValue(tolerance);
-            if (tol < 0)
-            {
-                throw CliException.BadInput($"--tolerance {tol.ToString(CultureInfo.InvariantCulture)}: must be 0 or more (0.2 means 20%)");
-            }
-
             var query = new RegressionQuery
             {
                 Recent = Span(context, "--since", recentText),
@@ -268,17 +263,12 @@ internal static class AttributionCommands
     private static Command Forecast(CliContext context, GlobalOptions globals)
     {
         var since = new Option<string>("--since") { Description = "The run-rate window: the last 12h, 7d, 2w…", HelpName = "SPAN", DefaultValueFactory = _ => "7d" };
-        var budget = new Option<decimal?>("--budget") { Description = "The monthly budget in USD (default: the policy's Budgets: Month.Usd, else Day.Usd × days in the month).", HelpName = "USD" };
+        var budget = NumberOptions.Dollars("--budget", "The monthly budget in USD (default: the policy's Budgets: Month.Usd, else Day.Usd × days in the month).");
         var json = GlobalOptions.Json();
         var command = new Command("forecast", "Month-end spend projection from the recent run-rate vs the monthly budget.") { since, budget, json };
         command.SetAction(CageCli.Guard(context, (parseResult, cancellationToken) =>
         {
             var runRate = Span(context, "--since", parseResult.GetValue(since) ?? "7d");
-            if (parseResult.GetValue(budget) is < 0)
-            {
-                throw CliException.BadInput("--budget: must be 0 or more");
-            }
-
             return WithServiceAsync(context, globals, parseResult, async (service, _) =>
             {
                 var workspace = globals.Workspace(context, parseResult);

@@ -9,8 +9,9 @@ namespace CageNet.Cli.Commands;
 
 /// <summary>
 /// <c>cage demo</c>: seeds the worked example (SPEC 12) into the current ledger — idempotently, a second run adds
-/// nothing — then shows <c>cage report</c> and <c>cage why c_s1call000001</c>. When there is no policy yet it writes the
-/// <c>cage init</c> template, whose tools order is the example's (graphify → fux → compressor).
+/// nothing — then shows <c>cage report</c> and <c>cage why c_s1call000001</c>. When the ledger is the default one and there
+/// is no policy yet it writes the <c>cage init</c> template, whose tools order is the example's (graphify → fux →
+/// compressor); with <c>--ledger</c> or <c>CAGE_LEDGER</c> it writes that ledger (and SQLite's <c>-wal</c>/<c>-shm</c>) only.
 /// </summary>
 internal static class DemoCommand
 {
@@ -22,7 +23,9 @@ internal static class DemoCommand
             var workspace = globals.Workspace(context, parseResult);
             var text = new StringBuilder();
 
-            if (!File.Exists(workspace.PolicyPath))
+            // The policy template goes beside the default ledger only: `cage demo --ledger X` (or CAGE_LEDGER) writes X and
+            // nothing else. The demo's own attribution uses the example's tool order either way.
+            if (workspace.LedgerIsDefault && !File.Exists(workspace.PolicyPath))
             {
                 Directory.CreateDirectory(workspace.PolicyDirectory);
                 PolicyFile.WriteText(workspace.PolicyPath, PolicyFile.Template);

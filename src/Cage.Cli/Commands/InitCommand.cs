@@ -20,6 +20,8 @@ internal static class InitCommand
         var command = new Command("init", "Create .cage/ here: the policy (cage.json), a .gitignore for the ledger, and the ledger.") { force };
         command.SetAction(CageCli.Guard(context, async (parseResult, cancellationToken) =>
         {
+            // Check the options (price map, ledger path) before creating anything; then resolve again, now that .cage/ is here.
+            globals.Workspace(context, parseResult);
             var folder = Path.Combine(context.WorkingDirectory, LedgerLocation.FolderName);
             Directory.CreateDirectory(folder);
             var workspace = globals.Workspace(context, parseResult);

@@ -62,11 +62,11 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         ORDER BY seq DESC LIMIT 1;
         """;
 
-    private readonly SqliteWriter _writer;
+    private readonly SqliteWriter? _writer;
     private readonly string _readConnectionString;
     private int _disposed;
 
-    private SqliteLedger(string path, int schemaVersion, SqliteWriter writer, string readConnectionString)
+    private SqliteLedger(string path, int schemaVersion, SqliteWriter? writer, string readConnectionString)
     {
         Path = path;
         SchemaVersion = schemaVersion;
@@ -154,6 +154,111 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Opens an existing ledger for reading only (SQLite <c>Mode=ReadOnly</c>): nothing is created, migrated or written,
+    /// so a ledger in a read-only folder can be read. Appends throw <see cref="InvalidOperationException"/>. The CLI's
+    /// read commands use it after checking that the file is a Cage ledger.
+    /// </summary>
+    /// <remarks>
+    /// A WAL-mode file needs its <c>-shm</c> index, which SQLite creates beside the file; when the folder is read-only and
+    /// there is no index and no write-ahead log left over (a ledger closed cleanly), the file is opened as immutable
+    /// instead (<c>immutable=1</c>: no locks, no index), which is exact for a file nobody can write.
+    /// </remarks>
+    /// <exception cref="IOException">The file cannot be opened or read (the message names the path).</exception>
+    /// <exception cref="InvalidOperationException">The file is not a Cage ledger at <see cref="LedgerSchema.LatestVersion"/>.</exception>
+    internal static SqliteLedger OpenReadOnly(string path, SqliteLedgerOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        options ??= new SqliteLedgerOptions();
+        var fullPath = System.IO.Path.GetFullPath(path);
+        if (!File.Exists(fullPath))
+        {
+            throw new IOException($"The Cage ledger '{fullPath}' does not exist.");
+        }
+
+        try
+        {
+            using var connection = OpenReadOnlyConnection(fullPath, (options.BusyTimeoutMilliseconds + 999) / 1000, out var readConnectionString);
+            var applicationId = ScalarInt(connection, "PRAGMA application_id;");
+            var version = ScalarInt(connection, "PRAGMA user_version;");
+            if (applicationId != LedgerSchema.ApplicationId || version != LedgerSchema.LatestVersion)
+            {
+                throw new InvalidOperationException(
+                    $"'{fullPath}' is not a Cage ledger at schema version {LedgerSchema.LatestVersion} (application_id 0x{applicationId:X8}, version {version}).");
+            }
+
+            return new SqliteLedger(fullPath, version, writer: null, readConnectionString);
+        }
+        catch (SqliteException ex)
+        {
+            throw new IOException($"Cannot open the Cage ledger '{fullPath}': {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>
+    /// Opens <paramref name="fullPath"/> read-only (pooled): first as usual, then — when SQLite cannot set up the WAL index
+    /// because the folder is read-only and no write-ahead log is left over — as an immutable file.
+    /// </summary>
+    /// <param name="fullPath">An existing SQLite file.</param>
+    /// <param name="timeoutSeconds">The busy timeout.</param>
+    /// <param name="connectionString">The connection string that worked, for further connections.</param>
+    /// <exception cref="SqliteException">The file cannot be opened.</exception>
+    internal static SqliteConnection OpenReadOnlyConnection(string fullPath, int timeoutSeconds, out string connectionString)
+    {
+        connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = fullPath,
+            Mode = SqliteOpenMode.ReadOnly,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = timeoutSeconds,
+        }.ToString();
+        var connection = new SqliteConnection(connectionString);
+        try
+        {
+            connection.Open();
+            ScalarInt(connection, "PRAGMA user_version;"); // the first read sets up the WAL index
+            return connection;
+        }
+        catch (SqliteException ex) when ((ex.SqliteErrorCode & 0xFF) is 8 or 14 && !HasWriteAheadLog(fullPath))
+        {
+            connection.Dispose();
+        }
+
+        connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = new Uri(fullPath).AbsoluteUri + "?immutable=1",
+            Mode = SqliteOpenMode.ReadOnly,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = timeoutSeconds,
+        }.ToString();
+        connection = new SqliteConnection(connectionString);
+        try
+        {
+            connection.Open();
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    private static bool HasWriteAheadLog(string fullPath)
+    {
+        var wal = new FileInfo(fullPath + "-wal");
+        return wal.Exists && wal.Length > 0;
+    }
+
+    private static int ScalarInt(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+    }
+
     /// <inheritdoc/>
     public ValueTask<AppendResult> AppendAsync(LedgerBatch batch, CancellationToken cancellationToken = default)
     {
@@ -166,7 +271,7 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
 
         // SQLite's API is synchronous: the commit happens on the caller's thread (the metering pipeline's
         // background pump, or an import loop), and the returned task is complete once it is durable.
-        return ValueTask.FromResult(_writer.Append(batch, cancellationToken));
+        return ValueTask.FromResult(Writer.Append(batch, cancellationToken));
     }
 
     /// <inheritdoc/>
@@ -176,7 +281,7 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         ThrowIfDisposed();
         if (batch.Count > 0)
         {
-            _writer.Append(batch, cancellationToken);
+            Writer.Append(batch, cancellationToken);
         }
 
         return ValueTask.CompletedTask;
@@ -650,7 +755,7 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
             return;
         }
 
-        _writer.Dispose();
+        _writer?.Dispose();
         using var connection = new SqliteConnection(_readConnectionString);
         SqliteConnection.ClearPool(connection);
     }
@@ -661,6 +766,8 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         Dispose();
         return ValueTask.CompletedTask;
     }
+
+    private SqliteWriter Writer => _writer ?? throw new InvalidOperationException($"The Cage ledger '{Path}' was opened read-only.");
 
     /// <summary>A read connection from the pool (WAL lets it read while a batch is being written). Internal for tests: query plans, integrity checks.</summary>
     internal SqliteConnection OpenReader()

@@ -310,6 +310,7 @@ public sealed partial class AttributionCommandTests
     public async Task Command_EmptyLedger_Exits0WithAMessage(string command)
     {
         using var cli = new CliHarness();
+        Assert.That((await cli.RunAsync("init")).ExitCode, Is.EqualTo(0), "an empty ledger (a missing one is exit 2)");
 
         var text = await cli.RunAsync(command);
         var json = await cli.RunAsync(command, "--json");
@@ -324,6 +325,7 @@ public sealed partial class AttributionCommandTests
     public async Task Attrib_EmptyLedger_SaysThereIsNoTask()
     {
         using var cli = new CliHarness();
+        Assert.That((await cli.RunAsync("init")).ExitCode, Is.EqualTo(0));
 
         var text = await cli.RunAsync("attrib");
         var json = await cli.RunAsync("attrib", "--json");

@@ -85,15 +85,28 @@ public sealed class ReportCommandTests
     }
 
     [Test]
-    public async Task Report_NoLedgerYet_ReportsNoDataAndCreatesNothing()
+    public async Task Report_NoLedgerYet_Exits2NamingThePathAndCreatesNothing()
     {
         using var cli = new CliHarness();
 
         var run = await cli.RunAsync("report");
 
+        Assert.That(run.ExitCode, Is.EqualTo(2), "a missing ledger is not an empty one");
+        Assert.That(run.Out, Is.Empty);
+        Assert.That(run.Err, Does.Contain(cli.LedgerPath).And.Contain("no ledger"));
+        Assert.That(Directory.Exists(cli.PathOf(".cage")), Is.False);
+    }
+
+    [Test]
+    public async Task Report_EmptyLedger_ReportsNoData()
+    {
+        using var cli = new CliHarness();
+        await cli.RunAsync("init");
+
+        var run = await cli.RunAsync("report");
+
         Assert.That(run.ExitCode, Is.EqualTo(0), run.Err);
         Assert.That(run.Out, Is.EqualTo("Ledger by route\n\nNo calls recorded.\n"));
-        Assert.That(Directory.Exists(cli.PathOf(".cage")), Is.False);
     }
 
     [Test]
@@ -157,9 +170,10 @@ public sealed class ReportCommandTests
     }
 
     [Test]
-    public async Task ReportJson_NoLedgerYet_IsAnEmptyReportAndExits0()
+    public async Task ReportJson_EmptyLedger_IsAnEmptyReportAndExits0()
     {
         using var cli = new CliHarness();
+        await cli.RunAsync("init");
 
         var run = await cli.RunAsync("report", "--by", "day", "--json");
 
