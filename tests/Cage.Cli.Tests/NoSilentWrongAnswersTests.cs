@@ -416,6 +416,7 @@ public sealed class NoSilentWrongAnswersTests
     /// </summary>
     [Test]
     [Category("Process")]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
     public async Task Report_LedgerInAReadOnlyFolder_ReadsAsAnUnprivilegedUser()
     {
         if (OperatingSystem.IsWindows() || Environment.UserName != "root" || !File.Exists("/usr/bin/setpriv"))
@@ -429,6 +430,8 @@ public sealed class NoSilentWrongAnswersTests
         Assert.That((await RunWithLedger(cli, ledger, ["demo"])).ExitCode, Is.EqualTo(0));
         SqliteConnection.ClearAllPools();
         MakeReadOnly(folder, ledger);
+        // nobody may not be able to reach the build output (a clone in a private folder): run a world-readable copy.
+        var app = CopyForAnyone(Path.GetDirectoryName(ProcessTests.LocateCageDll())!);
         try
         {
             foreach (var command in new[] { "report", "attrib", "budget" })
@@ -440,7 +443,7 @@ public sealed class NoSilentWrongAnswersTests
                     RedirectStandardError = true,
                     UseShellExecute = false,
                 };
-                foreach (var arg in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "dotnet", ProcessTests.LocateCageDll(), command, "--ledger", ledger })
+                foreach (var arg in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "dotnet", Path.Combine(app, Path.GetFileName(ProcessTests.LocateCageDll())), command, "--ledger", ledger })
                 {
                     start.ArgumentList.Add(arg);
                 }
@@ -464,7 +467,32 @@ public sealed class NoSilentWrongAnswersTests
         finally
         {
             MakeWritable(folder);
+            Directory.Delete(app, recursive: true);
         }
+    }
+
+    /// <summary>A copy of a folder under the system temp folder that every user can read and traverse.</summary>
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static string CopyForAnyone(string source)
+    {
+        const UnixFileMode Folder = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+        const UnixFileMode File644 = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+        var target = Path.Combine(Path.GetTempPath(), "cage-cli-app-" + Guid.NewGuid().ToString("N"));
+        foreach (var folder in Directory.EnumerateDirectories(source, "*", SearchOption.AllDirectories).Prepend(source))
+        {
+            var copy = Path.Combine(target, Path.GetRelativePath(source, folder));
+            Directory.CreateDirectory(copy);
+            File.SetUnixFileMode(copy, Folder);
+        }
+
+        foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
+        {
+            var copy = Path.Combine(target, Path.GetRelativePath(source, file));
+            File.Copy(file, copy);
+            File.SetUnixFileMode(copy, File644);
+        }
+
+        return target;
     }
 
     // ---- numbers ----
