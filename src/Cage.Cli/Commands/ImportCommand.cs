@@ -15,7 +15,9 @@ namespace CageNet.Cli.Commands;
 /// (ids and request ids come from the source, so importing again adds nothing):
 /// <list type="bullet">
 /// <item>the reference tool's <c>calls.jsonl</c> / <c>receipts.jsonl</c> (a file, or a folder holding them, <c>ledger/</c> or
-/// <c>.cage/ledger/</c>); a reference <c>policy.toml</c> next to the ledger is carried across into <c>.cage/cage.json</c> first;</item>
+/// <c>.cage/ledger/</c>); a reference <c>policy.toml</c> next to the ledger is carried across into <c>.cage/cage.json</c> first
+/// (without one, the reference tool's bundled tools order graphify → fux → compressor, when the policy names no order), and
+/// the reference <c>outcomes.json</c> is stored as task labels (<c>cage outcome</c>), keeping labels the ledger already has;</item>
 /// <item>Claude Code transcripts (a file or a folder, <c>subagents/*.jsonl</c> included, deduplicated across files), Codex
 /// rollouts, and captured provider responses (JSON or SSE), read by <see cref="AgentLogImporter"/>.</item>
 /// </list>
@@ -341,7 +343,14 @@ internal static class ImportCommand
         var policyChanges = CarryPolicyAcross(context, workspace, source, text);
 
         var catalog = workspace.LoadCatalog(workspace.LoadPolicy(context));
+        var outcomesFile = ReferenceOutcomes.Locate(source);
+        if (outcomesFile is not null)
+        {
+            ReferenceOutcomes.Read(outcomesFile, context.Time.GetUtcNow()); // a malformed file fails before anything is stored
+        }
+
         ImportResult result;
+        var outcomes = ReferenceOutcomes.Result.None;
         var ledger = workspace.OpenLedger();
         await using (ledger.ConfigureAwait(false))
         {
@@ -353,11 +362,26 @@ internal static class ImportCommand
             {
                 throw CliException.BadInput($"import: {ex.Message}", ex);
             }
+
+            if (outcomesFile is not null)
+            {
+                outcomes = await ReferenceOutcomes.ImportAsync(ledger, outcomesFile, context.Time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+            }
         }
 
         foreach (var error in result.Errors)
         {
             context.Error.Write(error + "\n");
+        }
+
+        foreach (var problem in outcomes.Problems)
+        {
+            context.Error.Write(problem + "\n");
+        }
+
+        foreach (var kept in outcomes.Kept)
+        {
+            context.Warn(kept);
         }
 
         var a = result.Appended;
@@ -387,6 +411,9 @@ internal static class ImportCommand
 
                 w.WriteEndArray();
                 w.WriteStringArray("policy", policyChanges);
+                w.WriteStringOrNull("outcomes_file", outcomes.File);
+                w.WriteNumber("outcomes_added", outcomes.Added);
+                w.WriteNumber("outcomes_skipped", outcomes.AlreadyThere + outcomes.Kept.Count);
                 w.WriteEndObject();
             }));
         }
@@ -397,28 +424,65 @@ internal static class ImportCommand
                 .Append($"  receipts  {Formats.Count(a.ReceiptsAdded)} added, {Formats.Count(a.ReceiptsSkipped)} already there\n")
                 .Append($"  lines     {Formats.Count(result.LinesRead)} read");
             text.Append(result.Errors.Count > 0 ? $", {Formats.Plural(result.Errors.Count, "line")} rejected (see stderr)\n" : "\n");
+            if (outcomes.File is not null)
+            {
+                text.Append($"  outcomes  {Formats.Count(outcomes.Added)} added, {Formats.Count(outcomes.AlreadyThere + outcomes.Kept.Count)} already there")
+                    .Append(outcomes.Problems.Count > 0 ? $", {Formats.Count(outcomes.Problems.Count)} rejected (see stderr)" : "")
+                    .Append($" ({outcomes.File})\n");
+            }
+
             context.Write(text.ToString());
         }
 
-        return result.Errors.Count > 0 ? ExitCodes.BadInput : ExitCodes.Ok;
+        return result.Errors.Count + outcomes.Problems.Count > 0 ? ExitCodes.BadInput : ExitCodes.Ok;
     }
 
-    /// <summary>Merges a reference <c>policy.toml</c> found next to the import into the policy; returns what changed.</summary>
+    /// <summary>
+    /// Merges a reference <c>policy.toml</c> found next to the import into the policy; returns what changed. Without one,
+    /// the reference tool used its bundled policy: with no policy here either, the <c>cage init</c> template (the same
+    /// tools order graphify → fux → compressor and budgets) is written; a policy that names no tools order gets the
+    /// bundled order; an order already there was chosen and is kept.
+    /// </summary>
     private static List<string> CarryPolicyAcross(CliContext context, CageWorkspace workspace, string source, StringBuilder text)
     {
-        if (ReferencePolicy.Locate(source) is not { } tomlPath)
+        ReferencePolicy reference;
+        string tomlPath;
+        if (ReferencePolicy.Locate(source) is { } found)
+        {
+            tomlPath = found;
+            try
+            {
+                reference = ReferencePolicy.Read(tomlPath);
+            }
+            catch (TomlException ex)
+            {
+                throw CliException.BadInput($"{ex.Message} (nothing was imported)", ex);
+            }
+        }
+        else if (!File.Exists(workspace.PolicyPath))
+        {
+            // No policy on either side: the cage init template is the reference tool's bundled policy (its tools order,
+            // its day and session budgets), so attrib, matrix and budget read the import as the reference tool does.
+            Directory.CreateDirectory(workspace.PolicyDirectory);
+            PolicyFile.WriteText(workspace.PolicyPath, PolicyFile.Template);
+            var gitignore = Path.Combine(workspace.PolicyDirectory, ".gitignore");
+            if (!File.Exists(gitignore))
+            {
+                PolicyFile.WriteText(gitignore, InitCommand.GitIgnore);
+            }
+
+            var change = $"the cage init policy, as the reference tool's bundled one (tools order {string.Join(" → ", PolicyFile.ExampleToolsOrder)}): no policy.toml beside the import";
+            text.Append($"Created {workspace.PolicyPath}: {change}\n");
+            return [change];
+        }
+        else if (workspace.LoadPolicy(context).Tools.Order.Count == 0)
+        {
+            reference = ReferencePolicy.Bundled();
+            tomlPath = reference.File + " (no policy.toml beside the import)";
+        }
+        else
         {
             return [];
-        }
-
-        ReferencePolicy reference;
-        try
-        {
-            reference = ReferencePolicy.Read(tomlPath);
-        }
-        catch (TomlException ex)
-        {
-            throw CliException.BadInput($"{ex.Message} (nothing was imported)", ex);
         }
 
         foreach (var warning in reference.Warnings)

@@ -74,6 +74,17 @@ internal sealed class ReferencePolicy
 
     public bool IsEmpty => ToolsOrder.Count == 0 && Overrides.Count == 0 && LocalModels.Count == 0 && Aliases.Count == 0 && Budgets is null;
 
+    /// <summary>
+    /// The policy the reference tool falls back to when a project has no <c>policy.toml</c>: its bundled tools order,
+    /// graphify → fux → compressor (the worked example's). Receipts it wrote were attributed in that order.
+    /// </summary>
+    public static ReferencePolicy Bundled()
+    {
+        var policy = new ReferencePolicy("the reference tool's bundled policy");
+        policy.ToolsOrder.AddRange(PolicyFile.ExampleToolsOrder);
+        return policy;
+    }
+
     /// <summary>The reference policy next to an import source, or <see langword="null"/>.</summary>
     /// <param name="importPath">The file or folder being imported (full path).</param>
     public static string? Locate(string importPath)

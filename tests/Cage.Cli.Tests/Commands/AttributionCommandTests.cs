@@ -187,9 +187,12 @@ public sealed partial class AttributionCommandTests
     }
 
     [Test]
-    public async Task Forecast_NoPolicyNoBudget_SaysSoAndExits0()
+    public async Task Forecast_PolicyWithoutBudgets_SaysSoAndExits0()
     {
         using var cli = new CliHarness();
+        // (A reference import into a folder with no policy writes the bundled one, budgets included: give one without.)
+        Directory.CreateDirectory(Path.GetDirectoryName(cli.PolicyPath)!);
+        await File.WriteAllTextAsync(cli.PolicyPath, """{ "Cage": { "Tools": { "Order": [] } } }""");
         await ImportAsync(cli, [CallLine("c1", "2026-06-20T10:00:00Z", "t", 10_000)]);
 
         var text = await cli.RunAsync("forecast");
