@@ -19,6 +19,7 @@ internal static class CageCli
     /// <param name="time">The clock.</param>
     /// <param name="workingDirectory">The folder relative paths and the ledger search start from.</param>
     /// <param name="environment">The environment variables the tool reads (<c>CAGE_LEDGER</c>, <c>CAGE_PRICES</c>); none when <see langword="null"/>.</param>
+    /// <param name="errorIsTerminal">Whether <paramref name="stderr"/> is a terminal (progress is shown only then).</param>
     /// <param name="cancellationToken">Cancels the command.</param>
     /// <returns>The exit code.</returns>
     internal static async Task<int> RunAsync(
@@ -28,10 +29,11 @@ internal static class CageCli
         TimeProvider time,
         string workingDirectory,
         IDictionary<string, string?>? environment = null,
+        bool errorIsTerminal = false,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(args);
-        var context = new CliContext(stdout, stderr, time, workingDirectory, environment);
+        var context = new CliContext(stdout, stderr, time, workingDirectory, environment, errorIsTerminal);
         var root = Build(context);
         var parseResult = root.Parse(args);
         var invocation = new InvocationConfiguration

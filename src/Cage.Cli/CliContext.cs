@@ -9,7 +9,7 @@ internal sealed class CliContext
 {
     private readonly Dictionary<string, string?> _environment;
 
-    public CliContext(TextWriter output, TextWriter error, TimeProvider time, string workingDirectory, IDictionary<string, string?>? environment)
+    public CliContext(TextWriter output, TextWriter error, TimeProvider time, string workingDirectory, IDictionary<string, string?>? environment, bool errorIsTerminal = false)
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(error);
@@ -18,6 +18,7 @@ internal sealed class CliContext
         Output = output;
         Error = error;
         Time = time;
+        ErrorIsTerminal = errorIsTerminal;
         WorkingDirectory = Path.GetFullPath(workingDirectory);
         _environment = environment is null
             ? new Dictionary<string, string?>(StringComparer.Ordinal)
@@ -29,6 +30,12 @@ internal sealed class CliContext
 
     /// <summary>Standard error: errors and warnings.</summary>
     public TextWriter Error { get; }
+
+    /// <summary>
+    /// Whether stderr is a terminal (the process passes <c>!Console.IsErrorRedirected</c>; tests choose). Progress is
+    /// shown only then: a log file or a pipe gets the result, not a stream of counters.
+    /// </summary>
+    public bool ErrorIsTerminal { get; }
 
     /// <summary>The clock (relative <c>--since</c> windows count back from it).</summary>
     public TimeProvider Time { get; }

@@ -27,7 +27,7 @@ internal static class Program
             }
         }
 
-        return await CageCli.RunAsync(args, Console.Out, Console.Error, TimeProvider.System, Environment.CurrentDirectory, environment, cancel.Token)
+        return await CageCli.RunAsync(args, Console.Out, Console.Error, TimeProvider.System, Environment.CurrentDirectory, environment, errorIsTerminal: !Console.IsErrorRedirected, cancel.Token)
             .ConfigureAwait(false);
     }
 }

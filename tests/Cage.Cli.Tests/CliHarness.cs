@@ -30,6 +30,9 @@ internal sealed class CliHarness : IDisposable
 
     public Dictionary<string, string?> Environment { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Whether the CLI is told its stderr is a terminal (progress is shown only then); off, as when redirected.</summary>
+    public bool ErrorIsTerminal { get; set; }
+
     public string LedgerPath => Path.Combine(Folder, ".cage", "ledger.db");
 
     public string PolicyPath => Path.Combine(Folder, ".cage", "cage.json");
@@ -40,7 +43,7 @@ internal sealed class CliHarness : IDisposable
     {
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
-        var code = await CageCli.RunAsync(args, stdout, stderr, Time, Folder, Environment);
+        var code = await CageCli.RunAsync(args, stdout, stderr, Time, Folder, Environment, ErrorIsTerminal);
         return new CliRun(code, stdout.ToString(), stderr.ToString());
     }
 

@@ -23,12 +23,14 @@ namespace CageNet.Cli.Commands;
 /// </list>
 /// <c>--dry-run</c> writes nothing; with <c>--json</c> it prints <c>{"calls": [...]}</c> (every call record, snake_case).
 /// Bad lines are reported on stderr as <c>file:line: field: message</c> and make the exit code 2 after the good ones are
-/// stored. Progress on folders of 20 files or more goes to stderr.
+/// stored. When stderr is a terminal, progress goes there: on folders of 20 files or more, and on an import of 1 MiB or
+/// more (lines read, in place).
 /// </summary>
 internal static class ImportCommand
 {
     private const int BatchSize = 10_000;
     private const int ProgressThreshold = 20;
+    private const long ProgressBytes = 1024 * 1024;
 
     public static Command Create(CliContext context, GlobalOptions globals)
     {
@@ -83,7 +85,7 @@ internal static class ImportCommand
     private static async Task<int> ImportAgentLogsAsync(CliContext context, CageWorkspace workspace, string source, bool asJson, bool dry, CancellationToken cancellationToken)
     {
         var catalog = workspace.LoadCatalog(workspace.LoadPolicy(context));
-        var progress = new StderrProgress(context.Error);
+        var progress = new StderrProgress(context, source);
         AgentLogImport imported;
         try
         {
@@ -92,6 +94,10 @@ internal static class ImportCommand
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException)
         {
             throw CliException.BadInput($"import: {ex.Message}", ex);
+        }
+        finally
+        {
+            progress.Complete();
         }
 
         if (dry)
@@ -112,7 +118,17 @@ internal static class ImportCommand
 
             foreach (var file in imported.ReferenceLedgerFiles)
             {
-                var result = await ReferenceJsonl.ImportAsync(ledger, file, catalog, progress: null, cancellationToken).ConfigureAwait(false);
+                var fileProgress = new StderrProgress(context, file);
+                ImportResult result;
+                try
+                {
+                    result = await ReferenceJsonl.ImportAsync(ledger, file, catalog, fileProgress, cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    fileProgress.Complete();
+                }
+
                 appended += result.Appended;
                 linesRead += result.LinesRead;
                 errors.AddRange(result.Errors.Select(e => e.ToString()));
@@ -294,7 +310,7 @@ internal static class ImportCommand
             context.Write(new StringBuilder()
                 .Append($"Dry run: {Formats.Plural(calls.Count, "call")} read, nothing written\n")
                 .Append($"  tokens    {Formats.Count(calls.Sum(c => c.TokensIn))} in, {Formats.Count(calls.Sum(c => c.TokensOut))} out\n")
-                .Append($"  cost      ${priced.ToString("0.0000", CultureInfo.InvariantCulture)}")
+                .Append($"  cost      {Formats.Usd(priced)}")
                 .Append(unpriced > 0 ? $" + {Formats.Plural(unpriced, "unpriced call")}" : "")
                 .Append(missing > 0 ? $"; {Formats.Plural(missing, "call")} without reported usage" : "")
                 .Append('\n')
@@ -322,18 +338,75 @@ internal static class ImportCommand
         w.WriteEndArray();
     }
 
-    /// <summary>Progress on stderr for folders of <see cref="ProgressThreshold"/> files or more, about every tenth.</summary>
-    private sealed class StderrProgress(TextWriter error) : IProgress<ImportProgress>
+    /// <summary>
+    /// Progress on stderr, only when stderr is a terminal (<see cref="CliContext.ErrorIsTerminal"/>): for folders of
+    /// <see cref="ProgressThreshold"/> files or more, a line about every tenth of the files; for an import of
+    /// <see cref="ProgressBytes"/> or more (one large file), the lines read so far, rewritten in place (<c>\r</c>) and
+    /// ended with a newline when the import finishes.
+    /// </summary>
+    internal sealed class StderrProgress : IProgress<ImportProgress>, IProgress<int>
     {
+        private readonly CliContext _context;
+        private readonly string _label;
+        private readonly long _bytes;
         private int _lastTenth = -1;
+        private bool _inPlace;
+
+        public StderrProgress(CliContext context, string source)
+        {
+            _context = context;
+            _label = Path.GetFileName(Path.TrimEndingDirectorySeparator(source));
+            _bytes = SizeOf(source);
+        }
 
         public void Report(ImportProgress value)
         {
-            if (value.FilesTotal < ProgressThreshold) return;
-            var tenth = value.FilesDone * 10 / value.FilesTotal;
-            if (tenth == _lastTenth) return;
-            _lastTenth = tenth;
-            error.Write($"import: {value.FilesDone}/{value.FilesTotal} files, {value.LinesRead} lines\n");
+            if (!_context.ErrorIsTerminal) return;
+            if (value.FilesTotal >= ProgressThreshold)
+            {
+                var tenth = value.FilesDone * 10 / value.FilesTotal;
+                if (tenth == _lastTenth) return;
+                _lastTenth = tenth;
+                _context.Error.Write($"import: {value.FilesDone}/{value.FilesTotal} files, {Formats.Count(value.LinesRead)} lines\n");
+            }
+            else
+            {
+                Lines(value.LinesRead);
+            }
+        }
+
+        /// <summary>Lines read by the reference JSONL reader (after every batch).</summary>
+        public void Report(int value) => Lines(value);
+
+        /// <summary>Ends an in-place progress line.</summary>
+        public void Complete()
+        {
+            if (_inPlace)
+            {
+                _context.Error.Write("\n");
+                _inPlace = false;
+            }
+        }
+
+        private void Lines(long lines)
+        {
+            if (!_context.ErrorIsTerminal || _bytes < ProgressBytes || lines == 0) return;
+            _context.Error.Write($"\rimport: {_label}: {Formats.Count(lines)} lines read of {Formats.Bytes(_bytes)}");
+            _inPlace = true;
+        }
+
+        private static long SizeOf(string source)
+        {
+            try
+            {
+                return File.Exists(source)
+                    ? new FileInfo(source).Length
+                    : Directory.EnumerateFiles(source, "*.jsonl", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return 0;
+            }
         }
     }
 
@@ -354,13 +427,18 @@ internal static class ImportCommand
         var ledger = workspace.OpenLedger();
         await using (ledger.ConfigureAwait(false))
         {
+            var progress = new StderrProgress(context, source);
             try
             {
-                result = await ReferenceJsonl.ImportAsync(ledger, source, catalog, progress: null, cancellationToken).ConfigureAwait(false);
+                result = await ReferenceJsonl.ImportAsync(ledger, source, catalog, progress, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or InvalidDataException or ArgumentException)
             {
                 throw CliException.BadInput($"import: {ex.Message}", ex);
+            }
+            finally
+            {
+                progress.Complete();
             }
 
             if (outcomesFile is not null)

@@ -189,7 +189,7 @@ internal static class InsightViews
     public static string QualityText(QualityReport q)
     {
         var text = new StringBuilder("Quality-adjusted cost\n\n");
-        var table = new TextTable().Column("metric").Column("value", true).Column("");
+        var table = new TextTable().Column("metric").Column("value", true).Column("note");
         table.Row("tasks (with calls)", Formats.Count(q.Tasks), "");
         table.Row("succeeded / redone", $"{Formats.Count(q.Ok)} / {Formats.Count(q.Redo)}", "");
         if (q.Failed > 0 || q.Unlabeled > 0)

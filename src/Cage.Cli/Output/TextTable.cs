@@ -11,8 +11,10 @@ internal sealed class TextTable
     private readonly List<(string Header, bool AlignRight)> _columns = [];
     private readonly List<string[]> _rows = [];
 
+    /// <summary>Adds a column; every column has a header (a table whose column says nothing of itself is refused).</summary>
     public TextTable Column(string header, bool alignRight = false)
     {
+        ArgumentException.ThrowIfNullOrWhiteSpace(header);
         _columns.Add((header, alignRight));
         return this;
     }

@@ -97,7 +97,7 @@ internal static class WhyView
     private static string CostText(CallRecord call) => call.CostSource switch
     {
         CostSource.Unpriced => "— (unpriced: cost unknown, not $0)",
-        CostSource.Local => "$0 (local)",
+        CostSource.Local => Formats.Usd(0m) + " (local)",
         _ when call.CostUsd is null => "—",
         CostSource.Provider => Formats.Usd(call.CostUsd.Value) + " (provider)",
         _ => Formats.Usd(call.CostUsd.Value),

@@ -16,6 +16,9 @@ public static class AgentLogImporter
     /// <summary>The longest line read (32 MiB); a longer one is reported and skipped.</summary>
     public const int MaxLineBytes = 32 * 1024 * 1024;
 
+    /// <summary>How often (in lines) a large transcript or rollout reports progress while it is read.</summary>
+    internal const int ProgressLines = 10_000;
+
     /// <summary>The largest captured response file read whole (64 MiB).</summary>
     public const int MaxCapturedBytes = 64 * 1024 * 1024;
 
@@ -65,7 +68,7 @@ public static class AgentLogImporter
     /// <summary>Reads a file, or every <c>.jsonl</c>/<c>.json</c>/<c>.sse</c> file under a folder, into normalized, priced call records.</summary>
     /// <param name="path">A file or a folder (for example <c>~/.claude/projects</c> or <c>~/.codex/sessions</c>).</param>
     /// <param name="catalog">Prices the records (a provider-reported cost wins).</param>
-    /// <param name="progress">Receives progress after every file.</param>
+    /// <param name="progress">Receives progress after every file, and every 10,000 lines inside a large transcript or rollout.</param>
     /// <param name="cancellationToken">Stops between files.</param>
     /// <returns>The records, samples and problems. Claude Code responses are deduplicated across all files read.</returns>
     /// <exception cref="FileNotFoundException">The path does not exist.</exception>
@@ -100,7 +103,14 @@ public static class AgentLogImporter
             throw new FileNotFoundException($"no such file or folder: {path}", path);
         }
 
-        for (var i = 0; i < files.Length; i++)
+        var done = 0;
+        if (progress is not null)
+        {
+            // Inside a large file too, every ProgressLines lines: the files finished so far and the lines read.
+            run.LineProgress = () => progress.Report(new ImportProgress(done, files.Length, run.LinesRead));
+        }
+
+        for (var i = 0; i < files.Length; i++, done = i)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var file = files[i];
@@ -249,6 +259,18 @@ public static class AgentLogImporter
 
         public long LinesRead { get; private set; }
 
+        /// <summary>Called every <see cref="ProgressLines"/> lines of a transcript or rollout.</summary>
+        public Action? LineProgress { get; set; }
+
+        private void CountLine()
+        {
+            LinesRead++;
+            if (LinesRead % ProgressLines == 0)
+            {
+                LineProgress?.Invoke();
+            }
+        }
+
         public void Problem(string file, int line, string? field, string message)
         {
             if (_problems.Count < 10_000) _problems.Add(new ImportProblem(file, line, field, message));
@@ -259,7 +281,7 @@ public static class AgentLogImporter
             using var reader = new LineReader(file, MaxLineBytes);
             while (reader.Read())
             {
-                LinesRead++;
+                CountLine();
                 if (reader.TooLong)
                 {
                     Problem(file, reader.LineNumber, null, $"line longer than {MaxLineBytes} bytes skipped");
@@ -353,7 +375,7 @@ public static class AgentLogImporter
             CodexTotals? previous = null;
             while (reader.Read())
             {
-                LinesRead++;
+                CountLine();
                 if (reader.TooLong)
                 {
                     Problem(file, reader.LineNumber, null, $"line longer than {MaxLineBytes} bytes skipped");

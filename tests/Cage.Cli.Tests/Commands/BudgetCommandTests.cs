@@ -48,8 +48,8 @@ public sealed class BudgetCommandTests
         Assert.That(session.GetProperty("percent").GetDecimal(), Is.EqualTo(2.42m));
         Assert.That(session.GetProperty("resets_at").ValueKind, Is.EqualTo(JsonValueKind.Null), "a session budget is for the session's lifetime");
         Assert.That(text.Out, Does.StartWith("Budget (warn on exceed)\n\n"));
-        Assert.That(text.Out, Does.Contain("session/demo").And.Contain("$0.0483").And.Contain("$2.0000").And.Contain("2%"));
-        Assert.That(text.Out, Does.Contain("day").And.Contain("$25.0000").And.Contain("2026-06-21T00:00:00Z"));
+        Assert.That(text.Out, Does.Contain("session/demo").And.Contain("$0.0483").And.Contain("$2.00 ").And.Contain("2%"));
+        Assert.That(text.Out, Does.Contain("day").And.Contain("$25.00 ").And.Not.Contain("$25.0000").And.Contain("2026-06-21T00:00:00Z"));
     }
 
     [Test]

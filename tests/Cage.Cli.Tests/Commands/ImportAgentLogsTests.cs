@@ -100,9 +100,9 @@ public sealed class ImportAgentLogsTests
     }
 
     [Test]
-    public async Task Import_LargeFolder_ReportsProgressOnStderr()
+    public async Task Import_LargeFolder_ReportsProgressOnStderrWhenItIsATerminal()
     {
-        using var cli = new CliHarness();
+        using var cli = new CliHarness { ErrorIsTerminal = true };
         var folder = cli.PathOf("many");
         Directory.CreateDirectory(folder);
         for (var i = 0; i < 30; i++)

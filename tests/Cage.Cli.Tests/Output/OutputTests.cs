@@ -25,14 +25,56 @@ public sealed class OutputTests
         Assert.That(json, Is.EqualTo($"{{\n  \"v\": {expected}\n}}\n"));
     }
 
+    // The one money rule (README, "How money is shown"): 4 decimals; whole dollars show cents only; a non-zero amount
+    // never shows as zero (up to 6 decimals, then "<$0.000001").
     [TestCase("0.0483", "$0.0483")]
     [TestCase("0.04835", "$0.0484")]
     [TestCase("1234.5", "$1,234.5000")]
-    [TestCase("0", "$0.0000")]
+    [TestCase("0.1", "$0.1000")]
     [TestCase("-0.01", "-$0.0100")]
-    public void Usd_Amount_HasFourDecimalsAndSeparators(string input, string expected)
+    [TestCase("25", "$25.00")]
+    [TestCase("25.0000", "$25.00")]
+    [TestCase("750.00", "$750.00")]
+    [TestCase("1000", "$1,000.00")]
+    [TestCase("0", "$0.00")]
+    [TestCase("-3", "-$3.00")]
+    [TestCase("25.00001", "$25.0000")]
+    [TestCase("0.00005", "$0.0001")]
+    [TestCase("0.00004", "$0.00004")]
+    [TestCase("0.000012", "$0.000012")]
+    [TestCase("0.0000123", "$0.000012")]
+    [TestCase("0.0000005", "$0.000001")]
+    [TestCase("0.0000004", "<$0.000001")]
+    [TestCase("-0.00002", "-$0.00002")]
+    [TestCase("-0.0000001", ">-$0.000001")]
+    public void Usd_OneRule(string input, string expected)
     {
         Assert.That(Formats.Usd(decimal.Parse(input, System.Globalization.CultureInfo.InvariantCulture)), Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void Usd_NonZeroAmounts_NeverShowAsZero()
+    {
+        for (var e = 1; e <= 12; e++)
+        {
+            var tiny = 1m / (decimal)Math.Pow(10, e);
+            Assert.That(Formats.Usd(tiny), Does.Not.Match(@"^\$0\.0+$"), tiny.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+    }
+
+    [TestCase(512, "512 B")]
+    [TestCase(1536, "1.5 KiB")]
+    [TestCase(5 * 1024 * 1024, "5.0 MiB")]
+    public void Bytes_BinaryUnits(long value, string expected)
+    {
+        Assert.That(Formats.Bytes(value), Is.EqualTo(expected));
+    }
+
+    [TestCase("")]
+    [TestCase(" ")]
+    public void Column_WithoutAHeader_IsRefused(string header)
+    {
+        Assert.Throws<ArgumentException>(() => new TextTable().Column(header));
     }
 
     [Test]
