@@ -7,8 +7,9 @@ using CageNet.Ledger;
 namespace CageNet.Cli.Commands;
 
 /// <summary>
-/// <c>cage budget [--scope PATH] [--session ID] [--user ID] [--agent ID] [--task ID] [--json]</c>: each budget node's
-/// spent, cap, remaining, percent and reset time (SPEC 7.8), from the policy's <c>Cage:Budgets</c> tree and the
+/// <c>cage budget [--scope PATH] [--session ID] [--user ID] [--agent ID] [--task ID] [--config FILE] [--json]</c>: each
+/// budget node's spent, cap, remaining, percent and reset time (SPEC 7.8), from the <c>Cage:Budgets</c> tree of the
+/// policy (or of a host's <c>appsettings.json</c> given by <c>--config</c>, read as <c>AddBudgets</c> reads it) and the
 /// ledger's calls of the current periods (the same rebuild a host's guard does at start-up). Warnings that fired come
 /// from the budget state in the ledger file. Reads only: nothing is written.
 /// </summary>
@@ -21,12 +22,21 @@ internal static class BudgetCommand
         var user = new Option<string?>("--user") { Description = "Bind {user}.", HelpName = "ID" };
         var agent = new Option<string?>("--agent") { Description = "Bind {agent}.", HelpName = "ID" };
         var task = new Option<string?>("--task") { Description = "Bind {task}.", HelpName = "ID" };
+        var config = new Option<string?>("--config")
+        {
+            Description = "Read the budget tree from a host's configuration file (the Cage:Budgets section of an ASP.NET appsettings.json, as AddBudgets binds it) instead of .cage/cage.json.",
+            HelpName = "FILE",
+        };
         var json = GlobalOptions.Json();
-        var command = new Command("budget", "Spend against each budget node: spent, cap, remaining, percent and when it resets.") { scope, session, user, agent, task, json };
+        var command = new Command("budget", "Spend against each budget node: spent, cap, remaining, percent and when it resets.") { scope, session, user, agent, task, config, json };
         command.SetAction(CageCli.Guard(context, async (parseResult, cancellationToken) =>
         {
             var workspace = globals.Workspace(context, parseResult);
-            var options = PolicyFile.LoadBudgets(workspace.PolicyPath);
+            var configFile = parseResult.GetValue(config) is { Length: > 0 } given ? context.FullPath(given) : null;
+            var options = configFile is null
+                ? PolicyFile.LoadBudgets(workspace.PolicyPath)
+                : PolicyFile.LoadBudgets(configFile, "--config", required: true);
+            var source = configFile is null ? $"policy file {workspace.PolicyPath}" : $"--config {configFile}";
             var ledger = workspace.OpenReader();
             await using (ledger.ConfigureAwait(false))
             {
@@ -38,7 +48,7 @@ internal static class BudgetCommand
                 }
                 catch (BudgetConfigurationException ex)
                 {
-                    throw CliException.BadInput($"policy file {workspace.PolicyPath}: {ex.Message}", ex);
+                    throw CliException.BadInput($"{source}: {ex.Message}", ex);
                 }
 
                 using (guard)
@@ -62,7 +72,7 @@ internal static class BudgetCommand
                         status = guard.Status(bound, includeUnbound: true);
                     }
 
-                    context.Write(parseResult.GetValue(json) ? BudgetView.Json(options, guard.TimeZone, status) : BudgetView.Text(options, status));
+                    context.Write(parseResult.GetValue(json) ? BudgetView.Json(options, guard.TimeZone, status) : BudgetView.Text(options, status, configFile ?? workspace.PolicyPath));
                 }
             }
 

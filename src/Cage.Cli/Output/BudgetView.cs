@@ -58,13 +58,14 @@ internal static class BudgetView
         w.WriteEndObject();
     });
 
-    public static string Text(BudgetOptions options, BudgetStatus status)
+    /// <summary>The table; <paramref name="source"/> is the file the tree came from (named when it has no nodes).</summary>
+    public static string Text(BudgetOptions options, BudgetStatus status, string source = ".cage/cage.json")
     {
         var text = new StringBuilder();
         text.Append("Budget (").Append(Action(options.OnExceed)).Append(" on exceed)\n\n");
         if (status.Nodes.Count == 0)
         {
-            text.Append("No budgets configured (Cage:Budgets:Nodes in .cage/cage.json).\n");
+            text.Append("No budgets configured (Cage:Budgets:Nodes in ").Append(source).Append(").\n");
             return text.ToString();
         }
 

@@ -141,8 +141,28 @@ internal static class PolicyFile
     /// defaults when the file does not exist.
     /// </summary>
     /// <exception cref="CliException">The file or a budget setting is malformed (exit 2, naming the file and the setting).</exception>
-    public static CageNet.Budgets.BudgetOptions LoadBudgets(string path)
+    public static CageNet.Budgets.BudgetOptions LoadBudgets(string path) => LoadBudgets(path, "policy file", required: false);
+
+    /// <summary>
+    /// The <c>Cage:Budgets</c> section of a JSON configuration file — <c>.cage/cage.json</c>, or a host's
+    /// <c>appsettings.json</c> (<c>cage budget --config</c>) — read the way a host's <c>AddBudgets</c> reads it: through
+    /// Microsoft.Extensions.Configuration's JSON provider (comments and trailing commas allowed) and
+    /// <see cref="CageNet.Budgets.BudgetConfiguration.Read"/>.
+    /// </summary>
+    /// <param name="path">The file (full path).</param>
+    /// <param name="what">How messages name the file: <c>policy file</c>, <c>--config</c>.</param>
+    /// <param name="required">
+    /// The file must exist and have a <c>Cage:Budgets</c> section (<c>--config</c>); otherwise a missing file means the
+    /// <c>cage init</c> defaults.
+    /// </param>
+    /// <exception cref="CliException">The file is missing (when required) or malformed, or a budget setting is bad (exit 2, naming the file).</exception>
+    public static CageNet.Budgets.BudgetOptions LoadBudgets(string path, string what, bool required)
     {
+        if (required && (Directory.Exists(path) || !File.Exists(path)))
+        {
+            throw CliException.BadInput($"{what}: configuration file '{path}' was not found");
+        }
+
         IConfigurationRoot configuration;
         try
         {
@@ -158,18 +178,24 @@ internal static class PolicyFile
 
             configuration = builder.Build();
         }
-        catch (Exception ex) when (ex is InvalidDataException or FormatException or JsonException or IOException)
+        catch (Exception ex) when (ex is InvalidDataException or FormatException or JsonException or IOException or UnauthorizedAccessException)
         {
-            throw CliException.BadInput($"policy file {path} is malformed: {Describe(ex)}", ex);
+            throw CliException.BadInput($"{what} {path} is malformed: {Describe(ex)}", ex);
+        }
+
+        var section = configuration.GetSection(CageNet.Budgets.BudgetConfiguration.SectionPath);
+        if (required && !section.Exists())
+        {
+            throw CliException.BadInput($"{what} {path} has no {CageNet.Budgets.BudgetConfiguration.SectionPath} section (the budget tree AddBudgets binds)");
         }
 
         try
         {
-            return CageNet.Budgets.BudgetConfiguration.Read(configuration.GetSection(CageNet.Budgets.BudgetConfiguration.SectionPath));
+            return CageNet.Budgets.BudgetConfiguration.Read(section);
         }
         catch (CageNet.Budgets.BudgetConfigurationException ex)
         {
-            throw CliException.BadInput($"policy file {path}: {ex.Message}", ex);
+            throw CliException.BadInput($"{what} {path}: {ex.Message}", ex);
         }
     }
 
