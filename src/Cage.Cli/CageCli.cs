@@ -10,7 +10,7 @@ namespace CageNet.Cli;
 /// The <c>cage</c> command line: builds the command tree over a <see cref="CliContext"/> and runs it. Exit codes
 /// (SPEC 6): 0 success (including "no data"), 2 bad arguments or bad input, 1 failure; errors go to stderr.
 /// </summary>
-internal static class CageCli
+internal static partial class CageCli
 {
     /// <summary>Runs one command line in-process (the entry point and the tests both come through here).</summary>
     /// <param name="args">The arguments, without the program name.</param>
@@ -121,32 +121,49 @@ internal static class CageCli
 
     private static int Report(CliContext context, Exception ex)
     {
+        return Report(context, new PlainWriter(context.Error), ex);
+    }
+
+    /// <summary>
+    /// Writes error text without the parts .NET adds for developers: an <see cref="ArgumentException"/>'s
+    /// <c>(Parameter 'name')</c> suffix, which may be carried into a message from an inner exception.
+    /// </summary>
+    private sealed partial class PlainWriter(TextWriter inner)
+    {
+        public void Write(string text) => inner.Write(ParameterSuffix().Replace(text, ""));
+
+        [System.Text.RegularExpressions.GeneratedRegex(@" ?\(Parameter '[^']*'\)")]
+        private static partial System.Text.RegularExpressions.Regex ParameterSuffix();
+    }
+
+    private static int Report(CliContext context, PlainWriter error, Exception ex)
+    {
         if (ex is not CliException && LedgerFile.FindDamage(ex) is { } damage)
         {
             var damaged = LedgerFile.Damaged(context.LedgerInUse ?? "file", damage.Message);
-            context.Error.Write($"cage: {damaged.Message}\n");
+            error.Write($"cage: {damaged.Message}\n");
             return damaged.ExitCode;
         }
 
         switch (ex)
         {
             case CliException cli:
-                context.Error.Write($"cage: {cli.Message}\n");
+                error.Write($"cage: {cli.Message}\n");
                 return cli.ExitCode;
             case CageNet.Attribution.AttributionException attribution:
-                context.Error.Write($"cage: {attribution.Message}\n");
+                error.Write($"cage: {attribution.Message}\n");
                 return ExitCodes.BadInput;
             case PriceMapException price:
-                context.Error.Write($"cage: {price.Message}\n");
+                error.Write($"cage: {price.Message}\n");
                 return ExitCodes.BadInput;
             case OperationCanceledException:
-                context.Error.Write("cage: cancelled\n");
+                error.Write("cage: cancelled\n");
                 return ExitCodes.Failure;
             case IOException or UnauthorizedAccessException:
-                context.Error.Write($"cage: {ex.Message}\n");
+                error.Write($"cage: {ex.Message}\n");
                 return ExitCodes.Failure;
             default:
-                context.Error.Write($"cage: unexpected error: {ex.Message}\n");
+                error.Write($"cage: unexpected error: {ex.Message}\n");
                 return ExitCodes.Failure;
         }
     }
