@@ -7,7 +7,7 @@ namespace CageNet.Benchmarks;
 /// <summary>
 /// What reading usage off the wire costs (issue 6, item 7): parsing a non-streaming response body (target ≤ 5 µs), and
 /// observing a long stream chunk by chunk (target: no per-chunk allocation growth — compare allocated bytes at 1k and
-/// 10k chunks). The payloads are the shapes of shared/fixtures/wire, embedded so the benchmark runs anywhere.
+/// 10k chunks). The payloads are the shapes of tests/fixtures/wire, embedded so the benchmark runs anywhere.
 /// </summary>
 [MemoryDiagnoser]
 public class WireBenchmarks
