@@ -28,8 +28,10 @@ internal static partial class ErrorText
             return null;
         }
 
-        var text = Quoted().Replace(error, QuotedMarker);
-        text = Secrets().Replace(text, RedactedMarker);
+        // Only the head can reach the stored 200 characters: scanning a huge message whole would cost time for nothing.
+        var text = error.Length > ScanLimit ? error[..ScanLimit] : error;
+        text = Quoted().Replace(text, QuotedMarker);
+        text = RedactSecrets(text);
         text = text.ReplaceLineEndings(" ");
         return text.Length <= MaxLength ? text : string.Concat(text.AsSpan(0, MaxLength - 1), "…");
     }
@@ -41,7 +43,17 @@ internal static partial class ErrorText
     /// A tool's receipt metadata value as stored: secrets redacted, quoted text kept (metadata is the tool's own
     /// structured detail, often JSON, not text echoed from a request).
     /// </summary>
-    public static string RedactSecrets(string value) => Secrets().Replace(value, RedactedMarker);
+    public static string RedactSecrets(string value) => Secrets().Replace(value, static m =>
+        // A long letters-and-digits run is a secret only when it mixes both (a long word or number is not).
+        m.Groups["run"].Success && !(m.Value.AsSpan().ContainsAnyInRange('0', '9') && m.Value.AsSpan().IndexOfAny(Letters) >= 0)
+            ? m.Value
+            : RedactedMarker);
+
+    private static readonly System.Buffers.SearchValues<char> Letters =
+        System.Buffers.SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
+    /// <summary>How much of an error message is scanned: ten times what is stored, room for the quoted spans removed before the cut.</summary>
+    private const int ScanLimit = 10 * MaxLength;
 
     /// <summary>Labels as stored: every value scrubbed (the same instance when nothing changed).</summary>
     public static IReadOnlyDictionary<string, string>? ScrubLabels(IReadOnlyDictionary<string, string>? labels) => Map(labels, ScrubLabel);
@@ -84,7 +96,7 @@ internal static partial class ErrorText
         @"|\beyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}" + // JWTs
         @"|[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}" + // e-mail addresses
         @"|\b[0-9a-fA-F]{32,}\b" +                                         // long hex secrets
-        @"|(?=[A-Za-z0-9+/]*[0-9])(?=[A-Za-z0-9+/]*[A-Za-z])[A-Za-z0-9+/]{40,}={0,2}", // long base64 secrets
+        @"|(?<run>[A-Za-z0-9+/]{40,}={0,2})",                             // long base64 secrets (when they mix letters and digits)
         RegexOptions.CultureInvariant)]
     private static partial Regex Secrets();
 }
