@@ -28,7 +28,6 @@ namespace CageNet.Cli.Commands;
 /// </summary>
 internal static class ImportCommand
 {
-    private const int BatchSize = 10_000;
     private const int ProgressThreshold = 20;
     private const long ProgressBytes = 1024 * 1024;
 
@@ -52,7 +51,7 @@ internal static class ImportCommand
             if (IsReferenceLedger(source))
             {
                 return dry
-                    ? DryRunReference(context, workspace, [source], asJson)
+                    ? await DryRunReferenceAsync(context, workspace, source, asJson, cancellationToken).ConfigureAwait(false)
                     : await ImportReferenceAsync(context, workspace, source, asJson, cancellationToken).ConfigureAwait(false);
             }
 
@@ -100,44 +99,38 @@ internal static class ImportCommand
             progress.Complete();
         }
 
-        if (dry)
-        {
-            return DryRun(context, imported, asJson, catalog);
-        }
-
-        var appended = default(AppendResult);
-        var errors = imported.Problems.Select(p => p.ToString()).ToList();
-        var linesRead = imported.LinesRead;
-        var ledger = workspace.OpenLedger();
+        var tally = new ImportTally();
+        tally.Read(imported);
+        await using var scratch = dry ? new ScratchLedger() : null;
+        var ledger = scratch?.Ledger ?? workspace.OpenLedger();
+        List<CallRecord>? stored = null;
         await using (ledger.ConfigureAwait(false))
         {
-            foreach (var chunk in imported.Calls.Chunk(BatchSize))
-            {
-                appended += await ledger.AppendAsync(new LedgerBatch(chunk, []), cancellationToken).ConfigureAwait(false);
-            }
-
+            await tally.StoreAsync(ledger, imported, cancellationToken).ConfigureAwait(false);
             foreach (var file in imported.ReferenceLedgerFiles)
             {
                 var fileProgress = new StderrProgress(context, file);
-                ImportResult result;
                 try
                 {
-                    result = await ReferenceJsonl.ImportAsync(ledger, file, catalog, fileProgress, cancellationToken).ConfigureAwait(false);
+                    tally.Add(file, await ReferenceJsonl.ImportAsync(ledger, file, catalog, fileProgress, cancellationToken).ConfigureAwait(false));
                 }
                 finally
                 {
                     fileProgress.Complete();
                 }
+            }
 
-                appended += result.Appended;
-                linesRead += result.LinesRead;
-                errors.AddRange(result.Errors.Select(e => e.ToString()));
+            if (dry)
+            {
+                stored = await ReadAllAsync(ledger, cancellationToken).ConfigureAwait(false);
             }
         }
 
-        foreach (var error in errors)
+        WriteProblems(context, tally);
+        if (dry)
         {
-            context.Error.Write(error + "\n");
+            WriteDryRun(context, stored!, imported.RateLimits, tally, asJson);
+            return tally.ExitCode;
         }
 
         if (asJson)
@@ -147,16 +140,11 @@ internal static class ImportCommand
                 w.WriteStartObject();
                 w.WriteString("path", source);
                 w.WriteString("ledger", workspace.LedgerPath);
-                w.WriteNumber("files_read", imported.FilesRead);
-                w.WriteNumber("lines_read", linesRead);
-                w.WriteNumber("calls_added", appended.CallsAdded);
-                w.WriteNumber("calls_skipped", appended.CallsSkipped);
-                w.WriteNumber("receipts_added", appended.ReceiptsAdded);
-                w.WriteNumber("receipts_skipped", appended.ReceiptsSkipped);
+                WriteCounts(w, tally);
                 w.WriteNumber("duplicate_lines", imported.DuplicateLines);
                 w.WriteNumber("skipped_lines", imported.SkippedLines);
                 w.WriteNumber("rate_limit_samples", imported.RateLimits.Count);
-                WriteProblems(w, imported.Problems);
+                WriteProblems(w, tally);
                 w.WriteEndObject();
             }));
         }
@@ -164,111 +152,115 @@ internal static class ImportCommand
         {
             context.Write(new StringBuilder()
                 .Append($"Imported {source} into {workspace.LedgerPath}\n")
-                .Append($"  calls     {Formats.Count(appended.CallsAdded)} added, {Formats.Count(appended.CallsSkipped)} already there\n")
-                .Append($"  files     {Formats.Count(imported.FilesRead)} read, {Formats.Count(linesRead)} lines, {Formats.Count(imported.DuplicateLines)} repeated usage lines folded\n")
+                .Append(Summary(tally, imported.DuplicateLines))
                 .Append(imported.RateLimits.Count > 0 ? $"  limits    {Formats.Count(imported.RateLimits.Count)} rate-limit samples\n" : "")
-                .Append(errors.Count > 0 ? $"  problems  {Formats.Count(errors.Count)} (see stderr)\n" : "")
                 .ToString());
         }
 
-        return errors.Count > 0 ? ExitCodes.BadInput : ExitCodes.Ok;
+        return tally.ExitCode;
     }
 
-    private static int DryRun(CliContext context, AgentLogImport imported, bool asJson, PriceCatalog catalog)
+    /// <summary>The summary's counts: calls (and receipts), files, lines and problems.</summary>
+    private static string Summary(ImportTally tally, long duplicateLines)
     {
-        var calls = new List<CallRecord>(imported.Calls);
-        var problems = new List<ImportProblem>(imported.Problems);
-        foreach (var file in imported.ReferenceLedgerFiles)
+        var text = new StringBuilder()
+            .Append($"  calls     {Formats.Count(tally.CallsAdded)} added")
+            .Append(tally.CallsUpdated > 0 ? $", {Formats.Count(tally.CallsUpdated)} updated (read before their response was complete)" : "")
+            .Append($", {Formats.Count(tally.CallsSkipped)} already there")
+            .Append(tally.CallsRejected > 0 ? $", {Formats.Count(tally.CallsRejected)} rejected" : "")
+            .Append('\n');
+        if (tally.ReceiptsAdded + tally.ReceiptsSkipped > 0)
         {
-            ReadReferenceCalls(file, catalog, calls, problems);
+            text.Append($"  receipts  {Formats.Count(tally.ReceiptsAdded)} added, {Formats.Count(tally.ReceiptsSkipped)} already there\n");
         }
 
-        return WriteDryRun(context, calls, imported.RateLimits, problems, asJson);
+        text.Append($"  files     {Formats.Count(tally.FilesRead)} read: {Formats.Count(tally.FilesImported)} imported")
+            .Append(tally.FilesPartlyImported > 0 ? $", {Formats.Count(tally.FilesPartlyImported)} partly (lines rejected)" : "")
+            .Append(tally.FilesRejected > 0 ? $", {Formats.Count(tally.FilesRejected)} rejected" : "")
+            .Append(tally.FilesSkipped > 0 ? $"; {Formats.Count(tally.FilesSkipped)} skipped" : "")
+            .Append('\n')
+            .Append($"  lines     {Formats.Count(tally.LinesRead)} read, {Formats.Count(tally.LinesRejected)} rejected")
+            .Append(duplicateLines > 0 ? $", {Formats.Count(duplicateLines)} repeated usage lines folded" : "")
+            .Append('\n');
+        var rejections = tally.Rejections.Count();
+        var warnings = tally.Warnings.Count();
+        if (rejections + warnings > 0)
+        {
+            text.Append($"  problems  {Formats.Plural(rejections, "rejection")}, {Formats.Plural(warnings, "warning")} (see stderr)\n");
+        }
+
+        return text.ToString();
     }
 
-    private static int DryRunReference(CliContext context, CageWorkspace workspace, IEnumerable<string> sources, bool asJson)
+    private static void WriteCounts(System.Text.Json.Utf8JsonWriter w, ImportTally tally)
+    {
+        w.WriteNumber("files_read", tally.FilesRead);
+        w.WriteNumber("files_imported", tally.FilesImported);
+        w.WriteNumber("files_partly_imported", tally.FilesPartlyImported);
+        w.WriteNumber("files_rejected", tally.FilesRejected);
+        w.WriteNumber("files_skipped", tally.FilesSkipped);
+        w.WriteNumber("lines_read", tally.LinesRead);
+        w.WriteNumber("lines_rejected", tally.LinesRejected);
+        w.WriteNumber("calls_added", tally.CallsAdded);
+        w.WriteNumber("calls_updated", tally.CallsUpdated);
+        w.WriteNumber("calls_skipped", tally.CallsSkipped);
+        w.WriteNumber("calls_rejected", tally.CallsRejected);
+        w.WriteNumber("receipts_added", tally.ReceiptsAdded);
+        w.WriteNumber("receipts_skipped", tally.ReceiptsSkipped);
+    }
+
+    private static async Task<List<CallRecord>> ReadAllAsync(SqliteLedger ledger, CancellationToken cancellationToken)
+    {
+        var calls = new List<CallRecord>();
+        await foreach (var call in ledger.ReadCallsAsync(TimeWindow.All, cancellationToken).ConfigureAwait(false))
+        {
+            calls.Add(call);
+        }
+
+        return calls;
+    }
+
+    /// <summary>
+    /// A dry run of a reference ledger: the same import as the real one (calls, receipts and the outcomes file, each
+    /// checked as the real import checks it), into a scratch ledger that is deleted afterwards; same problems, same
+    /// exit code, nothing written where the real import would write.
+    /// </summary>
+    private static async Task<int> DryRunReferenceAsync(CliContext context, CageWorkspace workspace, string source, bool asJson, CancellationToken cancellationToken)
     {
         var catalog = workspace.LoadCatalog(workspace.LoadPolicy(context));
-        var calls = new List<CallRecord>();
-        var problems = new List<ImportProblem>();
-        foreach (var source in sources)
+        var tally = new ImportTally();
+        List<CallRecord> stored;
+        await using (var scratch = new ScratchLedger())
         {
-            foreach (var file in ReferenceCallFiles(source))
+            ImportResult result;
+            try
             {
-                ReadReferenceCalls(file, catalog, calls, problems);
+                result = await ReferenceJsonl.ImportAsync(scratch.Ledger, source, catalog, null, cancellationToken).ConfigureAwait(false);
             }
-        }
-
-        return WriteDryRun(context, calls, [], problems, asJson);
-    }
-
-    private static IEnumerable<string> ReferenceCallFiles(string source)
-    {
-        if (File.Exists(source))
-        {
-            if (!Path.GetFileName(source).Contains("receipt", StringComparison.OrdinalIgnoreCase)) yield return source;
-            yield break;
-        }
-
-        foreach (var folder in new[] { source, Path.Combine(source, "ledger"), Path.Combine(source, LedgerLocation.FolderName, "ledger") })
-        {
-            var calls = Path.Combine(folder, ReferenceJsonl.CallsFileName);
-            if (File.Exists(calls))
+            catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or InvalidDataException or ArgumentException)
             {
-                yield return calls;
-                yield break;
+                throw CliException.BadInput($"import: {ex.Message}", ex);
             }
-        }
-    }
 
-    /// <summary>Parses a reference <c>calls.jsonl</c> without writing (receipts are not calls and are not listed).</summary>
-    private static void ReadReferenceCalls(string file, PriceCatalog catalog, List<CallRecord> calls, List<ImportProblem> problems)
-    {
-        if (Path.GetFileName(file).Contains("receipt", StringComparison.OrdinalIgnoreCase)) return;
-        var lines = new JsonlLineReader(file);
-        try
-        {
-            while (lines.ReadAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult())
+            tally.Add(source, result);
+            if (ReferenceOutcomes.Locate(source) is { } outcomesFile)
             {
-                if (lines.TooLong)
+                foreach (var problem in ReferenceOutcomes.Read(outcomesFile, context.Time.GetUtcNow()).Problems)
                 {
-                    problems.Add(new ImportProblem(file, lines.LineNumber, null, $"line longer than {JsonlLineReader.MaxLineBytes} bytes"));
-                    continue;
-                }
-
-                var line = lines.Current.Span;
-                if (line.Trim(" \t\r"u8).IsEmpty) continue;
-                try
-                {
-                    calls.Add(ReferenceLineParser.ParseCall(line, catalog));
-                }
-                catch (System.Text.Json.JsonException ex)
-                {
-                    problems.Add(new ImportProblem(file, lines.LineNumber, null, "malformed JSON: " + ex.Message));
-                }
-                catch (InvalidOperationException)
-                {
-                    problems.Add(new ImportProblem(file, lines.LineNumber, null, "malformed JSON: invalid UTF-8 text"));
-                }
-                catch (CageValidationException ex)
-                {
-                    problems.Add(new ImportProblem(file, lines.LineNumber, ex.Field, ex.Message));
+                    tally.Reject(problem);
                 }
             }
+
+            stored = await ReadAllAsync(scratch.Ledger, cancellationToken).ConfigureAwait(false);
         }
-        finally
-        {
-            lines.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        }
+
+        WriteProblems(context, tally);
+        WriteDryRun(context, stored, [], tally, asJson);
+        return tally.ExitCode;
     }
 
-    private static int WriteDryRun(CliContext context, List<CallRecord> calls, IReadOnlyList<RateLimitSample> rateLimits, IReadOnlyList<ImportProblem> problems, bool asJson)
+    private static void WriteDryRun(CliContext context, List<CallRecord> calls, IReadOnlyList<RateLimitSample> rateLimits, ImportTally tally, bool asJson)
     {
-        foreach (var problem in problems)
-        {
-            context.Error.Write(problem + "\n");
-        }
-
         if (asJson)
         {
             context.Write(JsonOutput.Write(w =>
@@ -298,7 +290,8 @@ internal static class ImportCommand
                 }
 
                 w.WriteEndArray();
-                WriteProblems(w, problems);
+                WriteCounts(w, tally);
+                WriteProblems(w, tally);
                 w.WriteEndObject();
             }));
         }
@@ -314,16 +307,29 @@ internal static class ImportCommand
                 .Append(unpriced > 0 ? $" + {Formats.Plural(unpriced, "unpriced call")}" : "")
                 .Append(missing > 0 ? $"; {Formats.Plural(missing, "call")} without reported usage" : "")
                 .Append('\n')
-                .Append(problems.Count > 0 ? $"  problems  {Formats.Count(problems.Count)} (see stderr)\n" : "")
+                .Append(Summary(tally, 0))
                 .ToString());
         }
-
-        return problems.Count > 0 ? ExitCodes.BadInput : ExitCodes.Ok;
     }
 
-    private static void WriteProblems(System.Text.Json.Utf8JsonWriter w, IEnumerable<ImportProblem> problems)
+    /// <summary>Every problem on stderr, one per line, in the order found: <c>file:line: field: message</c>.</summary>
+    private static void WriteProblems(CliContext context, ImportTally tally)
     {
-        w.WritePropertyName("errors");
+        foreach (var problem in tally.Problems)
+        {
+            context.Error.Write(problem + "\n");
+        }
+    }
+
+    private static void WriteProblems(System.Text.Json.Utf8JsonWriter w, ImportTally tally)
+    {
+        WriteProblems(w, "errors", tally.Rejections);
+        WriteProblems(w, "warnings", tally.Warnings);
+    }
+
+    private static void WriteProblems(System.Text.Json.Utf8JsonWriter w, string name, IEnumerable<ImportProblem> problems)
+    {
+        w.WritePropertyName(name);
         w.WriteStartArray();
         foreach (var problem in problems)
         {
@@ -447,22 +453,19 @@ internal static class ImportCommand
             }
         }
 
-        foreach (var error in result.Errors)
-        {
-            context.Error.Write(error + "\n");
-        }
-
+        var tally = new ImportTally();
+        tally.Add(source, result);
         foreach (var problem in outcomes.Problems)
         {
-            context.Error.Write(problem + "\n");
+            tally.Reject(problem);
         }
 
+        WriteProblems(context, tally);
         foreach (var kept in outcomes.Kept)
         {
             context.Warn(kept);
         }
 
-        var a = result.Appended;
         if (asJson)
         {
             context.Write(JsonOutput.Write(w =>
@@ -470,24 +473,8 @@ internal static class ImportCommand
                 w.WriteStartObject();
                 w.WriteString("path", source);
                 w.WriteString("ledger", workspace.LedgerPath);
-                w.WriteNumber("lines_read", result.LinesRead);
-                w.WriteNumber("calls_added", a.CallsAdded);
-                w.WriteNumber("calls_skipped", a.CallsSkipped);
-                w.WriteNumber("receipts_added", a.ReceiptsAdded);
-                w.WriteNumber("receipts_skipped", a.ReceiptsSkipped);
-                w.WritePropertyName("errors");
-                w.WriteStartArray();
-                foreach (var error in result.Errors)
-                {
-                    w.WriteStartObject();
-                    w.WriteString("file", error.File);
-                    w.WriteNumber("line", error.Line);
-                    w.WriteStringOrNull("field", error.Field);
-                    w.WriteString("message", error.Message);
-                    w.WriteEndObject();
-                }
-
-                w.WriteEndArray();
+                WriteCounts(w, tally);
+                WriteProblems(w, tally);
                 w.WriteStringArray("policy", policyChanges);
                 w.WriteStringOrNull("outcomes_file", outcomes.File);
                 w.WriteNumber("outcomes_added", outcomes.Added);
@@ -497,11 +484,7 @@ internal static class ImportCommand
         }
         else
         {
-            text.Append($"Imported {source} into {workspace.LedgerPath}\n")
-                .Append($"  calls     {Formats.Count(a.CallsAdded)} added, {Formats.Count(a.CallsSkipped)} already there\n")
-                .Append($"  receipts  {Formats.Count(a.ReceiptsAdded)} added, {Formats.Count(a.ReceiptsSkipped)} already there\n")
-                .Append($"  lines     {Formats.Count(result.LinesRead)} read");
-            text.Append(result.Errors.Count > 0 ? $", {Formats.Plural(result.Errors.Count, "line")} rejected (see stderr)\n" : "\n");
+            text.Append($"Imported {source} into {workspace.LedgerPath}\n").Append(Summary(tally, 0));
             if (outcomes.File is not null)
             {
                 text.Append($"  outcomes  {Formats.Count(outcomes.Added)} added, {Formats.Count(outcomes.AlreadyThere + outcomes.Kept.Count)} already there")
@@ -512,7 +495,7 @@ internal static class ImportCommand
             context.Write(text.ToString());
         }
 
-        return result.Errors.Count + outcomes.Problems.Count > 0 ? ExitCodes.BadInput : ExitCodes.Ok;
+        return tally.ExitCode;
     }
 
     /// <summary>

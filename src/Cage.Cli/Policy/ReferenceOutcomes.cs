@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using CageNet.Ledger;
+using CageNet.Protocols;
 
 namespace CageNet.Cli.Policy;
 
@@ -15,7 +16,7 @@ internal static class ReferenceOutcomes
     public const string FileName = "outcomes.json";
 
     /// <summary>What an import of <c>outcomes.json</c> did.</summary>
-    internal sealed record Result(string? File, int Added, int AlreadyThere, IReadOnlyList<string> Kept, IReadOnlyList<string> Problems)
+    internal sealed record Result(string? File, int Added, int AlreadyThere, IReadOnlyList<string> Kept, IReadOnlyList<ImportProblem> Problems)
     {
         public static readonly Result None = new(null, 0, 0, [], []);
     }
@@ -45,7 +46,7 @@ internal static class ReferenceOutcomes
 
     /// <summary>Reads the labels; an entry that is not a label is a problem (<c>file: task 'x': …</c>), the rest are kept.</summary>
     /// <exception cref="CliException">The file is not a JSON object (exit 2, naming the file).</exception>
-    public static (List<TaskOutcomeRecord> Labels, List<string> Problems) Read(string path, DateTimeOffset now)
+    public static (List<TaskOutcomeRecord> Labels, List<ImportProblem> Problems) Read(string path, DateTimeOffset now)
     {
         JsonDocument document;
         try
@@ -70,7 +71,7 @@ internal static class ReferenceOutcomes
             }
 
             var labels = new List<TaskOutcomeRecord>();
-            var problems = new List<string>();
+            var problems = new List<ImportProblem>();
             foreach (var entry in document.RootElement.EnumerateObject())
             {
                 var task = entry.Name.Trim();
@@ -84,11 +85,11 @@ internal static class ReferenceOutcomes
                 };
                 if (task.Length == 0)
                 {
-                    problems.Add($"{path}: a task name is empty; skipped");
+                    problems.Add(new ImportProblem(path, 0, null, "a task name is empty; skipped"));
                 }
                 else if (!WireNames.TryParseOutcome(text, out var outcome))
                 {
-                    problems.Add($"{path}: task '{task}': '{text ?? entry.Value.GetRawText()}' is not ok, redo or failed; skipped");
+                    problems.Add(new ImportProblem(path, 0, $"task '{ErrorText.ScrubLabel(task)}'", $"'{ErrorText.ScrubLabel(text ?? entry.Value.GetRawText())}' is not ok, redo or failed; skipped"));
                 }
                 else
                 {

@@ -140,7 +140,11 @@ public sealed class CageValidationException : ArgumentException
         : base(message, field)
     {
         Field = field;
+        Reason = message;
     }
+
+    /// <summary>What is wrong, without the <c>(Parameter 'field')</c> suffix <see cref="ArgumentException.Message"/> adds.</summary>
+    internal string Reason { get; }
 
     /// <summary>The offending field, as named on the wire.</summary>
     public string Field { get; }

@@ -120,7 +120,7 @@ public static class ReferenceJsonl
         return new ExportResult(calls, receipts, callsFile, receiptsFile);
     }
 
-    private static (string? Calls, string? Receipts) Locate(string path)
+    internal static (string? Calls, string? Receipts) Locate(string path)
     {
         if (File.Exists(path))
         {

@@ -61,6 +61,17 @@ internal sealed class CallTotals
         }
     }
 
+    /// <summary>Takes back a call that was added earlier (its stored usage and cost are being replaced).</summary>
+    public void Remove(CallRecord call, long costE10)
+    {
+        var day = DayOf(call.Timestamp.ToUnixTimeMilliseconds());
+        var delta = new Delta(call, costE10);
+        for (var i = 0; i < Dimensions.Length; i++)
+        {
+            Find(i, KeyOf(call, Dimensions[i]), day).Remove(in delta);
+        }
+    }
+
     /// <summary>Forgets everything (after the batch committed or rolled back).</summary>
     public void Clear()
     {
@@ -140,6 +151,21 @@ internal sealed class CallTotals
             Unpriced += delta.Unpriced;
             Missing += delta.Missing;
             Local += delta.Local;
+        }
+
+        public void Remove(in Delta delta)
+        {
+            Calls--;
+            Input -= delta.Input;
+            CacheRead -= delta.CacheRead;
+            CacheWrite5m -= delta.CacheWrite5m;
+            CacheWrite1h -= delta.CacheWrite1h;
+            Output -= delta.Output;
+            Reasoning -= delta.Reasoning;
+            CostE10 -= delta.CostE10;
+            Unpriced -= delta.Unpriced;
+            Missing -= delta.Missing;
+            Local -= delta.Local;
         }
     }
 }

@@ -274,6 +274,19 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         return ValueTask.FromResult(Writer.Append(batch, cancellationToken));
     }
 
+    /// <summary>
+    /// Replaces the usage, model and cost of stored calls whose request id matches one of <paramref name="calls"/> and
+    /// that hold less output: a response imported while it was still streaming, upgraded in place by a later import of
+    /// the finished log (same id, time and labels; the report totals move by the difference). One transaction.
+    /// </summary>
+    /// <returns>How many stored calls changed.</returns>
+    internal ValueTask<int> UpgradeAsync(IReadOnlyList<CallRecord> calls, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(calls);
+        ThrowIfDisposed();
+        return ValueTask.FromResult(calls.Count == 0 ? 0 : Writer.Upgrade(calls, cancellationToken));
+    }
+
     /// <inheritdoc/>
     public ValueTask WriteAsync(LedgerBatch batch, CancellationToken cancellationToken = default)
     {

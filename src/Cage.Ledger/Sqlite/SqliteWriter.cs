@@ -39,6 +39,21 @@ internal sealed class SqliteWriter : IDisposable
 
 
 
+    // Upgrading a call read before it was complete: the stored row by request id, then its usage and cost replaced.
+    private const string StoredByRequestSql =
+        """
+        SELECT rk, ts_ms, session, task, agent, route, category, "user", provider, model,
+               input, cache_read, cache_write_5m, cache_write_1h, output, reasoning, cost_e10, cost_source, usage_status
+        FROM calls WHERE request_id = ?1;
+        """;
+
+    private const string UpgradeCallSql =
+        """
+        UPDATE calls SET model = ?2, input = ?3, cache_read = ?4, cache_write_5m = ?5, cache_write_1h = ?6, output = ?7,
+                         reasoning = ?8, cost_e10 = ?9, cost_source = ?10, price_key = ?11, usage_status = ?12
+        WHERE rk = ?1;
+        """;
+
     private const string InsertPostingSql = "INSERT INTO postings (kind, key, first, rks) VALUES (?1, ?2, ?3, ?4);";
 
     private const string ReceiptTotalsKey =
@@ -273,6 +288,128 @@ internal sealed class SqliteWriter : IDisposable
                 Array.Clear(_lastPostList);
                 _batchCalls.Clear(); // remembered above only when the transaction committed
             }
+        }
+    }
+
+    /// <summary>
+    /// Replaces the usage, model and cost of stored calls that have the same request id as one of
+    /// <paramref name="calls"/> and less output (a response read while it was still streaming), in one transaction;
+    /// the stored id, time and labels stay, and <c>call_totals</c> moves by the difference. Returns how many changed.
+    /// </summary>
+    public int Upgrade(IReadOnlyList<CallRecord> calls, CancellationToken cancellationToken)
+    {
+        foreach (var call in calls)
+        {
+            Validate(call);
+        }
+
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            cancellationToken.ThrowIfCancellationRequested();
+            using var find = Prepare(StoredByRequestSql);
+            using var update = Prepare(UpgradeCallSql);
+            Step(_begin);
+            try
+            {
+                var upgraded = 0;
+                foreach (var call in calls)
+                {
+                    if (call.RequestId is not { Length: > 0 } requestId || StoredByRequest(find, requestId, call) is not { } stored
+                        || stored.Call.Usage.Output >= call.Usage.Output)
+                    {
+                        continue;
+                    }
+
+                    var usage = call.Usage;
+                    long? costE10 = call.CostUsd is { } cost ? LedgerMoney.ToE10(cost) : null;
+                    NativeSqlite.BindInt64(update, 1, stored.Rk);
+                    BindText(update, 2, call.Model ?? "");
+                    NativeSqlite.BindInt64(update, 3, usage.Input);
+                    NativeSqlite.BindInt64(update, 4, usage.CacheRead);
+                    NativeSqlite.BindInt64(update, 5, usage.CacheWrite5m);
+                    NativeSqlite.BindInt64(update, 6, usage.CacheWrite1h);
+                    NativeSqlite.BindInt64(update, 7, usage.Output);
+                    BindNullable(update, 8, usage.Reasoning);
+                    BindNullable(update, 9, costE10);
+                    NativeSqlite.BindInt64(update, 10, (int)call.CostSource);
+                    if (StoredPriceKey(call) is { } key) BindText(update, 11, key); else NativeSqlite.BindNull(update, 11);
+                    NativeSqlite.BindInt64(update, 12, (int)call.UsageStatus);
+                    StepInsert(update);
+                    _totals.Remove(stored.Call, stored.CostE10);
+                    _totals.Add(new CallRecord
+                    {
+                        Id = stored.Call.Id,
+                        Timestamp = stored.Call.Timestamp,
+                        Session = stored.Call.Session,
+                        Task = stored.Call.Task,
+                        Agent = stored.Call.Agent,
+                        Route = stored.Call.Route,
+                        Category = stored.Call.Category,
+                        User = stored.Call.User,
+                        Provider = stored.Call.Provider,
+                        Model = call.Model ?? "",
+                        Usage = usage,
+                        CostUsd = call.CostUsd,
+                        CostSource = call.CostSource,
+                        UsageStatus = call.UsageStatus,
+                    }, costE10 ?? 0);
+                    upgraded++;
+                }
+
+                WriteTotals();
+                Step(_commit);
+                return upgraded;
+            }
+            catch
+            {
+                RollBack();
+                throw;
+            }
+            finally
+            {
+                _totals.Clear();
+            }
+        }
+    }
+
+    /// <summary>The stored call with a request id: what its totals hold (its labels, usage and cost) and its row key.</summary>
+    private static (long Rk, CallRecord Call, long CostE10)? StoredByRequest(sqlite3_stmt find, string requestId, CallRecord incoming)
+    {
+        raw.sqlite3_bind_text(find, 1, requestId);
+        try
+        {
+            var rc = NativeSqlite.Step(find);
+            if (rc != raw.SQLITE_ROW)
+            {
+                return null;
+            }
+
+            string? Text(int i) => raw.sqlite3_column_type(find, i) == raw.SQLITE_NULL ? null : raw.sqlite3_column_text(find, i).utf8_to_string();
+            long Number(int i) => raw.sqlite3_column_int64(find, i);
+            var call = new CallRecord
+            {
+                Id = incoming.Id,
+                Timestamp = DateTimeOffset.FromUnixTimeMilliseconds(Number(1)),
+                Session = Text(2),
+                Task = Text(3),
+                Agent = Text(4),
+                Route = Text(5) ?? "",
+                Category = Text(6),
+                User = Text(7),
+                Provider = Text(8) ?? "",
+                Model = Text(9) ?? "",
+                Usage = new TokenUsage(Number(10), Number(11), Number(12), Number(13), Number(14),
+                    raw.sqlite3_column_type(find, 15) == raw.SQLITE_NULL ? null : Number(15)),
+                CostUsd = raw.sqlite3_column_type(find, 16) == raw.SQLITE_NULL ? null : LedgerMoney.FromE10(Number(16)),
+                CostSource = (CostSource)Number(17),
+                UsageStatus = (UsageStatus)Number(18),
+            };
+            return (Number(0), call, raw.sqlite3_column_type(find, 16) == raw.SQLITE_NULL ? 0 : Number(16));
+        }
+        finally
+        {
+            NativeSqlite.Reset(find);
         }
     }
 

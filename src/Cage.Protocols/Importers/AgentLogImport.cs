@@ -72,6 +72,27 @@ public sealed class AgentLogImport
     /// <summary>Usage lines that repeated a response already counted (Claude Code's repeated lines, forks, resumed sessions; Codex's repeated snapshots).</summary>
     public long DuplicateLines { get; }
 
+    /// <summary>Where each of <see cref="Calls"/> came from (same order): its file and line, and whether a later import may upgrade it.</summary>
+    internal IReadOnlyList<ImportOrigin> Origins { get; init; } = [];
+
+    /// <summary>The files read, in the order read (reference ledger files not included).</summary>
+    internal IReadOnlyList<string> Files { get; init; } = [];
+
+    /// <summary>Files a folder walk skipped (FIFOs, devices, sockets, empty files, dangling links, unreadable folders).</summary>
+    internal int FilesSkipped { get; init; }
+
+    /// <summary>Lines and files rejected (warnings not included), counting those past the listed <see cref="Problems"/>.</summary>
+    internal long Rejections { get; init; }
+
     /// <summary>Lines skipped by rule: <c>&lt;synthetic&gt;</c> model lines and Codex <c>info: null</c> events.</summary>
     public long SkippedLines { get; }
 }
+
+/// <summary>Where an imported call came from.</summary>
+/// <param name="File">The file.</param>
+/// <param name="Line">The line kept for the call (0 for a captured response read whole).</param>
+/// <param name="Upgradable">
+/// Whether the call may have been read before it was complete (a Claude Code response still streaming): a later
+/// import that reports more output replaces the stored usage.
+/// </param>
+internal readonly record struct ImportOrigin(string File, int Line, bool Upgradable);

@@ -23,6 +23,9 @@ public static class AgentLogImporter
     public const int MaxCapturedBytes = 64 * 1024 * 1024;
 
     private const int SniffBytes = 64 * 1024;
+
+    /// <summary>Problems listed per import; more are counted (<see cref="AgentLogImport.Rejections"/>) but not listed.</summary>
+    private const int MaxProblems = 10_000;
     private static readonly string[] Extensions = [".jsonl", ".json", ".sse", ".txt", ".ndjson"];
 
     /// <summary>Recognizes a file by its name and first bytes.</summary>
@@ -128,11 +131,17 @@ public static class AgentLogImporter
                         break;
                 }
 
-                if (kind is not (AgentLogKind.ReferenceJsonl or AgentLogKind.Unknown)) run.FilesRead++;
+                if (kind is not (AgentLogKind.ReferenceJsonl or AgentLogKind.Unknown)) run.Read.Add(file);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 run.Problem(file, 0, null, "could not be read: " + ex.Message);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException and not OutOfMemoryException)
+            {
+                // Lines are rejected one by one below; this only catches a fault between lines. The file's records
+                // read so far stay, and the other files are still read.
+                run.Problem(file, 0, null, "rejected from here on: " + Describe(ex));
             }
 
             progress?.Report(new ImportProgress(i + 1, files.Length, run.LinesRead));
@@ -164,7 +173,7 @@ public static class AgentLogImporter
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                run.Problem(folder, 0, null, "skipped: the folder could not be read: " + ex.Message);
+                run.Skipped(folder, "the folder could not be read: " + ex.Message);
                 continue;
             }
 
@@ -205,7 +214,7 @@ public static class AgentLogImporter
             var real = info.LinkTarget is null ? info : info.ResolveLinkTarget(returnFinalTarget: true) as FileInfo;
             if (real is null || !real.Exists)
             {
-                run.Problem(path, 0, null, "skipped: a link whose target does not exist");
+                run.Skipped(path, "a link whose target does not exist");
                 return null;
             }
 
@@ -213,7 +222,7 @@ public static class AgentLogImporter
             {
                 // An empty regular file holds nothing to import; a FIFO, device or socket reports no length either and
                 // opening it could block forever.
-                run.Problem(path, 0, null, "skipped: empty, or not a regular file (a FIFO, device or socket)");
+                run.Skipped(path, "empty, or not a regular file (a FIFO, device or socket)");
                 return null;
             }
 
@@ -221,7 +230,7 @@ public static class AgentLogImporter
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            run.Problem(path, 0, null, "skipped: " + ex.Message);
+            run.Skipped(path, ex.Message);
             return null;
         }
     }
@@ -248,6 +257,7 @@ public static class AgentLogImporter
     {
         private readonly Dictionary<string, ClaudeResponse> _claude = new(StringComparer.Ordinal);
         private readonly List<CallRecord> _calls = [];
+        private readonly List<ImportOrigin> _origins = [];
         private readonly List<RateLimitSample> _rateLimits = [];
         private readonly List<ImportProblem> _problems = [];
         private long _duplicates;
@@ -255,7 +265,11 @@ public static class AgentLogImporter
 
         public List<string> ReferenceFiles { get; } = [];
 
-        public int FilesRead { get; set; }
+        /// <summary>The files read (reference ledger files not included).</summary>
+        public List<string> Read { get; } = [];
+
+        /// <summary>Files a walk skipped: FIFOs, devices, sockets, empty files, dangling links, unreadable folders.</summary>
+        public int FilesSkipped { get; private set; }
 
         public long LinesRead { get; private set; }
 
@@ -271,10 +285,28 @@ public static class AgentLogImporter
             }
         }
 
+        /// <summary>A rejection: what the line or file held was not imported.</summary>
         public void Problem(string file, int line, string? field, string message)
         {
-            if (_problems.Count < 10_000) _problems.Add(new ImportProblem(file, line, field, message));
+            Rejections++;
+            if (_problems.Count < MaxProblems) _problems.Add(new ImportProblem(file, line, field, message));
         }
+
+        /// <summary>A file or folder the walk skipped (a warning).</summary>
+        public void Skipped(string path, string message)
+        {
+            FilesSkipped++;
+            Warning(path, 0, null, "skipped: " + message);
+        }
+
+        /// <summary>A warning: the record was imported with a caveat, or what was skipped held nothing to import.</summary>
+        public void Warning(string file, int line, string? field, string message)
+        {
+            if (_problems.Count < MaxProblems) _problems.Add(new ImportProblem(file, line, field, message) { IsWarning = true });
+        }
+
+        /// <summary>Rejections counted, including those past <see cref="MaxProblems"/> that were not listed.</summary>
+        public long Rejections { get; private set; }
 
         public void ReadClaudeCode(string file)
         {
@@ -303,7 +335,14 @@ public static class AgentLogImporter
 
                 using (doc)
                 {
-                    ReadClaudeLine(file, reader.LineNumber, doc.RootElement);
+                    try
+                    {
+                        ReadClaudeLine(file, reader.LineNumber, doc.RootElement);
+                    }
+                    catch (Exception ex) when (IsLineFault(ex))
+                    {
+                        Problem(file, reader.LineNumber, null, Describe(ex));
+                    }
                 }
             }
         }
@@ -350,6 +389,8 @@ public static class AgentLogImporter
                 if (timestamp < seen.Timestamp) seen.Timestamp = timestamp;
                 if (usage.Output <= seen.Usage.Output) return;
                 seen.Usage = usage; // the line with the most output is the response's final usage
+                seen.File = file;
+                seen.Line = lineNumber;
                 seen.Model = model.Length > 0 ? model : seen.Model;
                 seen.ServiceTier = raw.ServiceTier ?? seen.ServiceTier;
                 return;
@@ -358,6 +399,8 @@ public static class AgentLogImporter
             _claude[key] = new ClaudeResponse
             {
                 MessageId = messageId,
+                File = file,
+                Line = lineNumber,
                 Timestamp = timestamp,
                 Session = String(root, "sessionId"),
                 Sidechain = root.TryGetProperty("isSidechain", out var side) && side.ValueKind == JsonValueKind.True,
@@ -397,80 +440,88 @@ public static class AgentLogImporter
 
                 using (doc)
                 {
-                    var root = doc.RootElement;
-                    if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("payload", out var payload) || payload.ValueKind != JsonValueKind.Object) continue;
-                    switch (String(root, "type"))
+                    try
                     {
-                        case "session_meta":
-                            session = String(payload, "id") ?? session;
+                        var root = doc.RootElement;
+                        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("payload", out var payload) || payload.ValueKind != JsonValueKind.Object) continue;
+                        switch (String(root, "type"))
+                        {
+                            case "session_meta":
+                                session = String(payload, "id") ?? session;
+                                continue;
+                            case "turn_context":
+                                model = String(payload, "model") ?? model;
+                                continue;
+                            case "event_msg" when String(payload, "type") == "token_count":
+                                break;
+                            default:
+                                continue;
+                        }
+
+                        var timestamp = Timestamp(root, file, reader.LineNumber);
+                        session ??= Path.GetFileNameWithoutExtension(file);
+                        if (payload.TryGetProperty("rate_limits", out var limits) && limits.ValueKind == JsonValueKind.Object)
+                        {
+                            ReadRateLimits(file, reader.LineNumber, limits, timestamp, session);
+                        }
+
+                        if (!payload.TryGetProperty("info", out var info) || info.ValueKind != JsonValueKind.Object)
+                        {
+                            _skipped++; // info: null carries no usage
                             continue;
-                        case "turn_context":
-                            model = String(payload, "model") ?? model;
+                        }
+
+                        if (!info.TryGetProperty("total_token_usage", out var totalElement) || totalElement.ValueKind != JsonValueKind.Object)
+                        {
+                            Problem(file, reader.LineNumber, "payload.info.total_token_usage", "missing");
                             continue;
-                        case "event_msg" when String(payload, "type") == "token_count":
-                            break;
-                        default:
+                        }
+
+                        if (CodexTotals.Read(totalElement, out var error) is not { } total)
+                        {
+                            Problem(file, reader.LineNumber, "payload.info.total_token_usage", error!);
                             continue;
-                    }
+                        }
 
-                    var timestamp = Timestamp(root, file, reader.LineNumber);
-                    session ??= Path.GetFileNameWithoutExtension(file);
-                    if (payload.TryGetProperty("rate_limits", out var limits) && limits.ValueKind == JsonValueKind.Object)
+                        if (total.Cached > total.Input || total.Reasoning > total.Output)
+                        {
+                            Problem(file, reader.LineNumber, "payload.info.total_token_usage", "cached_input_tokens exceeds input_tokens, or reasoning_output_tokens exceeds output_tokens; snapshot skipped");
+                            continue;
+                        }
+
+                        if (previous is { } last && total == last)
+                        {
+                            _duplicates++;
+                            continue;
+                        }
+
+                        var delta = previous is { } before ? total - before : total;
+                        if (delta.IsNegative)
+                        {
+                            Warning(file, reader.LineNumber, "payload.info.total_token_usage", "the cumulative totals went down; counted from this snapshot as a fresh start");
+                            delta = total;
+                        }
+
+                        previous = total;
+                        if (delta.Cached > delta.Input || delta.Reasoning > delta.Output)
+                        {
+                            Problem(file, reader.LineNumber, "payload.info.total_token_usage", "cached_input_tokens exceeds input_tokens, or reasoning exceeds output");
+                            continue;
+                        }
+
+                        var usage = new TokenUsage(delta.Input - delta.Cached, delta.Cached, 0, 0, delta.Output, delta.Reasoning);
+                        // Every cumulative field and the snapshot's line: totals that restart, or snapshots that differ only in
+                        // the cached count, never share an id (the ledger's unique request_id would drop one), and reading the
+                        // same file again gives the same ids (a re-import adds nothing).
+                        var requestId = string.Create(CultureInfo.InvariantCulture,
+                            $"codex:{session}:{reader.LineNumber}:{total.Input}-{total.Cached}-{total.Output}-{total.Reasoning}-{total.Total}");
+                        Add(Record(timestamp, requestId, "openai", model, usage, null, null, session, "codex", "codex", "main", UsageStatus.Reported, ok: true, error: null),
+                        new ImportOrigin(file, reader.LineNumber, Upgradable: false));
+                    }
+                    catch (Exception ex) when (IsLineFault(ex))
                     {
-                        ReadRateLimits(file, reader.LineNumber, limits, timestamp, session);
+                        Problem(file, reader.LineNumber, null, Describe(ex));
                     }
-
-                    if (!payload.TryGetProperty("info", out var info) || info.ValueKind != JsonValueKind.Object)
-                    {
-                        _skipped++; // info: null carries no usage
-                        continue;
-                    }
-
-                    if (!info.TryGetProperty("total_token_usage", out var totalElement) || totalElement.ValueKind != JsonValueKind.Object)
-                    {
-                        Problem(file, reader.LineNumber, "payload.info.total_token_usage", "missing");
-                        continue;
-                    }
-
-                    if (CodexTotals.Read(totalElement, out var error) is not { } total)
-                    {
-                        Problem(file, reader.LineNumber, "payload.info.total_token_usage", error!);
-                        continue;
-                    }
-
-                    if (total.Cached > total.Input || total.Reasoning > total.Output)
-                    {
-                        Problem(file, reader.LineNumber, "payload.info.total_token_usage", "cached_input_tokens exceeds input_tokens, or reasoning_output_tokens exceeds output_tokens; snapshot skipped");
-                        continue;
-                    }
-
-                    if (previous is { } last && total == last)
-                    {
-                        _duplicates++;
-                        continue;
-                    }
-
-                    var delta = previous is { } before ? total - before : total;
-                    if (delta.IsNegative)
-                    {
-                        Problem(file, reader.LineNumber, "payload.info.total_token_usage", "the cumulative totals went down; counted from this snapshot as a fresh start");
-                        delta = total;
-                    }
-
-                    previous = total;
-                    if (delta.Cached > delta.Input || delta.Reasoning > delta.Output)
-                    {
-                        Problem(file, reader.LineNumber, "payload.info.total_token_usage", "cached_input_tokens exceeds input_tokens, or reasoning exceeds output");
-                        continue;
-                    }
-
-                    var usage = new TokenUsage(delta.Input - delta.Cached, delta.Cached, 0, 0, delta.Output, delta.Reasoning);
-                    // Every cumulative field and the snapshot's line: totals that restart, or snapshots that differ only in
-                    // the cached count, never share an id (the ledger's unique request_id would drop one), and reading the
-                    // same file again gives the same ids (a re-import adds nothing).
-                    var requestId = string.Create(CultureInfo.InvariantCulture,
-                        $"codex:{session}:{reader.LineNumber}:{total.Input}-{total.Cached}-{total.Output}-{total.Reasoning}-{total.Total}");
-                    _calls.Add(Record(timestamp, requestId, "openai", model, usage, null, null, session, "codex", "codex", "main", UsageStatus.Reported, ok: true, error: null));
                 }
             }
         }
@@ -520,29 +571,46 @@ public static class AgentLogImporter
 
             if (usage.Problem is not null && usage.Status != UsageStatus.Reported)
             {
-                Problem(file, 0, null, "flagged: " + usage.Problem);
+                Warning(file, 0, null, "flagged: " + usage.Problem);
             }
 
             var requestId = usage.ResponseId ?? "sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes).AsSpan(0, 16));
             var timestamp = new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero);
             var ok = usage.Ok && usage.Status == UsageStatus.Reported;
-            _calls.Add(Record(timestamp, requestId, usage.Provider, usage.Model, usage.Usage, usage.ProviderCost, usage.ServiceTier, null, null, "captured", null,
-                usage.Status, ok, usage.Error ?? (ok ? null : usage.Problem)));
+            Add(Record(timestamp, requestId, usage.Provider, usage.Model, usage.Usage, usage.ProviderCost, usage.ServiceTier, null, null, "captured", null,
+                usage.Status, ok, usage.Error ?? (ok ? null : usage.Problem)), new ImportOrigin(file, 0, Upgradable: false));
         }
 
         public AgentLogImport Finish()
         {
             foreach (var response in _claude.Values)
             {
-                _calls.Add(Record(response.Timestamp, response.MessageId, "anthropic", response.Model, response.Usage, null, response.ServiceTier, response.Session,
-                    "claude-code", "claude-code", response.Sidechain ? "delegate" : "main", UsageStatus.Reported, ok: true, error: null));
+                // A transcript read while the response was still streaming holds partial usage: a later import of the
+                // finished file upgrades the stored call (same id) when it reports more output.
+                Add(Record(response.Timestamp, response.MessageId, "anthropic", response.Model, response.Usage, null, response.ServiceTier, response.Session,
+                    "claude-code", "claude-code", response.Sidechain ? "delegate" : "main", UsageStatus.Reported, ok: true, error: null),
+                    new ImportOrigin(response.File, response.Line, Upgradable: true));
             }
 
-            var calls = _calls
-                .GroupBy(c => c.RequestId, StringComparer.Ordinal).Select(g => g.First()) // the same captured response twice in a folder
-                .OrderBy(c => c.Timestamp).ThenBy(c => c.RequestId, StringComparer.Ordinal).ToArray();
+            var kept = Enumerable.Range(0, _calls.Count)
+                .GroupBy(i => _calls[i].RequestId, StringComparer.Ordinal).Select(g => g.First()) // the same captured response twice in a folder
+                .OrderBy(i => _calls[i].Timestamp).ThenBy(i => _calls[i].RequestId, StringComparer.Ordinal).ToArray();
+            var calls = kept.Select(i => _calls[i]).ToArray();
+            var origins = kept.Select(i => _origins[i]).ToArray();
             var limits = _rateLimits.OrderBy(s => s.ObservedAt).ThenBy(s => s.Window, StringComparer.Ordinal).ToArray();
-            return new AgentLogImport(calls, limits, _problems.ToArray(), ReferenceFiles.ToArray(), FilesRead, LinesRead, _duplicates + (_calls.Count - calls.Length), _skipped);
+            return new AgentLogImport(calls, limits, _problems.ToArray(), ReferenceFiles.ToArray(), Read.Count, LinesRead, _duplicates + (_calls.Count - calls.Length), _skipped)
+            {
+                Origins = origins,
+                Rejections = Rejections,
+                Files = Read.ToArray(),
+                FilesSkipped = FilesSkipped,
+            };
+        }
+
+        private void Add(CallRecord call, ImportOrigin origin)
+        {
+            _calls.Add(call);
+            _origins.Add(origin);
         }
 
         private CallRecord Record(DateTimeOffset timestamp, string requestId, string provider, string model, in TokenUsage usage, decimal? providerCost, string? serviceTier,
@@ -591,7 +659,7 @@ public static class AgentLogImporter
                 return at;
             }
 
-            Problem(file, lineNumber, "timestamp", "missing or not an ISO-8601 instant; the file's last write time is used");
+            Warning(file, lineNumber, "timestamp", "missing or not an ISO-8601 instant; the file's last write time is used");
             return new DateTimeOffset(File.GetLastWriteTimeUtc(file), TimeSpan.Zero);
         }
     }
@@ -609,6 +677,18 @@ public static class AgentLogImporter
     private static string? String(JsonElement element, string name) =>
         element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
+    /// <summary>A fault while reading one line: the line is rejected and the rest of the file still read.</summary>
+    private static bool IsLineFault(Exception ex) => ex is not (OperationCanceledException or OutOfMemoryException or StackOverflowException);
+
+    /// <summary>What went wrong, in words, never echoing text that may be a secret.</summary>
+    private static string Describe(Exception ex) => ex switch
+    {
+        InvalidOperationException when ex.Message.Contains("UTF-8", StringComparison.Ordinal) => "invalid UTF-8 text in a string; line rejected",
+        OverflowException => "a number too large to price or store; line rejected",
+        CageValidationException validation => validation.Field + ": " + ErrorText.Scrub(validation.Reason),
+        _ => "line rejected: " + ErrorText.Scrub(FirstSentence(ex.Message)),
+    };
+
     private static string FirstSentence(string message)
     {
         var end = message.IndexOf(". ", StringComparison.Ordinal);
@@ -624,6 +704,8 @@ public static class AgentLogImporter
         public string Model { get; set; } = "";
         public TokenUsage Usage { get; set; }
         public string? ServiceTier { get; set; }
+        public required string File { get; set; }
+        public int Line { get; set; }
     }
 
     /// <summary>A Codex cumulative <c>total_token_usage</c> snapshot.</summary>

@@ -22,19 +22,31 @@ public enum AgentLogKind
     CapturedResponse = 4,
 }
 
-/// <summary>A line or file that could not be imported: where, which field, and why.</summary>
+/// <summary>
+/// A line or file that could not be imported (a rejection), or one that was imported with a caveat (a warning):
+/// where, which field, and why.
+/// </summary>
 /// <param name="File">The file.</param>
 /// <param name="Line">The 1-based line, or 0 for the whole file.</param>
 /// <param name="Field">The field at fault, when one is.</param>
 /// <param name="Message">What was wrong.</param>
 public sealed record ImportProblem(string File, int Line, string? Field, string Message)
 {
-    /// <summary><c>file:line: field: message</c>.</summary>
+    /// <summary>
+    /// Whether the record was still imported, or the thing skipped is not a loss: an interrupted stream stored as
+    /// flagged, a line without a timestamp stored at the file's time, a FIFO or an empty file skipped by a folder walk.
+    /// A warning does not make <c>cage import</c> exit 2; a rejection does.
+    /// </summary>
+    public bool IsWarning { get; init; }
+
+    /// <summary><c>file:line: field: message</c>, with <c>warning: </c> before the field for a warning.</summary>
     /// <returns>The problem as one line.</returns>
-    public override string ToString() =>
-        Line > 0
-            ? (Field is null ? $"{File}:{Line}: {Message}" : $"{File}:{Line}: {Field}: {Message}")
-            : $"{File}: {Message}";
+    public override string ToString()
+    {
+        var where = Line > 0 ? $"{File}:{Line}" : File;
+        var what = Field is null ? Message : $"{Field}: {Message}";
+        return IsWarning ? $"{where}: warning: {what}" : $"{where}: {what}";
+    }
 }
 
 /// <summary>

@@ -79,7 +79,7 @@ public sealed class ImportCommandTests
         Assert.That(run.ExitCode, Is.EqualTo(2));
         Assert.That(run.Err, Does.Contain($"{file}:2: "));
         Assert.That(run.Err, Does.Contain($"{file}:3: tokens_in: "));
-        Assert.That(run.Out, Does.Contain("2 lines rejected"));
+        Assert.That(run.Out, Does.Contain("lines     4 read, 2 rejected"));
         Assert.That(report.Json().GetProperty("total").GetProperty("calls").GetInt64(), Is.EqualTo(2));
     }
 
