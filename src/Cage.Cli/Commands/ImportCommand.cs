@@ -182,6 +182,17 @@ internal static class ImportCommand
             .Append($"  lines     {Formats.Count(tally.LinesRead)} read, {Formats.Count(tally.LinesRejected)} rejected")
             .Append(duplicateLines > 0 ? $", {Formats.Count(duplicateLines)} repeated usage lines folded" : "")
             .Append('\n');
+        if (tally.Renamed.Count > 0)
+        {
+            const int Shown = 5;
+            var calls = tally.Renamed.Count(r => !r.IsReceipt);
+            text.Append($"  renamed   {Formats.Plural(calls, "call")} and {Formats.Plural(tally.Renamed.Count - calls, "receipt")} kept under a derived id ")
+                .Append("(the ledger holds their id with other content): ")
+                .AppendJoin(", ", tally.Renamed.Take(Shown).Select(r => $"{r.Id} → {r.StoredAs}"))
+                .Append(tally.Renamed.Count > Shown ? ", …" : "")
+                .Append('\n');
+        }
+
         var rejections = tally.Rejections.Count();
         var warnings = tally.Warnings.Count();
         if (rejections + warnings > 0)
@@ -207,6 +218,17 @@ internal static class ImportCommand
         w.WriteNumber("calls_rejected", tally.CallsRejected);
         w.WriteNumber("receipts_added", tally.ReceiptsAdded);
         w.WriteNumber("receipts_skipped", tally.ReceiptsSkipped);
+        w.WriteStartArray("renamed");
+        foreach (var renamed in tally.Renamed)
+        {
+            w.WriteStartObject();
+            w.WriteString("kind", renamed.IsReceipt ? "receipt" : "call");
+            w.WriteString("id", renamed.Id);
+            w.WriteString("stored_as", renamed.StoredAs);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
     }
 
     private static async Task<List<CallRecord>> ReadAllAsync(SqliteLedger ledger, CancellationToken cancellationToken)

@@ -30,6 +30,9 @@ internal sealed class ImportTally
 
     public long LinesRead { get; private set; }
 
+    /// <summary>Reference records stored under a derived id: the ledger held their id with other content.</summary>
+    public List<RenamedRecord> Renamed { get; } = [];
+
     public long LinesRejected { get; private set; }
 
     public int FilesSkipped { get; private set; }
@@ -155,6 +158,7 @@ internal sealed class ImportTally
         ReceiptsAdded += result.Appended.ReceiptsAdded;
         ReceiptsSkipped += result.Appended.ReceiptsSkipped;
         LinesRead += result.LinesRead;
+        Renamed.AddRange(result.Renamed);
         foreach (var error in result.Errors)
         {
             Reject(new ImportProblem(error.File, error.Line, error.Field, error.Message));

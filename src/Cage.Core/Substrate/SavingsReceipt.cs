@@ -92,10 +92,18 @@ public sealed class SavingsReceipt
         if (rawAlternative < 0) throw new CageValidationException("raw_alternative", $"raw_alternative must be >= 0 (got {rawAlternative.ToString(CultureInfo.InvariantCulture)})");
         if (actual < 0) throw new CageValidationException("actual", $"actual must be >= 0 (got {actual.ToString(CultureInfo.InvariantCulture)})");
         if (!Enum.IsDefined(unit)) throw new CageValidationException("unit", $"unknown unit {(int)unit}; expected tokens, usd, ms or gco2");
+        CheckMagnitude("raw_alternative", rawAlternative, unit);
+        CheckMagnitude("actual", actual, unit);
         if (!Enum.IsDefined(method)) throw new CageValidationException("method", $"unknown method {(int)method}; expected measured, modeled or estimated");
         if (!double.IsFinite(confidence) || confidence < 0 || confidence > 1)
         {
             throw new CageValidationException("confidence", $"confidence must be a number in 0..1 (got {confidence.ToString(CultureInfo.InvariantCulture)})");
+        }
+
+        if (meta is not null)
+        {
+            CheckMetaAmount(meta, "tool_cost_usd", SavingsUnit.Usd);
+            CheckMetaAmount(meta, "added_latency_ms", SavingsUnit.Ms);
         }
 
         return new SavingsReceipt
@@ -112,6 +120,50 @@ public sealed class SavingsReceipt
             Confidence = confidence,
             Meta = meta is null || meta.Count == 0 ? EmptyMeta : new Dictionary<string, string>(meta, StringComparer.Ordinal),
         };
+    }
+
+    /// <summary>A copy under another id (the ledger stores a different receipt that came with a taken id so).</summary>
+    internal SavingsReceipt WithId(string id) => new()
+    {
+        Id = id, Timestamp = Timestamp, Tool = Tool, RawAlternative = RawAlternative, Actual = Actual, CallId = CallId, Task = Task,
+        Unit = Unit, Method = Method, Confidence = Confidence, Meta = Meta,
+    };
+
+    /// <summary>
+    /// The largest amount one receipt may claim in a unit: a billion tokens (the bound of one call's token bucket,
+    /// <see cref="TokenUsage.MaxTokensPerBucket"/>), a million dollars, a year of milliseconds, a thousand tonnes of
+    /// CO2. Anything larger is a corrupt or hostile number, refused before it can dwarf every real saving in a total.
+    /// </summary>
+    internal static decimal MaxAmount(SavingsUnit unit) => unit switch
+    {
+        SavingsUnit.Usd => 1_000_000m,
+        SavingsUnit.Ms => 31_536_000_000m,
+        SavingsUnit.Gco2 => 1_000_000_000m,
+        _ => TokenUsage.MaxTokensPerBucket,
+    };
+
+    private static void CheckMagnitude(string field, decimal value, SavingsUnit unit)
+    {
+        var max = MaxAmount(unit);
+        if (value > max)
+        {
+            throw new CageValidationException(field, string.Create(CultureInfo.InvariantCulture,
+                $"{field} {value:G6} is above the {max:N0} {unit.ToWire()} one receipt can claim (a corrupt number?)"));
+        }
+    }
+
+    private static void CheckMetaAmount(IReadOnlyDictionary<string, string> meta, string key, SavingsUnit unit)
+    {
+        if (meta.TryGetValue(key, out var text) &&
+            decimal.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+        {
+            if (value < 0)
+            {
+                throw new CageValidationException("meta." + key, string.Create(CultureInfo.InvariantCulture, $"meta.{key} must be >= 0 (got {value:G6})"));
+            }
+
+            CheckMagnitude("meta." + key, value, unit);
+        }
     }
 
     /// <summary>

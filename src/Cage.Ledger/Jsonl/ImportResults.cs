@@ -18,7 +18,11 @@ public sealed record ImportError(string File, int Line, string? Field, string Me
 /// <param name="Appended">Records added, and records skipped because the ledger already had them (same id or request id).</param>
 /// <param name="LinesRead">Lines read from all files, blank and rejected ones included.</param>
 /// <param name="Errors">The rejected lines, in file and line order.</param>
-public sealed record ImportResult(AppendResult Appended, int LinesRead, IReadOnlyList<ImportError> Errors);
+public sealed record ImportResult(AppendResult Appended, int LinesRead, IReadOnlyList<ImportError> Errors)
+{
+    /// <summary>Records stored under a derived id: the ledger held their id with other content.</summary>
+    internal IReadOnlyList<RenamedRecord> Renamed { get; init; } = [];
+}
 
 /// <summary>What an export wrote.</summary>
 /// <param name="Calls">Call lines written.</param>

@@ -25,8 +25,10 @@ public static class ReferenceJsonl
 
     /// <summary>
     /// Imports calls then receipts into <paramref name="store"/>, streaming the files and appending in batches of
-    /// 10,000 records. Lines already in the ledger (same id, or same call request id) are skipped, so importing the
-    /// same files again adds nothing. A bad line (malformed JSON, a field with a bad value, a line over 1 MiB) is
+    /// 10,000 records. Lines already in the ledger (same id and content, or same call request id) are skipped, so
+    /// importing the same files again adds nothing; into a <see cref="SqliteLedger"/>, a line whose id the ledger holds
+    /// with other content (the reference tool's short ids collide) is a different record, stored under the derived id
+    /// <c>{id}~{8 hex digits}</c>, the same on every import. A bad line (malformed JSON, a field with a bad value, a line over 1 MiB) is
     /// reported in <see cref="ImportResult.Errors"/> with its file, line and field, and skipped; the rest still imports.
     /// </summary>
     /// <remarks>
@@ -92,7 +94,7 @@ public static class ReferenceJsonl
         await state.FlushAsync(callBatch, receiptBatch, cancellationToken);
         await state.CompleteAsync();
         progress?.Report(state.LinesRead);
-        return new ImportResult(state.Appended, state.LinesRead, state.Errors);
+        return new ImportResult(state.Appended, state.LinesRead, state.Errors) { Renamed = state.Renamed };
     }
 
     /// <summary>
@@ -510,6 +512,9 @@ public static class ReferenceJsonl
 
         public List<ImportError> Errors { get; } = [];
 
+        /// <summary>Records stored under a derived id (same id as a stored record, other content); one batch in flight writes it at a time.</summary>
+        public List<RenamedRecord> Renamed { get; } = [];
+
         public async Task FlushAsync(List<CallRecord> calls, List<SavingsReceipt> receipts, CancellationToken cancellationToken)
         {
             await WaitForPendingAsync();
@@ -518,7 +523,9 @@ public static class ReferenceJsonl
                 var batch = new LedgerBatch(calls.ToArray(), receipts.ToArray());
                 calls.Clear();
                 receipts.Clear();
-                _pending = Task.Run(async () => await store.AppendAsync(batch, cancellationToken), cancellationToken);
+                _pending = Task.Run(async () => store is SqliteLedger sqlite
+                    ? await sqlite.AppendDistinctAsync(batch, Renamed, cancellationToken)
+                    : await store.AppendAsync(batch, cancellationToken), cancellationToken);
                 progress?.Report(LinesRead);
             }
         }

@@ -456,8 +456,13 @@ internal static class ReferenceLineParser
         return new CageValidationException(field, $"{field} must be {expected} (got {actual})");
     }
 
-    // Values echoed into error messages are cut short: an error names the problem, it does not replay the input.
-    private static string Echo(string value) => value.Length <= MaxEchoChars ? value : string.Concat(value.AsSpan(0, MaxEchoChars), "…");
+    // Values echoed into error messages are scrubbed first (a misplaced key or address in a rejected field must not
+    // reach stderr or --json), then cut short: an error names the problem, it does not replay the input.
+    private static string Echo(string value)
+    {
+        var shown = ErrorText.RedactSecrets(value.Length <= 4 * MaxEchoChars ? value : value[..(4 * MaxEchoChars)]).ReplaceLineEndings(" ");
+        return shown.Length <= MaxEchoChars ? shown : string.Concat(shown.AsSpan(0, MaxEchoChars), "…");
+    }
 
     /// <summary>The fields of a call line as read; null = absent (or JSON null).</summary>
     private struct CallFields

@@ -275,6 +275,18 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
     }
 
     /// <summary>
+    /// Appends like <see cref="AppendAsync(LedgerBatch, CancellationToken)"/>, except that a record whose id the ledger
+    /// holds with other content is a different record: it is stored under a derived id (see <see cref="DistinctIds"/>)
+    /// and listed in <paramref name="renamed"/>. Used for the reference tool's files, whose ids collide.
+    /// </summary>
+    internal ValueTask<AppendResult> AppendDistinctAsync(LedgerBatch batch, List<RenamedRecord> renamed, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ThrowIfDisposed();
+        return ValueTask.FromResult(batch.Count == 0 ? default : Writer.Append(batch, cancellationToken, renamed));
+    }
+
+    /// <summary>
     /// Replaces the usage, model and cost of stored calls whose request id matches one of <paramref name="calls"/> and
     /// that hold less output: a response imported while it was still streaming, upgraded in place by a later import of
     /// the finished log (same id, time and labels; the report totals move by the difference). One transaction.

@@ -177,8 +177,13 @@ internal sealed class SqliteWriter : IDisposable
         }
     }
 
-    /// <summary>Validates the batch, then stores it in one transaction. Completes once the transaction has committed.</summary>
-    public AppendResult Append(LedgerBatch batch, CancellationToken cancellationToken)
+    /// <summary>
+    /// Validates the batch, then stores it in one transaction. Completes once the transaction has committed. A record
+    /// whose id the ledger holds is skipped as a repeat; with <paramref name="renamed"/> (imports of the reference
+    /// tool's files) only when the stored record has the same content (<see cref="DistinctIds"/>), and one that differs
+    /// is stored under a derived id, listed there.
+    /// </summary>
+    public AppendResult Append(LedgerBatch batch, CancellationToken cancellationToken, List<RenamedRecord>? renamed = null)
     {
         foreach (var call in batch.Calls)
         {
@@ -203,6 +208,7 @@ internal sealed class SqliteWriter : IDisposable
                     _receiptKeys.Begin();
                 }
                 int callsAdded = 0, receiptsAdded = 0, done = 0;
+                using var contents = renamed is null ? null : new StoredContents(_db, _path);
                 foreach (var call in batch.Calls)
                 {
                     if (++done % CancellationCheckInterval == 0)
@@ -210,20 +216,20 @@ internal sealed class SqliteWriter : IDisposable
                         cancellationToken.ThrowIfCancellationRequested();
                     }
 
-                    if (!_callKeys.TryPlace(call.Id, call.Timestamp.ToUnixTimeMilliseconds(), out var rk, out var foreign))
-                    {
-                        continue; // an id the ledger already holds
-                    }
-
-                    var costE10 = BindCall(call, rk, foreign);
-                    if (StepInsert(_insertCall) == 1)
+                    if (InsertCall(call, batch.Receipts.Count > 0))
                     {
                         callsAdded++;
-                        Placed(call, rk, foreign);
-                        _totals.Add(call, costE10);
-                        if (batch.Receipts.Count > 0)
+                    }
+                    else if (contents is not null && _callKeys.Find(call.Id) is { } storedRk && contents.CallKey(storedRk) is { } stored
+                             && !string.Equals(stored, DistinctIds.ContentKey(call), StringComparison.Ordinal))
+                    {
+                        // Same id, different call (the reference tool's ids are short enough to collide): kept under a
+                        // derived id that is the same on every import, so importing the file again still adds nothing.
+                        var derived = call.WithIdentity(DistinctIds.Derive(call.Id, DistinctIds.ContentKey(call)), call.Attempt, call.Retries, call.Tags);
+                        if (InsertCall(derived, batch.Receipts.Count > 0))
                         {
-                            _batchCalls[call.Id] = new StoredCall(ReceiptTotals.CallKey.Of(call), rk);
+                            callsAdded++;
+                            renamed!.Add(new RenamedRecord(call.Id, derived.Id, IsReceipt: false));
                         }
                     }
                 }
@@ -235,26 +241,18 @@ internal sealed class SqliteWriter : IDisposable
                         cancellationToken.ThrowIfCancellationRequested();
                     }
 
-                    if (!_receiptKeys.TryPlace(receipt.Id, receipt.Timestamp.ToUnixTimeMilliseconds(), out var rk, out var foreign))
-                    {
-                        continue; // an id the ledger already holds
-                    }
-
-                    var stored = ResolveCall(receipt, out var known);
-                    var basis = stored?.Key;
-                    BindReceipt(receipt, pending: !known, stored?.Rk);
-                    NativeSqlite.BindInt64(_insertReceipt, 14, rk);
-                    NativeSqlite.BindInt64(_insertReceipt, 15, foreign);
-                    NativeSqlite.BindInt64(_insertReceipt, 16, _receiptKeys.NextSeq(CallKeys.MillisecondOf(rk)));
-                    if (StepInsert(_insertReceipt) == 1)
+                    if (InsertReceipt(receipt))
                     {
                         receiptsAdded++;
-                        _receiptKeys.Placed(receipt.Id, rk, foreign);
-                        Post(PostingList.ReceiptsByCall, receipt.CallId, rk);
-                        Post(PostingList.ReceiptsByTask, receipt.Task, rk);
-                        if (known)
+                    }
+                    else if (contents is not null && _receiptKeys.Find(receipt.Id) is { } storedRk && contents.ReceiptKey(storedRk) is { } stored
+                             && !string.Equals(stored, DistinctIds.ContentKey(receipt), StringComparison.Ordinal))
+                    {
+                        var derived = receipt.WithId(DistinctIds.Derive(receipt.Id, DistinctIds.ContentKey(receipt)));
+                        if (InsertReceipt(derived))
                         {
-                            _receiptTotals.Add(receipt, basis);
+                            receiptsAdded++;
+                            renamed!.Add(new RenamedRecord(receipt.Id, derived.Id, IsReceipt: true));
                         }
                     }
                 }
@@ -289,6 +287,60 @@ internal sealed class SqliteWriter : IDisposable
                 _batchCalls.Clear(); // remembered above only when the transaction committed
             }
         }
+    }
+
+    /// <summary>Inserts a call of the open transaction; false when the ledger already holds its id or request id.</summary>
+    private bool InsertCall(CallRecord call, bool receiptsFollow)
+    {
+        if (!_callKeys.TryPlace(call.Id, call.Timestamp.ToUnixTimeMilliseconds(), out var rk, out var foreign))
+        {
+            return false; // an id the ledger already holds
+        }
+
+        var costE10 = BindCall(call, rk, foreign);
+        if (StepInsert(_insertCall) != 1)
+        {
+            return false;
+        }
+
+        Placed(call, rk, foreign);
+        _totals.Add(call, costE10);
+        if (receiptsFollow)
+        {
+            _batchCalls[call.Id] = new StoredCall(ReceiptTotals.CallKey.Of(call), rk);
+        }
+
+        return true;
+    }
+
+    /// <summary>Inserts a receipt of the open transaction; false when the ledger already holds its id.</summary>
+    private bool InsertReceipt(SavingsReceipt receipt)
+    {
+        if (!_receiptKeys.TryPlace(receipt.Id, receipt.Timestamp.ToUnixTimeMilliseconds(), out var rk, out var foreign))
+        {
+            return false; // an id the ledger already holds
+        }
+
+        var stored = ResolveCall(receipt, out var known);
+        var basis = stored?.Key;
+        BindReceipt(receipt, pending: !known, stored?.Rk);
+        NativeSqlite.BindInt64(_insertReceipt, 14, rk);
+        NativeSqlite.BindInt64(_insertReceipt, 15, foreign);
+        NativeSqlite.BindInt64(_insertReceipt, 16, _receiptKeys.NextSeq(CallKeys.MillisecondOf(rk)));
+        if (StepInsert(_insertReceipt) != 1)
+        {
+            return false;
+        }
+
+        _receiptKeys.Placed(receipt.Id, rk, foreign);
+        Post(PostingList.ReceiptsByCall, receipt.CallId, rk);
+        Post(PostingList.ReceiptsByTask, receipt.Task, rk);
+        if (known)
+        {
+            _receiptTotals.Add(receipt, basis);
+        }
+
+        return true;
     }
 
     /// <summary>

@@ -24,7 +24,8 @@ public static class WireParser
     /// </returns>
     /// <exception cref="WireFormatException">
     /// The payload is not valid JSON (the message gives the byte offset), or a usage count is negative, fractional,
-    /// larger than 64 bits or not a number (the message names the field).
+    /// larger than 64 bits or not a number (the message names the field), or a captured stream holds a second
+    /// response after the first (two captures in one file are never merged into one call).
     /// </exception>
     public static WireUsage Parse(ReadOnlySpan<byte> payload, WireProtocol protocol = WireProtocol.Unknown)
     {
@@ -58,6 +59,13 @@ public static class WireParser
             var observer = new WireStreamObserver(protocol);
             observer.Observe(body);
             usage = observer.Complete();
+            if (usage.HoldsSecondResponse)
+            {
+                error = "the stream holds more than one response (two captures in one file?); store one response per file";
+                usage = null;
+                return false;
+            }
+
             if (observer.DocumentsObserved == 0 && usage.Problem is not null)
             {
                 error = usage.Problem;

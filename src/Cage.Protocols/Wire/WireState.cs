@@ -16,6 +16,7 @@ internal struct WireState
     public string? ServiceTier;
     public string? Error;
     public string? Problem;
+    public bool SecondResponse; // a stream that carries another response after (or beside) the first: the rest is not merged in
     public int Documents;
     public int BadDocuments;
     public long TextBytes;
@@ -24,6 +25,20 @@ internal struct WireState
 
     public void Apply(ref WireDocument d, bool streaming)
     {
+        if (SecondResponse)
+        {
+            return;
+        }
+
+        if (streaming && Documents > 0 && StartsAnotherResponse(ref d))
+        {
+            // Two responses in one stream (two captures concatenated) must never merge into one call.
+            SecondResponse = true;
+            Problem ??= string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"a second response starts at event {Documents + 1} (after {(EndSeen || DoneSeen ? "the first one ended" : "another response id")}); one stream holds one response");
+            return;
+        }
+
         Documents++;
         TextBytes += d.TextBytes;
         if (Protocol == WireProtocol.Unknown)
@@ -80,6 +95,32 @@ internal struct WireState
             WireProtocol.Gemini => FinishReason is not null,
             _ => true, // OpenAI Chat / OpenRouter: the usage chunk is the final one
         };
+    }
+
+    /// <summary>
+    /// Whether a stream event begins another response: a different response id, a new start event
+    /// (<c>message_start</c>, <c>response.created</c>) once one was seen, or any event after the stream's end marker.
+    /// </summary>
+    private readonly bool StartsAnotherResponse(ref WireDocument d)
+    {
+        if (d.Id is { Length: > 0 } id && Id is { Length: > 0 } first && !string.Equals(id, first, StringComparison.Ordinal))
+        {
+            return true;
+        }
+
+        if (d.Kind is DocumentKind.MessageStart && (EndSeen || Id is not null))
+        {
+            return true;
+        }
+
+        if (d.Kind is DocumentKind.ResponseCreated && EndSeen)
+        {
+            return true;
+        }
+
+        // After [DONE] or message_stop nothing belongs to the same response (an error event may still follow a stop).
+        return (DoneSeen || (EndSeen && Protocol is WireProtocol.AnthropicMessages)) && d.Kind is not DocumentKind.Error
+            && (d.HasUsage || d.Kind is DocumentKind.ChatCompletion or DocumentKind.MessageStart or DocumentKind.MessageDelta);
     }
 
     /// <summary>Builds the result. <paramref name="estimate"/> fills a missing usage from the text bytes seen.</summary>
@@ -145,6 +186,7 @@ internal struct WireState
             Truncated = truncated,
             Problem = problem,
             TextBytes = TextBytes,
+            HoldsSecondResponse = SecondResponse,
         };
     }
 

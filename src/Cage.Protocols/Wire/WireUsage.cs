@@ -54,4 +54,7 @@ public sealed class WireUsage
 
     /// <summary>UTF-8 bytes of generated text seen (content, reasoning, tool arguments): what an estimate of the output counts.</summary>
     internal long TextBytes { get; init; }
+
+    /// <summary>The stream carried a second response, left out of these figures (a captured file must hold one).</summary>
+    internal bool HoldsSecondResponse { get; init; }
 }

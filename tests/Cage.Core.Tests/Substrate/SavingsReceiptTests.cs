@@ -33,6 +33,41 @@ public class SavingsReceiptTests
         Assert.That(ex.Message, Does.Contain(field));
     }
 
+    // Issue 13, item 3: receipts have magnitude bounds, as call token counts do (1e20 dollars was accepted).
+    [TestCase(SavingsUnit.Usd, "100000000000000000000", 0, "raw_alternative")]
+    [TestCase(SavingsUnit.Usd, "0", "1000000.01", "actual")]
+    [TestCase(SavingsUnit.Tokens, "1000000001", 0, "raw_alternative")]
+    [TestCase(SavingsUnit.Ms, "31536000001", 0, "raw_alternative")]
+    [TestCase(SavingsUnit.Gco2, "1000000001", 0, "raw_alternative")]
+    public void Create_AboveTheUnitsBound_ThrowsNamingField(SavingsUnit unit, string raw, object actual, string field)
+    {
+        var ex = Assert.Throws<CageValidationException>(() => SavingsReceipt.Create(
+            "r_1", At, "t", decimal.Parse(raw, System.Globalization.CultureInfo.InvariantCulture),
+            Convert.ToDecimal(actual, System.Globalization.CultureInfo.InvariantCulture), unit: unit));
+        Assert.That(ex!.Field, Is.EqualTo(field));
+        Assert.That(ex.Message, Does.Contain("one receipt can claim"));
+    }
+
+    [TestCase(SavingsUnit.Usd, 1_000_000)]
+    [TestCase(SavingsUnit.Tokens, 1_000_000_000)]
+    [TestCase(SavingsUnit.Ms, 31_536_000_000)]
+    [TestCase(SavingsUnit.Gco2, 1_000_000_000)]
+    public void Create_AtTheUnitsBound_IsAccepted(SavingsUnit unit, long bound)
+    {
+        var r = SavingsReceipt.Create("r_1", At, "t", bound, bound, unit: unit);
+        Assert.That(r.RawAlternative, Is.EqualTo((decimal)bound));
+    }
+
+    [TestCase("tool_cost_usd", "1e20")]
+    [TestCase("tool_cost_usd", "-0.5")]
+    [TestCase("added_latency_ms", "1e15")]
+    public void Create_MetaAmountOutOfBounds_ThrowsNamingTheMetaKey(string key, string value)
+    {
+        var ex = Assert.Throws<CageValidationException>(() => SavingsReceipt.Create(
+            "r_1", At, "t", 10, 5, meta: new Dictionary<string, string> { [key] = value }));
+        Assert.That(ex!.Field, Is.EqualTo("meta." + key));
+    }
+
     [Test]
     public void Create_EmptyTool_Throws()
     {

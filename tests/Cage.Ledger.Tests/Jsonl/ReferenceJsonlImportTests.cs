@@ -321,6 +321,87 @@ public sealed class ReferenceJsonlImportTests
         Assert.That(progress.Values, Is.Ordered);
     }
 
+    // Issue 13, item 3: the reference tool's ids carry 16 random bits and collide in large ledgers. Same id with the
+    // same content is a repeat; same id with other content is another call, kept under a stable derived id.
+    [Test]
+    public async Task ImportAsync_SameIdOtherContent_IsKeptUnderAStableDerivedId()
+    {
+        var other = CallLine("c_dup").Replace("\"tokens_out\": 10", "\"tokens_out\": 20", StringComparison.Ordinal);
+        var file = WriteFile("calls.jsonl", CallLine("c_dup"), other, CallLine("c_dup"));
+
+        var first = await ReferenceJsonl.ImportAsync(Ledger, file, PriceCatalog.BuiltIn);
+        var again = await ReferenceJsonl.ImportAsync(Ledger, file, PriceCatalog.BuiltIn);
+
+        Assert.That(first.Appended, Is.EqualTo(new AppendResult(2, 1, 0, 0)), "the identical third line is a repeat");
+        Assert.That(first.Renamed, Has.Count.EqualTo(1));
+        var renamed = first.Renamed[0];
+        Assert.That(renamed.Id, Is.EqualTo("c_dup"));
+        Assert.That(renamed.StoredAs, Does.Match("^c_dup~[0-9a-f]{8}$"));
+        Assert.That(again.Appended, Is.EqualTo(new AppendResult(0, 3, 0, 0)), "a second import adds nothing");
+        Assert.That(again.Renamed, Is.Empty);
+        var stored = await Ledger.FindCallAsync(renamed.StoredAs);
+        Assert.That(stored!.Usage.Output, Is.EqualTo(20));
+        Assert.That((await Ledger.FindCallAsync("c_dup"))!.Usage.Output, Is.EqualTo(10));
+        var report = await Ledger.ReportAsync(ReportQuery.Default);
+        Assert.That(report.Total.Calls, Is.EqualTo(2));
+        Assert.That(report.Total.TokensOut, Is.EqualTo(30), "no genuine call is lost");
+    }
+
+    [Test]
+    public async Task ImportAsync_SameIdOtherContent_AcrossTwoFiles_IsKeptToo()
+    {
+        await ReferenceJsonl.ImportAsync(Ledger, WriteFile("calls.jsonl", CallLine("c_dup")), PriceCatalog.BuiltIn);
+        var later = CallLine("c_dup").Replace("2026-06-20T10:00:00Z", "2026-06-21T09:00:00Z", StringComparison.Ordinal);
+
+        var result = await ReferenceJsonl.ImportAsync(Ledger, WriteFile("calls.jsonl", later), PriceCatalog.BuiltIn);
+
+        Assert.That(result.Appended.CallsAdded, Is.EqualTo(1));
+        Assert.That(result.Renamed.Single().Id, Is.EqualTo("c_dup"));
+    }
+
+    [Test]
+    public async Task ImportAsync_SameCallsWithNewerPrices_IsStillARepeat()
+    {
+        var file = WriteFile("calls.jsonl", CallLine("c_1"));
+        await ReferenceJsonl.ImportAsync(Ledger, file, PriceCatalog.BuiltIn);
+
+        var result = await ReferenceJsonl.ImportAsync(Ledger, file, PriceCatalog.Empty);
+
+        Assert.That(result.Appended, Is.EqualTo(new AppendResult(0, 1, 0, 0)));
+        Assert.That(result.Renamed, Is.Empty);
+    }
+
+    [Test]
+    public async Task ImportAsync_ReceiptSameIdOtherAmounts_IsKeptUnderADerivedId()
+    {
+        var file = WriteFile("receipts.jsonl", Receipt("r_dup", ""), Receipt("r_dup", "").Replace("\"actual\": 5", "\"actual\": 7", StringComparison.Ordinal),
+            Receipt("r_dup", "").Replace("\"raw_alternative\": 10", "\"raw_alternative\": 10.0", StringComparison.Ordinal));
+
+        var result = await ReferenceJsonl.ImportAsync(Ledger, file, PriceCatalog.BuiltIn);
+
+        Assert.That(result.Appended, Is.EqualTo(new AppendResult(0, 0, 2, 1)), "10.0 and 10 are one amount: a repeat");
+        Assert.That(result.Renamed.Single(), Is.EqualTo(new RenamedRecord("r_dup", result.Renamed[0].StoredAs, IsReceipt: true)));
+        Assert.That((await Ledger.ReceiptsForTaskAsync("t")).Select(r => r.Actual), Is.EquivalentTo(new[] { 5m, 7m }));
+    }
+
+    // Issue 13, item 5: a rejected field's value is never echoed when it may be a secret.
+    [TestCase("ts", "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789")]
+    [TestCase("ts", "jane.doe@example.com")]
+    [TestCase("usage_status", "ghp_abcdefghijklmnopqrstuvwxyz0123456789")]
+    [TestCase("cost_source", "AKIAABCDEFGHIJKLMNOP")]
+    public async Task ImportAsync_RejectedFieldHoldingASecret_IsNotEchoed(string field, string secret)
+    {
+        var line = field == "ts"
+            ? CallLine("c_1").Replace("2026-06-20T10:00:00Z", secret, StringComparison.Ordinal)
+            : CallLine("c_1").TrimEnd('}') + $", \"{field}\": \"{secret}\"}}";
+
+        var result = await ReferenceJsonl.ImportAsync(Ledger, WriteFile("calls.jsonl", line), PriceCatalog.BuiltIn);
+
+        var error = result.Errors.Single();
+        Assert.That(error.Field, Is.EqualTo(field));
+        Assert.That(error.ToString(), Does.Not.Contain(secret).And.Contain("[redacted]"));
+    }
+
     internal static string CallLine(string id) =>
         $"{{\"id\": \"{id}\", \"ts\": \"2026-06-20T10:00:00Z\", \"session\": \"demo\", \"task\": \"t\", \"agent\": \"a\", \"route\": \"r\", " +
         "\"provider\": \"anthropic\", \"model\": \"claude-opus-4-8\", \"tokens_in\": 100, \"tokens_out\": 10, \"cached_in\": 0, " +
