@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text;
 using CageNet.Cli.Output;
 using CageNet.Cli.Policy;
-using CageNet.Cli.Toml;
 using CageNet.Ledger;
 using CageNet.Pricing;
 using CageNet.Protocols;
@@ -537,7 +536,7 @@ internal static class ImportCommand
             {
                 reference = ReferencePolicy.Read(tomlPath);
             }
-            catch (TomlException ex)
+            catch (PolicyTomlException ex)
             {
                 throw CliException.BadInput($"{ex.Message} (nothing was imported)", ex);
             }

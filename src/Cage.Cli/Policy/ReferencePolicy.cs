@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using CageNet.Cli.Output;
-using CageNet.Cli.Toml;
 
 namespace CageNet.Cli.Policy;
 
@@ -10,8 +9,9 @@ namespace CageNet.Cli.Policy;
 /// <c>[tools] order = [...]</c> → <c>Tools.Order</c>; any table under <c>[prices]</c> / <c>[pricing]</c> holding an
 /// input or output price → a per-model override keyed by the table path joined with <c>/</c> (per-token prices are
 /// converted to per-1M); <c>local</c> / <c>local_models</c> arrays → <c>Pricing.LocalModels</c>; <c>aliases</c> →
-/// <c>Pricing.Aliases</c>; <c>[budget]</c> / <c>[budgets]</c> → the <c>Budgets</c> section's nodes (<c>session_usd</c> → <c>session/{session}</c>). Anything
-/// else is reported as a warning, not an error.
+/// <c>Pricing.Aliases</c>; <c>[budget]</c> / <c>[budgets]</c> → the <c>Budgets</c> section's nodes (<c>session_usd</c> → <c>session/{session}</c>). A key
+/// it does not know (or a negative price or ceiling) is reported as a warning, not an error; a key it knows with a value
+/// of the wrong type is an error naming the file, line and column (<see cref="PolicyTomlException"/>).
 /// </summary>
 internal sealed class ReferencePolicy
 {
@@ -107,45 +107,52 @@ internal sealed class ReferencePolicy
     }
 
     /// <summary>Reads and maps a <c>policy.toml</c>.</summary>
-    /// <exception cref="TomlException">The file is not valid TOML (the message names the file and line).</exception>
-    public static ReferencePolicy Read(string path) => From(TomlReader.ReadFile(path), path);
+    /// <exception cref="PolicyTomlException">
+    /// The file is not valid TOML, or a setting Cage reads has the wrong type (the message names the file, line and column).
+    /// </exception>
+    public static ReferencePolicy Read(string path) => From(PolicyToml.ReadFile(path), path);
 
-    public static ReferencePolicy From(TomlTable root, string file)
+    /// <summary>
+    /// Maps a parsed <c>policy.toml</c>. A key it does not know is a warning; a key it knows whose value has the wrong type
+    /// (a tools order that is not a list of names, a price that is not a number, …) is an error naming the file, line
+    /// and column, so a setting is never dropped quietly.
+    /// </summary>
+    /// <exception cref="PolicyTomlException">A setting Cage reads has the wrong type.</exception>
+    public static ReferencePolicy From(PolicyTable root, string file)
     {
         ArgumentNullException.ThrowIfNull(root);
         var policy = new ReferencePolicy(file);
         foreach (var key in root.Keys)
         {
             var value = root[key];
-            var line = root.LineOf(key);
             var name = Normalize(key);
             if (name is "tools" or "tool")
             {
-                policy.ReadTools(value, key, line);
+                policy.ReadTools(root, key, key);
             }
             else if (name is "tools_order" or "tool_order" or "order")
             {
-                policy.ReadOrder(value, key, line);
+                policy.ReadOrder(root, key, key);
             }
-            else if (PricingTables.Contains(name) && value is TomlTable pricing)
+            else if (PricingTables.Contains(name))
             {
-                policy.ReadPricing(pricing, key, []);
+                policy.ReadPricing(policy.TableAt(root, key, key, "a table of model prices"), key, []);
             }
             else if (LocalKeys.Contains(name))
             {
-                policy.ReadLocal(value, key, line);
+                policy.ReadLocal(root, key, key);
             }
             else if (name is "aliases" or "alias")
             {
-                policy.ReadAliases(value, key, line);
+                policy.ReadAliases(root, key, key);
             }
-            else if (BudgetTables.Contains(name) && value is TomlTable budgets)
+            else if (BudgetTables.Contains(name))
             {
-                policy.Budgets = policy.ToBudgets(budgets, key);
+                policy.Budgets = policy.ToBudgets(policy.TableAt(root, key, key, "a table of budget ceilings"), key);
             }
             else
             {
-                policy.Warn(line, key, "is not understood");
+                policy.Warn(root.LineOf(key), key, "is not understood");
             }
         }
 
@@ -157,39 +164,52 @@ internal sealed class ReferencePolicy
     private void Warn(int line, string key, string what) =>
         _warnings.Add($"{File}:{line.ToString(CultureInfo.InvariantCulture)}: '{key}' {what}; not carried across");
 
-    private void ReadTools(object value, string path, int line)
+    /// <summary>A known setting has the wrong type: the import stops, naming where the value is.</summary>
+    private PolicyTomlException WrongType(PolicyTable table, string key, string path, string expected) =>
+        new(File, table.ValuePositionOf(key), $"'{path}' must be {expected}, not {Describe(table[key])}");
+
+    private static string Describe(object value) => value switch
     {
-        if (value is TomlArray array)
+        string => "a string",
+        long => "an integer",
+        double d when !double.IsFinite(d) => "inf or nan",
+        decimal or double => "a number",
+        bool => "a boolean",
+        PolicyArray => "a list",
+        PolicyTable => "a table",
+        _ => "a date or time",
+    };
+
+    private PolicyTable TableAt(PolicyTable table, string key, string path, string expected) =>
+        table[key] as PolicyTable ?? throw WrongType(table, key, path, expected);
+
+    private void ReadTools(PolicyTable owner, string key, string path)
+    {
+        if (owner[key] is PolicyArray)
         {
-            ReadOrder(array, path, line);
+            ReadOrder(owner, key, path);
             return;
         }
 
-        if (value is not TomlTable tools)
+        var tools = TableAt(owner, key, path, "a table or a list of tool names");
+        foreach (var child in tools.Keys)
         {
-            Warn(line, path, "is not a table or a list of tool names");
-            return;
-        }
-
-        foreach (var key in tools.Keys)
-        {
-            if (Normalize(key) is "order" or "canonical_order" or "tool_order")
+            if (Normalize(child) is "order" or "canonical_order" or "tool_order")
             {
-                ReadOrder(tools[key], $"{path}.{key}", tools.LineOf(key));
+                ReadOrder(tools, child, $"{path}.{child}");
             }
             else
             {
-                Warn(tools.LineOf(key), $"{path}.{key}", "is not understood");
+                Warn(tools.LineOf(child), $"{path}.{child}", "is not understood");
             }
         }
     }
 
-    private void ReadOrder(object value, string path, int line)
+    private void ReadOrder(PolicyTable owner, string key, string path)
     {
-        if (value is not TomlArray array || array.Any(v => v is not string))
+        if (owner[key] is not PolicyArray array || array.Any(v => v is not string))
         {
-            Warn(line, path, "is not a list of tool names");
-            return;
+            throw WrongType(owner, key, path, "a list of tool names");
         }
 
         foreach (string tool in array)
@@ -201,20 +221,16 @@ internal sealed class ReferencePolicy
         }
     }
 
-    private void ReadLocal(object value, string path, int line)
+    private void ReadLocal(PolicyTable owner, string key, string path)
     {
-        if (value is string single)
+        IEnumerable<object> patterns = owner[key] switch
         {
-            value = new TomlArray(line) { single };
-        }
+            string single => [single],
+            PolicyArray array when array.All(v => v is string) => array,
+            _ => throw WrongType(owner, key, path, "a model pattern or a list of them"),
+        };
 
-        if (value is not TomlArray array || array.Any(v => v is not string))
-        {
-            Warn(line, path, "is not a list of model patterns");
-            return;
-        }
-
-        foreach (string pattern in array)
+        foreach (string pattern in patterns)
         {
             if (!string.IsNullOrWhiteSpace(pattern) && !LocalModels.Contains(pattern, StringComparer.OrdinalIgnoreCase))
             {
@@ -223,29 +239,28 @@ internal sealed class ReferencePolicy
         }
     }
 
-    private void ReadAliases(object value, string path, int line)
+    private void ReadAliases(PolicyTable owner, string key, string path)
     {
-        if (value is not TomlTable table)
+        var table = TableAt(owner, key, path, "a table of model = catalog key");
+        foreach (var alias in table.Keys)
         {
-            Warn(line, path, "is not a table of model = catalog key");
-            return;
-        }
+            if (table[alias] is not string target)
+            {
+                throw WrongType(table, alias, $"{path}.{alias}", "a catalog key (a string)");
+            }
 
-        foreach (var key in table.Keys)
-        {
-            if (table[key] is string target && !string.IsNullOrWhiteSpace(target))
+            if (string.IsNullOrWhiteSpace(target))
             {
-                Aliases.Add((key, target));
+                Warn(table.LineOf(alias), $"{path}.{alias}", "is an empty catalog key");
+                continue;
             }
-            else
-            {
-                Warn(table.LineOf(key), $"{path}.{key}", "is not a catalog key (a string)");
-            }
+
+            Aliases.Add((alias, target));
         }
     }
 
     /// <summary>Walks a <c>[prices]</c> table: a table holding an input or output price is one model's override.</summary>
-    private void ReadPricing(TomlTable table, string path, List<string> modelPath)
+    private void ReadPricing(PolicyTable table, string path, List<string> modelPath)
     {
         var prices = new Dictionary<PriceField, decimal>();
         string? provider = null;
@@ -256,13 +271,13 @@ internal sealed class ReferencePolicy
             var line = table.LineOf(key);
             var name = Normalize(key);
             var keyPath = $"{path}.{key}";
-            if (value is TomlTable child)
+            if (modelPath.Count == 0 && name is "aliases" or "alias")
             {
-                if (modelPath.Count == 0 && name is "aliases" or "alias")
-                {
-                    ReadAliases(child, keyPath, line);
-                }
-                else if (modelPath.Count == 0 && name is "overrides" or "models")
+                ReadAliases(table, key, keyPath);
+            }
+            else if (value is PolicyTable child)
+            {
+                if (modelPath.Count == 0 && name is "overrides" or "models")
                 {
                     ReadPricing(child, keyPath, modelPath);
                 }
@@ -273,15 +288,16 @@ internal sealed class ReferencePolicy
             }
             else if (LocalKeys.Contains(name))
             {
-                ReadLocal(value, keyPath, line);
+                ReadLocal(table, key, keyPath);
             }
-            else if (name is "provider" or "litellm_provider" && value is string p)
+            else if (name is "provider" or "litellm_provider")
             {
-                provider = p;
+                provider = value as string ?? throw WrongType(table, key, keyPath, "a provider name (a string)");
             }
             else if (TryPriceField(name, out var field, out var factor))
             {
-                if (ToPrice(value) is { } price && price >= 0)
+                var price = ToPrice(value) ?? throw WrongType(table, key, keyPath, "a price (a number, or a string such as \"$3\")");
+                if (price >= 0)
                 {
                     prices[field] = JsonOutput.Normalize(price * factor);
                 }
@@ -353,9 +369,10 @@ internal sealed class ReferencePolicy
     /// The budget table mapped onto the budget tree schema (<c>Cage:Budgets</c>): <c>on_exceed</c> → <c>OnExceed</c>;
     /// a reference scope's ceilings (<c>&lt;scope&gt;_usd</c> / <c>&lt;scope&gt;_tokens</c>, or a <c>[budget.&lt;scope&gt;]</c>
     /// table with <c>usd</c> / <c>tokens</c>) → the node <see cref="ScopeNodes"/> names for the scope, so one ceiling is
-    /// never stated twice. Anything else is a warning, not carried across.
+    /// never stated twice. A negative ceiling or anything else is a warning, not carried across; a known key of the
+    /// wrong type is an error.
     /// </summary>
-    private JsonObject ToBudgets(TomlTable table, string path)
+    private JsonObject ToBudgets(PolicyTable table, string path)
     {
         var result = new JsonObject();
         foreach (var key in table.Keys)
@@ -363,41 +380,56 @@ internal sealed class ReferencePolicy
             var value = table[key];
             var line = table.LineOf(key);
             var name = Normalize(key);
-            if (name is "on_exceed" or "onexceed" && value is string action)
+            var keyPath = $"{path}.{key}";
+            if (name is "on_exceed" or "onexceed")
             {
+                var action = value as string ?? throw WrongType(table, key, keyPath, "an action (a string such as \"warn\" or \"block\")");
                 PolicyFile.SetChild(result, "OnExceed", JsonValue.Create(action));
                 continue;
             }
 
             var split = name.LastIndexOf('_');
-            if (split > 0 && name[(split + 1)..] is "usd" or "tokens" && ScopeNodes.ContainsKey(name[..split]) && ToPrice(value) is { } ceiling && ceiling >= 0)
+            if (split > 0 && name[(split + 1)..] is "usd" or "tokens" && ScopeNodes.ContainsKey(name[..split]))
             {
-                SetCeiling(result, name[..split], name[(split + 1)..], ceiling);
+                ReadCeiling(result, table, key, keyPath, name[..split], name[(split + 1)..]);
                 continue;
             }
 
-            if (ScopeNodes.ContainsKey(name) && value is TomlTable scope)
+            if (ScopeNodes.ContainsKey(name))
             {
+                var scope = TableAt(table, key, keyPath, "a table of ceilings (usd, tokens)");
                 foreach (var field in scope.Keys)
                 {
                     var fieldName = Normalize(field);
-                    if (fieldName is "usd" or "tokens" && ToPrice(scope[field]) is { } amount && amount >= 0)
+                    if (fieldName is "usd" or "tokens")
                     {
-                        SetCeiling(result, name, fieldName, amount);
+                        ReadCeiling(result, scope, field, $"{keyPath}.{field}", name, fieldName);
                     }
                     else
                     {
-                        Warn(scope.LineOf(field), $"{path}.{key}.{field}", "is not a budget ceiling (usd, tokens)");
+                        Warn(scope.LineOf(field), $"{keyPath}.{field}", "is not a budget ceiling (usd, tokens)");
                     }
                 }
 
                 continue;
             }
 
-            Warn(line, $"{path}.{key}", "is not understood");
+            Warn(line, keyPath, "is not understood");
         }
 
         return result;
+    }
+
+    private void ReadCeiling(JsonObject budgets, PolicyTable table, string key, string path, string scope, string metric)
+    {
+        var amount = ToPrice(table[key]) ?? throw WrongType(table, key, path, metric == "usd" ? "an amount in dollars (a number)" : "a number of tokens");
+        if (amount < 0)
+        {
+            Warn(table.LineOf(key), path, "is not a non-negative ceiling");
+            return;
+        }
+
+        SetCeiling(budgets, scope, metric, amount);
     }
 
     /// <summary>The reference tool's budget scopes → (node path, period) in the budget tree.</summary>
@@ -427,9 +459,6 @@ internal sealed class ReferencePolicy
         }
     }
 
-    private static string Pascal(string snake) =>
-        string.Concat(snake.Split('_', StringSplitOptions.RemoveEmptyEntries).Select(p => char.ToUpperInvariant(p[0]) + p[1..]));
-
     private static decimal? ToPrice(object value) => value switch
     {
         long l => l,
@@ -438,36 +467,6 @@ internal sealed class ReferencePolicy
         string s when decimal.TryParse(s.Trim().TrimStart('$'), NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed) => parsed,
         _ => null,
     };
-
-    private JsonNode? ToJson(object value, string path) => value switch
-    {
-        string s => JsonValue.Create(s),
-        long l => JsonValue.Create(l),
-        decimal d => JsonValue.Create(JsonOutput.Normalize(d)),
-        double d when double.IsFinite(d) => JsonValue.Create(d),
-        bool b => JsonValue.Create(b),
-        TomlArray array => new JsonArray([.. array.Select(v => ToJson(v, path))]),
-        TomlTable table => ToJsonObject(table, path),
-        _ => JsonValue.Create(Convert.ToString(value, CultureInfo.InvariantCulture)),
-    };
-
-    private JsonObject ToJsonObject(TomlTable table, string path)
-    {
-        var result = new JsonObject();
-        foreach (var key in table.Keys)
-        {
-            var value = table[key];
-            if (value is double d && !double.IsFinite(d))
-            {
-                Warn(table.LineOf(key), $"{path}.{key}", "is not a finite number");
-                continue;
-            }
-
-            result[key] = ToJson(value, $"{path}.{key}");
-        }
-
-        return result;
-    }
 
     /// <summary>
     /// Merges this policy into a <c>cage.json</c> document: the imported tools order comes first (the imported receipts

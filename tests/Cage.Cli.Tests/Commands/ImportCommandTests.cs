@@ -185,6 +185,34 @@ public sealed class ImportCommandTests
         Assert.That(policyText, Does.Contain("\"OnExceed\": \"warn\""), "init's Budgets section is kept");
     }
 
+    [TestCase("[tools]\norder = [\"graphify]\n", "2:20", "newline in a string", TestName = "Import_PolicyTomlUnterminatedString_Exits2")]
+    [TestCase("[prices.acme.m]\ninput = 1\ninput = 2\n", "3:1", "The key `prices.acme.m.input` is already defined at (2,1)", TestName = "Import_PolicyTomlDuplicateKey_Exits2")]
+    [TestCase("[tools]\norder = [\"a\"]\n[tools]\n", "3:1", "The key `tools` is already defined", TestName = "Import_PolicyTomlTableDefinedTwice_Exits2")]
+    [TestCase("[tools\norder = [\"a\"]\n", "1:7", "expecting `]`", TestName = "Import_PolicyTomlBadTableHeader_Exits2")]
+    [TestCase("[budget]\nday_usd = twenty\n", "2:11", "Unexpected token `twenty` for a value", TestName = "Import_PolicyTomlInvalidValue_Exits2")]
+    [TestCase("[tools]\norder = \"graphify\"\n", "2:9", "'tools.order' must be a list of tool names, not a string", TestName = "Import_PolicyTomlToolsOrderNotAList_Exits2")]
+    [TestCase("[prices.acme.m]\ninput = \"cheap\"\noutput = 2\n", "2:9", "'prices.acme.m.input' must be a price", TestName = "Import_PolicyTomlPriceNotANumber_Exits2")]
+    [TestCase("[budget]\non_exceed = \"block\"\nsession_usd = 2.0\nnote = \"\"\"never closed\n", "4:8", "unterminated multi-line string", TestName = "Import_PolicyTomlUnterminatedMultilineString_Exits2")]
+    public async Task Import_MalformedPolicyToml_Exits2WithFileLineAndColumn(string toml, string at, string what)
+    {
+        using var cli = new CliHarness();
+        var source = cli.PathOf("broken");
+        Directory.CreateDirectory(source);
+        await File.WriteAllTextAsync(Path.Combine(source, "calls.jsonl"),
+            """{"id": "c_x", "ts": "2026-06-20T10:00:00Z", "provider": "anthropic", "model": "claude-opus-4-8", "tokens_in": 10, "tokens_out": 1}""" + "\n");
+        var path = Path.Combine(source, "policy.toml");
+        await File.WriteAllTextAsync(path, toml);
+
+        var run = await cli.RunAsync("import", source);
+
+        Assert.That(run.ExitCode, Is.EqualTo(2), run.Err);
+        Assert.That(run.Err, Does.StartWith($"cage: {path}:{at}: ").And.Contain(what));
+        Assert.That(run.Err, Does.Contain("(nothing was imported)").And.Not.Contain("unexpected error"));
+        Assert.That(run.Err.TrimEnd().Split('\n'), Has.Length.EqualTo(1), "one line");
+        Assert.That(File.Exists(cli.LedgerPath), Is.False);
+        Assert.That(File.Exists(cli.PolicyPath), Is.False);
+    }
+
     [Test]
     public async Task Import_MalformedPolicyToml_Exits2NamingFileAndLineAndImportsNothing()
     {

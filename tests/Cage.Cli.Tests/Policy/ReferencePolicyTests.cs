@@ -1,13 +1,12 @@
 using System.Text.Json.Nodes;
 using CageNet.Cli.Policy;
-using CageNet.Cli.Toml;
 
 namespace CageNet.Cli.Tests.Policy;
 
 [TestFixture]
 public sealed class ReferencePolicyTests
 {
-    private static ReferencePolicy Map(string toml) => ReferencePolicy.From(TomlReader.Parse(toml, "policy.toml"), "policy.toml");
+    private static ReferencePolicy Map(string toml) => ReferencePolicy.From(PolicyToml.Parse(toml, "policy.toml"), "policy.toml");
 
     [Test]
     public void From_ToolsOrder_IsRead()
@@ -117,6 +116,51 @@ public sealed class ReferencePolicyTests
 
         Assert.That(policy.Warnings, Has.One.Contains("non-negative"));
         Assert.That(policy.Overrides[0].Prices.ContainsKey(ReferencePolicy.PriceField.Input), Is.False);
+    }
+
+    [TestCase("[tools]\norder = \"graphify\"\n", "2:9", "'tools.order' must be a list of tool names, not a string")]
+    [TestCase("tools = 3\n", "1:9", "'tools' must be a table or a list of tool names, not an integer")]
+    [TestCase("[tools]\norder = [\"a\", 2]\n", "2:9", "'tools.order' must be a list of tool names, not a list")]
+    [TestCase("[prices.acme.m]\ninput = true\noutput = 2\n", "2:9", "'prices.acme.m.input' must be a price")]
+    [TestCase("[prices.acme.m]\ninput = \"three\"\n", "2:9", "'prices.acme.m.input' must be a price")]
+    [TestCase("[prices.acme.m]\ninput = 1\nprovider = 7\n", "3:12", "'prices.acme.m.provider' must be a provider name")]
+    [TestCase("prices = [1]\n", "1:10", "'prices' must be a table of model prices, not a list")]
+    [TestCase("local_models = 5\n", "1:16", "'local_models' must be a model pattern or a list of them")]
+    [TestCase("[pricing.aliases]\nopus = 4\n", "2:8", "'pricing.aliases.opus' must be a catalog key (a string), not an integer")]
+    [TestCase("aliases = \"opus\"\n", "1:11", "'aliases' must be a table")]
+    [TestCase("[budget]\non_exceed = false\n", "2:13", "'budget.on_exceed' must be an action")]
+    [TestCase("[budget]\nday_usd = \"lots\"\n", "2:11", "'budget.day_usd' must be an amount in dollars")]
+    [TestCase("[budget.day]\ntokens = [1]\n", "2:10", "'budget.day.tokens' must be a number of tokens, not a list")]
+    [TestCase("[budget]\nday = 25\n", "2:7", "'budget.day' must be a table of ceilings (usd, tokens), not an integer")]
+    [TestCase("budget = 25\n", "1:10", "'budget' must be a table of budget ceilings, not an integer")]
+    public void From_KnownSettingOfTheWrongType_IsAnErrorNamingFileLineAndColumn(string toml, string at, string what)
+    {
+        var ex = Assert.Throws<PolicyTomlException>(() => Map(toml));
+
+        Assert.That(ex!.Message, Does.StartWith($"policy.toml:{at}: {what}"));
+    }
+
+    [Test]
+    public void From_NegativeCeilingAndEmptyAlias_AreWarningsNotErrors()
+    {
+        var policy = Map("[budget]\nday_usd = -1\n[budget.week]\ntokens = -5\n[aliases]\nopus = \"\"\n");
+
+        Assert.That(policy.Warnings, Has.Count.EqualTo(3));
+        Assert.That(policy.Warnings[0], Does.StartWith("policy.toml:2: 'budget.day_usd' is not a non-negative ceiling"));
+        Assert.That(policy.Warnings[1], Does.StartWith("policy.toml:4: 'budget.week.tokens' is not a non-negative ceiling"));
+        Assert.That(policy.Warnings[2], Does.StartWith("policy.toml:6: 'aliases.opus' is an empty catalog key"));
+        Assert.That(policy.Aliases, Is.Empty);
+    }
+
+    [Test]
+    public void From_DecimalPrices_StayExact()
+    {
+        var policy = Map("[prices.acme.m]\ninput = 0.1\noutput_cost_per_token = 0.0000001\ncache_read = 0.30000000000000004\n");
+
+        var prices = policy.Overrides[0].Prices;
+        Assert.That(prices[ReferencePolicy.PriceField.Input], Is.EqualTo(0.1m));
+        Assert.That(prices[ReferencePolicy.PriceField.Output], Is.EqualTo(0.1m));
+        Assert.That(prices[ReferencePolicy.PriceField.CacheRead], Is.EqualTo(0.30000000000000004m));
     }
 
     [Test]
