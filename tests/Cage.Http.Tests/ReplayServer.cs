@@ -27,6 +27,9 @@ internal sealed class ReplayServer : IAsyncDisposable
     /// <summary>The bodies the "provider" received, in order (the test inspects what the handler sent).</summary>
     public List<string> RequestBodies { get; } = [];
 
+    /// <summary>The request headers the "provider" received, in order (name → values joined by ", ").</summary>
+    public List<Dictionary<string, string>> RequestHeaders { get; } = [];
+
     /// <summary>Set by the test once it has read the gated stream's first event; the server then sends the rest.</summary>
     public TaskCompletionSource ReleaseGate { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -137,6 +140,7 @@ internal sealed class ReplayServer : IAsyncDisposable
         lock (RequestBodies)
         {
             RequestBodies.Add(body);
+            RequestHeaders.Add(context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase));
         }
 
         return body;
