@@ -90,11 +90,12 @@ public sealed class BudgetGuard : IDisposable
     internal bool Strict { get; init; }
 
     /// <summary>
-    /// Loads the saved state and rebuilds the current periods' spend from the ledger's committed calls (calls before
-    /// an explicit reset do not count). A failure is logged; the guard then admits calls (or refuses them all with
-    /// <see cref="BudgetOptions.FailClosed"/>).
+    /// Loads the saved state and rebuilds the current periods' spend from the ledger's committed calls (each counted in
+    /// the period it started in; calls that started before an explicit reset do not count) and from the charges the
+    /// <see cref="IBudgetStore"/> recorded for spend without a ledger call. A failure is logged; the guard then admits
+    /// calls (or refuses them all with <see cref="BudgetOptions.FailClosed"/>).
     /// </summary>
-    /// <param name="ledger">The ledger to rebuild from; nothing is rebuilt when <see langword="null"/>.</param>
+    /// <param name="ledger">The ledger to rebuild from; no call is replayed when <see langword="null"/> (the store's charges still are).</param>
     /// <param name="cancellationToken">Cancels the rebuild.</param>
     /// <returns>The number of calls replayed.</returns>
     public async ValueTask<long> InitializeAsync(ILedgerReader? ledger, CancellationToken cancellationToken = default)
@@ -115,7 +116,7 @@ public sealed class BudgetGuard : IDisposable
                 }
             }
 
-            var replayed = ledger is null ? 0 : await ReplayAsync(ledger, cancellationToken).ConfigureAwait(false);
+            var replayed = await ReplayAsync(ledger, cancellationToken).ConfigureAwait(false);
             BudgetLog.Replayed(_logger, replayed);
             return replayed;
         }
@@ -158,7 +159,11 @@ public sealed class BudgetGuard : IDisposable
     public bool TryReserve(MeterScope scope, decimal estimatedUsd, long estimatedTokens, [NotNullWhen(true)] out BudgetReservation? reservation, [NotNullWhen(false)] out BudgetRefusal? refusal)
     {
         ArgumentNullException.ThrowIfNull(scope);
-        if (!TryReserve(BudgetScope.From(scope), estimatedUsd, estimatedTokens, out reservation, out refusal))
+        ArgumentOutOfRangeException.ThrowIfNegative(estimatedUsd);
+        ArgumentOutOfRangeException.ThrowIfNegative(estimatedTokens);
+        // A 5-hour window this opens starts when the scope's call started (its ledger timestamp), so the call counts in it.
+        var opensAt = CageIds.TruncateToMilliseconds(scope.StartedAt).UtcTicks;
+        if (!TryReserveCore(BudgetScope.From(scope), BudgetMoney.ToUnits(estimatedUsd), estimatedTokens, register: true, out reservation, out refusal, opensAt))
         {
             return false;
         }
@@ -225,7 +230,12 @@ public sealed class BudgetGuard : IDisposable
         }
     }
 
-    /// <summary>Charges a call that already happened (no reservation): its cost and tokens count against every node of the scope.</summary>
+    /// <summary>
+    /// Charges spend that no ledger call carries (a call that is not metered, made without a reservation): its cost and
+    /// tokens count against every node of the scope in the current period, and are recorded in the
+    /// <see cref="IBudgetStore"/> (<see cref="IBudgetStore.AddChargesAsync"/>) so a restarted guard counts them again.
+    /// For a call the ledger holds (or will hold) use <see cref="Charge(CallRecord)"/>, so it is not counted twice.
+    /// </summary>
     /// <param name="scope">Who the call was for.</param>
     /// <param name="costUsd">
     /// The cost; <see langword="null"/> (unknown: an unpriced model or missing usage) charges
@@ -246,19 +256,50 @@ public sealed class BudgetGuard : IDisposable
         }
 
         var now = _time.GetUtcNow().UtcTicks;
+        List<BudgetCharge>? rows = null;
+        string? id = null;
         foreach (var template in _tree.ForMask(scope.Mask))
         {
             var counter = template.Instance(this, scope).At(now);
             Apply(counter, usd, usd, tokens, tokens, unpriced);
+            AddRow(ref rows, ref id, counter, now, usd, tokens, unpriced);
         }
+
+        Persist(rows);
     }
 
-    /// <summary>Charges a call record (an importer's, or a meter's when no reservation was made).</summary>
+    /// <summary>
+    /// Charges a call the ledger holds or will hold (an importer's, or a meter's when no reservation was made) to the
+    /// period in which it started (its <see cref="CallRecord.Timestamp"/>), exactly as the start-up rebuild counts it:
+    /// a call that started in an earlier period, or before the node's explicit reset, does not count toward the current
+    /// one. Nothing is written to the <see cref="IBudgetStore"/> (the rebuild reads the call from the ledger).
+    /// </summary>
     /// <param name="call">The call.</param>
     public void Charge(CallRecord call)
     {
         ArgumentNullException.ThrowIfNull(call);
-        Charge(BudgetScope.From(call), call.CostUsd, call.Usage.TotalTokens);
+        ChargeMetered(BudgetScope.From(call), call.CostUsd, call.Usage.TotalTokens, call.Timestamp.UtcTicks);
+    }
+
+    private void ChargeMetered(BudgetScope scope, decimal? costUsd, long tokens, long startedTicks)
+    {
+        if (costUsd < 0) throw new ArgumentOutOfRangeException(nameof(costUsd), costUsd, "the cost must be ≥ 0");
+        ArgumentOutOfRangeException.ThrowIfNegative(tokens);
+        tokens = BudgetLimits.ClampTokens(tokens);
+        var unpriced = costUsd is null;
+        var usd = costUsd is { } c ? BudgetMoney.ToUnits(c) : UnknownCostUnits(tokens, 0);
+        if (usd == 0 && tokens == 0 && !unpriced)
+        {
+            return;
+        }
+
+        foreach (var template in _tree.ForMask(scope.Mask))
+        {
+            if (Locate(template.Instance(this, scope), startedTicks) is { } counter)
+            {
+                Apply(counter, usd, usd, tokens, tokens, unpriced);
+            }
+        }
     }
 
     /// <summary>The state of every node <paramref name="scope"/> charges, root first (SPEC 7.8).</summary>
@@ -286,8 +327,9 @@ public sealed class BudgetGuard : IDisposable
     }
 
     /// <summary>
-    /// Resets a node explicitly: its spend this period and its warnings start over (warnings re-arm). Calls already
-    /// in the ledger before the reset do not count again after a restart.
+    /// Resets a node explicitly: its spend this period and its warnings start over (warnings re-arm). The reset takes
+    /// effect from the next millisecond (the ledger's precision): metered calls that started before it, and spend
+    /// charged before it, do not count, now or after a restart.
     /// </summary>
     /// <param name="path">The concrete node path.</param>
     /// <exception cref="ArgumentException">No configured node matches the path.</exception>
@@ -297,7 +339,13 @@ public sealed class BudgetGuard : IDisposable
         var (template, scope) = Resolve(path);
         var node = template.Instance(this, scope);
         var now = _time.GetUtcNow();
-        var counter = node.Replace(current => new PeriodCounter(node, current.StartTicks, current.EndTicks, now.UtcTicks));
+        var effective = TruncateToMs(now.UtcTicks) + TimeSpan.TicksPerMillisecond;
+        if (template.Period != BudgetPeriod.FiveHours)
+        {
+            node.At(now.UtcTicks); // a calendar rollover nobody has triggered yet: reset the current period
+        }
+
+        var counter = node.Replace(current => new PeriodCounter(node, current.StartTicks, current.EndTicks, effective));
         Save(counter, now);
     }
 
@@ -354,19 +402,21 @@ public sealed class BudgetGuard : IDisposable
             if (scope.BudgetSkipNext)
             {
                 scope.BudgetSkipNext = false;
+                scope.BudgetDeferred = null; // the ledger call now carries what the explicit settle charged
                 return;
             }
 
+            var started = record.Timestamp.UtcTicks;
             if (scope.BudgetReservation is { } reservation)
             {
                 scope.BudgetReservation = null;
-                if (reservation.SettleFromMeter(record.CostUsd, tokens))
+                if (reservation.SettleFromMeter(record.CostUsd, tokens, started))
                 {
                     return;
                 }
             }
 
-            Charge(BudgetScope.From(record), record.CostUsd, tokens);
+            ChargeMetered(BudgetScope.From(record), record.CostUsd, tokens, started);
         }
 #pragma warning disable CA1031 // Fail-open: budget accounting never breaks the caller's metered call.
         catch (Exception ex)
@@ -376,7 +426,7 @@ public sealed class BudgetGuard : IDisposable
         }
     }
 
-    internal bool TryReserveCore(BudgetScope scope, long usd, long tokens, bool register, [NotNullWhen(true)] out BudgetReservation? reservation, [NotNullWhen(false)] out BudgetRefusal? refusal)
+    internal bool TryReserveCore(BudgetScope scope, long usd, long tokens, bool register, [NotNullWhen(true)] out BudgetReservation? reservation, [NotNullWhen(false)] out BudgetRefusal? refusal, long opensAt = long.MaxValue)
     {
         if (_unavailable)
         {
@@ -409,7 +459,7 @@ public sealed class BudgetGuard : IDisposable
                 for (var i = 0; i < counters.Length; i++)
                 {
                     if (!counters[i].Provisional) continue;
-                    var real = counters[i].Node.At(now);
+                    var real = counters[i].Node.Open(now, opensAt);
                     if ((failed = real.TryHold(usd, tokens)) is not null)
                     {
                         // Another caller opened and filled the window meanwhile: roll back everything else.
@@ -484,25 +534,134 @@ public sealed class BudgetGuard : IDisposable
         }
     }
 
-    internal void Complete(BudgetReservation reservation, long holdUsd, long holdTokens, long usd, long tokens, bool unpriced)
+    /// <summary>
+    /// Completes a reservation. A metered call (<paramref name="meteredAt"/> = its ledger timestamp) is charged to the
+    /// period and reset it started in, as the rebuild counts it; other spend goes to the reservation's period and is
+    /// recorded in the store (deferred to <paramref name="deferTo"/>'s disposal when that scope's next metered call,
+    /// which would carry it, has not been reported yet).
+    /// </summary>
+    internal void Complete(BudgetReservation reservation, long holdUsd, long holdTokens, long usd, long tokens, bool unpriced, long? meteredAt = null, MeterScope? deferTo = null)
     {
         _live.TryRemove(reservation.Id, out _);
         tokens = BudgetLimits.ClampTokens(tokens);
         var now = 0L;
+        List<BudgetCharge>? rows = null;
+        string? id = null;
         foreach (var counter in reservation.Counters)
         {
+            PeriodCounter? target;
             if (counter.Provisional)
             {
                 // Reserved with nothing held while the 5-hour window was closed: the first spend opens it now.
                 if (usd == 0 && tokens == 0 && !unpriced) continue;
                 if (now == 0) now = _time.GetUtcNow().UtcTicks;
-                Apply(counter.Node.At(now), usd, usd, tokens, tokens, unpriced);
-                continue;
+                target = meteredAt is { } started ? Locate(counter.Node, started) : counter.Node.At(now);
+                if (target is null) continue;
+                Apply(target, usd, usd, tokens, tokens, unpriced);
+            }
+            else
+            {
+                target = counter;
+                if (meteredAt is { } started)
+                {
+                    target = Locate(counter.Node, started);
+                    if (target is null && counter.Covers(started))
+                    {
+                        target = counter; // a period that ended (or a reset) since: it settles where it started
+                    }
+                }
+
+                if (ReferenceEquals(target, counter))
+                {
+                    Apply(counter, usd - holdUsd, usd, tokens - holdTokens, tokens, unpriced);
+                }
+                else
+                {
+                    // The call started in another period than the reservation's (or after a reset): charge it there.
+                    counter.Unhold(holdUsd, holdTokens);
+                    if (target is null) continue;
+                    Apply(target, usd, usd, tokens, tokens, unpriced);
+                }
             }
 
-            Apply(counter, usd - holdUsd, usd, tokens - holdTokens, tokens, unpriced);
+            if (meteredAt is null)
+            {
+                if (now == 0) now = _time.GetUtcNow().UtcTicks;
+                AddRow(ref rows, ref id, target, now, usd, tokens, unpriced);
+            }
+        }
+
+        if (rows is not null && deferTo is not null)
+        {
+            deferTo.BudgetDeferred = (this, rows);
+            return;
+        }
+
+        Persist(rows);
+    }
+
+    /// <summary>
+    /// The counter a metered call that started at <paramref name="startedTicks"/> counts in (the rule the start-up rebuild
+    /// applies to the ledger's calls): the node's period containing it, rolling over (or opening a 5-hour window at that
+    /// instant) when needed; <see langword="null"/> when it started in an earlier period or before the node's reset.
+    /// </summary>
+    private static PeriodCounter? Locate(BudgetNode node, long startedTicks)
+    {
+        var counter = node.Current;
+        if (!counter.IsOpenAt(startedTicks))
+        {
+            counter = node.At(startedTicks);
+        }
+
+        return startedTicks >= counter.StartTicks && startedTicks >= counter.ResetAtTicks ? counter : null;
+    }
+
+    /// <summary>Adds the row recording spend charged to <paramref name="counter"/> without a ledger call (configured nodes only).</summary>
+    private static void AddRow(ref List<BudgetCharge>? rows, ref string? id, PeriodCounter counter, long nowTicks, long usd, long tokens, bool unpriced)
+    {
+        if (!counter.Node.Template.Configured || (usd == 0 && tokens == 0 && !unpriced))
+        {
+            return;
+        }
+
+        var at = new DateTimeOffset(nowTicks, TimeSpan.Zero);
+        id ??= CageIds.New('b', at);
+        (rows ??= []).Add(new BudgetCharge(
+            id,
+            counter.Node.Path,
+            counter.Node.Template.Period == BudgetPeriod.Lifetime ? DateTimeOffset.MinValue : counter.Start,
+            counter.ResetAtTicks > 0 ? new DateTimeOffset(counter.ResetAtTicks, TimeSpan.Zero) : null,
+            CageIds.TruncateToMilliseconds(at),
+            BudgetMoney.FromUnits(usd),
+            tokens,
+            unpriced));
+    }
+
+    /// <summary>Records charges in the store (fail-open: a fault is logged, the call goes on).</summary>
+    internal void Persist(List<BudgetCharge>? rows)
+    {
+        if (rows is null || ReadOnly)
+        {
+            return;
+        }
+
+        try
+        {
+            var pending = _store.AddChargesAsync(rows);
+            if (!pending.IsCompletedSuccessfully)
+            {
+                _ = Observe(pending, rows[0].Node);
+            }
+        }
+#pragma warning disable CA1031 // Fail-open: a store fault is logged; the call goes on.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            BudgetLog.SaveFailed(_logger, ex, rows[0].Node);
         }
     }
+
+    private static long TruncateToMs(long ticks) => ticks - (ticks % TimeSpan.TicksPerMillisecond);
 
     /// <summary>
     /// What a call of unknown cost is charged, in units: <see cref="BudgetOptions.FallbackUsdPerMillionTokens"/> × its
@@ -560,15 +719,15 @@ public sealed class BudgetGuard : IDisposable
     /// <summary>The counter after a rollover (or the opening of a 5h window) at <paramref name="nowTicks"/>.</summary>
     internal PeriodCounter NextCounter(BudgetNode node, long nowTicks)
     {
-        var now = new DateTimeOffset(nowTicks, TimeSpan.Zero);
         if (node.Template.Period == BudgetPeriod.FiveHours)
         {
+            nowTicks = TruncateToMs(nowTicks); // the store keeps milliseconds: the window is the same after a restart
             var counter = new PeriodCounter(node, nowTicks, SaturatingAdd(nowTicks, BudgetPeriods.FiveHours.Ticks), 0);
-            Save(counter, now);
+            Save(counter, new DateTimeOffset(nowTicks, TimeSpan.Zero));
             return counter;
         }
 
-        var (start, end) = BudgetPeriods.Calendar(node.Template.Period, now, _tree.Zone);
+        var (start, end) = BudgetPeriods.Calendar(node.Template.Period, new DateTimeOffset(nowTicks, TimeSpan.Zero), _tree.Zone);
         return Counter(node, start.UtcTicks, end.UtcTicks, Saved(node.Path, start));
     }
 
@@ -725,7 +884,7 @@ public sealed class BudgetGuard : IDisposable
         }
     }
 
-    private async ValueTask<long> ReplayAsync(ILedgerReader ledger, CancellationToken cancellationToken)
+    private async ValueTask<long> ReplayAsync(ILedgerReader? ledger, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
         var nowTicks = now.UtcTicks;
@@ -742,7 +901,8 @@ public sealed class BudgetGuard : IDisposable
         }
 
         long calls = 0;
-        await foreach (var call in ledger.ReadCallsAsync(new TimeWindow(since, null), cancellationToken).ConfigureAwait(false))
+        var replayed = ledger is null ? AsyncEnumerable.Empty<CallRecord>() : ledger.ReadCallsAsync(new TimeWindow(since, null), cancellationToken);
+        await foreach (var call in replayed.ConfigureAwait(false))
         {
             var ts = call.Timestamp.UtcTicks;
             if (ts > nowTicks)
@@ -760,9 +920,9 @@ public sealed class BudgetGuard : IDisposable
                 var counter = node.Current;
                 if (template.Period == BudgetPeriod.FiveHours && !counter.IsOpenAt(nowTicks))
                 {
-                    if (ts < nowTicks - BudgetPeriods.FiveHours.Ticks)
+                    if (ts < nowTicks - BudgetPeriods.FiveHours.Ticks || InSavedWindow(node.Path, ts))
                     {
-                        continue;
+                        continue; // it counted in a window that has closed
                     }
 
                     // The first call of the last five hours opened the window.
@@ -785,6 +945,34 @@ public sealed class BudgetGuard : IDisposable
             }
 
             calls++;
+        }
+
+        // Spend charged without a ledger call, recorded with the period and reset it went to.
+        foreach (var charge in await _store.LoadChargesAsync(since, cancellationToken).ConfigureAwait(false))
+        {
+            if (TryResolve(charge.Node) is not { } resolved)
+            {
+                continue; // a node no longer configured
+            }
+
+            var node = resolved.Template.Instance(this, resolved.Scope);
+            var counter = node.Current;
+            if (!string.Equals(node.Path, charge.Node, StringComparison.Ordinal) || !counter.IsOpenAt(nowTicks) ||
+                charge.PeriodStart.UtcTicks != counter.StartTicks || (charge.ResetAt?.UtcTicks ?? 0) != counter.ResetAtTicks)
+            {
+                continue; // an earlier period, or spend an explicit reset cleared
+            }
+
+            var usd = charge.Usd > 0 ? BudgetMoney.ToUnits(charge.Usd) : 0;
+            var tokens = BudgetLimits.ClampTokens(Math.Max(0, charge.Tokens));
+            Interlocked.Add(ref counter.Committed, usd);
+            Interlocked.Add(ref counter.Spent, usd);
+            Interlocked.Add(ref counter.CommittedTokens, tokens);
+            Interlocked.Add(ref counter.SpentTokens, tokens);
+            if (charge.Unpriced)
+            {
+                counter.UnpricedCalls++;
+            }
         }
 
         // Thresholds the rebuilt spend is already past were crossed before: they do not fire again.
@@ -874,9 +1062,24 @@ public sealed class BudgetGuard : IDisposable
             new BudgetMetricStatus(0, 0, template.TokenCap), []);
     }
 
-    private (NodeTemplate Template, BudgetScope Scope) Resolve(string path)
+    private (NodeTemplate Template, BudgetScope Scope) Resolve(string path) =>
+        Match(BudgetPath.Normalize(path).Split('/')) ?? throw Unmatched(path);
+
+    /// <summary>The configured node a stored concrete path names, or <see langword="null"/>.</summary>
+    private (NodeTemplate Template, BudgetScope Scope)? TryResolve(string path)
     {
-        var segments = BudgetPath.Normalize(path).Split('/');
+        try
+        {
+            return Match(BudgetPath.Normalize(path).Split('/'));
+        }
+        catch (BudgetConfigurationException)
+        {
+            return null;
+        }
+    }
+
+    private (NodeTemplate Template, BudgetScope Scope)? Match(string[] segments)
+    {
         foreach (var template in _tree.Templates)
         {
             if (template.Configured && template.Match(segments) is { } scope)
@@ -885,8 +1088,21 @@ public sealed class BudgetGuard : IDisposable
             }
         }
 
-        throw new ArgumentException($"no budget node matches '{path}' (configured: {string.Join(", ", _tree.Templates.Where(t => t.Configured).Select(t => t.Path))})", nameof(path));
+        return null;
     }
+
+    /// <summary>Whether a saved 5-hour window of <paramref name="path"/> contains <paramref name="ticks"/>.</summary>
+    private bool InSavedWindow(string path, long ticks)
+    {
+        lock (_saved)
+        {
+            return _saved.TryGetValue(path, out var list) &&
+                list.Exists(s => s.PeriodStart.UtcTicks <= ticks && ticks < (s.PeriodStart + BudgetPeriods.FiveHours).UtcTicks);
+        }
+    }
+
+    private ArgumentException Unmatched(string path) =>
+        new($"no budget node matches '{path}' (configured: {string.Join(", ", _tree.Templates.Where(t => t.Configured).Select(t => t.Path))})", nameof(path));
 
     private static long SaturatingAdd(long ticks, long add) => ticks > Never - add ? Never : ticks + add;
 }

@@ -44,6 +44,9 @@ internal sealed class PeriodCounter
 
     public bool IsOpenAt(long nowTicks) => nowTicks < EndTicks;
 
+    /// <summary>Whether a call that started at <paramref name="ticks"/> belongs to this counter's period (and reset).</summary>
+    public bool Covers(long ticks) => ticks >= StartTicks && ticks >= ResetAtTicks && ticks < EndTicks;
+
     /// <summary>Adds a hold if the node can take it (block nodes only refuse); all-or-nothing across the two metrics.</summary>
     public BudgetMetric? TryHold(long usd, long tokens)
     {
@@ -141,6 +144,35 @@ internal sealed class BudgetNode
             }
 
             var next = _guard.NextCounter(this, nowTicks);
+            Volatile.Write(ref _current, next);
+            return next;
+        }
+    }
+
+    /// <summary>
+    /// The 5-hour window open at <paramref name="nowTicks"/>, opening one when none is: at <paramref name="opensAtTicks"/>
+    /// (when the call started) if that is after the previous window closed and less than 5 hours ago, else now.
+    /// </summary>
+    public PeriodCounter Open(long nowTicks, long opensAtTicks)
+    {
+        var current = Volatile.Read(ref _current);
+        if (current.IsOpenAt(nowTicks))
+        {
+            return current;
+        }
+
+        lock (_gate)
+        {
+            current = _current;
+            if (current.IsOpenAt(nowTicks))
+            {
+                return current;
+            }
+
+            var start = opensAtTicks <= nowTicks && opensAtTicks >= current.EndTicks && nowTicks - opensAtTicks < BudgetPeriods.FiveHours.Ticks
+                ? opensAtTicks
+                : nowTicks;
+            var next = _guard.NextCounter(this, Template.Period == BudgetPeriod.FiveHours ? start : nowTicks);
             Volatile.Write(ref _current, next);
             return next;
         }

@@ -71,6 +71,12 @@ public sealed class BudgetReservation : IDisposable
     internal void Bind(MeterScope scope)
     {
         _bound = scope;
+        if (scope.BudgetSkipNext && scope.BudgetDeferred is { } deferred)
+        {
+            deferred.Guard.Persist(deferred.Rows); // the scope's next Usage is this reservation's: the earlier settle has no ledger call
+        }
+
+        scope.BudgetDeferred = null;
         scope.BudgetSkipNext = false;
         scope.BudgetReservation = this;
     }
@@ -119,9 +125,12 @@ public sealed class BudgetReservation : IDisposable
         }
     }
 
-    /// <summary>The metered call of the bound scope settles it (no skip flag: the record is what settles).</summary>
-    internal bool SettleFromMeter(decimal? actualUsd, long actualTokens) =>
-        Complete(Settled, actualUsd is { } usd ? BudgetMoney.ToUnits(usd) : _guard.UnknownCostUnits(actualTokens, UsdUnits), actualTokens, explicitCall: false, unpriced: actualUsd is null);
+    /// <summary>
+    /// The metered call of the bound scope settles it (no skip flag: the record is what settles), in the period the call
+    /// started in (<paramref name="startedTicks"/>, its ledger timestamp).
+    /// </summary>
+    internal bool SettleFromMeter(decimal? actualUsd, long actualTokens, long startedTicks) =>
+        Complete(Settled, actualUsd is { } usd ? BudgetMoney.ToUnits(usd) : _guard.UnknownCostUnits(actualTokens, UsdUnits), actualTokens, explicitCall: false, unpriced: actualUsd is null, startedTicks);
 
     /// <summary>The lease ran out: give the hold back (the reaper).</summary>
     internal bool Expire()
@@ -135,7 +144,7 @@ public sealed class BudgetReservation : IDisposable
         return true;
     }
 
-    private bool Complete(int final, long usd, long tokens, bool explicitCall, bool unpriced = false)
+    private bool Complete(int final, long usd, long tokens, bool explicitCall, bool unpriced = false, long? meteredAt = null)
     {
         long holdUsd = UsdUnits, holdTokens = EstimatedTokens;
         if (Interlocked.CompareExchange(ref _state, final, Open) != Open)
@@ -150,6 +159,7 @@ public sealed class BudgetReservation : IDisposable
             holdTokens = 0;
         }
 
+        MeterScope? deferTo = null;
         if (_bound is { } scope)
         {
             _bound = null;
@@ -158,10 +168,12 @@ public sealed class BudgetReservation : IDisposable
                 scope.BudgetReservation = null;
                 // The scope's next Usage reports this same call: it is already accounted (a release with nothing billed is not).
                 scope.BudgetSkipNext = explicitCall && (final == Settled || usd > 0 || tokens > 0);
+                // Until that Usage arrives no ledger call carries the spend: it is recorded if the scope ends without one.
+                deferTo = scope.BudgetSkipNext ? scope : null;
             }
         }
 
-        _guard.Complete(this, holdUsd, holdTokens, usd, tokens, unpriced);
+        _guard.Complete(this, holdUsd, holdTokens, usd, tokens, unpriced, meteredAt, deferTo);
         return true;
     }
 }

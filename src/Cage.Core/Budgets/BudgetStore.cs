@@ -1,9 +1,11 @@
 namespace CageNet.Budgets;
 
 /// <summary>
-/// Where the budget guard keeps what must survive a restart besides the spend itself (which is rebuilt from the
-/// ledger's committed calls): per node and period, the warnings that fired, an explicit reset, and when a 5-hour
-/// window opened. Written rarely (a warning, a reset, a window opening), never on the reserve/settle hot path.
+/// Where the budget guard keeps what must survive a restart besides the spend of metered calls (which is rebuilt from
+/// the ledger's committed calls): per node and period, the warnings that fired, an explicit reset and when a 5-hour
+/// window opened; and the spend charged without a ledger call (<see cref="BudgetGuard.Charge(BudgetScope, decimal?, long)"/>,
+/// or a reservation made with a <see cref="BudgetScope"/> and settled or released with an amount). States are written
+/// rarely (a warning, a reset, a window opening); charges once per such call, never for a metered call.
 /// </summary>
 public interface IBudgetStore
 {
@@ -16,24 +18,74 @@ public interface IBudgetStore
     /// <param name="state">The state.</param>
     /// <param name="cancellationToken">Cancels the save.</param>
     ValueTask SaveAsync(BudgetNodeState state, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Records spend that no ledger call carries, one row per node charged, durably (all the rows or none). A row whose
+    /// <see cref="BudgetCharge.Id"/> and <see cref="BudgetCharge.Node"/> are already stored is ignored.
+    /// </summary>
+    /// <param name="charges">The rows of one charge.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    ValueTask AddChargesAsync(IReadOnlyList<BudgetCharge> charges, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The recorded charges of periods that started at or after <paramref name="since"/>, and those of lifetime budgets
+    /// (<see cref="BudgetCharge.PeriodStart"/> = <see cref="DateTimeOffset.MinValue"/>) always.
+    /// </summary>
+    /// <param name="since">The earliest period start wanted; <see langword="null"/> for every charge.</param>
+    /// <param name="cancellationToken">Cancels the load.</param>
+    /// <returns>The charges.</returns>
+    ValueTask<IReadOnlyList<BudgetCharge>> LoadChargesAsync(DateTimeOffset? since, CancellationToken cancellationToken = default);
 }
 
 /// <summary>The saved state of one node for one period.</summary>
 /// <param name="Node">The concrete node path.</param>
 /// <param name="PeriodStart">The period's start (<see cref="DateTimeOffset.MinValue"/> for lifetime).</param>
-/// <param name="ResetAt">When the node was explicitly reset in that period; spend before it does not count.</param>
+/// <param name="ResetAt">
+/// When the node's explicit reset in that period takes effect (the millisecond after the <see cref="BudgetGuard.Reset"/>
+/// call): metered calls that started before it, and charges made before it, do not count.
+/// </param>
 /// <param name="WarningsFired">The threshold keys that fired.</param>
 /// <param name="UpdatedAt">When it was saved.</param>
 public sealed record BudgetNodeState(string Node, DateTimeOffset PeriodStart, DateTimeOffset? ResetAt, IReadOnlyList<string> WarningsFired, DateTimeOffset UpdatedAt);
 
-/// <summary>A process-local <see cref="IBudgetStore"/> (tests, or hosts that accept warnings re-firing after a restart).</summary>
+/// <summary>
+/// Spend charged to one node without a ledger call (SPEC 7.5 durability): the guard adds it back to the node's counter
+/// on start-up when its period and reset are still the node's current ones.
+/// </summary>
+/// <param name="Id">The charge's id, shared by the rows of one charge (one per node): storing it again is a no-op.</param>
+/// <param name="Node">The concrete node path.</param>
+/// <param name="PeriodStart">The start of the period it was charged to (<see cref="DateTimeOffset.MinValue"/> for lifetime).</param>
+/// <param name="ResetAt">
+/// The node's <see cref="BudgetNodeState.ResetAt"/> in that period when it was charged (<see langword="null"/>: not
+/// reset); a later reset of the period makes it stop counting.
+/// </param>
+/// <param name="At">When it was charged.</param>
+/// <param name="Usd">The dollars charged, ≥ 0 (for a call of unknown cost, what the guard charged for it).</param>
+/// <param name="Tokens">The tokens charged, ≥ 0.</param>
+/// <param name="Unpriced">Whether the call's cost was unknown (counted in <see cref="BudgetNodeStatus.UnpricedCalls"/>).</param>
+public sealed record BudgetCharge(string Id, string Node, DateTimeOffset PeriodStart, DateTimeOffset? ResetAt, DateTimeOffset At, decimal Usd, long Tokens, bool Unpriced);
+
+/// <summary>A process-local <see cref="IBudgetStore"/> (tests, or hosts that accept losing warnings and charges on a restart).</summary>
 public sealed class InMemoryBudgetStore : IBudgetStore
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<(string, DateTimeOffset), BudgetNodeState> _states = [];
+    private readonly Dictionary<(string, string), BudgetCharge> _charges = [];
 
-    /// <summary>How many saves were made.</summary>
+    /// <summary>How many state saves were made (charges are not counted).</summary>
     public int Saves { get; private set; }
+
+    /// <summary>How many charge rows are stored.</summary>
+    public int Charges
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _charges.Count;
+            }
+        }
+    }
 
     /// <inheritdoc/>
     public ValueTask<IReadOnlyList<BudgetNodeState>> LoadAsync(CancellationToken cancellationToken = default)
@@ -55,5 +107,31 @@ public sealed class InMemoryBudgetStore : IBudgetStore
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public ValueTask AddChargesAsync(IReadOnlyList<BudgetCharge> charges, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(charges);
+        lock (_gate)
+        {
+            foreach (var charge in charges)
+            {
+                ArgumentNullException.ThrowIfNull(charge);
+                _charges.TryAdd((charge.Id, charge.Node), charge);
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<IReadOnlyList<BudgetCharge>> LoadChargesAsync(DateTimeOffset? since, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            return ValueTask.FromResult<IReadOnlyList<BudgetCharge>>(
+                [.. _charges.Values.Where(c => since is null || c.PeriodStart >= since || c.PeriodStart == DateTimeOffset.MinValue)]);
+        }
     }
 }

@@ -33,6 +33,12 @@ public sealed class MeterScope : IDisposable
     internal bool BudgetSkipNext { get; set; }
 
     /// <summary>
+    /// What that explicit completion charged, to record as spend without a ledger call if the scope ends before the
+    /// metered attempt that would carry it (cleared when it arrives).
+    /// </summary>
+    internal (Budgets.BudgetGuard Guard, List<Budgets.BudgetCharge> Rows)? BudgetDeferred { get; set; }
+
+    /// <summary>
     /// Set by an integration that meters a whole model round-trip in this scope (the Microsoft.Extensions.AI chat
     /// client), so a lower layer on the same call (the HttpClient meter) does not record it a second time.
     /// </summary>
@@ -237,6 +243,11 @@ public sealed class MeterScope : IDisposable
 
         _disposed = true;
         BudgetReservation?.Dispose(); // reserved but never used: give the hold back
+        if (BudgetSkipNext && BudgetDeferred is { } deferred)
+        {
+            BudgetDeferred = null;
+            deferred.Guard.Persist(deferred.Rows); // settled explicitly, never metered: no ledger call will carry it
+        }
         if (Ambient.Value == this)
         {
             var open = Parent;

@@ -227,6 +227,25 @@ internal static class LedgerSchema
             call_rk         INTEGER
         );
         """,
+
+        // 7: spend the budget guard charged without a ledger call (BudgetGuard.Charge of a call that is not metered, a
+        //    reservation made with a BudgetScope and settled or released with an amount): one row per charge and node,
+        //    with the period (period_start_ms, as in budget_state) and the reset in effect (reset_at_ms) it was charged
+        //    to, so a restarted guard counts it exactly where the live one did. usd_e10 is 1e-10 USD, like cost_e10.
+        //    Keyed by period first: the start-up rebuild reads the current periods' rows as one range.
+        """
+        CREATE TABLE budget_charges (
+            period_start_ms INTEGER NOT NULL,
+            node            TEXT    NOT NULL,
+            id              TEXT    NOT NULL,
+            reset_at_ms     INTEGER,
+            at_ms           INTEGER NOT NULL,
+            usd_e10         INTEGER NOT NULL,
+            tokens          INTEGER NOT NULL,
+            unpriced        INTEGER NOT NULL,
+            PRIMARY KEY (period_start_ms, node, id)
+        ) WITHOUT ROWID;
+        """,
     ];
 
     // Runs after the SQL of the step with the same index (0-based), in the same transaction.

@@ -213,6 +213,10 @@ public sealed class BudgetFailureModeTests
         public ValueTask<IReadOnlyList<BudgetNodeState>> LoadAsync(CancellationToken cancellationToken = default) => throw new IOException("disk gone");
 
         public ValueTask SaveAsync(BudgetNodeState state, CancellationToken cancellationToken = default) => throw new IOException("disk gone");
+
+        public ValueTask AddChargesAsync(IReadOnlyList<BudgetCharge> charges, CancellationToken cancellationToken = default) => throw new IOException("disk gone");
+
+        public ValueTask<IReadOnlyList<BudgetCharge>> LoadChargesAsync(DateTimeOffset? since, CancellationToken cancellationToken = default) => throw new IOException("disk gone");
     }
 
     [TestCase(false, true)]
