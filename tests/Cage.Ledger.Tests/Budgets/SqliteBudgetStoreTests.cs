@@ -28,6 +28,31 @@ public sealed class SqliteBudgetStoreTests
     }
 
     [Test]
+    public async Task AddChargesAsync_ThenLoadChargesInANewLedgerInstance_RoundTripsIdempotently()
+    {
+        using var test = TestLedger.Create();
+        var at = new DateTimeOffset(2026, 6, 20, 12, 0, 0, TimeSpan.Zero);
+        var day = new DateTimeOffset(2026, 6, 20, 0, 0, 0, TimeSpan.Zero);
+        var store = new SqliteBudgetStore(test.Ledger);
+        BudgetCharge[] charge =
+        [
+            new("b_1", "org", DateTimeOffset.MinValue, null, at, 0.0000000001m, 0, false),
+            new("b_1", "org/alice", day, at.AddMinutes(-5), at, 1.25m, 300, true),
+        ];
+        await store.AddChargesAsync(charge);
+        await store.AddChargesAsync(charge); // a retried write is a no-op
+        await store.AddChargesAsync([new("b_2", "org/alice", day.AddDays(-1), null, at.AddDays(-1), 9m, 9, false)]);
+
+        var reopened = new SqliteBudgetStore(test.Reopen());
+        var current = await reopened.LoadChargesAsync(day);
+        var all = await reopened.LoadChargesAsync(null);
+
+        Assert.That(current, Is.EqualTo(charge), "lifetime rows always, others from their period start on");
+        Assert.That(all.Select(c => c.Id), Is.EqualTo(new[] { "b_1", "b_2", "b_1" }));
+        Assert.ThrowsAsync<CageValidationException>(async () => await reopened.AddChargesAsync([new("b_3", "org", day, null, at, -1m, 0, false)]));
+    }
+
+    [Test]
     public async Task AddSqliteLedger_RegistersTheStoreInTheLedgerFileWhicheverOrder()
     {
         using var test = TestLedger.Create();
@@ -76,5 +101,31 @@ public sealed class LedgerSchemaBudgetMigrationTests
         Assert.That(reopened.SchemaVersion, Is.EqualTo(LedgerSchema.LatestVersion));
         Assert.That(await reopened.FindCallAsync("c_v1"), Is.Not.Null);
         Assert.That(await new SqliteBudgetStore(reopened).LoadAsync(), Is.Empty);
+    }
+
+    [Test]
+    public async Task Open_Version6Ledger_MigratesToBudgetChargesKeepingItsBudgetState()
+    {
+        using var test = TestLedger.Create();
+        test.Ledger.Dispose();
+        File.Delete(test.Path);
+        var day = new DateTimeOffset(2026, 6, 20, 0, 0, 0, TimeSpan.Zero);
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={test.Path};Pooling=False"))
+        {
+            connection.Open();
+            LedgerSchema.Migrate(connection, test.Path, 6); // the file before spend without a ledger call was stored
+            using var command = connection.CreateCommand();
+            command.CommandText = $"INSERT INTO budget_state VALUES ('org', {day.ToUnixTimeMilliseconds()}, NULL, '[\"usd:1\"]', {day.ToUnixTimeMilliseconds()});";
+            command.ExecuteNonQuery();
+        }
+
+        var reopened = test.Reopen();
+        var store = new SqliteBudgetStore(reopened);
+
+        Assert.That(reopened.SchemaVersion, Is.EqualTo(7));
+        Assert.That((await store.LoadAsync()).Single().WarningsFired, Is.EqualTo(new[] { "usd:1" }));
+        Assert.That(await store.LoadChargesAsync(null), Is.Empty);
+        await store.AddChargesAsync([new BudgetCharge("b_1", "org", day, null, day, 1m, 1, false)]);
+        Assert.That(await store.LoadChargesAsync(day), Has.Count.EqualTo(1));
     }
 }
