@@ -91,6 +91,51 @@ public sealed class BudgetCommandTests
         Assert.That(text.Out, Does.Contain("blocked: the next call for this scope is refused"));
     }
 
+    [Test]
+    public async Task Budget_AfterAHostStopped_ShowsWhatItsLiveGuardShowed()
+    {
+        // Issue 13 items 7–8: spend without a ledger call, a call that started before an explicit reset and one that
+        // started the day before are counted by `cage budget` exactly as the host's live guard counted them.
+        using var cli = new CliHarness();
+        await cli.RunAsync("init");
+        await File.WriteAllTextAsync(cli.PolicyPath, """
+            { "Cage": { "Budgets": { "Nodes": {
+                "org": { "Usd": 10, "Period": "month" },
+                "org/{user}": { "Usd": 5, "Period": "day" } } } } }
+            """);
+        var options = new BudgetOptions();
+        options.Node("org").CapUsd(10m).Every(BudgetPeriod.Month);
+        options.Node("org/{user}").CapUsd(5m).Every(BudgetPeriod.Day);
+        var alice = new BudgetScope(User: "alice");
+        var now = CliHarness.FixtureNow;
+        CallRecord Call(string id, DateTimeOffset at, decimal cost) =>
+            new() { Id = id, Timestamp = at, User = "alice", CostUsd = cost, CostSource = CostSource.Provider, Usage = new TokenUsage(Input: 100, Output: 10) };
+        Dictionary<string, (decimal Usd, decimal Tokens)> live;
+        await using (var ledger = SqliteLedger.Open(cli.LedgerPath))
+        {
+            using var guard = new BudgetGuard(options, cli.Time, new SqliteBudgetStore(ledger));
+            await guard.InitializeAsync(ledger);
+            CallRecord[] calls = [Call("c_yesterday", now.Date.AddSeconds(-10), 1m), Call("c_before_reset", now, 0.5m)];
+            guard.Charge(alice, 0.25m, 25);                             // not metered: no ledger call
+            guard.Reset("org/alice");
+            cli.Time.Advance(TimeSpan.FromSeconds(1));
+            calls = [.. calls, Call("c_after_reset", cli.Time.GetUtcNow(), 0.125m)];
+            foreach (var call in calls) guard.Charge(call);             // what the meter does once each call is answered
+            guard.Reserve(alice, 1m).Settle(0.0625m, 5);                // reserved and settled without a ledger call
+            await ledger.AppendAsync(new LedgerBatch(calls, []));
+            live = guard.GetStatus(alice).Nodes.ToDictionary(n => n.Path, n => (n.Usd.Spent, n.Tokens.Spent));
+        }
+
+        var run = await cli.RunAsync("budget", "--user", "alice", "--json");
+
+        Assert.That(run.ExitCode, Is.EqualTo(0), run.Err);
+        var scopes = run.Json().GetProperty("scopes");
+        var shown = live.Keys.ToDictionary(k => k, k => (scopes.GetProperty(k).GetProperty("spent").GetDecimal(), scopes.GetProperty(k).GetProperty("tokens").GetProperty("used").GetDecimal()));
+        Assert.That(shown, Is.EqualTo(live));
+        Assert.That(live["org"], Is.EqualTo((1.9375m, 360m)), "the month counts everything");
+        Assert.That(live["org/alice"], Is.EqualTo((0.1875m, 115m)), "today, after the reset: the call that started after it and the settled reservation");
+    }
+
     [TestCase("""{ "Cage": { "Budgets": { "Nodes": { "org": { "Usd": "lots" } } } } }""", "Cage:Budgets:Nodes:org:Usd 'lots' is not a number")]
     [TestCase("""{ "Cage": { "Budgets": { "Nodes": { "org": { "Usd": 1 }, "org/a": { "Usd": 5 } } } } }""", "exceeds the cap of its parent 'org'")]
     [TestCase("""{ "Cage": { "Budgets": { "Nodes": { "org": { "Usd": 1000000000000 } } } } }""", "Cage:Budgets:Nodes:org:Usd 1000000000000 is above the largest supported amount ($100,000,000)")]
