@@ -10,8 +10,8 @@ namespace CageNet.Cli.Commands;
 /// <c>cage budget [--scope PATH] [--session ID] [--user ID] [--agent ID] [--task ID] [--config FILE] [--json]</c>: each
 /// budget node's spent, cap, remaining, percent and reset time (SPEC 7.8), from the <c>Cage:Budgets</c> tree of the
 /// policy (or of a host's <c>appsettings.json</c> given by <c>--config</c>, read as <c>AddBudgets</c> reads it) and the
-/// ledger's calls of the current periods (the same rebuild a host's guard does at start-up). Warnings that fired come
-/// from the budget state in the ledger file. Reads only: nothing is written.
+/// ledger's calls of the current periods (the same rebuild a host's guard does at start-up). Warnings that fired and
+/// spend charged without a ledger call come from the budget tables in the ledger file. Reads only: nothing is written.
 /// </summary>
 internal static class BudgetCommand
 {

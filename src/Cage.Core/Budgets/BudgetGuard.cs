@@ -18,7 +18,8 @@ namespace CageNet.Budgets;
 /// </summary>
 /// <remarks>
 /// Spend lives in memory; on start-up <see cref="InitializeAsync"/> rebuilds the current periods from the ledger's
-/// committed calls and loads warning/reset/window state from the <see cref="IBudgetStore"/>. Under any concurrency a
+/// committed calls (each in the period it started in) and from the spend without a ledger call that the
+/// <see cref="IBudgetStore"/> recorded, and loads warning/reset/window state from the store. Under any concurrency a
 /// node's spend exceeds its cap by at most what calls admitted in flight cost beyond their estimates.
 /// </remarks>
 public sealed class BudgetGuard : IDisposable
@@ -650,14 +651,28 @@ public sealed class BudgetGuard : IDisposable
             var pending = _store.AddChargesAsync(rows);
             if (!pending.IsCompletedSuccessfully)
             {
-                _ = Observe(pending, rows[0].Node);
+                _ = ObserveCharge(pending, rows[0].Node);
             }
         }
 #pragma warning disable CA1031 // Fail-open: a store fault is logged; the call goes on.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            BudgetLog.SaveFailed(_logger, ex, rows[0].Node);
+            BudgetLog.ChargeSaveFailed(_logger, ex, rows[0].Node);
+        }
+    }
+
+    private async Task ObserveCharge(ValueTask pending, string node)
+    {
+        try
+        {
+            await pending.ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Fail-open, as above.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            BudgetLog.ChargeSaveFailed(_logger, ex, node);
         }
     }
 

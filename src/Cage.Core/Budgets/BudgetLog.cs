@@ -13,6 +13,9 @@ internal static partial class BudgetLog
     [LoggerMessage(EventId = 1103, Level = LogLevel.Error, Message = "Cage budget state could not be saved for {Node}; warnings may fire again after a restart")]
     public static partial void SaveFailed(ILogger logger, Exception exception, string node);
 
+    [LoggerMessage(EventId = 1110, Level = LogLevel.Error, Message = "Cage budget could not record spend without a ledger call for {Node}; it is counted in memory only and lost on a restart")]
+    public static partial void ChargeSaveFailed(ILogger logger, Exception exception, string node);
+
     [LoggerMessage(EventId = 1104, Level = LogLevel.Error, Message = "Cage budget state could not be loaded; the guard is {Mode}")]
     public static partial void LoadFailed(ILogger logger, Exception exception, string mode);
 

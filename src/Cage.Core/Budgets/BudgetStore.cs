@@ -20,8 +20,10 @@ public interface IBudgetStore
     ValueTask SaveAsync(BudgetNodeState state, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Records spend that no ledger call carries, one row per node charged, durably (all the rows or none). A row whose
-    /// <see cref="BudgetCharge.Id"/> and <see cref="BudgetCharge.Node"/> are already stored is ignored.
+    /// Records spend that no ledger call carries, one row per node charged, durably (all the rows or none). A durable
+    /// store ignores a row whose <see cref="BudgetCharge.Id"/> and <see cref="BudgetCharge.Node"/> it already holds (a
+    /// retried write). A store may drop rows that can no longer count (an earlier period or reset of the same node) and
+    /// may sum rows of the same node, period and reset.
     /// </summary>
     /// <param name="charges">The rows of one charge.</param>
     /// <param name="cancellationToken">Cancels the write.</param>
@@ -66,23 +68,28 @@ public sealed record BudgetNodeState(string Node, DateTimeOffset PeriodStart, Da
 public sealed record BudgetCharge(string Id, string Node, DateTimeOffset PeriodStart, DateTimeOffset? ResetAt, DateTimeOffset At, decimal Usd, long Tokens, bool Unpriced);
 
 /// <summary>A process-local <see cref="IBudgetStore"/> (tests, or hosts that accept losing warnings and charges on a restart).</summary>
+/// <remarks>
+/// It stays small in a long-running host: per node it keeps only the charges of the latest period and reset it was
+/// given, with the priced ones summed into one row (a repeated id is therefore not detected); charges of unknown cost
+/// stay one row each, so a rebuilt guard counts them.
+/// </remarks>
 public sealed class InMemoryBudgetStore : IBudgetStore
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<(string, DateTimeOffset), BudgetNodeState> _states = [];
-    private readonly Dictionary<(string, string), BudgetCharge> _charges = [];
+    private readonly Dictionary<string, List<BudgetCharge>> _charges = new(StringComparer.Ordinal);
 
     /// <summary>How many state saves were made (charges are not counted).</summary>
     public int Saves { get; private set; }
 
-    /// <summary>How many charge rows are stored.</summary>
+    /// <summary>How many charge rows are kept (after pruning and summing).</summary>
     public int Charges
     {
         get
         {
             lock (_gate)
             {
-                return _charges.Count;
+                return _charges.Values.Sum(l => l.Count);
             }
         }
     }
@@ -118,7 +125,30 @@ public sealed class InMemoryBudgetStore : IBudgetStore
             foreach (var charge in charges)
             {
                 ArgumentNullException.ThrowIfNull(charge);
-                _charges.TryAdd((charge.Id, charge.Node), charge);
+                if (!_charges.TryGetValue(charge.Node, out var rows))
+                {
+                    _charges[charge.Node] = rows = [];
+                }
+
+                if (rows.Count > 0 && (rows[0].PeriodStart, rows[0].ResetAt ?? DateTimeOffset.MinValue).CompareTo((charge.PeriodStart, charge.ResetAt ?? DateTimeOffset.MinValue)) is var order && order != 0)
+                {
+                    if (order > 0)
+                    {
+                        continue; // an earlier period or reset than the kept rows: it can no longer count
+                    }
+
+                    rows.Clear(); // a later period or reset: the kept rows can no longer count
+                }
+
+                var sum = charge.Unpriced ? -1 : rows.FindIndex(r => !r.Unpriced);
+                if (sum >= 0)
+                {
+                    rows[sum] = rows[sum] with { Usd = rows[sum].Usd + charge.Usd, Tokens = rows[sum].Tokens + charge.Tokens, At = charge.At };
+                }
+                else
+                {
+                    rows.Add(charge);
+                }
             }
         }
 
@@ -131,7 +161,7 @@ public sealed class InMemoryBudgetStore : IBudgetStore
         lock (_gate)
         {
             return ValueTask.FromResult<IReadOnlyList<BudgetCharge>>(
-                [.. _charges.Values.Where(c => since is null || c.PeriodStart >= since || c.PeriodStart == DateTimeOffset.MinValue)]);
+                [.. _charges.Values.SelectMany(l => l).Where(c => since is null || c.PeriodStart >= since || c.PeriodStart == DateTimeOffset.MinValue)]);
         }
     }
 }

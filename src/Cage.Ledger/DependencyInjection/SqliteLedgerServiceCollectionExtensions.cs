@@ -44,7 +44,7 @@ public static class SqliteLedgerServiceCollectionExtensions
         services.AddSingleton<ILedgerReader>(static sp => sp.GetRequiredService<SqliteLedger>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, FlushOnHostStop>());
 
-        // Budget state (warnings fired, resets, 5h windows) lives in the same file; harmless when budgets are not added.
+        // Budget state (warnings fired, resets, 5h windows, spend without a ledger call) lives in the same file; harmless when budgets are not added.
         services.RemoveAll<CageNet.Budgets.IBudgetStore>();
         services.AddSingleton<CageNet.Budgets.IBudgetStore>(static sp => new SqliteBudgetStore(sp.GetRequiredService<SqliteLedger>()));
         return builder;

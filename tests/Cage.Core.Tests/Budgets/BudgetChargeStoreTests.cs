@@ -23,7 +23,7 @@ public sealed class BudgetChargeStoreTests
             first.Charge(new CallRecord { Id = "c_1", Timestamp = time.GetUtcNow(), User = "alice", CostUsd = 4m }); // a ledger call: not recorded
         }
 
-        Assert.That(store.Charges, Is.EqualTo(2));
+        Assert.That(store.Charges, Is.EqualTo(1), "the two priced charges of the node and day are kept as one row");
         using var second = Guard(time, Tree, store);
         await second.InitializeAsync(new InMemoryLedger());
         Assert.That(second.Node("users/alice").Usd.Spent, Is.EqualTo(0.75m));
@@ -33,6 +33,24 @@ public sealed class BudgetChargeStoreTests
         using var nextDay = Guard(time, Tree, store);
         await nextDay.InitializeAsync(null);
         Assert.That(nextDay.Node("users/alice").Usd.Spent, Is.Zero, "yesterday's charges count toward yesterday");
+    }
+
+    [Test]
+    public async Task InMemoryStore_KeepsOnlyTheLatestPeriodAndResetOfANode()
+    {
+        var store = new InMemoryBudgetStore();
+        var day = new DateTimeOffset(2026, 6, 20, 0, 0, 0, TimeSpan.Zero);
+        BudgetCharge Row(string id, DateTimeOffset start, DateTimeOffset? reset, decimal usd, bool unpriced = false) =>
+            new(id, "users/alice", start, reset, start, usd, 1, unpriced);
+
+        await store.AddChargesAsync([Row("b_1", day, null, 1m)]);
+        await store.AddChargesAsync([Row("b_2", day.AddDays(1), null, 2m), Row("b_2", day.AddDays(1), null, 0m, unpriced: true)]);
+        await store.AddChargesAsync([Row("b_3", day, null, 4m)]);                                  // a late charge of the day before
+        await store.AddChargesAsync([Row("b_4", day.AddDays(1), null, 8m)]);
+        Assert.That((await store.LoadChargesAsync(null)).Select(c => (c.Usd, c.Unpriced)), Is.EqualTo(new[] { (10m, false), (0m, true) }));
+
+        await store.AddChargesAsync([Row("b_5", day.AddDays(1), day.AddDays(1).AddHours(1), 16m)]); // after a reset
+        Assert.That((await store.LoadChargesAsync(null)).Select(c => c.Usd), Is.EqualTo(new[] { 16m }));
     }
 
     [Test]
