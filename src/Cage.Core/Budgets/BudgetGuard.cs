@@ -244,30 +244,7 @@ public sealed class BudgetGuard : IDisposable
     /// <see cref="BudgetNodeStatus.UnpricedCalls"/>.
     /// </param>
     /// <param name="tokens">The tokens.</param>
-    public void Charge(BudgetScope scope, decimal? costUsd, long tokens)
-    {
-        if (costUsd < 0) throw new ArgumentOutOfRangeException(nameof(costUsd), costUsd, "the cost must be ≥ 0");
-        ArgumentOutOfRangeException.ThrowIfNegative(tokens);
-        tokens = BudgetLimits.ClampTokens(tokens);
-        var unpriced = costUsd is null;
-        var usd = costUsd is { } c ? BudgetMoney.ToUnits(c) : UnknownCostUnits(tokens, 0);
-        if (usd == 0 && tokens == 0 && !unpriced)
-        {
-            return; // nothing to charge (and no 5-hour window to open)
-        }
-
-        var now = _time.GetUtcNow().UtcTicks;
-        List<BudgetCharge>? rows = null;
-        string? id = null;
-        foreach (var template in _tree.ForMask(scope.Mask))
-        {
-            var counter = template.Instance(this, scope).At(now);
-            Apply(counter, usd, usd, tokens, tokens, unpriced);
-            AddRow(ref rows, ref id, counter, now, usd, tokens, unpriced);
-        }
-
-        Persist(rows);
-    }
+    public void Charge(BudgetScope scope, decimal? costUsd, long tokens) => ChargeCore(scope, costUsd, tokens, startedTicks: null);
 
     /// <summary>
     /// Charges a call the ledger holds or will hold (an importer's, or a meter's when no reservation was made) to the
@@ -279,10 +256,14 @@ public sealed class BudgetGuard : IDisposable
     public void Charge(CallRecord call)
     {
         ArgumentNullException.ThrowIfNull(call);
-        ChargeMetered(BudgetScope.From(call), call.CostUsd, call.Usage.TotalTokens, call.Timestamp.UtcTicks);
+        ChargeCore(BudgetScope.From(call), call.CostUsd, call.Usage.TotalTokens, call.Timestamp.UtcTicks);
     }
 
-    private void ChargeMetered(BudgetScope scope, decimal? costUsd, long tokens, long startedTicks)
+    /// <summary>
+    /// Charges a call with no reservation: a metered one (<paramref name="startedTicks"/> = its ledger timestamp) to the
+    /// period it started in, writing nothing; otherwise to the current period, recorded in the store.
+    /// </summary>
+    private void ChargeCore(BudgetScope scope, decimal? costUsd, long tokens, long? startedTicks)
     {
         if (costUsd < 0) throw new ArgumentOutOfRangeException(nameof(costUsd), costUsd, "the cost must be ≥ 0");
         ArgumentOutOfRangeException.ThrowIfNegative(tokens);
@@ -291,16 +272,31 @@ public sealed class BudgetGuard : IDisposable
         var usd = costUsd is { } c ? BudgetMoney.ToUnits(c) : UnknownCostUnits(tokens, 0);
         if (usd == 0 && tokens == 0 && !unpriced)
         {
-            return;
+            return; // nothing to charge (and no 5-hour window to open)
         }
 
+        var now = startedTicks is null ? _time.GetUtcNow().UtcTicks : 0; // a metered call needs no clock read
+        List<BudgetCharge>? rows = null;
+        string? id = null;
         foreach (var template in _tree.ForMask(scope.Mask))
         {
-            if (Locate(template.Instance(this, scope), startedTicks) is { } counter)
+            var node = template.Instance(this, scope);
+            if (startedTicks is { } started)
             {
-                Apply(counter, usd, usd, tokens, tokens, unpriced);
+                if (Locate(node, started) is { } located)
+                {
+                    Apply(located, usd, usd, tokens, tokens, unpriced);
+                }
+
+                continue;
             }
+
+            var counter = node.At(now);
+            Apply(counter, usd, usd, tokens, tokens, unpriced);
+            AddRow(ref rows, ref id, counter, now, usd, tokens, unpriced);
         }
+
+        Persist(rows);
     }
 
     /// <summary>The state of every node <paramref name="scope"/> charges, root first (SPEC 7.8).</summary>
@@ -417,7 +413,7 @@ public sealed class BudgetGuard : IDisposable
                 }
             }
 
-            ChargeMetered(BudgetScope.From(record), record.CostUsd, tokens, started);
+            ChargeCore(BudgetScope.From(record), record.CostUsd, tokens, started);
         }
 #pragma warning disable CA1031 // Fail-open: budget accounting never breaks the caller's metered call.
         catch (Exception ex)
@@ -646,34 +642,7 @@ public sealed class BudgetGuard : IDisposable
             return;
         }
 
-        try
-        {
-            var pending = _store.AddChargesAsync(rows);
-            if (!pending.IsCompletedSuccessfully)
-            {
-                _ = ObserveCharge(pending, rows[0].Node);
-            }
-        }
-#pragma warning disable CA1031 // Fail-open: a store fault is logged; the call goes on.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            BudgetLog.ChargeSaveFailed(_logger, ex, rows[0].Node);
-        }
-    }
-
-    private async Task ObserveCharge(ValueTask pending, string node)
-    {
-        try
-        {
-            await pending.ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // Fail-open, as above.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            BudgetLog.ChargeSaveFailed(_logger, ex, node);
-        }
+        Write(static (store, rows) => store.AddChargesAsync(rows), rows, rows[0].Node, BudgetLog.ChargeSaveFailed);
     }
 
     private static long TruncateToMs(long ticks) => ticks - (ticks % TimeSpan.TicksPerMillisecond);
@@ -869,23 +838,29 @@ public sealed class BudgetGuard : IDisposable
             list.Add(state);
         }
 
+        Write(static (store, state) => store.SaveAsync(state), state, state.Node, BudgetLog.SaveFailed);
+    }
+
+    /// <summary>Writes to the store without waiting (fail-open: a fault, now or later, is logged; the call goes on).</summary>
+    private void Write<T>(Func<IBudgetStore, T, ValueTask> write, T value, string node, Action<ILogger, Exception, string> failed)
+    {
         try
         {
-            var pending = _store.SaveAsync(state);
+            var pending = write(_store, value);
             if (!pending.IsCompletedSuccessfully)
             {
-                _ = Observe(pending, state.Node);
+                _ = Observe(pending, node, failed);
             }
         }
 #pragma warning disable CA1031 // Fail-open: a store fault is logged; the call goes on.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            BudgetLog.SaveFailed(_logger, ex, state.Node);
+            failed(_logger, ex, node);
         }
     }
 
-    private async Task Observe(ValueTask pending, string node)
+    private async Task Observe(ValueTask pending, string node, Action<ILogger, Exception, string> failed)
     {
         try
         {
@@ -895,7 +870,7 @@ public sealed class BudgetGuard : IDisposable
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            BudgetLog.SaveFailed(_logger, ex, node);
+            failed(_logger, ex, node);
         }
     }
 
@@ -949,14 +924,7 @@ public sealed class BudgetGuard : IDisposable
                     continue;
                 }
 
-                Interlocked.Add(ref counter.Committed, usd);
-                Interlocked.Add(ref counter.Spent, usd);
-                Interlocked.Add(ref counter.CommittedTokens, tokens);
-                Interlocked.Add(ref counter.SpentTokens, tokens);
-                if (unpriced)
-                {
-                    counter.UnpricedCalls++;
-                }
+                counter.AddRebuilt(usd, tokens, unpriced);
             }
 
             calls++;
@@ -978,16 +946,7 @@ public sealed class BudgetGuard : IDisposable
                 continue; // an earlier period, or spend an explicit reset cleared
             }
 
-            var usd = charge.Usd > 0 ? BudgetMoney.ToUnits(charge.Usd) : 0;
-            var tokens = BudgetLimits.ClampTokens(Math.Max(0, charge.Tokens));
-            Interlocked.Add(ref counter.Committed, usd);
-            Interlocked.Add(ref counter.Spent, usd);
-            Interlocked.Add(ref counter.CommittedTokens, tokens);
-            Interlocked.Add(ref counter.SpentTokens, tokens);
-            if (charge.Unpriced)
-            {
-                counter.UnpricedCalls++;
-            }
+            counter.AddRebuilt(charge.Usd > 0 ? BudgetMoney.ToUnits(charge.Usd) : 0, BudgetLimits.ClampTokens(Math.Max(0, charge.Tokens)), charge.Unpriced);
         }
 
         // Thresholds the rebuilt spend is already past were crossed before: they do not fire again.

@@ -44,6 +44,19 @@ internal sealed class PeriodCounter
 
     public bool IsOpenAt(long nowTicks) => nowTicks < EndTicks;
 
+    /// <summary>Adds spend found by the start-up rebuild (a ledger call or a recorded charge); no warning fires.</summary>
+    public void AddRebuilt(long usd, long tokens, bool unpriced)
+    {
+        Interlocked.Add(ref Committed, usd);
+        Interlocked.Add(ref Spent, usd);
+        Interlocked.Add(ref CommittedTokens, tokens);
+        Interlocked.Add(ref SpentTokens, tokens);
+        if (unpriced)
+        {
+            Interlocked.Increment(ref UnpricedCalls);
+        }
+    }
+
     /// <summary>Whether a call that started at <paramref name="ticks"/> belongs to this counter's period (and reset).</summary>
     public bool Covers(long ticks) => ticks >= StartTicks && ticks >= ResetAtTicks && ticks < EndTicks;
 
@@ -127,33 +140,15 @@ internal sealed class BudgetNode
     public PeriodCounter Current => Volatile.Read(ref _current);
 
     /// <summary>The counter of the period containing <paramref name="nowTicks"/>, rolling over (or opening a 5h window) when needed.</summary>
-    public PeriodCounter At(long nowTicks)
-    {
-        var current = Volatile.Read(ref _current);
-        if (current.IsOpenAt(nowTicks))
-        {
-            return current;
-        }
-
-        lock (_gate)
-        {
-            current = _current;
-            if (current.IsOpenAt(nowTicks))
-            {
-                return current;
-            }
-
-            var next = _guard.NextCounter(this, nowTicks);
-            Volatile.Write(ref _current, next);
-            return next;
-        }
-    }
+    public PeriodCounter At(long nowTicks) => Roll(nowTicks, long.MaxValue);
 
     /// <summary>
-    /// The 5-hour window open at <paramref name="nowTicks"/>, opening one when none is: at <paramref name="opensAtTicks"/>
-    /// (when the call started) if that is after the previous window closed and less than 5 hours ago, else now.
+    /// Like <see cref="At"/>, but a 5-hour window it opens starts at <paramref name="opensAtTicks"/> (when the call
+    /// started) if that is after the previous window closed and less than 5 hours ago, else now.
     /// </summary>
-    public PeriodCounter Open(long nowTicks, long opensAtTicks)
+    public PeriodCounter Open(long nowTicks, long opensAtTicks) => Roll(nowTicks, opensAtTicks);
+
+    private PeriodCounter Roll(long nowTicks, long opensAtTicks)
     {
         var current = Volatile.Read(ref _current);
         if (current.IsOpenAt(nowTicks))
@@ -169,10 +164,11 @@ internal sealed class BudgetNode
                 return current;
             }
 
-            var start = opensAtTicks <= nowTicks && opensAtTicks >= current.EndTicks && nowTicks - opensAtTicks < BudgetPeriods.FiveHours.Ticks
+            var start = Template.Period == BudgetPeriod.FiveHours && opensAtTicks <= nowTicks && opensAtTicks >= current.EndTicks &&
+                nowTicks - opensAtTicks < BudgetPeriods.FiveHours.Ticks
                 ? opensAtTicks
                 : nowTicks;
-            var next = _guard.NextCounter(this, Template.Period == BudgetPeriod.FiveHours ? start : nowTicks);
+            var next = _guard.NextCounter(this, start);
             Volatile.Write(ref _current, next);
             return next;
         }
