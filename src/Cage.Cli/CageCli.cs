@@ -95,6 +95,7 @@ internal static partial class CageCli
         root.Subcommands.Add(BudgetCommand.Create(context, globals));
         root.Subcommands.Add(ImportCommand.Create(context, globals));
         root.Subcommands.Add(ExportCommand.Create(context, globals));
+        root.Subcommands.Add(ProxyCommand.Create(context, globals));
         foreach (var command in AttributionCommands.Create(context, globals))
         {
             root.Subcommands.Add(command);

@@ -18,6 +18,13 @@ internal static class Program
             }
         };
 
+        // SIGTERM (a service manager, `docker stop`, a parent process) stops as cleanly as Ctrl+C: `cage proxy` drains.
+        using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            cancel.Cancel();
+        });
+
         var environment = new Dictionary<string, string?>(StringComparer.Ordinal);
         foreach (DictionaryEntry entry in Environment.GetEnvironmentVariables())
         {

@@ -57,10 +57,12 @@ public sealed class DocSnippetTests
             ["docs/budgets.md"] = 4,
             ["docs/integrations.md"] = 9,
             ["docs/ledger.md"] = 1,
+            ["docs/proxy.md"] = 1,
             ["src/Cage.Core/README.md"] = 1,
             ["src/Cage.Extensions.AI/README.md"] = 1,
             ["src/Cage.Http/README.md"] = 1,
             ["src/Cage.Ledger/README.md"] = 1,
+            ["src/Cage.Proxy/README.md"] = 1,
         };
 
         var files = DocSnippets.Files();
