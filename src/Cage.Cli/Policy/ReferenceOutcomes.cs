@@ -70,35 +70,49 @@ internal static class ReferenceOutcomes
                 throw CliException.BadInput($"{path}: outcomes file is not a JSON object of task → ok, redo or failed (nothing was imported)");
             }
 
-            var labels = new List<TaskOutcomeRecord>();
-            var problems = new List<ImportProblem>();
-            foreach (var entry in document.RootElement.EnumerateObject())
+            try
             {
-                var task = entry.Name.Trim();
-                var (text, at) = entry.Value.ValueKind switch
-                {
-                    JsonValueKind.String => (entry.Value.GetString(), (DateTimeOffset?)null),
-                    JsonValueKind.Object => (
-                        Property(entry.Value, "outcome") ?? Property(entry.Value, "status"),
-                        Property(entry.Value, "ts") is { } ts && DateTimeOffset.TryParse(ts, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed) ? parsed : null),
-                    _ => (null, null),
-                };
-                if (task.Length == 0)
-                {
-                    problems.Add(new ImportProblem(path, 0, null, "a task name is empty; skipped"));
-                }
-                else if (!WireNames.TryParseOutcome(text, out var outcome))
-                {
-                    problems.Add(new ImportProblem(path, 0, $"task '{ErrorText.ScrubLabel(task)}'", $"'{ErrorText.ScrubLabel(text ?? entry.Value.GetRawText())}' is not ok, redo or failed; skipped"));
-                }
-                else
-                {
-                    labels.Add(new TaskOutcomeRecord(task, outcome, at ?? now));
-                }
+                return Labels(document.RootElement, path, now);
             }
-
-            return (labels, problems);
+            catch (InvalidOperationException ex)
+            {
+                // JsonDocument checks the structure, not the text: a name or value that is not valid UTF-8 (or an
+                // escaped lone surrogate) only fails when it is read.
+                throw CliException.BadInput($"{path}: outcomes file holds text that is not valid UTF-8 (nothing was imported)", ex);
+            }
         }
+    }
+
+    private static (List<TaskOutcomeRecord> Labels, List<ImportProblem> Problems) Labels(JsonElement root, string path, DateTimeOffset now)
+    {
+        var labels = new List<TaskOutcomeRecord>();
+        var problems = new List<ImportProblem>();
+        foreach (var entry in root.EnumerateObject())
+        {
+            var task = entry.Name.Trim();
+            var (text, at) = entry.Value.ValueKind switch
+            {
+                JsonValueKind.String => (entry.Value.GetString(), (DateTimeOffset?)null),
+                JsonValueKind.Object => (
+                    Property(entry.Value, "outcome") ?? Property(entry.Value, "status"),
+                    Property(entry.Value, "ts") is { } ts && DateTimeOffset.TryParse(ts, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed) ? parsed : null),
+                _ => (null, null),
+            };
+            if (task.Length == 0)
+            {
+                problems.Add(new ImportProblem(path, 0, null, "a task name is empty; skipped"));
+            }
+            else if (!WireNames.TryParseOutcome(text, out var outcome))
+            {
+                problems.Add(new ImportProblem(path, 0, $"task '{ErrorText.ScrubLabel(task)}'", $"'{ErrorText.ScrubLabel(text ?? entry.Value.GetRawText())}' is not ok, redo or failed; skipped"));
+            }
+            else
+            {
+                labels.Add(new TaskOutcomeRecord(task, outcome, at ?? now));
+            }
+        }
+
+        return (labels, problems);
     }
 
     /// <summary>Stores the labels of <paramref name="path"/> that the ledger does not have yet.</summary>
