@@ -374,6 +374,13 @@ public static class AgentLogImporter
             var json = new Utf8JsonReader(bytes);
             json.Read();
             WireDocumentReader.ReadUsage(ref json, ref raw, ref problem, "message.usage");
+            if (problem is null && !raw.Any)
+            {
+                // {} or only fields we do not bill ({"service_tier": "standard"}): not a call of zero tokens.
+                Problem(file, lineNumber, "message.usage", "no token counts; the line was skipped (its cost is unknown, not $0)");
+                return;
+            }
+
             if (problem is not null || raw.Normalize(WireProtocol.AnthropicMessages, out var usage) is { } inconsistent && (problem = inconsistent) is not null)
             {
                 Problem(file, lineNumber, "message.usage", problem!);

@@ -41,7 +41,16 @@ internal struct RawUsage
     // Anthropic puts service_tier inside usage
     public string? ServiceTier;
 
+    /// <summary>Whether a usage object that set at least one count (or a cost) was read.</summary>
     public bool Any;
+
+    /// <summary>Whether any count or the cost is set.</summary>
+    public readonly bool HasCounts =>
+        PromptTokens is not null || CompletionTokens is not null || CacheWriteTokens is not null || CachedTokens is not null
+        || ReasoningTokens is not null || InputTokens is not null || OutputTokens is not null || CacheReadInputTokens is not null
+        || CacheCreationInputTokens is not null || Ephemeral5m is not null || Ephemeral1h is not null || GeminiPrompt is not null
+        || GeminiCandidates is not null || GeminiThoughts is not null || GeminiCached is not null || GeminiToolUsePrompt is not null
+        || Cost is not null;
 
     public void MergeFrom(in RawUsage o)
     {

@@ -97,7 +97,10 @@ internal static class WireDocumentReader
         }
     }
 
-    /// <summary>Reads a usage object (any provider's field names) at the reader's current <c>StartObject</c>.</summary>
+    /// <summary>
+    /// Reads a usage object (any provider's field names) at the reader's current <c>StartObject</c>.
+    /// <see cref="RawUsage.Any"/> tells whether it held at least one count (or a cost).
+    /// </summary>
     public static void ReadUsage(ref Utf8JsonReader r, ref RawUsage u, ref string? problem, string path)
     {
         while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
@@ -130,7 +133,9 @@ internal static class WireDocumentReader
             }
         }
 
-        u.Any = true;
+        // An object without a single count ({}, {"total_tokens": 5}, {"prompt_tokens": null}) reports no usage: the
+        // response is flagged as usage missing, never a reported call of zero tokens (a $0 that was not billed).
+        u.Any = u.HasCounts;
     }
 
     private static void ReadEnvelope(ref Utf8JsonReader r, ref WireDocument d, bool wantIdentity, bool nested)
@@ -147,7 +152,7 @@ internal static class WireDocumentReader
                     var usage = default(RawUsage);
                     string? problem = null;
                     ReadUsage(ref r, ref usage, ref problem, gemini ? "usageMetadata" : "usage");
-                    if (problem is null)
+                    if (problem is null && usage.Any)
                     {
                         d.Usage.MergeFrom(usage);
                         d.HasUsage = true;

@@ -157,4 +157,34 @@ public sealed class MalformedLogTests
         Assert.That(call.CostUsd, Is.GreaterThan(0m), "the input reported before the cut is still priced: never a free call");
         Assert.That(result.Problems.Single().Message, Does.StartWith("flagged:"));
     }
+
+    // Found by the fuzzer (tests/Cage.Fuzz.Tests, claude-code-import / captured-import): "usage": {} became a reported
+    // call of zero tokens priced at $0.
+    [TestCase("{}")]
+    [TestCase("{\"service_tier\":\"standard\"}")]
+    [TestCase("{\"input_tokens\":null,\"output_tokens\":null}")]
+    public void Read_ClaudeCodeUsageWithoutCounts_IsRejectedNotAFreeCall(string usage)
+    {
+        using var folder = new TempFolder();
+        var file = folder.Write("s.jsonl", Claude("good", "{\"input_tokens\":1,\"output_tokens\":2}") + "\n" + Claude("empty", usage) + "\n");
+
+        var result = AgentLogImporter.Read(file, PriceCatalog.BuiltIn);
+
+        Assert.That(result.Calls.Select(c => c.RequestId), Is.EqualTo(new[] { "msg_good" }));
+        var problem = result.Problems.Single();
+        Assert.That((problem.Line, problem.Field, problem.IsWarning), Is.EqualTo((2, "message.usage", false)));
+        Assert.That(problem.Message, Does.Contain("no token counts"));
+    }
+
+    [Test]
+    public void Read_CapturedResponseWithEmptyUsage_IsFlaggedMissingWithAnUnknownCost()
+    {
+        using var folder = new TempFolder();
+        var file = folder.Write("r.json", """{"id":"msg_x","type":"message","model":"claude-opus-4-6","usage":{}}""");
+
+        var result = AgentLogImporter.Read(file, PriceCatalog.BuiltIn);
+
+        var call = result.Calls.Single();
+        Assert.That((call.UsageStatus, call.CostUsd, call.Ok), Is.EqualTo((UsageStatus.Missing, (decimal?)null, false)));
+    }
 }

@@ -225,4 +225,30 @@ public sealed class MalformedInputTests
             if (usage.Status == UsageStatus.Reported) Assert.That(usage.Protocol, Is.Not.EqualTo(WireProtocol.Unknown));
         }
     }
+
+    // Found by the fuzzer (tests/Cage.Fuzz.Tests, captured-import): a usage object without a single count was read as
+    // a reported call of zero tokens, which the importer priced at $0.
+    [TestCase(WireProtocol.AnthropicMessages, """{"id":"msg_x","type":"message","model":"claude-opus-4-6","usage":{}}""")]
+    [TestCase(WireProtocol.OpenAIResponses, """{"id":"resp_x","object":"response","model":"gpt-4.1","status":"incomplete","usage":{"total_tokens":5}}""")]
+    [TestCase(WireProtocol.Gemini, """{"candidates":[{"finishReason":"MAX_TOKENS"}],"usageMetadata":{},"modelVersion":"gemini-2.5-pro"}""")]
+    [TestCase(WireProtocol.OpenAIChat, """{"id":"chatcmpl-x","object":"chat.completion","model":"gpt-4.1","choices":[],"usage":{"prompt_tokens":null}}""")]
+    public void Parse_UsageWithoutAnyCount_IsMissingNotAReportedZero(WireProtocol protocol, string json)
+    {
+        var usage = WireParser.Parse(Encoding.UTF8.GetBytes(json), WireProtocol.Unknown);
+
+        Assert.That(usage.Protocol, Is.EqualTo(protocol));
+        Assert.That(usage.Status, Is.EqualTo(UsageStatus.Missing));
+        Assert.That(usage.Problem, Is.EqualTo("the response carries no usage"));
+    }
+
+    [Test]
+    public void Observe_StreamWhoseOnlyUsageIsEmpty_IsMissing()
+    {
+        using var observer = new WireStreamObserver(WireProtocol.OpenAIChat);
+        observer.Observe("data: {\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{}}\n\ndata: [DONE]\n\n"u8);
+        var usage = observer.Complete();
+
+        Assert.That(usage.Status, Is.EqualTo(UsageStatus.Missing));
+        Assert.That(usage.Problem, Does.Contain("without a usage chunk"));
+    }
 }
