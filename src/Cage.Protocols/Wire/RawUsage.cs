@@ -86,11 +86,33 @@ internal struct RawUsage
         return WireProtocol.Unknown;
     }
 
+    /// <summary>Whether any of the fields <paramref name="protocol"/> bills from is set (OpenRouter's cost counts for it).</summary>
+    private readonly bool HasCountsOf(WireProtocol protocol) => protocol switch
+    {
+        WireProtocol.OpenAIChat or WireProtocol.OpenRouter => PromptTokens is not null || CompletionTokens is not null || Cost is not null,
+        WireProtocol.OpenAIResponses => InputTokens is not null || OutputTokens is not null,
+        WireProtocol.AnthropicMessages => InputTokens is not null || OutputTokens is not null || CacheReadInputTokens is not null
+            || CacheCreationInputTokens is not null || Ephemeral5m is not null || Ephemeral1h is not null,
+        WireProtocol.Gemini => GeminiPrompt is not null || GeminiCandidates is not null || GeminiThoughts is not null || GeminiCached is not null
+            || GeminiToolUsePrompt is not null,
+        _ => false,
+    };
+
     /// <summary>Normalizes into exclusive buckets by the rules of SPEC 2.2.</summary>
     /// <returns>A description of an inconsistency (a cached count larger than the prompt…), or null.</returns>
     public readonly string? Normalize(WireProtocol protocol, out TokenUsage usage)
     {
         usage = default;
+        if (protocol != WireProtocol.Unknown && !HasCountsOf(protocol))
+        {
+            // The route said one format and the body carries another's counts (an Anthropic body on a chat/completions
+            // route): reading it as this protocol would find no counts and report a call of zero tokens, a $0 never billed.
+            var looksLike = Guess();
+            return looksLike == WireProtocol.Unknown
+                ? $"the usage carries none of the {protocol} token counts"
+                : $"the usage carries none of the {protocol} token counts (its fields are {looksLike}'s)";
+        }
+
         try
         {
             checked

@@ -251,4 +251,29 @@ public sealed class MalformedInputTests
         Assert.That(usage.Status, Is.EqualTo(UsageStatus.Missing));
         Assert.That(usage.Problem, Does.Contain("without a usage chunk"));
     }
+
+    // Found by the fuzzer (tests/Cage.Fuzz.Tests, wire-parse): a body read as another protocol than its own (the route
+    // said chat/completions, the body is Anthropic's) found none of that protocol's counts and was reported as a call
+    // of zero tokens: a $0 that was never billed.
+    [TestCase(WireProtocol.AnthropicMessages, """{"id":"chatcmpl-x","object":"chat.completion","model":"gpt-4.1","choices":[],"usage":{"prompt_tokens":19,"completion_tokens":10}}""", "OpenAIChat")]
+    [TestCase(WireProtocol.OpenAIChat, """{"id":"msg_x","type":"message","model":"claude-opus-4-6","usage":{"input_tokens":3,"output_tokens":5,"cache_read_input_tokens":7}}""", "AnthropicMessages")]
+    [TestCase(WireProtocol.OpenRouter, """{"candidates":[],"usageMetadata":{"promptTokenCount":40,"candidatesTokenCount":5},"modelVersion":"gemini-2.5-pro"}""", "Gemini")]
+    [TestCase(WireProtocol.Gemini, """{"id":"resp_x","object":"response","model":"gpt-4.1","status":"completed","usage":{"input_tokens":3,"output_tokens":5}}""", "AnthropicMessages")]
+    public void Parse_UsageOfAnotherProtocol_IsRejectedNotAReportedZero(WireProtocol given, string json, string actual)
+    {
+        var ex = Assert.Throws<WireFormatException>(() => WireParser.Parse(Encoding.UTF8.GetBytes(json), given));
+
+        Assert.That(ex!.Message, Is.EqualTo($"the usage carries none of the {given} token counts (its fields are {actual}'s)"));
+    }
+
+    [Test]
+    public void Observe_StreamOfAnotherProtocol_IsFlaggedMissing()
+    {
+        using var observer = new WireStreamObserver(WireProtocol.AnthropicMessages);
+        observer.Observe("data: {\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":19,\"completion_tokens\":10}}\n\ndata: [DONE]\n\n"u8);
+        var usage = observer.Complete();
+
+        Assert.That((usage.Status, usage.Usage.TotalTokens), Is.EqualTo((UsageStatus.Missing, 0L)));
+        Assert.That(usage.Problem, Does.Contain("none of the AnthropicMessages token counts"));
+    }
 }
