@@ -156,9 +156,12 @@ internal struct WireState
                         ? "the stream finished without a usage chunk (request stream_options.include_usage=true)"
                         : "the stream ended before its usage arrived";
             }
-            else if (truncated)
+            else
             {
-                problem ??= "the stream ended before its final usage; the counts are what was reported before the cut";
+                // Counts arrived, but not the event that carries the final ones: a lower bound, and flagged as one.
+                problem ??= truncated
+                    ? "the stream ended before its final usage; the counts are what was reported before the cut"
+                    : "the stream ended without the event that carries its final usage; the counts are what was reported before it";
             }
 
             if (estimate && TextBytes > 0)

@@ -276,4 +276,25 @@ public sealed class MalformedInputTests
         Assert.That((usage.Status, usage.Usage.TotalTokens), Is.EqualTo((UsageStatus.Missing, 0L)));
         Assert.That(usage.Problem, Does.Contain("none of the AnthropicMessages token counts"));
     }
+
+    // Found by the fuzzer (tests/Cage.Fuzz.Tests, wire-parse): message_start's usage, then message_stop without the
+    // message_delta that carries the final counts, gave usage "missing" with no problem: an unflagged record.
+    [Test]
+    public void Observe_AnthropicStreamWithoutItsMessageDelta_IsFlagged()
+    {
+        using var observer = new WireStreamObserver();
+        observer.Observe("""
+            event: message_start
+            data: {"type":"message_start","message":{"id":"msg_x","type":"message","model":"claude-opus-4-6","usage":{"input_tokens":12,"output_tokens":1}}}
+
+            event: message_stop
+            data: {"type":"message_stop"}
+
+
+            """u8);
+        var usage = observer.Complete();
+
+        Assert.That((usage.Status, usage.Truncated, usage.Usage.Input), Is.EqualTo((UsageStatus.Missing, false, 12L)));
+        Assert.That(usage.Problem, Is.EqualTo("the stream ended without the event that carries its final usage; the counts are what was reported before it"));
+    }
 }
