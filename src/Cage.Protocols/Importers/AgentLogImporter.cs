@@ -503,10 +503,22 @@ public static class AgentLogImporter
                         }
 
                         var delta = previous is { } before ? total - before : total;
-                        if (delta.IsNegative)
+                        var restart = delta.IsNegative;
+                        if (restart)
+                        {
+                            delta = total;
+                        }
+
+                        if (new TokenUsage(delta.Input, 0, 0, 0, delta.Output).Validation() is { } tooLarge)
+                        {
+                            // A corrupt snapshot: rejected, and the next one is counted from the last good one.
+                            Problem(file, reader.LineNumber, "payload.info.total_token_usage", "the snapshot adds more tokens than one call can hold (" + tooLarge.Message + "); skipped");
+                            continue;
+                        }
+
+                        if (restart)
                         {
                             Warning(file, reader.LineNumber, "payload.info.total_token_usage", "the cumulative totals went down; counted from this snapshot as a fresh start");
-                            delta = total;
                         }
 
                         previous = total;

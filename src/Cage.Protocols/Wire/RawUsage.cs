@@ -179,6 +179,9 @@ internal struct RawUsage
         }
 
         if (usage.Reasoning > usage.Output) return $"reasoning tokens ({usage.Reasoning}) exceed output tokens ({usage.Output})";
-        return null;
+
+        // A bucket above what one call can hold is a corrupt count: priced, it would be an absurd cost, and the ledger
+        // refuses the record anyway (TokenUsage.Validate).
+        return usage.Validation() is { } invalid ? "usage: " + invalid.Message : null;
     }
 }

@@ -187,4 +187,45 @@ public sealed class MalformedLogTests
         var call = result.Calls.Single();
         Assert.That((call.UsageStatus, call.CostUsd, call.Ok), Is.EqualTo((UsageStatus.Missing, (decimal?)null, false)));
     }
+
+    // Found by the fuzzer (tests/Cage.Fuzz.Tests, claude-code-import): an output of 2^62 tokens became a record priced
+    // at $115 trillion that the ledger then refuses; it is rejected at the line instead.
+    [Test]
+    public void Read_ClaudeCodeCountAboveWhatACallCanHold_IsRejected()
+    {
+        using var folder = new TempFolder();
+        var file = folder.Write("s.jsonl", Claude("huge", "{\"input_tokens\":1,\"output_tokens\":4611686018427387904}") + "\n" + Claude("good", "{\"input_tokens\":1,\"output_tokens\":2}") + "\n");
+
+        var result = AgentLogImporter.Read(file, PriceCatalog.BuiltIn);
+
+        Assert.That(result.Calls.Select(c => c.RequestId), Is.EqualTo(new[] { "msg_good" }));
+        var problem = result.Problems.Single();
+        Assert.That((problem.Line, problem.Field), Is.EqualTo((1, "message.usage")));
+        Assert.That(problem.Message, Does.Contain("above the 1,000,000,000 tokens one call can hold"));
+    }
+
+    [Test]
+    public void Read_CodexSnapshotAboveWhatACallCanHold_IsRejectedAndTheNextCountedFromTheLastGoodOne()
+    {
+        using var folder = new TempFolder();
+        var file = folder.Write("rollout-x.jsonl",
+            CodexLine("{\"input_tokens\":100,\"cached_input_tokens\":0,\"output_tokens\":5}") + "\n" +
+            CodexLine("{\"input_tokens\":4611686018427387904,\"cached_input_tokens\":0,\"output_tokens\":5}") + "\n" +
+            CodexLine("{\"input_tokens\":250,\"cached_input_tokens\":0,\"output_tokens\":9}") + "\n");
+
+        var result = AgentLogImporter.Read(file, PriceCatalog.BuiltIn);
+
+        Assert.That(result.Calls.Select(c => (c.Usage.Input, c.Usage.Output)), Is.EqualTo(new[] { (100L, 5L), (150L, 4L) }));
+        var problem = result.Problems.Single();
+        Assert.That((problem.Line, problem.IsWarning), Is.EqualTo((2, false)));
+        Assert.That(problem.Message, Does.Contain("more tokens than one call can hold"));
+    }
+
+    [Test]
+    public void Parse_CountAboveWhatACallCanHold_IsRejected()
+    {
+        var ex = Assert.Throws<CageNet.Protocols.WireFormatException>(() => WireParser.Parse("""{"id":"msg_x","type":"message","model":"claude-opus-4-6","usage":{"input_tokens":9223372036854775807,"output_tokens":9223372036854775807}}"""u8));
+
+        Assert.That(ex!.Message, Does.Contain("above the 1,000,000,000 tokens one call can hold"));
+    }
 }
