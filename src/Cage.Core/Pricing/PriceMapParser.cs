@@ -58,20 +58,29 @@ internal static class PriceMapParser
             }
 
             var entries = new Dictionary<string, CatalogEntry>(StringComparer.OrdinalIgnoreCase);
-            foreach (var property in root.EnumerateObject())
+            try
             {
-                // sample_spec documents the format; non-object values (e.g. a "_source" note) are metadata, not models.
-                if (property.Value.ValueKind != JsonValueKind.Object
-                    || string.Equals(property.Name, "sample_spec", StringComparison.OrdinalIgnoreCase)
-                    || string.IsNullOrWhiteSpace(property.Name))
+                foreach (var property in root.EnumerateObject())
                 {
-                    continue;
-                }
+                    // sample_spec documents the format; non-object values (e.g. a "_source" note) are metadata, not models.
+                    if (property.Value.ValueKind != JsonValueKind.Object
+                        || string.Equals(property.Name, "sample_spec", StringComparison.OrdinalIgnoreCase)
+                        || string.IsNullOrWhiteSpace(property.Name))
+                    {
+                        continue;
+                    }
 
-                if (ParseEntry(property.Name, property.Value, sourceName) is { } price)
-                {
-                    entries[property.Name] = new CatalogEntry(property.Name, price);
+                    if (ParseEntry(property.Name, property.Value, sourceName) is { } price)
+                    {
+                        entries[property.Name] = new CatalogEntry(property.Name, price);
+                    }
                 }
+            }
+            catch (InvalidOperationException ex)
+            {
+                // JsonDocument checks the structure, not the text: a key or string that is not valid UTF-8 (or an
+                // escaped lone surrogate) only fails when it is read.
+                throw new PriceMapException($"price map '{sourceName}' holds text that is not valid UTF-8", sourceName, innerException: ex);
             }
 
             AddProviderKeys(entries);

@@ -301,4 +301,17 @@ public class PriceMapParserTests
 
         Assert.That(quote, Is.EqualTo(new PriceQuote(0m, CostSource.Catalog, "free-model")));
     }
+
+    // Found by the fuzzer (tests/Cage.Fuzz.Tests, price-map): JsonDocument accepted the bytes, then reading a key or a
+    // provider name threw InvalidOperationException instead of the documented PriceMapException.
+    [TestCase(new byte[] { (byte)'{', (byte)'"', (byte)'m', 0xFF, (byte)'"', (byte)':', (byte)'{', (byte)'}', (byte)'}' }, TestName = "ParsePriceMap_InvalidUtf8InAModelKey_IsAPriceMapException")]
+    [TestCase(new byte[] { (byte)'{', (byte)'"', (byte)'m', (byte)'"', (byte)':', (byte)'{', (byte)'"', (byte)'l', (byte)'i', (byte)'t', (byte)'e', (byte)'l', (byte)'l', (byte)'m', (byte)'_', (byte)'p', (byte)'r', (byte)'o', (byte)'v', (byte)'i', (byte)'d', (byte)'e', (byte)'r', (byte)'"', (byte)':', (byte)'"', 0xC0, 0x80, (byte)'"', (byte)'}', (byte)'}' }, TestName = "ParsePriceMap_InvalidUtf8InAProvider_IsAPriceMapException")]
+    public void ParsePriceMap_TextThatIsNotUtf8_IsAPriceMapException(byte[] json)
+    {
+        using var stream = new MemoryStream(json);
+
+        var ex = Assert.Throws<PriceMapException>(() => PriceCatalog.ParsePriceMap(stream, "prices.json"));
+
+        Assert.That(ex!.Message, Is.EqualTo("price map 'prices.json' holds text that is not valid UTF-8"));
+    }
 }
