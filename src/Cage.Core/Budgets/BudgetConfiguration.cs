@@ -243,6 +243,12 @@ public static class BudgetConfiguration
             throw Error(section, $"'{text}' is not a number");
         }
 
+        if (value == 0)
+        {
+            // "-0" parses to a decimal zero with its sign bit set, which the budget limits' own checks call negative.
+            return 0m;
+        }
+
         return nonNegative && value < 0 ? throw Error(section, $"must be ≥ 0 (got {text})") : value;
     }
 

@@ -170,6 +170,28 @@ public sealed class BudgetMeteringTests
         Assert.That(ex!.Message, Does.StartWith(expected));
     }
 
+    // Found by the fuzzer (tests/Cage.Fuzz.Tests, policy-json): "Usd": -0 parsed to a decimal zero with its sign bit
+    // set, and BudgetLimit.Absolute threw ArgumentOutOfRangeException ("amount ('0') must be a non-negative value")
+    // out of the configuration reader instead of reading a zero cap.
+    [TestCase("Usd")]
+    [TestCase("Tokens")]
+    [TestCase("WarnAtUsd")]
+    public void Configuration_NegativeZero_IsZero(string setting)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Cage:Budgets:Nodes:day:Usd"] = "5",
+            [$"Cage:Budgets:Nodes:day:{setting}"] = "-0",
+        }).Build();
+
+        var options = BudgetConfiguration.Read(configuration.GetSection("Cage:Budgets"));
+
+        var node = options.Nodes["day"];
+        var value = setting switch { "Usd" => node.Usd!.Amount, "Tokens" => node.Tokens!.Amount, _ => node.WarnAtUsd };
+        Assert.That(value, Is.EqualTo(0m));
+        Assert.That(decimal.IsNegative(value!.Value), Is.False);
+    }
+
     [Test]
     public void AddBudgets_ClampViolation_FailsAtStartWithTheClampMessage()
     {
