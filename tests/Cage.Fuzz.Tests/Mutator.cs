@@ -35,7 +35,7 @@ internal static class Mutator
     [
         "truncate", "flip", "insert", "delete", "number", "nest", "invalid-utf8", "utf16", "bom", "crlf", "lf", "cr", "nul",
         "join-lines", "duplicate-line", "drop-line", "swap-lines", "sse-duplicate", "sse-split", "sse-unframe", "remove-usage",
-        "usage-value", "drop-field", "huge-string", "repeat",
+        "usage-value", "drop-field", "huge-string", "repeat", "nudge",
     ];
 
     /// <summary>Mutates <paramref name="input"/> one to three times; <paramref name="applied"/> names what was done.</summary>
@@ -84,6 +84,7 @@ internal static class Mutator
         "remove-usage" => RemoveUsage(data, random),
         "usage-value" => ReplaceUsageValue(data, random),
         "drop-field" => DropField(data, random),
+        "nudge" => Nudge(data, random),
         "huge-string" => InsertInString(data, random, Encoding.UTF8.GetBytes(new string('x', random.Next(1, 3) == 1 ? 70_000 : 1_100_000))),
         _ => Repeat(data, random),
     };
@@ -137,6 +138,25 @@ internal static class Mutator
         if (runs.Count == 0) return Insert(data, random.Next(data.Length + 1), Encoding.ASCII.GetBytes(Numbers[random.Next(Numbers.Length)]));
         var (s, l) = runs[random.Next(runs.Count)];
         return [.. data.AsSpan(0, s), .. Encoding.ASCII.GetBytes(Numbers[random.Next(Numbers.Length)]), .. data.AsSpan(s + l)];
+    }
+
+    /// <summary>Moves one whole number a little (±1..±100): a count or a total that disagrees with the others.</summary>
+    private static byte[] Nudge(byte[] data, Random random)
+    {
+        var runs = new List<(int Start, int Length)>();
+        for (var i = 0; i < data.Length; i++)
+        {
+            if (!IsDigit(data[i])) continue;
+            var start = i;
+            while (i < data.Length && IsDigit(data[i])) i++;
+            if (i - start <= 15) runs.Add((start, i - start));
+        }
+
+        if (runs.Count == 0) return data;
+        var (s, l) = runs[random.Next(runs.Count)];
+        var value = long.Parse(data.AsSpan(s, l), System.Globalization.CultureInfo.InvariantCulture);
+        var moved = Math.Max(0, value + (random.Next(2) == 0 ? 1 : -1) * random.Next(1, 101));
+        return [.. data.AsSpan(0, s), .. Encoding.ASCII.GetBytes(moved.ToString(System.Globalization.CultureInfo.InvariantCulture)), .. data.AsSpan(s + l)];
     }
 
     private static bool IsDigit(byte b) => b is >= (byte)'0' and <= (byte)'9';
