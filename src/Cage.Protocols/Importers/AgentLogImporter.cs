@@ -522,6 +522,13 @@ public static class AgentLogImporter
                         }
 
                         previous = total;
+                        if (delta is { Input: 0, Cached: 0, Output: 0, Reasoning: 0 })
+                        {
+                            // Only total_tokens moved: no billed token was added, so there is no call (not one of $0).
+                            _duplicates++;
+                            continue;
+                        }
+
                         if (delta.Cached > delta.Input || delta.Reasoning > delta.Output)
                         {
                             Problem(file, reader.LineNumber, "payload.info.total_token_usage", "cached_input_tokens exceeds input_tokens, or reasoning exceeds output");

@@ -228,4 +228,21 @@ public sealed class MalformedLogTests
 
         Assert.That(ex!.Message, Does.Contain("above the 1,000,000,000 tokens one call can hold"));
     }
+
+    // Found by the fuzzer (tests/Cage.Fuzz.Tests, codex-import, with the "nudge" mutation): a snapshot that differs from
+    // the last only in total_tokens added a call of zero tokens, reported and priced at $0.
+    [Test]
+    public void Read_CodexSnapshotThatOnlyChangesTheTotal_AddsNoCall()
+    {
+        using var folder = new TempFolder();
+        var file = folder.Write("rollout-x.jsonl",
+            CodexLine("{\"input_tokens\":100,\"cached_input_tokens\":0,\"output_tokens\":5,\"total_tokens\":105}") + "\n" +
+            CodexLine("{\"input_tokens\":100,\"cached_input_tokens\":0,\"output_tokens\":5,\"total_tokens\":1000000001}") + "\n" +
+            CodexLine("{\"input_tokens\":150,\"cached_input_tokens\":0,\"output_tokens\":9}") + "\n");
+
+        var result = AgentLogImporter.Read(file, PriceCatalog.BuiltIn);
+
+        Assert.That(result.Calls.Select(c => (c.Usage.Input, c.Usage.Output)), Is.EqualTo(new[] { (100L, 5L), (50L, 4L) }));
+        Assert.That(result.DuplicateLines, Is.EqualTo(1));
+    }
 }
