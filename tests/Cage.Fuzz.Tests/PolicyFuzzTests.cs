@@ -1,14 +1,13 @@
 using System.Text.Json.Nodes;
 using CageNet.Cli;
 using CageNet.Cli.Policy;
-using CageNet.Cli.Toml;
 using CageNet.Pricing;
 
 namespace CageNet.Fuzz.Tests;
 
 /// <summary>
 /// The CLI's policy and outcomes readers and the community price map: bad input is a <see cref="CliException"/> (exit 2,
-/// naming the file), a <see cref="TomlException"/> (file and line) or a <see cref="PriceMapException"/>, never another
+/// naming the file), a <see cref="PolicyTomlException"/> (file:line:column) or a <see cref="PriceMapException"/>, never another
 /// exception, a crash or a hang.
 /// </summary>
 [TestFixture]
@@ -89,7 +88,7 @@ public sealed class PolicyFuzzTests
         {
             policy = ReferencePolicy.Read(file);
         }
-        catch (TomlException ex)
+        catch (PolicyTomlException ex)
         {
             if (!ex.Message.Contains(file, StringComparison.Ordinal)) throw new FuzzViolation($"a TOML error that does not name the file: {ex.Message}");
             return;

@@ -22,7 +22,18 @@ internal static class PolicyToml
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(file);
-        var document = SyntaxParser.Parse(text, file, validate: true);
+        DocumentSyntax document;
+        try
+        {
+            document = SyntaxParser.Parse(text, file, validate: true);
+        }
+        catch (Tomlyn.TomlException ex)
+        {
+            // Tomlyn refuses nesting deeper than 64 levels (and other structural limits) by throwing rather than by a
+            // diagnostic: still a malformed file, named as such, never a crash.
+            throw new PolicyTomlException($"{file}:{TooDeep(text)}: {ex.Message.Split(". Change ", 2)[0].TrimEnd('.')}", ex);
+        }
+
         if (document.HasErrors)
         {
             throw FirstError(document, text, file);
@@ -44,6 +55,46 @@ internal static class PolicyToml
         }
 
         return root;
+    }
+
+    /// <summary>Where arrays and inline tables first nest deeper than Tomlyn's 64 levels (outside strings and comments).</summary>
+    private static TomlPosition TooDeep(string text)
+    {
+        int depth = 0, line = 1, column = 0;
+        char? quote = null;
+        var comment = false;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            column++;
+            if (c == '\n')
+            {
+                (line, column, comment) = (line + 1, 0, false);
+                continue;
+            }
+
+            if (comment)
+            {
+                continue;
+            }
+
+            if (quote is { } q)
+            {
+                if (c == '\\' && q == '"') i++;
+                else if (c == q) quote = null;
+                continue;
+            }
+
+            switch (c)
+            {
+                case '"' or '\'': quote = c; break;
+                case '#': comment = true; break;
+                case '[' or '{' when ++depth > 64: return new TomlPosition(line, column);
+                case ']' or '}': depth = Math.Max(0, depth - 1); break;
+            }
+        }
+
+        return new TomlPosition(1, 1);
     }
 
     /// <summary>

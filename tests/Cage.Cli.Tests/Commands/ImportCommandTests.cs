@@ -193,6 +193,8 @@ public sealed class ImportCommandTests
     [TestCase("[tools]\norder = \"graphify\"\n", "2:9", "'tools.order' must be a list of tool names, not a string", TestName = "Import_PolicyTomlToolsOrderNotAList_Exits2")]
     [TestCase("[prices.acme.m]\ninput = \"cheap\"\noutput = 2\n", "2:9", "'prices.acme.m.input' must be a price", TestName = "Import_PolicyTomlPriceNotANumber_Exits2")]
     [TestCase("[budget]\non_exceed = \"block\"\nsession_usd = 2.0\nnote = \"\"\"never closed\n", "4:8", "unterminated multi-line string", TestName = "Import_PolicyTomlUnterminatedMultilineString_Exits2")]
+    [TestCase("[tools]\norder = " + "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", "2:73", "maximum depth of 64",
+        TestName = "Import_PolicyTomlNestedTooDeep_Exits2")] // found by the fuzzer: 20,000 levels overflowed the old reader's stack
     public async Task Import_MalformedPolicyToml_Exits2WithFileLineAndColumn(string toml, string at, string what)
     {
         using var cli = new CliHarness();
