@@ -96,6 +96,7 @@ internal static partial class CageCli
         root.Subcommands.Add(ImportCommand.Create(context, globals));
         root.Subcommands.Add(ExportCommand.Create(context, globals));
         root.Subcommands.Add(ProxyCommand.Create(context, globals));
+        root.Subcommands.Add(MeterCommand.Create(context, globals));
         foreach (var command in AttributionCommands.Create(context, globals))
         {
             root.Subcommands.Add(command);

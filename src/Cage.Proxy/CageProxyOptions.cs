@@ -30,6 +30,12 @@ public sealed class CageProxyOptions
     /// <summary>The route label of a request without an <c>X-Cage-Route</c> header; default <c>proxy</c>.</summary>
     public string DefaultRoute { get; set; } = "proxy";
 
+    /// <summary>The task label of a request without an <c>X-Cage-Task</c> header; none by default.</summary>
+    public string? DefaultTask { get; set; }
+
+    /// <summary>The session label of a request without an <c>X-Cage-Session</c> header; none by default (<c>cage meter</c> sets one per run).</summary>
+    public string? DefaultSession { get; set; }
+
     /// <summary>How long a shutdown waits for in-flight requests (streams included) to finish; default 30 seconds.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

@@ -42,7 +42,7 @@ internal sealed partial class ProxyForwarder(HttpMessageInvoker upstream, CagePr
         }
 
         var labels = CopyRequestHeaders(context.Request, request);
-        using var scope = meter.Meter(labels.Route ?? options.DefaultRoute, labels.Task, labels.Session, labels.Agent, labels.User);
+        using var scope = meter.Meter(labels.Route ?? options.DefaultRoute, labels.Task ?? options.DefaultTask, labels.Session ?? options.DefaultSession, labels.Agent, labels.User);
         HttpResponseMessage response;
         try
         {

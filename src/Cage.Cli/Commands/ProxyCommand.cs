@@ -36,83 +36,108 @@ internal static class ProxyCommand
         {
             var options = ProxyOptions(parseResult.GetValue(port), parseResult.GetValue(listen), parseResult.GetValue(upstream) ?? []);
             var workspace = globals.Workspace(context, parseResult);
-            var policy = workspace.LoadPolicy(context);
-            var catalog = workspace.LoadCatalog(policy);
-            var budgets = PolicyFile.LoadBudgets(workspace.PolicyPath);
-            var ledger = workspace.OpenLedger();
-            await using (ledger.ConfigureAwait(false))
+            return await HostAsync(context, workspace, options, async proxy =>
             {
-                BudgetGuard guard;
+                Announce(context, workspace, options, proxy);
                 try
                 {
-                    guard = new BudgetGuard(budgets, context.Time, new SqliteBudgetStore(ledger));
+                    await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
                 }
-                catch (BudgetConfigurationException ex)
+                catch (OperationCanceledException)
                 {
-                    throw CliException.BadInput($"policy file {workspace.PolicyPath}: {ex.Message}", ex);
+                    // Ctrl-C or SIGTERM: stop below, draining what is in flight.
                 }
 
-                using (guard)
-                {
-                    await guard.InitializeAsync(ledger, cancellationToken).ConfigureAwait(false);
-                    var meter = new CageMeter(ledger, catalog, context.Time, policy.Metering) { Budget = guard };
-                    await using (meter.ConfigureAwait(false))
-                    {
-                        return await RunAsync(context, workspace, options, meter, guard, cancellationToken).ConfigureAwait(false);
-                    }
-                }
-            }
+                return ExitCodes.Ok;
+            },
+            (_, flushed, exit) =>
+            {
+                context.Write($"cage proxy stopped: {Formats.Plural(flushed.Written, "call")} written to {workspace.LedgerPath}" +
+                    (flushed.Dropped > 0 ? $", {Formats.Plural(flushed.Dropped, "record")} dropped (see the warnings above)" : "") + "\n");
+                return Task.FromResult(flushed.Dropped > 0 ? ExitCodes.Failure : exit);
+            },
+            cancellationToken).ConfigureAwait(false);
         }));
         return command;
     }
 
-    private static async Task<int> RunAsync(CliContext context, CageWorkspace workspace, CageProxyOptions options, CageMeter meter, BudgetGuard guard, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs <paramref name="whileRunning"/> with a proxy over the workspace's ledger, prices and budgets; then stops the
+    /// proxy (draining streams in flight), flushes the meter and hands the ledger, what was written or dropped and the
+    /// exit code to <paramref name="afterStop"/>, whose result is the command's exit code.
+    /// </summary>
+    internal static async Task<int> HostAsync(
+        CliContext context,
+        CageWorkspace workspace,
+        CageProxyOptions options,
+        Func<CageProxy, Task<int>> whileRunning,
+        Func<SqliteLedger, FlushResult, int, Task<int>> afterStop,
+        CancellationToken cancellationToken)
     {
-        CageProxy proxy;
-        try
+        var policy = workspace.LoadPolicy(context);
+        var catalog = workspace.LoadCatalog(policy);
+        var budgets = PolicyFile.LoadBudgets(workspace.PolicyPath);
+        var ledger = workspace.OpenLedger();
+        await using (ledger.ConfigureAwait(false))
         {
-            proxy = await CageProxy.StartAsync(meter, options, guard, cancellationToken: cancellationToken).ConfigureAwait(false);
-        }
-        catch (IOException ex)
-        {
-            throw CliException.BadInput($"proxy: cannot listen on {options.Address}:{options.Port.ToString(CultureInfo.InvariantCulture)} ({ex.Message})", ex);
-        }
-
-        await using (proxy.ConfigureAwait(false))
-        {
-            var root = proxy.BaseAddress.AbsoluteUri;
-            var text = new System.Text.StringBuilder()
-                .Append($"cage proxy listening on {root}\n")
-                .Append($"  OPENAI_BASE_URL={proxy.BaseAddressFor("openai")}v1\n")
-                .Append($"  ANTHROPIC_BASE_URL={proxy.BaseAddressFor("anthropic")}\n");
-            foreach (var provider in CageProxyOptions.Providers)
-            {
-                text.Append($"  {provider,-10} {proxy.BaseAddressFor(provider)}… → {options.Upstreams[provider].AbsoluteUri.TrimEnd('/')}/…\n");
-            }
-
-            text.Append($"  ledger {workspace.LedgerPath}; labels from X-Cage-Route, -Task, -Session, -Agent, -User; Ctrl-C stops (streams in flight finish first)\n");
-            if (!IPAddress.IsLoopback(options.Address))
-            {
-                context.Warn($"listening on {options.Address}: anyone who can reach it can spend through it with the keys its clients send; put it behind an authenticating gateway");
-            }
-
-            context.Write(text.ToString());
+            BudgetGuard guard;
             try
             {
-                await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+                guard = new BudgetGuard(budgets, context.Time, new SqliteBudgetStore(ledger));
             }
-            catch (OperationCanceledException)
+            catch (BudgetConfigurationException ex)
             {
-                // Ctrl-C or SIGTERM: stop below, draining what is in flight.
+                throw CliException.BadInput($"policy file {workspace.PolicyPath}: {ex.Message}", ex);
             }
 
-            await proxy.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            using (guard)
+            {
+                await guard.InitializeAsync(ledger, cancellationToken).ConfigureAwait(false);
+                var meter = new CageMeter(ledger, catalog, context.Time, policy.Metering) { Budget = guard };
+                await using (meter.ConfigureAwait(false))
+                {
+                    CageProxy proxy;
+                    try
+                    {
+                        proxy = await CageProxy.StartAsync(meter, options, guard, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (IOException ex)
+                    {
+                        throw CliException.BadInput($"proxy: cannot listen on {options.Address}:{options.Port.ToString(CultureInfo.InvariantCulture)} ({ex.Message})", ex);
+                    }
+
+                    int exit;
+                    await using (proxy.ConfigureAwait(false))
+                    {
+                        exit = await whileRunning(proxy).ConfigureAwait(false);
+                        await proxy.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                    }
+
+                    var flushed = await meter.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+                    return await afterStop(ledger, flushed, exit).ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    private static void Announce(CliContext context, CageWorkspace workspace, CageProxyOptions options, CageProxy proxy)
+    {
+        var text = new System.Text.StringBuilder()
+            .Append($"cage proxy listening on {proxy.BaseAddress.AbsoluteUri}\n")
+            .Append($"  OPENAI_BASE_URL={proxy.BaseAddressFor("openai")}v1\n")
+            .Append($"  ANTHROPIC_BASE_URL={proxy.BaseAddressFor("anthropic")}\n");
+        foreach (var provider in CageProxyOptions.Providers)
+        {
+            text.Append($"  {provider,-10} {proxy.BaseAddressFor(provider)}… → {options.Upstreams[provider].AbsoluteUri.TrimEnd('/')}/…\n");
         }
 
-        var flushed = await meter.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-        context.Write($"cage proxy stopped: {Formats.Plural(flushed.Written, "call")} written to {workspace.LedgerPath}" +
-            (flushed.Dropped > 0 ? $", {Formats.Plural(flushed.Dropped, "record")} dropped (see the warnings above)" : "") + "\n");
-        return flushed.Dropped > 0 ? ExitCodes.Failure : ExitCodes.Ok;
+        text.Append($"  ledger {workspace.LedgerPath}; labels from X-Cage-Route, -Task, -Session, -Agent, -User; Ctrl-C stops (streams in flight finish first)\n");
+        if (!IPAddress.IsLoopback(options.Address))
+        {
+            context.Warn($"listening on {options.Address}: anyone who can reach it can spend through it with the keys its clients send; put it behind an authenticating gateway");
+        }
+
+        context.Write(text.ToString());
     }
 
     internal static CageProxyOptions ProxyOptions(int port, string? listen, IReadOnlyList<string> upstreams)
