@@ -213,6 +213,54 @@ public sealed class CageProxyTests
         });
     }
 
+    [Test]
+    public async Task OfficialAnthropicSdk_ThroughTheProxy_IsMeteredExactly()
+    {
+        await using var proxy = await CageProxy.StartAsync(_meter, Options());
+        var client = new Anthropic.AnthropicClient { ApiKey = Key, BaseUrl = proxy.BaseAddressFor("anthropic").AbsoluteUri.TrimEnd('/') };
+
+        var message = await client.Messages.Create(new Anthropic.Models.Messages.MessageCreateParams
+        {
+            MaxTokens = 10,
+            Model = "claude-sonnet-4-6",
+            Messages = [new Anthropic.Models.Messages.UserMessageParam("hello")],
+        });
+
+        var expected = WireFixtures.Expected("anthropic_messages_nonstream.json");
+        var call = (await CallsAsync()).Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That(message.Usage.OutputTokens, Is.EqualTo(expected.Usage.Output), "the SDK read the response");
+            Assert.That(call.Usage, Is.EqualTo(expected.Usage));
+            Assert.That(call.CostUsd, Is.EqualTo(expected.Cost));
+            Assert.That(_upstream.RequestHeaders.Single().Values, Has.Some.Contains(Key), "the SDK's credential header reaches the provider");
+        });
+    }
+
+    [Test]
+    public async Task UnderABudget_TheCallSettlesAtItsBilledCost_AndUtilizationHeadersFeedTheEstimator()
+    {
+        var options = new BudgetOptions();
+        options.Node("org").CapUsd(100m).Block();
+        using var guard = new BudgetGuard(options);
+        await using var proxy = await CageProxy.StartAsync(_meter, Options(), guard);
+        using var client = new HttpClient { BaseAddress = proxy.BaseAddressFor("anthropic") };
+
+        using var response = await client.PostAsync("v1/messages", Json("""{"model":"claude-opus-4-6","stream":true,"max_tokens":10,"messages":[]}"""));
+        await response.Content.ReadAsStringAsync();
+        var call = (await CallsAsync()).Single();
+
+        var org = guard.GetStatus("org").Nodes.Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That(org.Usd.Spent, Is.EqualTo(call.CostUsd), "settled with the billed usage, not the estimate");
+            Assert.That(org.Usd.Reserved, Is.Zero);
+            Assert.That(guard.OpenReservations, Is.Zero);
+            Assert.That(guard.Estimator.Latest("5h")?.Utilization, Is.EqualTo(0.21));
+            Assert.That(guard.Estimator.Latest("7d")?.Utilization, Is.EqualTo(0.68));
+        });
+    }
+
     [TestCase("openai", "v1/chat/completions", "gpt-4o-mini")]
     [TestCase("anthropic", "v1/messages", "claude-sonnet-4-6")]
     [TestCase("gemini", "v1beta/models/gemini-2.5-pro:generateContent", "gemini-2.5-pro")]
