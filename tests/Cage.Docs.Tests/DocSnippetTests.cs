@@ -54,7 +54,7 @@ public sealed class DocSnippetTests
         {
             ["README.md"] = 6,
             ["docs/attribution.md"] = 1,
-            ["docs/budgets.md"] = 4,
+            ["docs/budgets.md"] = 5,
             ["docs/integrations.md"] = 9,
             ["docs/ledger.md"] = 1,
             ["docs/proxy.md"] = 1,

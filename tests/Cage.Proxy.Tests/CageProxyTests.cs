@@ -130,6 +130,7 @@ public sealed class CageProxyTests
         using var response = await client.SendAsync(request);
         await response.Content.ReadAsStringAsync();
         var call = (await CallsAsync()).Single();
+        var session = _services.GetRequiredService<CageNet.Budgets.SessionCostTracker>().Get("s-1");
         await _services.DisposeAsync(); // the ledger file closed: its WAL folded in
 
         var headers = _upstream.RequestHeaders.Single();
@@ -140,6 +141,8 @@ public sealed class CageProxyTests
             Assert.That(headers.Keys.Where(k => k.StartsWith("X-Cage-", StringComparison.OrdinalIgnoreCase)), Is.Empty);
             Assert.That((call.Route, call.Task, call.Session, call.Agent, call.User), Is.EqualTo(("code-edit", "fix-bug", "s-1", "codex", "alice")));
             Assert.That(call.UsageStatus, Is.EqualTo(UsageStatus.Reported));
+            Assert.That(session!.Calls, Is.EqualTo(1), "the proxy's calls feed the host's session totals");
+            Assert.That(session.CloudCostUsd, Is.EqualTo(call.CostUsd));
             foreach (var file in Directory.EnumerateFiles(_folder))
             {
                 var text = Encoding.UTF8.GetString(File.ReadAllBytes(file));

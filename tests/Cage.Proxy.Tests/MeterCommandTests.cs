@@ -79,6 +79,10 @@ public sealed partial class MeterCommandTests
             Assert.That(stderr, Does.Contain($"  gpt-4o-mini-2024-07-18 main: 1 call, {expected.Usage.PromptTokens:#,##0}/{expected.Usage.Output:#,##0} tokens, ${expected.Cost:0.000000}"));
         });
 
+        var session = await RunCageAsync("", "report", "--session", "s-42");
+        Assert.That(session.Out, Does.StartWith($"Session s-42: 1 call, prompt={expected.Usage.PromptTokens:#,##0} / completion={expected.Usage.Output:#,##0} tokens, cost=${expected.Cost:0.000000}"),
+            "cage report --session reads back what cage meter printed");
+
         var report = await RunCageAsync("", "report", "--by", "session", "--json");
         var group = JsonDocument.Parse(report.Out).RootElement.GetProperty("groups").GetProperty("s-42");
         Assert.That(group.GetProperty("calls").GetInt32(), Is.EqualTo(1), "the call is in the ledger under the run's session");

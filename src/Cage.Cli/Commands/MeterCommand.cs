@@ -3,7 +3,6 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using CageNet.Budgets;
-using CageNet.Ledger;
 using CageNet.Proxy;
 
 namespace CageNet.Cli.Commands;
@@ -56,14 +55,13 @@ internal static partial class MeterCommand
             options.DefaultRoute = parseResult.GetValue(route) is { Length: > 0 } r ? r : "meter";
             options.DefaultTask = parseResult.GetValue(task) is { Length: > 0 } t ? t : null;
             options.DefaultSession = parseResult.GetValue(session) is { Length: > 0 } s ? s : CageIds.NewCallId(context.Time).Replace("c_", "meter-", StringComparison.Ordinal);
-            var started = context.Time.GetUtcNow();
             var workspace = globals.Workspace(context, parseResult);
             return await ProxyCommand.HostAsync(context, workspace, options,
                 proxy => RunChildAsync(context, argv, proxy, cancellationToken),
-                async (ledger, flushed, exit) =>
+                (meter, flushed, exit) =>
                 {
-                    await WriteSummaryAsync(context, ledger, options.DefaultSession!, started, flushed).ConfigureAwait(false);
-                    return exit;
+                    WriteSummary(context, meter.Sessions, options.DefaultSession!, flushed);
+                    return Task.FromResult(exit);
                 },
                 cancellationToken).ConfigureAwait(false);
         }));
@@ -160,17 +158,9 @@ internal static partial class MeterCommand
     }
 
     /// <summary>The seed-001 session summary of this run's calls, then the detail per model × category, on stderr.</summary>
-    private static async Task WriteSummaryAsync(CliContext context, SqliteLedger ledger, string session, DateTimeOffset started, FlushResult flushed)
+    private static void WriteSummary(CliContext context, SessionCostTracker sessions, string session, FlushResult flushed)
     {
-        var accumulator = new SessionCostAccumulator();
-        await foreach (var call in ledger.ReadCallsAsync(new TimeWindow(started.AddSeconds(-1), null), CancellationToken.None).ConfigureAwait(false))
-        {
-            if (string.Equals(call.Session, session, StringComparison.Ordinal))
-            {
-                accumulator.Add(call);
-            }
-        }
-
+        var accumulator = sessions.Get(session) ?? new SessionCostAccumulator();
         var text = new System.Text.StringBuilder($"[cage] session {session} usage: {accumulator.Summary()}\n");
         var detail = accumulator.Detail();
         if (detail.Count > 0)

@@ -63,15 +63,15 @@ internal static class ProxyCommand
 
     /// <summary>
     /// Runs <paramref name="whileRunning"/> with a proxy over the workspace's ledger, prices and budgets; then stops the
-    /// proxy (draining streams in flight), flushes the meter and hands the ledger, what was written or dropped and the
-    /// exit code to <paramref name="afterStop"/>, whose result is the command's exit code.
+    /// proxy (draining streams in flight), flushes the meter and hands it, what was written or dropped and the
+    /// exit code to <paramref name="afterStop"/> (with the meter, whose session totals hold what it metered), whose result is the command's exit code.
     /// </summary>
     internal static async Task<int> HostAsync(
         CliContext context,
         CageWorkspace workspace,
         CageProxyOptions options,
         Func<CageProxy, Task<int>> whileRunning,
-        Func<SqliteLedger, FlushResult, int, Task<int>> afterStop,
+        Func<CageMeter, FlushResult, int, Task<int>> afterStop,
         CancellationToken cancellationToken)
     {
         var policy = workspace.LoadPolicy(context);
@@ -114,7 +114,7 @@ internal static class ProxyCommand
                     }
 
                     var flushed = await meter.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-                    return await afterStop(ledger, flushed, exit).ConfigureAwait(false);
+                    return await afterStop(meter, flushed, exit).ConfigureAwait(false);
                 }
             }
         }

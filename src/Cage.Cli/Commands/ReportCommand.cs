@@ -1,11 +1,13 @@
 using System.CommandLine;
+using CageNet.Budgets;
 using CageNet.Cli.Output;
 using CageNet.Ledger;
 
 namespace CageNet.Cli.Commands;
 
 /// <summary>
-/// <c>cage report [--by DIM] [--since X] [--until X] [--json]</c>: spend per group, most expensive first (SPEC 6).
+/// <c>cage report [--by DIM] [--since X] [--until X] [--session ID] [--json]</c>: spend per group, most expensive first
+/// (SPEC 6), or one session's summary and detail per model × category (<c>--session</c>, seed 001).
 /// A malformed window is an error (exit 2), never "no filter"; an empty result is success.
 /// </summary>
 internal static class ReportCommand
@@ -20,8 +22,13 @@ internal static class ReportCommand
         by.AcceptOnlyFromAmong([.. ReportView.Dimensions.Keys]);
         var since = new Option<string?>("--since") { Description = "Only calls at or after: 30m, 12h, 7d, 2w, YYYY-MM-DD or an ISO-8601 instant.", HelpName = "WHEN" };
         var until = new Option<string?>("--until") { Description = "Only calls before (a date includes that whole day).", HelpName = "WHEN" };
+        var session = new Option<string?>("--session")
+        {
+            Description = "One session's summary instead: calls, prompt / completion tokens, cloud cost (6 decimals), then per model × category.",
+            HelpName = "ID",
+        };
         var json = GlobalOptions.Json();
-        var command = new Command("report", "Spend per route, model, provider, day, agent, task, session, category or user.") { by, since, until, json };
+        var command = new Command("report", "Spend per route, model, provider, day, agent, task, session, category or user.") { by, since, until, session, json };
         command.SetAction(CageCli.Guard(context, async (parseResult, cancellationToken) =>
         {
             var dimension = ReportView.Dimensions[parseResult.GetValue(by) ?? "route"];
@@ -39,6 +46,22 @@ internal static class ReportCommand
             var ledger = workspace.OpenReader();
             await using (ledger.ConfigureAwait(false))
             {
+                if (parseResult.GetValue(session) is { Length: > 0 } id)
+                {
+                    // The same totals `cage meter` prints and a host's SessionCostTracker holds, from the ledger's calls.
+                    var costs = new SessionCostAccumulator();
+                    await foreach (var call in ledger.Store.ReadCallsAsync(window, cancellationToken).ConfigureAwait(false))
+                    {
+                        if (string.Equals(call.Session, id, StringComparison.Ordinal))
+                        {
+                            costs.Add(call);
+                        }
+                    }
+
+                    context.Write(parseResult.GetValue(json) ? SessionJson(id, costs) : SessionText(id, costs));
+                    return ExitCodes.Ok;
+                }
+
                 var report = await ledger.Store.ReportAsync(new ReportQuery(dimension, window), cancellationToken).ConfigureAwait(false);
                 context.Write(parseResult.GetValue(json) ? ReportView.Json(report) : ReportView.Text(report));
             }
@@ -47,4 +70,46 @@ internal static class ReportCommand
         }));
         return command;
     }
+
+    private static string SessionText(string session, SessionCostAccumulator costs)
+    {
+        var text = new System.Text.StringBuilder($"Session {session}: {costs.Summary()}\n");
+        foreach (var slot in costs.Detail())
+        {
+            text.Append("  ").Append(slot).Append('\n');
+        }
+
+        return text.ToString();
+    }
+
+    private static string SessionJson(string session, SessionCostAccumulator costs) => JsonOutput.Write(w =>
+    {
+        var detail = costs.Detail();
+        w.WriteStartObject();
+        w.WriteString("session", session);
+        w.WriteNumber("calls", costs.Calls);
+        w.WriteNumber("prompt_tokens", detail.Sum(d => d.PromptTokens));
+        w.WriteNumber("completion_tokens", detail.Sum(d => d.CompletionTokens));
+        w.WriteDecimal("cost_usd", costs.CloudCostUsd);
+        w.WriteNumber("local_calls", detail.Where(d => d.IsLocal).Sum(d => d.Calls - d.UnknownCostCalls));
+        w.WriteNumber("unknown_cost_calls", costs.UnknownCostCalls);
+        w.WriteBoolean("is_lower_bound", costs.IsLowerBound);
+        w.WriteStartArray("detail");
+        foreach (var slot in detail)
+        {
+            w.WriteStartObject();
+            w.WriteString("model", slot.Model);
+            w.WriteString("category", slot.Category);
+            w.WriteNumber("calls", slot.Calls);
+            w.WriteNumber("prompt_tokens", slot.PromptTokens);
+            w.WriteNumber("completion_tokens", slot.CompletionTokens);
+            w.WriteDecimal("cost_usd", slot.CostUsd);
+            w.WriteBoolean("is_local", slot.IsLocal);
+            w.WriteNumber("unknown_cost_calls", slot.UnknownCostCalls);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteEndObject();
+    });
 }

@@ -102,4 +102,13 @@ public sealed class MeteringOptions
     /// a <see cref="FlushResult"/> that says so instead.
     /// </summary>
     public bool ThrowOnFlushLoss { get; set; }
+
+    /// <summary>
+    /// Warn once per session when its cloud cost reaches this many dollars (seed 001's "you've spent $1 this session"):
+    /// logged as event 1012 and raised by <see cref="Budgets.SessionCostTracker.Warned"/>. Default none.
+    /// </summary>
+    public decimal? SessionWarnAtUsd { get; set; }
+
+    /// <summary>Warn once per session when its prompt + completion tokens reach this. Default none.</summary>
+    public long? SessionWarnAtTokens { get; set; }
 }

@@ -17,6 +17,8 @@ internal sealed class CageOptionsValidator : IValidateOptions<CageOptions>
         if (m.QueueCapacity < 16) yield return $"Cage:Metering:QueueCapacity must be at least 16 (got {m.QueueCapacity})";
         if (m.MaxBatchSize < 1) yield return $"Cage:Metering:MaxBatchSize must be at least 1 (got {m.MaxBatchSize})";
         if (m.MaxRetries < 0) yield return $"Cage:Metering:MaxRetries must be >= 0 (got {m.MaxRetries})";
+        if (m.SessionWarnAtUsd < 0) yield return $"Cage:Metering:SessionWarnAtUsd must be >= 0 (got {m.SessionWarnAtUsd})";
+        if (m.SessionWarnAtTokens < 0) yield return $"Cage:Metering:SessionWarnAtTokens must be >= 0 (got {m.SessionWarnAtTokens})";
 
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         for (var i = 0; i < options.Tools.Order.Count; i++)

@@ -41,6 +41,7 @@ public static class CageServiceCollectionExtensions
         services.TryAddSingleton<ILedgerReader>(sp => sp.GetRequiredService<ILedgerStore>());
         services.TryAddSingleton<CageMeter>(CreateMeter);
         services.TryAddSingleton<ICageMeter>(sp => sp.GetRequiredService<CageMeter>());
+        services.TryAddSingleton(sp => sp.GetRequiredService<CageMeter>().Sessions);
         return new CageBuilder(services);
     }
 

@@ -27,7 +27,12 @@ internal sealed class CageMeter : ICageMeter, IAsyncDisposable, IDisposable
         _ownsInstruments = instruments is null;
         _instruments = instruments ?? new CageInstruments();
         _pipeline = new LedgerPipeline(sink, options ?? new MeteringOptions(), time, _logger, _instruments);
+        Sessions = new Budgets.SessionCostTracker(options?.SessionWarnAtUsd, options?.SessionWarnAtTokens);
+        Sessions.Warned += (_, warning) => Log.SessionCostWarning(_logger, warning.Session, warning.Message);
     }
+
+    /// <summary>Every session's running cost, fed by every call this meter records.</summary>
+    internal Budgets.SessionCostTracker Sessions { get; }
 
     public PriceCatalog Prices { get; }
 
@@ -85,6 +90,7 @@ internal sealed class CageMeter : ICageMeter, IAsyncDisposable, IDisposable
         try
         {
             _instruments.RecordCall(call);
+            Sessions.Add(call);
             if (call.CostSource == CostSource.Unpriced && _logger.IsEnabled(LogLevel.Warning))
             {
                 Log.UnpricedModel(_logger, call.Provider, call.Model);

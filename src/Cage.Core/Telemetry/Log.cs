@@ -36,4 +36,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1008, Level = LogLevel.Warning, Message = "Cage call to {Provider}/{Model} has no price; its cost is recorded as unknown (not $0)")]
     public static partial void UnpricedModel(ILogger logger, string provider, string model);
+
+    [LoggerMessage(EventId = 1012, Level = LogLevel.Warning, Message = "Cage session {Session}: {Warning}")]
+    public static partial void SessionCostWarning(ILogger logger, string session, string warning);
 }

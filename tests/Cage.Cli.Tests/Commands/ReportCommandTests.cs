@@ -202,4 +202,27 @@ public sealed class ReportCommandTests
         Assert.That(group.GetProperty("cache_read").GetInt64(), Is.EqualTo(3200));
         Assert.That(group.GetProperty("input").GetInt64(), Is.EqualTo(5400));
     }
+
+    [Test]
+    public async Task Report_Session_PrintsTheSeedSummaryAndDetail_TextAndJson()
+    {
+        using var cli = new CliHarness();
+        await cli.RunAsync("demo");
+
+        var text = await cli.RunAsync("report", "--session", "demo");
+        var json = await cli.RunAsync("report", "--session", "demo", "--json");
+        var none = await cli.RunAsync("report", "--session", "no-such-session");
+
+        // The worked example's one call: 8,600 in / 1,500 out on claude-opus-4-8, $0.0483 (SPEC 12).
+        Assert.That(text.ExitCode, Is.Zero, text.Err);
+        Assert.That(text.Out, Is.EqualTo(
+            "Session demo: 1 call, prompt=8,600 / completion=1,500 tokens, cost=$0.048300 (cloud only; local: 0 calls)\n" +
+            "  claude-opus-4-8 main: 1 call, 8,600/1,500 tokens, $0.048300\n"));
+        var root = json.Json();
+        Assert.That(root.GetProperty("cost_usd").GetDecimal(), Is.EqualTo(0.0483m));
+        Assert.That(root.GetProperty("prompt_tokens").GetInt64(), Is.EqualTo(8600));
+        Assert.That(root.GetProperty("detail")[0].GetProperty("model").GetString(), Is.EqualTo("claude-opus-4-8"));
+        Assert.That(none.ExitCode, Is.Zero);
+        Assert.That(none.Out, Does.StartWith("Session no-such-session: 0 calls"));
+    }
 }
