@@ -21,6 +21,7 @@ internal static partial class CageCli
     /// <param name="environment">The environment variables the tool reads (<c>CAGE_LEDGER</c>, <c>CAGE_PRICES</c>); none when <see langword="null"/>.</param>
     /// <param name="errorIsTerminal">Whether <paramref name="stderr"/> is a terminal (progress is shown only then).</param>
     /// <param name="cancellationToken">Cancels the command.</param>
+    /// <param name="stdin">Standard input (only <c>cage hooks run</c> reads it); empty when <see langword="null"/>.</param>
     /// <returns>The exit code.</returns>
     internal static async Task<int> RunAsync(
         string[] args,
@@ -30,10 +31,11 @@ internal static partial class CageCli
         string workingDirectory,
         IDictionary<string, string?>? environment = null,
         bool errorIsTerminal = false,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        TextReader? stdin = null)
     {
         ArgumentNullException.ThrowIfNull(args);
-        var context = new CliContext(stdout, stderr, time, workingDirectory, environment, errorIsTerminal);
+        var context = new CliContext(stdout, stderr, time, workingDirectory, environment, errorIsTerminal, stdin);
         var root = Build(context);
         var parseResult = root.Parse(args);
         var invocation = new InvocationConfiguration
@@ -97,6 +99,7 @@ internal static partial class CageCli
         root.Subcommands.Add(ExportCommand.Create(context, globals));
         root.Subcommands.Add(ProxyCommand.Create(context, globals));
         root.Subcommands.Add(MeterCommand.Create(context, globals));
+        root.Subcommands.Add(HooksCommand.Create(context, globals));
         foreach (var command in AttributionCommands.Create(context, globals))
         {
             root.Subcommands.Add(command);

@@ -83,7 +83,7 @@ internal sealed class CageWorkspace
         Path.Combine(ProjectRoot(workingDirectory) ?? workingDirectory, LedgerLocation.FolderName, LedgerLocation.FileName);
 
     /// <summary>The nearest ancestor of <paramref name="workingDirectory"/> (itself included) that has a <c>.cage/</c> folder.</summary>
-    private static string? ProjectRoot(string workingDirectory)
+    internal static string? ProjectRoot(string workingDirectory)
     {
         for (var folder = new DirectoryInfo(workingDirectory); folder is not null; folder = folder.Parent)
         {

@@ -9,7 +9,7 @@ internal sealed class CliContext
 {
     private readonly Dictionary<string, string?> _environment;
 
-    public CliContext(TextWriter output, TextWriter error, TimeProvider time, string workingDirectory, IDictionary<string, string?>? environment, bool errorIsTerminal = false)
+    public CliContext(TextWriter output, TextWriter error, TimeProvider time, string workingDirectory, IDictionary<string, string?>? environment, bool errorIsTerminal = false, TextReader? input = null)
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(error);
@@ -18,12 +18,16 @@ internal sealed class CliContext
         Output = output;
         Error = error;
         Time = time;
+        Input = input ?? TextReader.Null;
         ErrorIsTerminal = errorIsTerminal;
         WorkingDirectory = Path.GetFullPath(workingDirectory);
         _environment = environment is null
             ? new Dictionary<string, string?>(StringComparer.Ordinal)
             : new Dictionary<string, string?>(environment, StringComparer.Ordinal);
     }
+
+    /// <summary>Standard input (read only by <c>cage hooks run</c>, which gets the agent tool's hook JSON there).</summary>
+    public TextReader Input { get; }
 
     /// <summary>Standard output: what the command shows.</summary>
     public TextWriter Output { get; }
@@ -45,6 +49,10 @@ internal sealed class CliContext
 
     /// <summary>The ledger path the command resolved (named when SQLite reports the file damaged mid-command), if any.</summary>
     public string? LedgerInUse { get; set; }
+
+    /// <summary>The same environment and clock over another folder and other output streams (no input, not a terminal).</summary>
+    public CliContext With(string workingDirectory, TextWriter output, TextWriter error) =>
+        new(output, error, Time, workingDirectory, _environment);
 
     /// <summary>An environment variable, or <see langword="null"/> when unset or blank.</summary>
     public string? Variable(string name) =>

@@ -28,13 +28,14 @@ internal static class Program
         var environment = new Dictionary<string, string?>(StringComparer.Ordinal);
         foreach (DictionaryEntry entry in Environment.GetEnvironmentVariables())
         {
-            if (entry.Key is string key && key.StartsWith("CAGE_", StringComparison.Ordinal))
+            // CAGE_* for every command; the home folder and CODEX_HOME for `cage hooks` (where the tools' user settings are).
+            if (entry.Key is string key && (key.StartsWith("CAGE_", StringComparison.Ordinal) || key is "HOME" or "USERPROFILE" or "CODEX_HOME"))
             {
                 environment[key] = entry.Value as string;
             }
         }
 
-        return await CageCli.RunAsync(args, Console.Out, Console.Error, TimeProvider.System, Environment.CurrentDirectory, environment, errorIsTerminal: !Console.IsErrorRedirected, cancel.Token)
+        return await CageCli.RunAsync(args, Console.Out, Console.Error, TimeProvider.System, Environment.CurrentDirectory, environment, errorIsTerminal: !Console.IsErrorRedirected, cancel.Token, Console.In)
             .ConfigureAwait(false);
     }
 }

@@ -80,7 +80,8 @@ internal static class ImportCommand
         return false;
     }
 
-    private static async Task<int> ImportAgentLogsAsync(CliContext context, CageWorkspace workspace, string source, bool asJson, bool dry, CancellationToken cancellationToken)
+    /// <summary>Imports agent logs (a file or a folder) into the workspace's ledger; the path <c>cage hooks run</c> takes too.</summary>
+    internal static async Task<int> ImportAgentLogsAsync(CliContext context, CageWorkspace workspace, string source, bool asJson, bool dry, CancellationToken cancellationToken)
     {
         var catalog = workspace.LoadCatalog(workspace.LoadPolicy(context));
         var progress = new StderrProgress(context, source);
