@@ -33,6 +33,9 @@ internal sealed class CliHarness : IDisposable
     /// <summary>Whether the CLI is told its stderr is a terminal (progress is shown only then); off, as when redirected.</summary>
     public bool ErrorIsTerminal { get; set; }
 
+    /// <summary>What the CLI reads on stdin (only <c>cage hooks run</c> reads it); empty when <see langword="null"/>.</summary>
+    public string? Stdin { get; set; }
+
     public string LedgerPath => Path.Combine(Folder, ".cage", "ledger.db");
 
     public string PolicyPath => Path.Combine(Folder, ".cage", "cage.json");
@@ -43,7 +46,8 @@ internal sealed class CliHarness : IDisposable
     {
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
-        var code = await CageCli.RunAsync(args, stdout, stderr, Time, Folder, Environment, ErrorIsTerminal);
+        using var stdin = new StringReader(Stdin ?? "");
+        var code = await CageCli.RunAsync(args, stdout, stderr, Time, Folder, Environment, ErrorIsTerminal, default, stdin);
         return new CliRun(code, stdout.ToString(), stderr.ToString());
     }
 
