@@ -16,12 +16,16 @@ namespace CageNet;
 public static class Cage
 {
     private static readonly object Gate = new();
+    private static readonly AsyncLocal<ICageMeter?> s_flowLocal = new();
     private static ICageMeter? s_configured;
     private static ICageMeter? s_embedded;
     private static Func<ICageMeter>? s_embeddedFactory;
 
-    /// <summary>The meter behind the facade: the configured one, else the embedded default (created on first use).</summary>
-    public static ICageMeter Instance => Volatile.Read(ref s_configured) ?? Embedded();
+    /// <summary>
+    /// The meter behind the facade: one bound to the current async flow (a test's own meter, see <c>Cage.Testing</c>),
+    /// else the configured one, else the embedded default (created on first use).
+    /// </summary>
+    public static ICageMeter Instance => s_flowLocal.Value ?? Volatile.Read(ref s_configured) ?? Embedded();
 
     /// <summary>The innermost open scope on this async flow, or <see langword="null"/>.</summary>
     public static MeterScope? Current => MeterScope.Current;
@@ -60,6 +64,33 @@ public static class Cage
     /// <summary>Makes <paramref name="meter"/> the instance behind the facade (pass <see langword="null"/> to go back to the embedded default).</summary>
     /// <param name="meter">The meter.</param>
     public static void Use(ICageMeter? meter) => Volatile.Write(ref s_configured, meter);
+
+    /// <summary>
+    /// Binds <paramref name="meter"/> to the current async flow: <see cref="Instance"/> returns it on this flow and the
+    /// flows it starts (tasks, awaits), and nowhere else, so parallel tests each see their own meter. Dispose the result
+    /// to restore what the flow had before. Used by <c>Cage.Testing</c>'s <c>CageTestContext</c>.
+    /// </summary>
+    internal static FlowBinding BindToFlow(ICageMeter? meter)
+    {
+        var previous = s_flowLocal.Value;
+        s_flowLocal.Value = meter;
+        return new FlowBinding(meter, previous);
+    }
+
+    /// <summary>The meter bound to the current async flow by <see cref="BindToFlow"/>, or <see langword="null"/>.</summary>
+    internal static ICageMeter? FlowBound => s_flowLocal.Value;
+
+    /// <summary>Restores the flow's previous meter; only when the flow still has the one it bound (out-of-order disposal is harmless).</summary>
+    internal readonly struct FlowBinding(ICageMeter? bound, ICageMeter? previous) : IDisposable
+    {
+        public void Dispose()
+        {
+            if (ReferenceEquals(s_flowLocal.Value, bound))
+            {
+                s_flowLocal.Value = previous;
+            }
+        }
+    }
 
     internal static void TrySetDefault(ICageMeter meter) => Interlocked.CompareExchange(ref s_configured, meter, null);
 
