@@ -21,6 +21,15 @@ public sealed class CageTestSnapshot
         CallsByRoute = Count(calls, c => c.Route);
     }
 
+    /// <summary>A snapshot of what a ledger holds now (a meter writing into it should be flushed first).</summary>
+    /// <param name="ledger">The ledger.</param>
+    /// <returns>The snapshot, with no budget events.</returns>
+    public static CageTestSnapshot Of(InMemoryLedger ledger)
+    {
+        ArgumentNullException.ThrowIfNull(ledger);
+        return new CageTestSnapshot(ledger.Calls, ledger.Receipts, []);
+    }
+
     /// <summary>The recorded calls (one per attempt), in the order they were stored.</summary>
     public IReadOnlyList<CallRecord> Calls { get; }
 
