@@ -149,9 +149,10 @@ public sealed class ScriptedChatClient : IChatClient
     private (ScriptedTurn Turn, string Model, string Id) Next(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        List<ChatMessage> request = [.. messages];
         lock (_gate)
         {
-            _requests.Add([.. messages]);
+            _requests.Add(request);
         }
 
         var (turn, _) = _script.Next();
@@ -160,7 +161,32 @@ public sealed class ScriptedChatClient : IChatClient
             Clock?.Advance(turn.Latency);
         }
 
+        if (turn.InputFromRequest)
+        {
+            turn = turn with { Usage = TurnScript.UsageFor(turn, CharactersOf(request)), InputFromRequest = false };
+        }
+
         return (turn, turn.Model ?? options?.ModelId ?? DefaultModel, turn.ResponseId ?? TurnScript.NewId("chatcmpl-"));
+    }
+
+    private static long CharactersOf(IEnumerable<ChatMessage> messages)
+    {
+        long chars = 0;
+        foreach (var message in messages)
+        {
+            foreach (var content in message.Contents)
+            {
+                chars += content switch
+                {
+                    TextContent text => text.Text?.Length ?? 0,
+                    FunctionResultContent result => result.Result?.ToString()?.Length ?? 0,
+                    FunctionCallContent call => call.Name.Length + (call.Arguments?.Sum(a => a.Key.Length + (a.Value?.ToString()?.Length ?? 0)) ?? 0),
+                    _ => 0,
+                };
+            }
+        }
+
+        return chars;
     }
 
     private static IEnumerable<AIContent> Contents(ScriptedTurn turn)

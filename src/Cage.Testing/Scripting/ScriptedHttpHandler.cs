@@ -121,6 +121,11 @@ public sealed class ScriptedHttpHandler : HttpMessageHandler
             Clock?.Advance(turn.Latency);
         }
 
+        if (turn.InputFromRequest)
+        {
+            turn = turn with { Usage = TurnScript.UsageFor(turn, body.Length), InputFromRequest = false };
+        }
+
         var model = turn.Model ?? facts.Model ?? DefaultModel;
         var created = (Clock ?? TimeProvider.System).GetUtcNow().ToUnixTimeSeconds();
         var text = (wire, facts.Stream) switch

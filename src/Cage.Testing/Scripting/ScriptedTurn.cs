@@ -25,6 +25,14 @@ public sealed record ScriptedTurn
     /// <summary>The provider's response id; <see langword="null"/>: a new unique one.</summary>
     public string? ResponseId { get; init; }
 
+    /// <summary>
+    /// Whether the request itself adds to the reported input: about one token per 4 characters of the request's
+    /// messages (the chat client: text, tool calls and tool results; the HTTP handler: the JSON body), added to
+    /// <see cref="Usage"/>'s input (a turn without usage gets some). So a longer prompt costs more, as with a real model:
+    /// what a cost baseline catches. Default <see langword="false"/>: the usage is exactly as given.
+    /// </summary>
+    public bool InputFromRequest { get; init; }
+
     /// <summary>How long the round-trip takes: the fake's clock (if it has one) is advanced by it. Default zero.</summary>
     public TimeSpan Latency { get; init; }
 
@@ -102,6 +110,18 @@ internal sealed class TurnScript(IEnumerable<ScriptedTurn> turns, string fake)
             throw new InvalidOperationException(
                 $"{fake}: the script has no more turns (it had {_turns.Count}, all played); add turns, or set RepeatLast to replay the last one");
         }
+    }
+
+    /// <summary>The usage a turn reports for a request of <paramref name="requestChars"/> characters (see <see cref="ScriptedTurn.InputFromRequest"/>).</summary>
+    public static TokenUsage? UsageFor(ScriptedTurn turn, long requestChars)
+    {
+        if (!turn.InputFromRequest)
+        {
+            return turn.Usage;
+        }
+
+        var usage = turn.Usage ?? default;
+        return usage with { Input = usage.Input + ((requestChars + 3) / 4) };
     }
 
     public static string NewId(string prefix) => prefix + Guid.NewGuid().ToString("N")[..24];

@@ -105,6 +105,19 @@ public sealed class ScriptedChatClientTests
     }
 
     [Test]
+    public async Task InputFromRequest_ALongerPromptReportsMoreInput()
+    {
+        using var cage = new CageTestContext();
+        var turn = ScriptedTurn.Reply("ok", input: 10, output: 5) with { InputFromRequest = true };
+        var chat = cage.ChatClient(turn, turn).AsBuilder().UseCage().Build();
+
+        await chat.GetResponseAsync(new string('x', 400));
+        await chat.GetResponseAsync(new string('x', 800));
+
+        Assert.That(cage.Calls.Select(c => c.Usage.Input), Is.EqualTo(new[] { 110L, 210L }), "10 given + 1 token per 4 characters");
+    }
+
+    [Test]
     public void ExhaustedScript_Throws_NamingTheFake()
     {
         var chat = new ScriptedChatClient(ScriptedTurn.Reply("only", 1, 1));

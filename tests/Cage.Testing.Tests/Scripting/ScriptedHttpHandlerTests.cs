@@ -107,6 +107,21 @@ public sealed class ScriptedHttpHandlerTests
     }
 
     [Test]
+    public async Task InputFromRequest_CountsTheBody()
+    {
+        using var cage = new CageTestContext();
+        var handler = cage.HttpHandler(new ScriptedTurn { Text = "ok", InputFromRequest = true });
+        var (client, services) = Client(cage, handler);
+        await using var _ = services;
+        var body = """{"model":"gpt-4o","messages":[{"role":"user","content":"0123456789012345"}]}""";
+
+        using var response = await client.PostAsync("v1/chat/completions", Json(body));
+        await response.Content.ReadAsStringAsync();
+
+        Assert.That(cage.Calls.Single().Usage.Input, Is.EqualTo((handler.Requests.Single().Length + 3) / 4));
+    }
+
+    [Test]
     public async Task UnknownPath_Gets404_AndPlaysNoTurn()
     {
         var handler = new ScriptedHttpHandler(ScriptedTurn.Reply("x", 1, 1));
