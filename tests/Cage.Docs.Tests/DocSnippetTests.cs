@@ -10,7 +10,8 @@
 //     <!-- snippet: aspnet -->  an ASP.NET Core Program.cs: `builder`, `app` (and the Web SDK's implicit usings);
 //     <!-- snippet: host -->    a generic host: `services`, `configuration`, `provider`, and the injected `meter`,
 //                               `chat` and `inner` (IChatClient) (and the Worker SDK's implicit usings);
-//     <!-- snippet: http -->    a console app with an `HttpClient client` and an `HttpRequestMessage request`.
+//     <!-- snippet: http -->    a console app with an `HttpClient client` and an `HttpRequestMessage request`;
+//     <!-- snippet: nunit -->   a test file of an NUnit project: test classes compiled as a library (global using NUnit.Framework).
 //   The preambles (SnippetCompiler.Preambles) are statements placed after the block's `using` lines; they declare only
 //   those names, with real types. Anything else a snippet uses, it declares.
 // * <!-- snippet: skip (reason) --> before a block that is deliberately not C# code; the reason is required.
@@ -52,7 +53,7 @@ public sealed class DocSnippetTests
         // The known number of ```csharp blocks per file; a file that is not listed has none.
         var expected = new Dictionary<string, int>
         {
-            ["README.md"] = 6,
+            ["README.md"] = 7,
             ["docs/attribution.md"] = 1,
             ["docs/budgets.md"] = 5,
             ["docs/integrations.md"] = 9,
@@ -63,6 +64,8 @@ public sealed class DocSnippetTests
             ["src/Cage.Http/README.md"] = 1,
             ["src/Cage.Ledger/README.md"] = 1,
             ["src/Cage.Proxy/README.md"] = 1,
+            ["src/Cage.Testing/README.md"] = 1,
+            ["src/Cage.Testing.NUnit/README.md"] = 1,
         };
 
         var files = DocSnippets.Files();

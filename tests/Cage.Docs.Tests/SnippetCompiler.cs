@@ -15,7 +15,8 @@ namespace CageNet.Docs.Tests;
 /// <param name="Name">The name a marker selects (<c>&lt;!-- snippet: aspnet --&gt;</c>); <c>program</c> is the default.</param>
 /// <param name="ImplicitUsings">The SDK's implicit usings for that kind of project.</param>
 /// <param name="Statements">Statements placed after the snippet's own <c>using</c> directives, before its first statement.</param>
-internal sealed record Preamble(string Name, IReadOnlyList<string> ImplicitUsings, string Statements);
+/// <param name="Kind">What the snippet compiles to: a console program, or a library (a test project's file of test classes).</param>
+internal sealed record Preamble(string Name, IReadOnlyList<string> ImplicitUsings, string Statements, OutputKind Kind = OutputKind.ConsoleApplication);
 
 /// <summary>Compiles one snippet with Roslyn against the assemblies this test project itself loads.</summary>
 internal static class SnippetCompiler
@@ -54,6 +55,10 @@ internal static class SnippetCompiler
             var inner = provider.GetRequiredService<Microsoft.Extensions.AI.IChatClient>();    // a provider SDK's client, e.g. OpenAI's AsIChatClient()
             """),
 
+        // A test file of an NUnit project (dotnet new nunit): test classes, compiled as a library, with the template's
+        // global using of NUnit.Framework.
+        ["nunit"] = new("nunit", [.. s_console, "NUnit.Framework"], "", OutputKind.DynamicallyLinkedLibrary),
+
         // A console app about to send one provider request.
         ["http"] = new("http", s_console, """
             using var client = new HttpClient();
@@ -83,6 +88,11 @@ internal static class SnippetCompiler
             string.Concat(preamble.ImplicitUsings.Select(u => $"global using global::{u};\n")), s_parse, path: $"implicit usings ({preamble.Name})");
         var program = CSharpSyntaxTree.ParseText(Source(snippet, preamble), s_parse, path: snippet.File, encoding: Encoding.UTF8);
         var compilation = s_empty.Value.AddSyntaxTrees(usings, program);
+        if (preamble.Kind != compilation.Options.OutputKind)
+        {
+            compilation = compilation.WithOptions(compilation.Options.WithOutputKind(preamble.Kind));
+        }
+
         return [.. compilation.GetDiagnostics()
             .Where(d => d.Severity == DiagnosticSeverity.Error)
             .Select(d =>
