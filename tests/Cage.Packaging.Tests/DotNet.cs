@@ -11,7 +11,11 @@ internal static class DotNet
         public string Describe() => $"exit {ExitCode}\n--- stdout\n{Output}\n--- stderr\n{Error}";
     }
 
-    public static Result Run(string workingDirectory, TimeSpan timeout, params string[] arguments)
+    public static Result Run(string workingDirectory, TimeSpan timeout, params string[] arguments) =>
+        RunWith(workingDirectory, timeout, new Dictionary<string, string>(), arguments);
+
+    /// <summary>Runs with extra environment variables.</summary>
+    public static Result RunWith(string workingDirectory, TimeSpan timeout, IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -26,7 +30,7 @@ internal static class DotNet
         }
 
         // The child must not inherit this test run's MSBuild / VSTest context, nor point at a ledger of ours.
-        foreach (var name in new[] { "MSBuildExtensionsPath", "MSBuildSDKsPath", "MSBUILD_EXE_PATH", "VSTEST_HOST_DEBUG", "CAGE_LEDGER", "CAGE_PRICES" })
+        foreach (var name in new[] { "MSBuildExtensionsPath", "MSBuildSDKsPath", "MSBUILD_EXE_PATH", "VSTEST_HOST_DEBUG", "CAGE_LEDGER", "CAGE_PRICES", "CAGE_UPDATE_BASELINES" })
         {
             start.Environment.Remove(name);
         }
@@ -34,6 +38,10 @@ internal static class DotNet
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
         start.Environment["MSBUILDTERMINALLOGGER"] = "off";
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException("cannot start dotnet");
         var output = new StringBuilder();

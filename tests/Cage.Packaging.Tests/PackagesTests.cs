@@ -19,7 +19,7 @@ public sealed class PackagesTests
 {
     private static readonly TimeSpan PackTimeout = TimeSpan.FromMinutes(8);
     private static readonly TimeSpan AppTimeout = TimeSpan.FromMinutes(4);
-    private static readonly string[] Libraries = ["Cage.Core", "Cage.Ledger", "Cage.Attribution", "Cage.Extensions.AI", "Cage.Http", "Cage.Protocols", "Cage.Proxy", "Cage.Cli"];
+    private static readonly string[] Libraries = ["Cage.Core", "Cage.Ledger", "Cage.Attribution", "Cage.Extensions.AI", "Cage.Http", "Cage.Protocols", "Cage.Proxy", "Cage.Testing", "Cage.Testing.NUnit", "Cage.Cli"];
 
     private string _work = "";
     private string _feed = "";
@@ -143,6 +143,68 @@ public sealed class PackagesTests
         Assert.That(run.ExitCode, Is.Zero, run.Describe());
         Assert.That(run.Error, Does.Contain("warning: metering in memory").And.Contain("Cage.Ledger package is not referenced"), run.Describe());
         Assert.That(Directory.Exists(Path.Combine(app, ".cage")), Is.False, "an in-memory meter writes no ledger");
+    }
+
+    [Test]
+    public void ReadmeCostInYourTests_InANewNUnitProject_RecordsABaseline_PassesIt_AndFailsWithADiffWhenTheTokensDouble()
+    {
+        // The README's "Cost in your tests" alone: its packages (packed ones for Cage, the feed's for the rest) and its
+        // test, verbatim, in a new NUnit project as `dotnet new nunit` lays one out.
+        var folder = Path.Combine(_work, "nunit-app");
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "nunit-app.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <TargetFramework>net10.0</TargetFramework>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <Nullable>enable</Nullable>
+                <IsPackable>false</IsPackable>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="Cage.Testing.NUnit" Version="{_version}" />
+                <PackageReference Include="Cage.Extensions.AI" Version="{_version}" />
+                <PackageReference Include="Microsoft.Extensions.AI" Version="10.5.0" />
+                <PackageReference Include="Microsoft.Extensions.DependencyInjection" Version="10.0.0" />
+                <PackageReference Include="Microsoft.NET.Test.Sdk" Version="18.0.1" />
+                <PackageReference Include="NUnit" Version="4.4.0" />
+                <PackageReference Include="NUnit3TestAdapter" Version="5.2.0" />
+              </ItemGroup>
+              <ItemGroup>
+                <Using Include="NUnit.Framework" />
+              </ItemGroup>
+            </Project>
+            """);
+        var test = Path.Combine(folder, "AgentCostTests.cs");
+        var snippet = SectionSnippet("## Cost in your tests");
+        File.WriteAllText(test, snippet);
+        var baseline = Path.Combine(folder, "baselines", "agent-answers.json");
+
+        var record = DotNet.RunWith(folder, AppTimeout, new Dictionary<string, string> { ["CAGE_UPDATE_BASELINES"] = "1" }, "test");
+        Assert.That(record.ExitCode, Is.Zero, record.Describe());
+        Assert.That(File.Exists(baseline), Is.True, $"no {baseline}\n{record.Describe()}");
+        Assert.That(File.ReadAllText(baseline), Does.Contain("\"calls\": 2"));
+
+        var check = DotNet.Run(folder, AppTimeout, "test");
+        Assert.That(check.ExitCode, Is.Zero, check.Describe());
+
+        // A prompt change that doubles the tokens of both turns.
+        Assert.That(snippet, Does.Contain("input: 1_200").And.Contain("input: 1_500"));
+        File.WriteAllText(test, snippet.Replace("input: 1_200", "input: 2_400", StringComparison.Ordinal).Replace("input: 1_500", "input: 3_000", StringComparison.Ordinal));
+        var regressed = DotNet.Run(folder, AppTimeout, "test");
+        Assert.That(regressed.ExitCode, Is.Not.Zero, regressed.Describe());
+        Assert.That(regressed.Output, Does.Contain("cost baseline 'agent-answers' regressed beyond its 5% tolerance (cost, prompt tokens)")
+            .And.Contain("REGRESSED").And.Contain("the calls of this run:"), regressed.Describe());
+    }
+
+    /// <summary>The first C# block of a README section, exactly as written.</summary>
+    private static string SectionSnippet(string heading)
+    {
+        var readme = File.ReadAllText(Path.Combine(RepositoryFixtures.Repository, "README.md"));
+        var section = readme.IndexOf(heading, StringComparison.Ordinal);
+        Assert.That(section, Is.GreaterThanOrEqualTo(0), $"README.md has no '{heading}' section");
+        var block = Regex.Match(readme[section..], "```csharp\\n(.*?)```", RegexOptions.Singleline);
+        Assert.That(block.Success, Is.True, $"the section '{heading}' has no csharp block");
+        return block.Groups[1].Value;
     }
 
     /// <summary>The first C# block of the README's "Library quickstart" section, exactly as written.</summary>
