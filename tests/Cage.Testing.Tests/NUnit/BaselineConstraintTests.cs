@@ -8,10 +8,21 @@ public sealed class BaselineConstraintTests
     private string _folder = null!;
 
     [SetUp]
-    public void SetUp() => _folder = Directory.CreateTempSubdirectory("cage-baseline-nunit-").FullName;
+    public void SetUp()
+    {
+        // These tests expect failures; with the update switch on they would rewrite the committed baseline instead.
+        Assume.That(CostBaseline.UpdateRequested, Is.False, $"{CostBaseline.UpdateVariable} is set");
+        _folder = Directory.CreateTempSubdirectory("cage-baseline-nunit-").FullName;
+    }
 
     [TearDown]
-    public void TearDown() => Directory.Delete(_folder, recursive: true);
+    public void TearDown()
+    {
+        if (_folder is not null)
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+    }
 
     private static CageTestContext Agent(long prompt)
     {
