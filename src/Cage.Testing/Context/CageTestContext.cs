@@ -19,7 +19,9 @@ namespace CageNet.Testing;
 /// called from the test, tasks it starts and awaits all see it; other tests, and threads started without the flow's
 /// execution context, do not. An <c>async</c> <c>[SetUp]</c> cannot bind it for the test (its flow ends when it returns):
 /// create the context in a synchronous <c>[SetUp]</c> or in the test. Queries flush the meter first, so they see
-/// every scope disposed before them; the flush waits on Cage's own writer thread, never on a captured context.
+/// every scope disposed before them; the flush waits on Cage's own writer thread, never on a captured context. In
+/// async code prefer <c>await using</c> (<see cref="DisposeAsync"/>): <see cref="Dispose"/> blocks its thread while the
+/// meter drains, which is harmless at NUnit's parallelism but starves the thread pool when hundreds of flows do it at once.
 /// </remarks>
 public sealed class CageTestContext : IDisposable, IAsyncDisposable
 {
