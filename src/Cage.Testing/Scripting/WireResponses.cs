@@ -11,10 +11,7 @@ internal static class WireResponses
 {
     public static string OpenAIChat(ScriptedTurn turn, string model, string id, long created) => Json(w =>
     {
-        w.WriteString("id", id);
-        w.WriteString("object", "chat.completion");
-        w.WriteNumber("created", created);
-        w.WriteString("model", model);
+        OpenAIHeader(w, id, "chat.completion", created, model);
         w.WriteStartArray("choices");
         w.WriteStartObject();
         w.WriteNumber("index", 0);
@@ -59,10 +56,7 @@ internal static class WireResponses
         var sse = new StringBuilder();
         void Chunk(Action<Utf8JsonWriter> delta, string? finish, bool usageNull = true) => sse.Append("data: ").Append(Json(w =>
         {
-            w.WriteString("id", id);
-            w.WriteString("object", "chat.completion.chunk");
-            w.WriteNumber("created", created);
-            w.WriteString("model", model);
+            OpenAIHeader(w, id, "chat.completion.chunk", created, model);
             w.WriteStartArray("choices");
             w.WriteStartObject();
             w.WriteNumber("index", 0);
@@ -112,10 +106,7 @@ internal static class WireResponses
         {
             sse.Append("data: ").Append(Json(w =>
             {
-                w.WriteString("id", id);
-                w.WriteString("object", "chat.completion.chunk");
-                w.WriteNumber("created", created);
-                w.WriteString("model", model);
+                OpenAIHeader(w, id, "chat.completion.chunk", created, model);
                 w.WriteStartArray("choices");
                 w.WriteEndArray();
                 OpenAIUsage(w, usage);
@@ -259,6 +250,14 @@ internal static class WireResponses
         });
         Event("message_stop", _ => { });
         return sse.ToString();
+    }
+
+    private static void OpenAIHeader(Utf8JsonWriter w, string id, string kind, long created, string model)
+    {
+        w.WriteString("id", id);
+        w.WriteString("object", kind);
+        w.WriteNumber("created", created);
+        w.WriteString("model", model);
     }
 
     private static void OpenAIUsage(Utf8JsonWriter w, in TokenUsage usage)
