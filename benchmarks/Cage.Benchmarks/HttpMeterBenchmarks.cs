@@ -49,13 +49,31 @@ public class HttpMeterBenchmarks
     [GlobalSetup]
     public void Setup()
     {
+        _server = StartProvider(out var address);
+        var json = Encoding.UTF8.GetBytes(ChatJson);
+        _meter = new CageMeter(new DiscardSink(), PriceCatalog.BuiltIn, TimeProvider.System, new MeteringOptions { QueueCapacity = 1 << 20 });
+        _plain = new HttpClient(new SocketsHttpHandler()) { BaseAddress = address };
+        _metered = new HttpClient(new CageMeteringHandler(_meter) { InnerHandler = new SocketsHttpHandler() }) { BaseAddress = address };
+        // The same responses from an in-memory handler: the handler's own cost, without loopback noise.
+        var sse = Encoding.UTF8.GetBytes(string.Concat(ChatStream));
+        _memoryPlain = new HttpClient(new CannedHandler(json, sse)) { BaseAddress = address };
+        _memoryMetered = new HttpClient(new CageMeteringHandler(_meter) { InnerHandler = new CannedHandler(json, sse) }) { BaseAddress = address };
+        // Warm both connections and the price cache.
+        Json(_plain).GetAwaiter().GetResult();
+        Json(_metered).GetAwaiter().GetResult();
+        Stream(_metered).GetAwaiter().GetResult();
+    }
+
+    /// <summary>A Kestrel server on 127.0.0.1 that plays OpenAI Chat: the JSON body, or the 6-event stream when asked.</summary>
+    internal static WebApplication StartProvider(out Uri address)
+    {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
-        _server = builder.Build();
+        var server = builder.Build();
         var json = Encoding.UTF8.GetBytes(ChatJson);
         var events = ChatStream.Select(Encoding.UTF8.GetBytes).ToArray();
-        _server.MapPost("/v1/chat/completions", async context =>
+        server.MapPost("/v1/chat/completions", async context =>
         {
             await using var body = new MemoryStream();
             await context.Request.Body.CopyToAsync(body);
@@ -75,20 +93,10 @@ public class HttpMeterBenchmarks
             context.Response.ContentLength = json.Length;
             await context.Response.Body.WriteAsync(json);
         });
-        _server.StartAsync().GetAwaiter().GetResult();
-        var address = new Uri(_server.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/') + "/");
+        server.StartAsync().GetAwaiter().GetResult();
+        address = new Uri(server.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/') + "/");
 
-        _meter = new CageMeter(new DiscardSink(), PriceCatalog.BuiltIn, TimeProvider.System, new MeteringOptions { QueueCapacity = 1 << 20 });
-        _plain = new HttpClient(new SocketsHttpHandler()) { BaseAddress = address };
-        _metered = new HttpClient(new CageMeteringHandler(_meter) { InnerHandler = new SocketsHttpHandler() }) { BaseAddress = address };
-        // The same responses from an in-memory handler: the handler's own cost, without loopback noise.
-        var sse = Encoding.UTF8.GetBytes(string.Concat(ChatStream));
-        _memoryPlain = new HttpClient(new CannedHandler(json, sse)) { BaseAddress = address };
-        _memoryMetered = new HttpClient(new CageMeteringHandler(_meter) { InnerHandler = new CannedHandler(json, sse) }) { BaseAddress = address };
-        // Warm both connections and the price cache.
-        Json(_plain).GetAwaiter().GetResult();
-        Json(_metered).GetAwaiter().GetResult();
-        Stream(_metered).GetAwaiter().GetResult();
+        return server;
     }
 
     [GlobalCleanup]
@@ -135,7 +143,7 @@ public class HttpMeterBenchmarks
     [Benchmark]
     public Task<int> InMemoryStreamMetered() => Stream(_memoryMetered);
 
-    private static async Task<int> Json(HttpClient client)
+    internal static async Task<int> Json(HttpClient client)
     {
         using var content = new ByteArrayContent(RequestJson);
         content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
@@ -143,7 +151,7 @@ public class HttpMeterBenchmarks
         return (await response.Content.ReadAsByteArrayAsync()).Length;
     }
 
-    private static async Task<int> Stream(HttpClient client)
+    internal static async Task<int> Stream(HttpClient client)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = new ByteArrayContent(StreamRequestJson) };
         request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
@@ -172,7 +180,7 @@ public class HttpMeterBenchmarks
         }
     }
 
-    private sealed class DiscardSink : ILedgerSink
+    internal sealed class DiscardSink : ILedgerSink
     {
         public ValueTask WriteAsync(LedgerBatch batch, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
     }

@@ -3,10 +3,16 @@ using CageNet.Benchmarks;
 
 // dotnet run -c Release --project benchmarks/Cage.Benchmarks -- scale [--calls N] [--dir PATH]
 // dotnet run -c Release --project benchmarks/Cage.Benchmarks -- meterloop [seconds]   (a plain loop for perf profiling)
+// dotnet run -c Release --project benchmarks/Cage.Benchmarks -- proxy [requests]  (cage proxy vs a direct connection)
 // dotnet run -c Release --project benchmarks/Cage.Benchmarks -- [BenchmarkDotNet arguments, e.g. --filter *Meter*]
 if (args.Length > 0 && args[0] == "meterloop")
 {
     return MeterLoop.Run(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "proxy")
+{
+    return await ProxyLoad.RunAsync(args[1..]);
 }
 
 if (args.Length > 0 && args[0] == "scale")
