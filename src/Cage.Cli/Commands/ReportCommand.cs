@@ -16,10 +16,19 @@ internal static class ReportCommand
     {
         var by = new Option<string>("--by")
         {
-            Description = "Group by this dimension.",
+            Description = $"Group by this dimension, or by two (e.g. model,category): {string.Join(", ", ReportView.Dimensions.Keys)}.",
             DefaultValueFactory = _ => "route",
+            HelpName = "DIM[,DIM]",
         };
-        by.AcceptOnlyFromAmong([.. ReportView.Dimensions.Keys]);
+        by.Validators.Add(result =>
+        {
+            var text = result.GetValueOrDefault<string>() ?? "";
+            var parts = text.Split(',', StringSplitOptions.TrimEntries);
+            if (parts.Length > 2 || parts.Any(p => !ReportView.Dimensions.ContainsKey(p)) || (parts.Length == 2 && parts[0] == parts[1]))
+            {
+                result.AddError($"--by '{text}': give one dimension or two different ones separated by a comma, from {string.Join(", ", ReportView.Dimensions.Keys)}");
+            }
+        });
         var since = new Option<string?>("--since") { Description = "Only calls at or after: 30m, 12h, 7d, 2w, YYYY-MM-DD or an ISO-8601 instant.", HelpName = "WHEN" };
         var until = new Option<string?>("--until") { Description = "Only calls before (a date includes that whole day).", HelpName = "WHEN" };
         var session = new Option<string?>("--session")
@@ -31,7 +40,8 @@ internal static class ReportCommand
         var command = new Command("report", "Spend per route, model, provider, day, agent, task, session, category or user.") { by, since, until, session, json };
         command.SetAction(CageCli.Guard(context, async (parseResult, cancellationToken) =>
         {
-            var dimension = ReportView.Dimensions[parseResult.GetValue(by) ?? "route"];
+            var dims = (parseResult.GetValue(by) ?? "route").Split(',', StringSplitOptions.TrimEntries);
+            var dimension = ReportView.Dimensions[dims[0]];
             TimeWindow window;
             try
             {
@@ -62,6 +72,13 @@ internal static class ReportCommand
                     return ExitCodes.Ok;
                 }
 
+                if (dims.Length == 2)
+                {
+                    var two = await ByTwoAsync(ledger.Store, dimension, ReportView.Dimensions[dims[1]], window, cancellationToken).ConfigureAwait(false);
+                    context.Write(parseResult.GetValue(json) ? ReportView.Json(two, dims[1]) : ReportView.Text(two, dims[1]));
+                    return ExitCodes.Ok;
+                }
+
                 var report = await ledger.Store.ReportAsync(new ReportQuery(dimension, window), cancellationToken).ConfigureAwait(false);
                 context.Write(parseResult.GetValue(json) ? ReportView.Json(report) : ReportView.Text(report));
             }
@@ -69,6 +86,31 @@ internal static class ReportCommand
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// Spend grouped by two dimensions. The ledger keeps totals per dimension, not per pair, so this reads the window's
+    /// calls once and keeps one running total per pair (memory grows with the pairs, not the calls).
+    /// </summary>
+    private static async Task<SpendReport> ByTwoAsync(ILedgerReader ledger, ReportDimension first, ReportDimension second, TimeWindow window, CancellationToken cancellationToken)
+    {
+        var groups = new Dictionary<string, SpendTotalsBuilder>(StringComparer.Ordinal);
+        var total = new SpendTotalsBuilder();
+        await foreach (var call in ledger.ReadCallsAsync(window, cancellationToken).ConfigureAwait(false))
+        {
+            var key = (InMemoryLedger.KeyOf(call, first) ?? SpendReport.NoneKey) + ReportView.KeySeparator + (InMemoryLedger.KeyOf(call, second) ?? SpendReport.NoneKey);
+            if (!groups.TryGetValue(key, out var totals))
+            {
+                groups[key] = totals = new SpendTotalsBuilder();
+            }
+
+            totals.Add(call);
+            total.Add(call);
+        }
+
+        var sorted = groups.Select(g => new SpendGroup(g.Key, g.Value.Build()))
+            .OrderByDescending(g => g.Totals.CostUsd).ThenBy(g => g.Key, StringComparer.Ordinal).ToList();
+        return new SpendReport(first, window, sorted, total.Build());
     }
 
     private static string SessionText(string session, SessionCostAccumulator costs)

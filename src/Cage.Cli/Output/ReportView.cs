@@ -34,12 +34,16 @@ internal static class ReportView
     public static decimal? KnownCost(SpendTotals totals) =>
         totals.Calls > 0 && totals.UnpricedCalls == totals.Calls ? null : totals.CostUsd;
 
-    public static string Text(SpendReport report)
+    /// <summary>Separates the two keys of a group in a report by two dimensions (<c>--by model,category</c>).</summary>
+    public const char KeySeparator = '\u001f';
+
+    /// <summary>The report as a table; with <paramref name="second"/>, groups are keyed by two dimensions, one column each.</summary>
+    public static string Text(SpendReport report, string? second = null)
     {
         ArgumentNullException.ThrowIfNull(report);
         var dim = NameOf(report.Dimension);
         var text = new StringBuilder();
-        text.Append("Ledger by ").Append(dim).Append(WindowSuffix(report.Window)).Append("\n\n");
+        text.Append("Ledger by ").Append(second is null ? dim : $"{dim} × {second}").Append(WindowSuffix(report.Window)).Append("\n\n");
         if (report.Groups.Count == 0)
         {
             text.Append(report.Window.Since is null && report.Window.Until is null ? "No calls recorded.\n" : "No calls in this window.\n");
@@ -52,7 +56,9 @@ internal static class ReportView
         var showMissing = total.MissingUsageCalls > 0;
         var showLocal = total.LocalCalls > 0;
 
-        var table = new TextTable().Column(dim).Column("calls", true).Column("tok in", true).Column("tok out", true);
+        var table = new TextTable().Column(dim);
+        if (second is not null) table.Column(second);
+        table.Column("calls", true).Column("tok in", true).Column("tok out", true);
         if (showCached) table.Column("cached", true);
         table.Column("cost", true);
         if (showUnpriced) table.Column("unpriced", true);
@@ -61,10 +67,10 @@ internal static class ReportView
 
         foreach (var group in report.Groups)
         {
-            table.Row(Cells(group.Key, group.Totals, showCached, showUnpriced, showMissing, showLocal));
+            table.Row(Keys(group.Key, second is not null).Concat(Cells(group.Totals, showCached, showUnpriced, showMissing, showLocal)).ToArray());
         }
 
-        table.Row(Cells("TOTAL", total, showCached, showUnpriced, showMissing, showLocal));
+        table.Row(Keys(second is null ? "TOTAL" : "TOTAL" + KeySeparator, second is not null).Concat(Cells(total, showCached, showUnpriced, showMissing, showLocal)).ToArray());
         table.Render(text);
 
         if (showUnpriced || showMissing || showLocal)
@@ -78,15 +84,30 @@ internal static class ReportView
         return text.ToString();
     }
 
-    private static string[] Cells(string key, SpendTotals t, bool cached, bool unpriced, bool missing, bool local)
+    private static void Group(System.Text.Json.Utf8JsonWriter w, string key, SpendTotals t)
     {
-        var cells = new List<string> { key, Formats.Count(t.Calls), Formats.Count(t.TokensIn), Formats.Count(t.TokensOut) };
+        w.WritePropertyName(key);
+        w.WriteStartObject();
+        w.WriteNumber("calls", t.Calls);
+        w.WriteNumber("tokens_in", t.TokensIn);
+        w.WriteNumber("tokens_out", t.TokensOut);
+        w.WriteNumber("cached_in", t.CachedIn);
+        w.WriteDecimal("usd", KnownCost(t));
+        Buckets(w, t);
+        w.WriteEndObject();
+    }
+
+    private static string[] Keys(string key, bool two) => two ? key.Split(KeySeparator, 2) : [key];
+
+    private static List<string> Cells(SpendTotals t, bool cached, bool unpriced, bool missing, bool local)
+    {
+        var cells = new List<string> { Formats.Count(t.Calls), Formats.Count(t.TokensIn), Formats.Count(t.TokensOut) };
         if (cached) cells.Add(Formats.Count(t.CachedIn));
         cells.Add(CostCell(t));
         if (unpriced) cells.Add(Formats.Count(t.UnpricedCalls));
         if (missing) cells.Add(Formats.Count(t.MissingUsageCalls));
         if (local) cells.Add(Formats.Count(t.LocalCalls));
-        return [.. cells];
+        return cells;
     }
 
     /// <summary><c>$0.0483</c>; <c>—</c> when no call is priced; <c>(local)</c> when every call is a free local one.</summary>
@@ -105,29 +126,38 @@ internal static class ReportView
         ({ } since, { } until) => $" (since {since}, until {until})",
     };
 
-    public static string Json(SpendReport report)
+    /// <summary>The report as JSON; with <paramref name="second"/>, <c>groups</c> nests the second dimension's groups inside the first's.</summary>
+    public static string Json(SpendReport report, string? second = null)
     {
         ArgumentNullException.ThrowIfNull(report);
         return JsonOutput.Write(w =>
         {
             w.WriteStartObject();
-            w.WriteString("dim", NameOf(report.Dimension));
+            w.WriteString("dim", second is null ? NameOf(report.Dimension) : NameOf(report.Dimension) + "," + second);
             w.WriteStringOrNull("since", report.Window.SinceText);
             w.WriteStringOrNull("until", report.Window.UntilText);
             w.WritePropertyName("groups");
             w.WriteStartObject();
-            foreach (var group in report.Groups)
+            if (second is null)
             {
-                w.WritePropertyName(group.Key);
-                w.WriteStartObject();
-                var t = group.Totals;
-                w.WriteNumber("calls", t.Calls);
-                w.WriteNumber("tokens_in", t.TokensIn);
-                w.WriteNumber("tokens_out", t.TokensOut);
-                w.WriteNumber("cached_in", t.CachedIn);
-                w.WriteDecimal("usd", KnownCost(t));
-                Buckets(w, t);
-                w.WriteEndObject();
+                foreach (var group in report.Groups)
+                {
+                    Group(w, group.Key, group.Totals);
+                }
+            }
+            else
+            {
+                foreach (var outer in report.Groups.GroupBy(g => g.Key.Split(KeySeparator, 2)[0], StringComparer.Ordinal))
+                {
+                    w.WritePropertyName(outer.Key);
+                    w.WriteStartObject();
+                    foreach (var group in outer)
+                    {
+                        Group(w, group.Key.Split(KeySeparator, 2)[1], group.Totals);
+                    }
+
+                    w.WriteEndObject();
+                }
             }
 
             w.WriteEndObject();

@@ -158,28 +158,13 @@ public sealed class InMemoryLedger : ILedgerStore
 
     internal static SpendTotals Sum(IEnumerable<CallRecord> calls)
     {
-        long n = 0, input = 0, cr = 0, w5 = 0, w1 = 0, output = 0, reasoning = 0, unpriced = 0, missing = 0, local = 0;
-        decimal cost = 0;
+        var totals = new SpendTotalsBuilder();
         foreach (var c in calls)
         {
-            n++;
-            input += c.Usage.Input;
-            cr += c.Usage.CacheRead;
-            w5 += c.Usage.CacheWrite5m;
-            w1 += c.Usage.CacheWrite1h;
-            output += c.Usage.Output;
-            reasoning += c.Usage.Reasoning ?? 0;
-            cost += c.CostUsd ?? 0;
-            if (c.CostSource == CostSource.Unpriced) unpriced++;
-            if (c.CostSource == CostSource.Local) local++;
-            if (c.UsageStatus == UsageStatus.Missing) missing++;
+            totals.Add(c);
         }
 
-        return new SpendTotals
-        {
-            Calls = n, Input = input, CacheRead = cr, CacheWrite5m = w5, CacheWrite1h = w1, Output = output, Reasoning = reasoning,
-            CostUsd = cost, UnpricedCalls = unpriced, MissingUsageCalls = missing, LocalCalls = local,
-        };
+        return totals.Build();
     }
 
     /// <inheritdoc />

@@ -225,4 +225,41 @@ public sealed class ReportCommandTests
         Assert.That(none.ExitCode, Is.Zero);
         Assert.That(none.Out, Does.StartWith("Session no-such-session: 0 calls"));
     }
+
+    [Test]
+    public async Task Report_ByTwoDimensions_GroupsByEachPair_TextAndJson()
+    {
+        using var cli = new CliHarness();
+        var folder = cli.PathOf("ref");
+        Directory.CreateDirectory(folder);
+        string Line(string id, string model, string category, int output) =>
+            $$"""{"id": "{{id}}", "ts": "2026-06-20T10:00:00Z", "provider": "anthropic", "model": "{{model}}", "category": "{{category}}", "tokens_in": 1000, "tokens_out": {{output}}, "cached_in": 0}""";
+        await File.WriteAllLinesAsync(Path.Combine(folder, "calls.jsonl"),
+        [
+            Line("c_1", "claude-opus-4-8", "main", 100),
+            Line("c_2", "claude-opus-4-8", "delegate", 200),
+            Line("c_3", "claude-opus-4-8", "main", 300),
+            Line("c_4", "claude-sonnet-4-6", "main", 400),
+        ]);
+        Assert.That((await cli.RunAsync("import", folder)).ExitCode, Is.Zero);
+
+        var text = await cli.RunAsync("report", "--by", "model,category");
+        var json = await cli.RunAsync("report", "--by", "model,category", "--json");
+        var bad = await cli.RunAsync("report", "--by", "model,model");
+
+        Assert.That(text.ExitCode, Is.Zero, text.Err);
+        Assert.That(text.Out, Does.StartWith("Ledger by model × category\n"));
+        Assert.That(text.Out, Does.Match(@"claude-opus-4-8\s+main\s+2\s+2,000\s+400\s"));
+        Assert.That(text.Out, Does.Match(@"claude-opus-4-8\s+delegate\s+1\s+1,000\s+200\s"));
+        Assert.That(text.Out, Does.Match(@"claude-sonnet-4-6\s+main\s+1\s+1,000\s+400\s"));
+        Assert.That(text.Out, Does.Match(@"TOTAL\s+4\s+4,000\s+1,000\s"));
+        var groups = json.Json().GetProperty("groups");
+        Assert.That(json.Json().GetProperty("dim").GetString(), Is.EqualTo("model,category"));
+        Assert.That(groups.GetProperty("claude-opus-4-8").GetProperty("main").GetProperty("calls").GetInt32(), Is.EqualTo(2));
+        Assert.That(groups.GetProperty("claude-opus-4-8").GetProperty("delegate").GetProperty("output").GetInt64(), Is.EqualTo(200));
+        Assert.That(groups.GetProperty("claude-sonnet-4-6").GetProperty("main").GetProperty("calls").GetInt32(), Is.EqualTo(1));
+        Assert.That(json.Json().GetProperty("total").GetProperty("calls").GetInt32(), Is.EqualTo(4));
+        Assert.That(bad.ExitCode, Is.EqualTo(2));
+        Assert.That(bad.Err, Does.StartWith("cage: --by 'model,model': "));
+    }
 }
