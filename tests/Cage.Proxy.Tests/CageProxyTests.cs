@@ -282,7 +282,7 @@ public sealed class CageProxyTests
         Assert.That(_upstream.RequestBodies, Is.Empty, "nothing was sent upstream");
         var error = body.GetProperty("error");
         var message = error.GetProperty("message").GetString();
-        Assert.That(message, Does.Contain("org").And.Contain("0.000001"), "names the node and its cap");
+        Assert.That(message, Does.Contain("'org'").And.Contain("spent $").And.Contain("of $0.000001").And.Contain("lifetime budget, no reset"), "names the node, what it spent, its cap and its reset");
         switch (provider)
         {
             case "anthropic":
