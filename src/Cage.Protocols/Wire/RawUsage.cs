@@ -98,6 +98,20 @@ internal struct RawUsage
         _ => false,
     };
 
+    /// <summary>
+    /// The protocol's own input or output count that is absent, when one is: a usage object that names cache counts
+    /// but neither <c>input_tokens</c> nor <c>output_tokens</c> would otherwise read as a call of zero tokens. Gemini
+    /// leaves <c>candidatesTokenCount</c> out when nothing was generated, so only its prompt count is required.
+    /// </summary>
+    private readonly string? MissingPrimary(WireProtocol protocol) => protocol switch
+    {
+        WireProtocol.OpenAIChat or WireProtocol.OpenRouter when PromptTokens is null && CompletionTokens is null && Cost is not null => null,
+        WireProtocol.OpenAIChat or WireProtocol.OpenRouter => PromptTokens is null ? "usage.prompt_tokens is missing" : CompletionTokens is null ? "usage.completion_tokens is missing" : null,
+        WireProtocol.OpenAIResponses or WireProtocol.AnthropicMessages => InputTokens is null ? "usage.input_tokens is missing" : OutputTokens is null ? "usage.output_tokens is missing" : null,
+        WireProtocol.Gemini => GeminiPrompt is null ? "usageMetadata.promptTokenCount is missing" : null,
+        _ => null,
+    };
+
     /// <summary>Normalizes into exclusive buckets by the rules of SPEC 2.2.</summary>
     /// <returns>A description of an inconsistency (a cached count larger than the prompt…), or null.</returns>
     public readonly string? Normalize(WireProtocol protocol, out TokenUsage usage)
@@ -111,6 +125,11 @@ internal struct RawUsage
             return looksLike == WireProtocol.Unknown
                 ? $"the usage carries none of the {protocol} token counts"
                 : $"the usage carries none of the {protocol} token counts (its fields are {looksLike}'s)";
+        }
+
+        if (MissingPrimary(protocol) is { } missing)
+        {
+            return missing + "; the counts are not complete enough to bill";
         }
 
         try

@@ -297,4 +297,29 @@ public sealed class MalformedInputTests
         Assert.That((usage.Status, usage.Truncated, usage.Usage.Input), Is.EqualTo((UsageStatus.Missing, false, 12L)));
         Assert.That(usage.Problem, Is.EqualTo("the stream ended without the event that carries its final usage; the counts are what was reported before it"));
     }
+
+    // Found by the fuzzer (seed 12345, case 1539): cache counts present, input_tokens and output_tokens renamed away.
+    [TestCase(WireProtocol.AnthropicMessages, """{"id":"msg_x","type":"message","model":"claude-sonnet-4-6","usage":{"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"inputens":4455}}""", "usage.input_tokens is missing")]
+    [TestCase(WireProtocol.AnthropicMessages, """{"id":"msg_x","type":"message","model":"claude-sonnet-4-6","usage":{"input_tokens":12,"cache_read_input_tokens":0}}""", "usage.output_tokens is missing")]
+    [TestCase(WireProtocol.OpenAIChat, """{"id":"c","object":"chat.completion","model":"gpt-4.1","choices":[],"usage":{"prompt_tokens":12,"prompt_tokens_details":{"cached_tokens":0}}}""", "usage.completion_tokens is missing")]
+    [TestCase(WireProtocol.OpenAIResponses, """{"id":"r","object":"response","model":"gpt-4.1","status":"completed","usage":{"output_tokens":5}}""", "usage.input_tokens is missing")]
+    [TestCase(WireProtocol.Gemini, """{"candidates":[],"usageMetadata":{"candidatesTokenCount":5},"modelVersion":"gemini-2.5-pro"}""", "usageMetadata.promptTokenCount is missing")]
+    public void Parse_UsageWithoutItsOwnInputOrOutputCount_IsNeverAReportedZero(WireProtocol protocol, string body, string problem)
+    {
+        var ok = WireParser.TryParse(Encoding.UTF8.GetBytes(body), protocol, out var usage, out var error);
+
+        Assert.That(ok ? usage!.Status : (UsageStatus?)null, Is.Not.EqualTo(UsageStatus.Reported), "never a reported call");
+        Assert.That(ok ? usage!.Problem : error, Does.Contain(problem));
+    }
+
+    [Test]
+    public void Parse_GeminiWithoutCandidatesCount_IsAReportedZeroOutput()
+    {
+        // Gemini leaves candidatesTokenCount out when nothing was generated: the prompt count is enough.
+        var usage = WireParser.Parse(Encoding.UTF8.GetBytes("""{"candidates":[],"usageMetadata":{"promptTokenCount":7},"modelVersion":"gemini-2.5-pro"}"""), WireProtocol.Gemini);
+
+        Assert.That(usage.Status, Is.EqualTo(UsageStatus.Reported));
+        Assert.That(usage.Usage.Input, Is.EqualTo(7));
+        Assert.That(usage.Usage.Output, Is.Zero);
+    }
 }
