@@ -10,30 +10,9 @@ namespace CageNet.Fuzz.Tests;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
-public sealed class ImporterFuzzTests
+public sealed class ImporterFuzzTests : FuzzFolderFixture
 {
     private static readonly PriceCatalog Prices = PriceCatalog.LoadPriceMap(RepositoryFixtures.WireFile("litellm_prices_sample.json"));
-
-    private string _folder = "";
-
-    [OneTimeSetUp]
-    public void CreateFolder()
-    {
-        _folder = Path.Combine(Path.GetTempPath(), "cage-fuzz-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_folder);
-    }
-
-    [OneTimeTearDown]
-    public void DeleteFolder()
-    {
-        try
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
 
     [Test]
     public void ClaudeCodeImport() => Fuzz.Run("claude-code-import", Corpus.ClaudeCode, 400, c => Import(c, [("session.jsonl", c.Input)]));
@@ -68,8 +47,7 @@ public sealed class ImporterFuzzTests
 
     private void Import(FuzzCase c, List<(string Name, byte[] Bytes)> files)
     {
-        var folder = Path.Combine(_folder, c.Target + "-" + c.Index);
-        Directory.CreateDirectory(folder);
+        var folder = CaseFolder(c);
         try
         {
             var written = new Dictionary<string, byte[]>(StringComparer.Ordinal);

@@ -12,30 +12,9 @@ namespace CageNet.Fuzz.Tests;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
-public sealed class PolicyFuzzTests
+public sealed class PolicyFuzzTests : FuzzFolderFixture
 {
     private static readonly DateTimeOffset Now = new(2026, 6, 20, 12, 0, 0, TimeSpan.Zero);
-
-    private string _folder = "";
-
-    [OneTimeSetUp]
-    public void CreateFolder()
-    {
-        _folder = Path.Combine(Path.GetTempPath(), "cage-fuzz-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_folder);
-    }
-
-    [OneTimeTearDown]
-    public void DeleteFolder()
-    {
-        try
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
 
     /// <summary><c>outcomes.json</c>: a bad file is a <see cref="CliException"/>; a bad entry is a problem, the rest kept.</summary>
     [Test]
@@ -124,8 +103,7 @@ public sealed class PolicyFuzzTests
 
     private string Write(FuzzCase c, string name)
     {
-        var folder = Path.Combine(_folder, c.Target + "-" + c.Index);
-        Directory.CreateDirectory(folder);
+        var folder = CaseFolder(c);
         var file = Path.Combine(folder, name);
         File.WriteAllBytes(file, c.Input);
         return file;
