@@ -80,8 +80,11 @@ public sealed class SessionCostTracker
         {
             if (_sessions.TryGetValue(session, out var node))
             {
-                _recent.Remove(node);
-                _recent.AddFirst(node);
+                if (node != _recent.First)
+                {
+                    _recent.Remove(node); // calls of one session usually come in a row: the order is then unchanged
+                    _recent.AddFirst(node);
+                }
             }
             else
             {
