@@ -60,7 +60,9 @@ public sealed class SessionCostAccumulator
     public IReadOnlyList<string> AddUnknownCost(string model, string? category, long promptTokens, long completionTokens) =>
         AddCore(model, category, promptTokens, completionTokens, null, unknownCost: true);
 
-    private List<string> AddCore(string model, string? category, long promptTokens, long completionTokens, decimal? costUsd, bool unknownCost)
+    private static readonly string[] NoWarnings = [];
+
+    private IReadOnlyList<string> AddCore(string model, string? category, long promptTokens, long completionTokens, decimal? costUsd, bool unknownCost)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentOutOfRangeException.ThrowIfNegative(promptTokens);
@@ -86,22 +88,21 @@ public sealed class SessionCostAccumulator
                 slot.IsLocal |= costUsd is null;
             }
 
-            var fired = new List<string>();
-            var cost = CloudCostLocked();
-            var tokens = _slots.Values.Sum(s => s.Prompt + s.Completion);
-            if (WarnAtUsd is { } usd && !_usdWarned && cost >= usd)
+            // The sums are only needed while a threshold is armed: a meter feeds every call through here.
+            List<string>? fired = null;
+            if (WarnAtUsd is { } usd && !_usdWarned && CloudCostLocked() is var cost && cost >= usd)
             {
                 _usdWarned = true;
-                fired.Add($"session cost reached {Money(usd)}: {Money(cost)} so far");
+                (fired ??= []).Add($"session cost reached {Money(usd)}: {Money(cost)} so far");
             }
 
-            if (WarnAtTokens is { } limit && !_tokensWarned && tokens >= limit)
+            if (WarnAtTokens is { } limit && !_tokensWarned && _slots.Values.Sum(s => s.Prompt + s.Completion) is var tokens && tokens >= limit)
             {
                 _tokensWarned = true;
-                fired.Add($"session tokens reached {Count(limit)}: {Count(tokens)} so far");
+                (fired ??= []).Add($"session tokens reached {Count(limit)}: {Count(tokens)} so far");
             }
 
-            return fired;
+            return (IReadOnlyList<string>?)fired ?? NoWarnings;
         }
     }
 
