@@ -66,6 +66,7 @@ public sealed class DocSnippetTests
             ["src/Cage.Proxy/README.md"] = 1,
             ["src/Cage.Testing/README.md"] = 1,
             ["src/Cage.Testing.NUnit/README.md"] = 1,
+            ["src/Cage.Views/README.md"] = 1,
         };
 
         var files = DocSnippets.Files();

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using CageNet.Attribution;
-using CageNet.Cli.Output;
+using CageNet.Views;
 using CageNet.Cli.Policy;
 using CageNet.Ledger;
 
@@ -76,12 +76,7 @@ internal static class AttributionCommands
             WithServiceAsync(context, globals, parseResult, async (service, _) =>
             {
                 var result = await service.AttributeAsync(parseResult.GetValue(task), parseResult.GetValue(shapley), cancellationToken).ConfigureAwait(false);
-                if (result is null)
-                {
-                    return parseResult.GetValue(json) ? JsonOutput.Write(w => { w.WriteStartObject(); w.WriteNull("task"); w.WriteEndObject(); }) : AttributionView.NoTaskMessage;
-                }
-
-                return parseResult.GetValue(json) ? AttributionView.Json(result) : AttributionView.Text(result);
+                return parseResult.GetValue(json) ? CageViews.Json(result) : CageViews.Text(result);
             })));
         return command;
     }
@@ -102,12 +97,7 @@ internal static class AttributionCommands
                 }
 
                 var result = await service.MatrixAsync(parseResult.GetValue(task), chosen, cancellationToken).ConfigureAwait(false);
-                if (result is null)
-                {
-                    return parseResult.GetValue(json) ? JsonOutput.Write(w => { w.WriteStartObject(); w.WriteNull("task"); w.WriteEndObject(); }) : AttributionView.NoTaskMessage;
-                }
-
-                return parseResult.GetValue(json) ? AttributionView.Json(result) : AttributionView.Text(result);
+                return parseResult.GetValue(json) ? CageViews.Json(result) : CageViews.Text(result);
             })));
         return command;
     }
@@ -123,7 +113,7 @@ internal static class AttributionCommands
             return WithServiceAsync(context, globals, parseResult, async (service, _) =>
             {
                 var report = await service.RoiAsync(window, cancellationToken).ConfigureAwait(false);
-                return parseResult.GetValue(json) ? InsightViews.RoiJson(report, parseResult.GetValue(since)) : InsightViews.RoiText(report);
+                return parseResult.GetValue(json) ? CageViews.Json(report, parseResult.GetValue(since)) : CageViews.Text(report);
             });
         }));
         return command;
@@ -141,7 +131,7 @@ internal static class AttributionCommands
             return WithServiceAsync(context, globals, parseResult, async (service, _) =>
             {
                 var report = await service.RecommendAsync(parseResult.GetValue(route), window, cancellationToken).ConfigureAwait(false);
-                return parseResult.GetValue(json) ? InsightViews.RecommendJson(report, parseResult.GetValue(since)) : InsightViews.RecommendText(report);
+                return parseResult.GetValue(json) ? CageViews.Json(report, parseResult.GetValue(since)) : CageViews.Text(report);
             });
         }));
         return command;
@@ -211,7 +201,7 @@ internal static class AttributionCommands
             return WithServiceAsync(context, globals, parseResult, async (service, _) =>
             {
                 var report = await service.QualityAsync(window, cancellationToken).ConfigureAwait(false);
-                return parseResult.GetValue(json) ? InsightViews.QualityJson(report, parseResult.GetValue(since)) : InsightViews.QualityText(report);
+                return parseResult.GetValue(json) ? CageViews.Json(report, parseResult.GetValue(since)) : CageViews.Text(report);
             });
         }));
         return command;
@@ -241,7 +231,7 @@ internal static class AttributionCommands
             return WithServiceAsync(context, globals, parseResult, async (service, _) =>
             {
                 var report = await service.RegressionAsync(query, cancellationToken).ConfigureAwait(false);
-                return parseResult.GetValue(json) ? InsightViews.RegressionJson(report, recentText, baselineText) : InsightViews.RegressionText(report);
+                return parseResult.GetValue(json) ? CageViews.Json(report, recentText, baselineText) : CageViews.Text(report);
             });
         }));
         return command;
@@ -274,7 +264,7 @@ internal static class AttributionCommands
                 var workspace = globals.Workspace(context, parseResult);
                 var monthly = parseResult.GetValue(budget) ?? PolicyFile.MonthlyBudget(workspace.PolicyPath, context.Time.GetUtcNow());
                 var forecast = await service.ForecastAsync(new ForecastQuery { RunRateWindow = runRate, MonthlyBudgetUsd = monthly }, cancellationToken).ConfigureAwait(false);
-                return parseResult.GetValue(json) ? InsightViews.ForecastJson(forecast) : InsightViews.ForecastText(forecast);
+                return parseResult.GetValue(json) ? CageViews.Json(forecast) : CageViews.Text(forecast);
             });
         }));
         return command;

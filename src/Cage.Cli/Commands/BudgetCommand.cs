@@ -1,6 +1,6 @@
 using System.CommandLine;
 using CageNet.Budgets;
-using CageNet.Cli.Output;
+using CageNet.Views;
 using CageNet.Cli.Policy;
 using CageNet.Ledger;
 
@@ -72,7 +72,7 @@ internal static class BudgetCommand
                         status = guard.Status(bound, includeUnbound: true);
                     }
 
-                    context.Write(parseResult.GetValue(json) ? BudgetView.Json(options, guard.TimeZone, status) : BudgetView.Text(options, status, configFile ?? workspace.PolicyPath));
+                    context.Write(parseResult.GetValue(json) ? CageViews.Json(status, options, guard.TimeZone) : CageViews.Text(status, options, configFile ?? workspace.PolicyPath));
                 }
             }
 

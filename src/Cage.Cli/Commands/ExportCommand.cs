@@ -1,5 +1,5 @@
 using System.CommandLine;
-using CageNet.Cli.Output;
+using CageNet.Views;
 using CageNet.Ledger;
 
 namespace CageNet.Cli.Commands;

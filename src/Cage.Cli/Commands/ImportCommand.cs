@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
-using CageNet.Cli.Output;
+using CageNet.Views;
 using CageNet.Cli.Policy;
 using CageNet.Ledger;
 using CageNet.Pricing;

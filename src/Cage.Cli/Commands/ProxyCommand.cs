@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Net;
 using CageNet.Budgets;
-using CageNet.Cli.Output;
+using CageNet.Views;
 using CageNet.Cli.Policy;
 using CageNet.Ledger;
 using CageNet.Metering;

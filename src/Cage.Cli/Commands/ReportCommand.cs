@@ -1,6 +1,6 @@
 using System.CommandLine;
 using CageNet.Budgets;
-using CageNet.Cli.Output;
+using CageNet.Views;
 using CageNet.Ledger;
 
 namespace CageNet.Cli.Commands;
@@ -80,7 +80,7 @@ internal static class ReportCommand
                 }
 
                 var report = await ledger.Store.ReportAsync(new ReportQuery(dimension, window), cancellationToken).ConfigureAwait(false);
-                context.Write(parseResult.GetValue(json) ? ReportView.Json(report) : ReportView.Text(report));
+                context.Write(parseResult.GetValue(json) ? CageViews.Json(report) : CageViews.Text(report));
             }
 
             return ExitCodes.Ok;

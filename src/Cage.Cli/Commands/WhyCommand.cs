@@ -1,5 +1,5 @@
 using System.CommandLine;
-using CageNet.Cli.Output;
+using CageNet.Views;
 
 namespace CageNet.Cli.Commands;
 
@@ -21,7 +21,7 @@ internal static class WhyCommand
                 var call = await ledger.Store.FindCallAsync(callId, cancellationToken).ConfigureAwait(false)
                     ?? throw CliException.BadInput($"no call with id '{callId}' in {workspace.LedgerPath}");
                 var receipts = await ledger.Store.ReceiptsForCallAsync(callId, cancellationToken).ConfigureAwait(false);
-                context.Write(parseResult.GetValue(json) ? WhyView.Json(call, receipts) : WhyView.Text(call, receipts));
+                context.Write(parseResult.GetValue(json) ? CageViews.Json(call, receipts) : CageViews.Text(call, receipts));
             }
 
             return ExitCodes.Ok;

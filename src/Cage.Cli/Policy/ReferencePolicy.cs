@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using CageNet.Cli.Output;
+using CageNet.Views;
 
 namespace CageNet.Cli.Policy;
 

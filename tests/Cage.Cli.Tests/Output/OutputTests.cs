@@ -1,5 +1,5 @@
 using System.Text;
-using CageNet.Cli.Output;
+using CageNet.Views;
 
 namespace CageNet.Cli.Tests.Output;
 

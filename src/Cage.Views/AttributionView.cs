@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using CageNet.Attribution;
 
-namespace CageNet.Cli.Output;
+namespace CageNet.Views;
 
 /// <summary>The <c>cage attrib</c> and <c>cage matrix</c> views: tables and <c>--json</c>.</summary>
 internal static class AttributionView

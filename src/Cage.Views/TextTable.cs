@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace CageNet.Cli.Output;
+namespace CageNet.Views;
 
 /// <summary>
 /// A plain-text table as the reference tool prints it: columns two spaces apart, a dashed rule under the header,

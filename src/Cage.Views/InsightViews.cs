@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using CageNet.Attribution;
 
-namespace CageNet.Cli.Output;
+namespace CageNet.Views;
 
 /// <summary>The whole-ledger views: <c>roi</c>, <c>recommend</c>, <c>quality</c>, <c>regression</c> and <c>forecast</c>.</summary>
 internal static class InsightViews

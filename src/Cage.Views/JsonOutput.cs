@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 
-namespace CageNet.Cli.Output;
+namespace CageNet.Views;
 
 /// <summary>
 /// <c>--json</c> output: indented snake_case, <c>\n</c> line ends, money written from <see cref="decimal"/> with its

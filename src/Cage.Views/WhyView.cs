@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
-namespace CageNet.Cli.Output;
+namespace CageNet.Views;
 
 /// <summary>
 /// The <c>cage why &lt;call-id&gt;</c> view: the call (the reference's 15-field compatibility view, then the exclusive

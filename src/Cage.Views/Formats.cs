@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace CageNet.Cli.Output;
+namespace CageNet.Views;
 
 /// <summary>How numbers, money and instants look in tables (invariant culture, so output never depends on the machine).</summary>
 internal static class Formats

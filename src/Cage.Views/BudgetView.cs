@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using CageNet.Budgets;
 
-namespace CageNet.Cli.Output;
+namespace CageNet.Views;
 
 /// <summary>
 /// The <c>cage budget</c> view. JSON keeps the reference's shape (<c>on_exceed</c>, <c>over</c>, <c>proceed</c>, and per

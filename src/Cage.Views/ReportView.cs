@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using CageNet.Ledger;
 
-namespace CageNet.Cli.Output;
+namespace CageNet.Views;
 
 /// <summary>
 /// The <c>cage report</c> view: the reference's table (title, <c>calls · tok in · tok out · cost</c>, TOTAL) and its
