@@ -29,6 +29,20 @@ internal sealed class StalledSink : ILedgerSink
     }
 }
 
+/// <summary>A healthy sink that takes <paramref name="delay"/> per batch: a writer that is only slow, never failing.</summary>
+internal sealed class SlowSink(TimeSpan delay) : ILedgerSink
+{
+    public int Batches;
+    public readonly InMemoryLedger Inner = new();
+
+    public async ValueTask WriteAsync(LedgerBatch batch, CancellationToken cancellationToken = default)
+    {
+        Thread.Sleep(delay);
+        Interlocked.Increment(ref Batches);
+        await Inner.WriteAsync(batch, cancellationToken);
+    }
+}
+
 /// <summary>A sink that fails the first N writes, then works: a fault that clears.</summary>
 internal sealed class FlakySink(int failures) : ILedgerSink
 {

@@ -78,8 +78,20 @@ public sealed class ModelPriceOverride
 /// <summary>Metering pipeline settings.</summary>
 public sealed class MeteringOptions
 {
-    /// <summary>Records the in-process queue holds before new ones are dropped (and counted). Default 65,536.</summary>
+    /// <summary>
+    /// Records the in-process queue holds. When it is full because the ledger writer is behind, a producer waits for
+    /// room (up to <see cref="FullQueueWait"/>); a record is dropped (and counted) only when the ledger is failing or
+    /// the wait runs out. Default 65,536.
+    /// </summary>
     public int QueueCapacity { get; set; } = 65_536;
+
+    /// <summary>
+    /// How long a producer waits for room when the queue is full while the ledger is healthy (writing, only behind).
+    /// Default 5 seconds. While the ledger is failing (a write is being retried) nothing waits: records are dropped and
+    /// counted at once, so metering stays fail-open. After one wait runs out, later producers drop at once until the
+    /// writer commits again, so a stalled ledger costs one wait, not one per call. <see cref="TimeSpan.Zero"/> never waits.
+    /// </summary>
+    public TimeSpan FullQueueWait { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Most records written in one ledger transaction. Default 4,096.</summary>
     public int MaxBatchSize { get; set; } = 4_096;

@@ -16,6 +16,7 @@ internal sealed class CageOptionsValidator : IValidateOptions<CageOptions>
         var m = options.Metering;
         if (m.QueueCapacity < 16) yield return $"Cage:Metering:QueueCapacity must be at least 16 (got {m.QueueCapacity})";
         if (m.MaxBatchSize < 1) yield return $"Cage:Metering:MaxBatchSize must be at least 1 (got {m.MaxBatchSize})";
+        if (m.FullQueueWait < TimeSpan.Zero || m.FullQueueWait > TimeSpan.FromMinutes(10)) yield return $"Cage:Metering:FullQueueWait must be between 00:00:00 and 00:10:00 (got {m.FullQueueWait})";
         if (m.MaxRetries < 0) yield return $"Cage:Metering:MaxRetries must be >= 0 (got {m.MaxRetries})";
         if (m.SessionWarnAtUsd < 0) yield return $"Cage:Metering:SessionWarnAtUsd must be >= 0 (got {m.SessionWarnAtUsd})";
         if (m.SessionWarnAtTokens < 0) yield return $"Cage:Metering:SessionWarnAtTokens must be >= 0 (got {m.SessionWarnAtTokens})";

@@ -8,12 +8,14 @@ namespace CageNet.Metering;
 /// <summary>
 /// The pipeline between the code that meters and the <see cref="ILedgerSink"/>: a bounded in-process queue
 /// drained by one background pump that writes batches, retries a failed batch with back-off, then drops and
-/// counts it. Enqueuing never blocks and never throws: a full queue drops the record and counts it.
+/// counts it. Enqueuing never throws, and blocks only when the queue is full while the ledger is healthy: the producer
+/// waits (bounded) for the writer to make room, so a writer that is only behind loses nothing. A failing ledger makes
+/// a full queue drop and count records at once (fail-open).
 /// </summary>
 /// <remarks>
 /// The pump is a dedicated background thread, not a thread-pool task: the SQLite ledger commits synchronously,
 /// and a pool thread blocked in a commit (or spinning for the next work item between wake-ups) would be taken
-/// from the application. Producers never wait for it; they wake it only when a backlog of
+/// from the application. Producers do not wait for it (except for room in a full queue); they wake it when a backlog of
 /// <see cref="WakeBacklog"/> records has built up, so a burst is written (and its records released) within a
 /// fraction of a millisecond instead of waiting for the next poll, and the records queued at any moment stay few
 /// enough that garbage collections do not have to promote them. After <see cref="DefaultIdleExit"/> without a
@@ -64,6 +66,7 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         _maxRetries = Math.Max(0, options.MaxRetries);
         _throwOnLoss = options.ThrowOnFlushLoss;
         _wakeAt = Math.Min(WakeBacklog, _capacity / 2); // a small queue must not fill up before the wake-up
+        _fullWaitMs = (long)Math.Max(0, options.FullQueueWait.TotalMilliseconds);
         _idleExitMs = (long)(idleExit ?? DefaultIdleExit).TotalMilliseconds;
         EnsurePump();
     }
@@ -100,7 +103,11 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         Interlocked.Read(ref _dropped),
         Interlocked.Read(ref _faults));
 
-    /// <summary>Hands a record to the pipeline without blocking or locking. Returns false (and counts a drop) when the queue is full or closed.</summary>
+    /// <summary>
+    /// Hands a record to the pipeline without locking. It blocks only when the queue is full while the ledger is
+    /// healthy (see <see cref="WaitForRoom"/>). Returns false (and counts a drop) when the queue is closed, the ledger
+    /// is failing, or the wait for room ran out.
+    /// </summary>
     public bool TryEnqueue(object record)
     {
         // Count first, then check for shutdown: the pump only exits once the count is back to zero, so a record
@@ -109,11 +116,20 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         if (count > _capacity || _completed)
         {
             Interlocked.Decrement(ref _count);
+            if (!_completed && WaitForRoom(record))
+            {
+                return true;
+            }
+
             var dropped = Interlocked.Increment(ref _dropped);
             try
             {
                 _instruments.Dropped.Add(1);
-                if (IsPowerOfTen(dropped))
+                if (Volatile.Read(ref _stalled) && Interlocked.Exchange(ref _stallLogged, 1) == 0)
+                {
+                    Log.QueueStalled(_logger, _capacity, TimeSpan.FromMilliseconds(_fullWaitMs), dropped);
+                }
+                else if (IsPowerOfTen(dropped))
                 {
                     Log.QueueFull(_logger, _capacity, dropped);
                 }
@@ -139,6 +155,85 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         }
 
         return true;
+    }
+
+    private readonly object _roomGate = new();
+    private readonly long _fullWaitMs;
+    private int _roomWaiters;   // producers waiting for room in a full queue
+    private bool _stalled;      // a wait for room ran out; cleared by the next committed batch
+    private int _stallLogged;   // the stall was logged (once per stall)
+
+    /// <summary>
+    /// Backpressure: a full queue while the ledger is healthy means the writer is only behind, so the producer waits
+    /// for the pump to commit a batch and make room, up to <see cref="MeteringOptions.FullQueueWait"/>. It never waits
+    /// while the ledger is failing (fail-open: the record is dropped and counted at once), nor once a wait has run out
+    /// and the writer has not committed since (a stalled ledger costs one wait, not one per call). Returns true when
+    /// the record was queued.
+    /// </summary>
+    private bool WaitForRoom(object record)
+    {
+        if (_fullWaitMs <= 0 || !Healthy)
+        {
+            return false;
+        }
+
+        var started = Environment.TickCount64;
+        Interlocked.Increment(ref _roomWaiters);
+        try
+        {
+            Wake();
+            EnsurePump();
+            while (true)
+            {
+                var count = Interlocked.Increment(ref _count);
+                if (count <= _capacity && !_completed)
+                {
+                    _queue.Enqueue(record);
+                    return true;
+                }
+
+                Interlocked.Decrement(ref _count);
+                if (_completed || !Healthy)
+                {
+                    return false;
+                }
+
+                var left = _fullWaitMs - (Environment.TickCount64 - started);
+                if (left <= 0)
+                {
+                    Volatile.Write(ref _stalled, true);
+                    return false;
+                }
+
+                lock (_roomGate)
+                {
+                    // The pump frees room before it takes this lock to pulse, so a check made under the lock is never
+                    // missed; the short timeout also rechecks the ledger's health while a batch is retried.
+                    if (Volatile.Read(ref _count) >= _capacity)
+                    {
+                        Monitor.Wait(_roomGate, (int)Math.Min(left, 10));
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _roomWaiters);
+        }
+    }
+
+    private bool Healthy => Interlocked.Read(ref _faultsSinceSuccess) == 0 && !Volatile.Read(ref _stalled);
+
+    // After the pump freed room (a batch committed or dropped): wakes the producers waiting for it.
+    private void RoomFreed()
+    {
+        if (Volatile.Read(ref _roomWaiters) > 0)
+        {
+            lock (_roomGate)
+            {
+                Monitor.PulseAll(_roomGate);
+            }
+        }
     }
 
     // Flushes, shutdown and a backlog of WakeBacklog records signal the pump; otherwise it polls (see Pump).
@@ -356,6 +451,13 @@ internal sealed class LedgerPipeline : IAsyncDisposable
                 Interlocked.Add(ref _written, count);
                 Interlocked.Add(ref _count, -count); // after Written: Enqueued never dips while a batch settles
                 var recovered = Interlocked.Exchange(ref _faultsSinceSuccess, 0);
+                if (Volatile.Read(ref _stalled))
+                {
+                    Volatile.Write(ref _stalled, false); // the writer moves again: producers wait for room again
+                    Volatile.Write(ref _stallLogged, 0);
+                }
+
+                RoomFreed();
                 Quietly(() =>
                 {
                     _instruments.Written.Add(count);
@@ -471,6 +573,7 @@ internal sealed class LedgerPipeline : IAsyncDisposable
         Interlocked.Add(ref _dropped, count);
         Interlocked.Add(ref _droppedAccepted, count);
         Interlocked.Add(ref _count, -count);
+        RoomFreed();
         Quietly(() => _instruments.Dropped.Add(count));
     }
 

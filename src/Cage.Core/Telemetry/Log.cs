@@ -13,6 +13,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Cage metering queue is full (capacity {Capacity}); records are being dropped ({Dropped} so far)")]
     public static partial void QueueFull(ILogger logger, int capacity, long dropped);
 
+    [LoggerMessage(EventId = 1013, Level = LogLevel.Warning, Message = "Cage metering queue stayed full (capacity {Capacity}) for {Wait} while the ledger writer made no progress; records are dropped until it writes again ({Dropped} so far)")]
+    public static partial void QueueStalled(ILogger logger, int capacity, TimeSpan wait, long dropped);
+
     [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Cage ledger writes recovered after {Faults} faults")]
     public static partial void LedgerRecovered(ILogger logger, long faults);
 

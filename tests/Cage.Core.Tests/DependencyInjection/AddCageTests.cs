@@ -81,6 +81,7 @@ public class AddCageTests
         services.AddCage(o =>
         {
             o.Metering.QueueCapacity = 2;
+            o.Metering.FullQueueWait = TimeSpan.FromSeconds(-1);
             o.Tools.Order.AddRange(["fux", "fux"]);
             o.Pricing.Overrides["acme/x"] = new ModelPriceOverride { Input = -1, Output = 1 };
             o.Pricing.MapFile = "/no/such/prices.json";
@@ -89,6 +90,7 @@ public class AddCageTests
         var ex = Assert.Throws<OptionsValidationException>(() => _ = provider.GetRequiredService<IOptions<CageOptions>>().Value);
         var message = string.Join("\n", ex!.Failures);
         Assert.That(message, Does.Contain("Cage:Metering:QueueCapacity"));
+        Assert.That(message, Does.Contain("Cage:Metering:FullQueueWait must be between 00:00:00 and 00:10:00 (got -00:00:01)"));
         Assert.That(message, Does.Contain("'fux' twice"));
         Assert.That(message, Does.Contain("Cage:Pricing:Overrides:acme/x:Input"));
         Assert.That(message, Does.Contain("/no/such/prices.json"));

@@ -60,6 +60,44 @@ public sealed class MeteringReliabilityTests
     }
 
     [Test]
+    public async Task Meter_TightLoopFasterThanTheSqliteWriter_DefaultOptionsLoseNothing()
+    {
+        // A producer metering as fast as it can outruns the SQLite writer, so the default 65,536-record queue fills up:
+        // the producer waits for room (the ledger is healthy, only behind) instead of dropping.
+        const int Calls = 300_000;
+        var path = Path.Combine(_folder, "tight.db");
+        var services = new ServiceCollection();
+        services.AddCage(o => o.Metering.SetAsStaticDefault = false).AddSqliteLedger(o => o.Path = path);
+        await using (var provider = services.BuildServiceProvider())
+        {
+            var meter = provider.GetRequiredService<ICageMeter>();
+            var peakQueued = 0L;
+            for (var i = 0; i < Calls; i++)
+            {
+                using (var m = meter.Meter("chat", task: "t" + (i % 100)))
+                {
+                    m.Usage("openai", "gpt-4o", input: 100 + (i % 7), output: 10);
+                }
+
+                if ((i & 4095) == 0 && meter.Statistics is var s)
+                {
+                    peakQueued = Math.Max(peakQueued, s.Enqueued - s.Written - s.Dropped);
+                }
+            }
+
+            var flushed = await meter.FlushAsync();
+            Assert.That(flushed.Dropped, Is.EqualTo(0), "a healthy ledger that is only behind loses nothing");
+            Assert.That(meter.Statistics.Dropped, Is.EqualTo(0));
+            Assert.That(meter.Statistics.Written, Is.EqualTo(Calls));
+            TestContext.Out.WriteLine($"peak queued: {peakQueued:N0}");
+        }
+
+        await using var ledger = SqliteLedger.Open(path);
+        var report = await ledger.ReportAsync(new ReportQuery(ReportDimension.Route, TimeWindow.All));
+        Assert.That(report.Total.Calls, Is.EqualTo(Calls), "every call is in the ledger file");
+    }
+
+    [Test]
     public async Task Record_ReceiptTheLedgerRefuses_OnlyThatRecordIsDroppedAndNamed()
     {
         // A hand-made receipt with a default (year 1) timestamp lies outside the SQLite ledger's key range. It used
