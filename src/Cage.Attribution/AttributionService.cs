@@ -96,15 +96,18 @@ public sealed class AttributionService : IAttributionService
             return tally;
         }
 
-        await foreach (var call in _ledger.ReadCallsAsync(window, cancellationToken).ConfigureAwait(false))
+        // Spend and tasks per route from the route × task totals (the SQLite ledger keeps them per day), not every call.
+        var pairs = await _ledger.ReportPairsAsync(new ReportQuery(ReportDimension.Route, window), ReportDimension.Task, cancellationToken).ConfigureAwait(false);
+        foreach (var group in pairs.Groups)
         {
-            var tally = Route(call.Route);
-            tally.Spend += call.CostUsd ?? 0m;
-            if (call.CostSource == CostSource.Unpriced) tally.UnpricedCalls++;
-            if (call.CostSource == CostSource.Unpriced || call.UsageStatus == UsageStatus.Missing) tally.LowerBound = true;
-            if (!string.IsNullOrEmpty(call.Task))
+            var at = group.Key.IndexOf(SpendReport.PairSeparator, StringComparison.Ordinal);
+            var tally = Route(group.Key[..at]);
+            tally.Spend += group.Totals.CostUsd;
+            tally.UnpricedCalls += group.Totals.UnpricedCalls;
+            tally.LowerBound |= group.Totals.IsLowerBound;
+            if (group.Key[(at + 1)..] is var task && task != SpendReport.NoneKey)
             {
-                tally.Tasks.Add(call.Task);
+                tally.Tasks.Add(task);
             }
         }
 

@@ -35,7 +35,7 @@ internal static class ReportView
         totals.Calls > 0 && totals.UnpricedCalls == totals.Calls ? null : totals.CostUsd;
 
     /// <summary>Separates the two keys of a group in a report by two dimensions (<c>--by model,category</c>).</summary>
-    public const char KeySeparator = '\u001f';
+    public const char KeySeparator = SpendReport.PairSeparator;
 
     /// <summary>The report as a table; with <paramref name="second"/>, groups are keyed by two dimensions, one column each.</summary>
     public static string Text(SpendReport report, string? second = null)

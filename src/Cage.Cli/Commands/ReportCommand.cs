@@ -74,7 +74,7 @@ internal static class ReportCommand
 
                 if (dims.Length == 2)
                 {
-                    var two = await ByTwoAsync(ledger.Store, dimension, ReportView.Dimensions[dims[1]], window, cancellationToken).ConfigureAwait(false);
+                    var two = await ledger.Store.ReportPairsAsync(new ReportQuery(dimension, window), ReportView.Dimensions[dims[1]], cancellationToken).ConfigureAwait(false);
                     context.Write(parseResult.GetValue(json) ? ReportView.Json(two, dims[1]) : ReportView.Text(two, dims[1]));
                     return ExitCodes.Ok;
                 }
@@ -86,31 +86,6 @@ internal static class ReportCommand
             return ExitCodes.Ok;
         }));
         return command;
-    }
-
-    /// <summary>
-    /// Spend grouped by two dimensions. The ledger keeps totals per dimension, not per pair, so this reads the window's
-    /// calls once and keeps one running total per pair (memory grows with the pairs, not the calls).
-    /// </summary>
-    private static async Task<SpendReport> ByTwoAsync(ILedgerReader ledger, ReportDimension first, ReportDimension second, TimeWindow window, CancellationToken cancellationToken)
-    {
-        var groups = new Dictionary<string, SpendTotalsBuilder>(StringComparer.Ordinal);
-        var total = new SpendTotalsBuilder();
-        await foreach (var call in ledger.ReadCallsAsync(window, cancellationToken).ConfigureAwait(false))
-        {
-            var key = (InMemoryLedger.KeyOf(call, first) ?? SpendReport.NoneKey) + ReportView.KeySeparator + (InMemoryLedger.KeyOf(call, second) ?? SpendReport.NoneKey);
-            if (!groups.TryGetValue(key, out var totals))
-            {
-                groups[key] = totals = new SpendTotalsBuilder();
-            }
-
-            totals.Add(call);
-            total.Add(call);
-        }
-
-        var sorted = groups.Select(g => new SpendGroup(g.Key, g.Value.Build()))
-            .OrderByDescending(g => g.Totals.CostUsd).ThenBy(g => g.Key, StringComparer.Ordinal).ToList();
-        return new SpendReport(first, window, sorted, total.Build());
     }
 
     private static string SessionText(string session, SessionCostAccumulator costs)

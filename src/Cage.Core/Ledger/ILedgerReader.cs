@@ -8,6 +8,19 @@ public interface ILedgerReader
     /// <param name="cancellationToken">Cancels the query.</param>
     ValueTask<SpendReport> ReportAsync(ReportQuery query, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Spend grouped by two dimensions (<c>cage report --by route,task</c>): each group's key is the key of
+    /// <see cref="ReportQuery.Dimension"/>, <see cref="SpendReport.PairSeparator"/>, then the key of
+    /// <paramref name="then"/> (either part <see cref="SpendReport.NoneKey"/> when the calls have no value); the
+    /// report's <see cref="SpendReport.Dimension"/> is the first dimension. The default implementation reads the
+    /// window's calls once; a store may answer from maintained totals (the SQLite ledger does for route × task).
+    /// </summary>
+    /// <param name="query">The first dimension and the window.</param>
+    /// <param name="then">The second dimension.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    ValueTask<SpendReport> ReportPairsAsync(ReportQuery query, ReportDimension then, CancellationToken cancellationToken = default) =>
+        PairReports.FromCallsAsync(this, query, then, cancellationToken);
+
     /// <summary>One call by id, or <see langword="null"/>.</summary>
     /// <param name="callId">The call id.</param>
     /// <param name="cancellationToken">Cancels the query.</param>

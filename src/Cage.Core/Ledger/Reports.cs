@@ -75,6 +75,22 @@ public sealed record SpendTotals
     public long TokensOut => Output;
     /// <summary>Compatibility view: cache reads.</summary>
     public long CachedIn => CacheRead;
+
+    /// <summary>The totals of two disjoint sets of calls together.</summary>
+    internal static SpendTotals Sum(SpendTotals a, SpendTotals b) => new()
+    {
+        Calls = a.Calls + b.Calls,
+        Input = a.Input + b.Input,
+        CacheRead = a.CacheRead + b.CacheRead,
+        CacheWrite5m = a.CacheWrite5m + b.CacheWrite5m,
+        CacheWrite1h = a.CacheWrite1h + b.CacheWrite1h,
+        Output = a.Output + b.Output,
+        Reasoning = a.Reasoning + b.Reasoning,
+        CostUsd = a.CostUsd + b.CostUsd,
+        UnpricedCalls = a.UnpricedCalls + b.UnpricedCalls,
+        MissingUsageCalls = a.MissingUsageCalls + b.MissingUsageCalls,
+        LocalCalls = a.LocalCalls + b.LocalCalls,
+    };
 }
 
 /// <summary>One group of a spend report.</summary>
@@ -91,4 +107,10 @@ public sealed record SpendReport(ReportDimension Dimension, TimeWindow Window, I
 {
     /// <summary>The key used for calls with no value for the dimension.</summary>
     public const string NoneKey = "(none)";
+
+    /// <summary>
+    /// Separates the two keys of a group in a report by two dimensions
+    /// (<see cref="ILedgerReader.ReportPairsAsync"/>): the unit separator, U+001F.
+    /// </summary>
+    public const char PairSeparator = '\u001f';
 }

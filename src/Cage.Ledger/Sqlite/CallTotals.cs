@@ -11,6 +11,15 @@ internal sealed class CallTotals
 
     private static readonly ReportDimension[] Dimensions = Enum.GetValues<ReportDimension>();
 
+    /// <summary>
+    /// The <c>dim</c> of the route × task pairs: not a <see cref="ReportDimension"/> of its own, the totals per route and
+    /// task (key <c>route U+001F task</c>) that the recommend view and <c>report --by route,task</c> read.
+    /// </summary>
+    public const ReportDimension RouteTask = (ReportDimension)100;
+
+    // The lanes of the recent-group cache: one per dimension, then the route × task pairs.
+    private static readonly int Lanes = Dimensions.Length + 1;
+
     // Groups a dimension's recent-group cache holds: routes, models, providers and agents usually take a handful of
     // values that alternate from call to call.
     private const int Ways = 8;
@@ -21,11 +30,18 @@ internal sealed class CallTotals
     // first (keys usually come from a few shared strings), then by value in the slot used last (keys rebuilt per call,
     // such as task ids). A miss goes to the dictionary, which alone decides which group a key belongs to: the cache
     // only remembers its answers, so it can never split or merge groups.
-    private readonly string?[] _cacheKeys = new string?[Dimensions.Length * Ways];
-    private readonly long[] _cacheDays = new long[Dimensions.Length * Ways];
-    private readonly Sums?[] _cacheSums = new Sums?[Dimensions.Length * Ways];
-    private readonly int[] _lastSlot = new int[Dimensions.Length];
-    private readonly int[] _nextSlot = new int[Dimensions.Length];
+    private readonly string?[] _cacheKeys = new string?[Lanes * Ways];
+    private readonly long[] _cacheDays = new long[Lanes * Ways];
+    private readonly Sums?[] _cacheSums = new Sums?[Lanes * Ways];
+    private readonly int[] _lastSlot = new int[Lanes];
+    private readonly int[] _nextSlot = new int[Lanes];
+
+    // The pair keys built last, by reference to their route and task strings, so a run of calls of one task and a few
+    // routes builds each key once rather than once per call.
+    private readonly string?[] _pairRoutes = new string?[Ways];
+    private readonly string?[] _pairTasks = new string?[Ways];
+    private readonly string[] _pairKeys = new string[Ways];
+    private int _nextPair;
 
     /// <summary>The accumulated groups.</summary>
     public IEnumerable<KeyValuePair<(ReportDimension Dimension, string Key, long Day), Sums>> Groups => _sums;
@@ -59,6 +75,30 @@ internal sealed class CallTotals
         {
             Find(i, KeyOf(call, Dimensions[i]), day).Add(in delta);
         }
+
+        Find(Dimensions.Length, PairKey(call), day).Add(in delta);
+    }
+
+    /// <summary>The key of a call's route × task pair: route, U+001F, task ('' for none on either side).</summary>
+    public static string PairKeyOf(CallRecord call) => (call.Route ?? "") + SpendReport.PairSeparator + (call.Task ?? "");
+
+    private string PairKey(CallRecord call)
+    {
+        var route = call.Route ?? "";
+        var task = call.Task ?? "";
+        for (var slot = 0; slot < Ways; slot++)
+        {
+            if (ReferenceEquals(_pairRoutes[slot], route) && ReferenceEquals(_pairTasks[slot], task))
+            {
+                return _pairKeys[slot];
+            }
+        }
+
+        var key = route + SpendReport.PairSeparator + task;
+        var next = _nextPair;
+        _nextPair = (next + 1) % Ways;
+        (_pairRoutes[next], _pairTasks[next], _pairKeys[next]) = (route, task, key);
+        return key;
     }
 
     /// <summary>Takes back a call that was added earlier (its stored usage and cost are being replaced).</summary>
@@ -70,6 +110,8 @@ internal sealed class CallTotals
         {
             Find(i, KeyOf(call, Dimensions[i]), day).Remove(in delta);
         }
+
+        Find(Dimensions.Length, PairKey(call), day).Remove(in delta);
     }
 
     /// <summary>Forgets everything (after the batch committed or rolled back).</summary>
@@ -80,6 +122,8 @@ internal sealed class CallTotals
         Array.Clear(_cacheSums);
         Array.Clear(_lastSlot);
         Array.Clear(_nextSlot);
+        Array.Clear(_pairRoutes);
+        Array.Clear(_pairTasks);
     }
 
     /// <summary>The sums of dimension <paramref name="i"/>'s group for <paramref name="key"/> on <paramref name="day"/>.</summary>
@@ -102,7 +146,7 @@ internal sealed class CallTotals
             return _cacheSums[last]!;
         }
 
-        var group = (Dimensions[i], key, day);
+        var group = (i < Dimensions.Length ? Dimensions[i] : RouteTask, key, day);
         if (!_sums.TryGetValue(group, out var sums))
         {
             sums = new Sums();

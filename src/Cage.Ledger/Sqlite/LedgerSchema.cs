@@ -246,6 +246,19 @@ internal static class LedgerSchema
             PRIMARY KEY (period_start_ms, node, id)
         ) WITHOUT ROWID;
         """,
+
+        // 8: call_totals gains the route × task pairs (dim 100, key route U+001F task, '' for none on either side), so
+        //    the recommend view (spend and tasks per route) and `report --by route,task` read per-day totals instead
+        //    of every call. Existing calls are summed into them here.
+        """
+        INSERT INTO call_totals (dim, key, day, calls, input, cache_read, cache_write_5m, cache_write_1h, output, reasoning,
+                                 cost_e10, unpriced, missing, local)
+        SELECT 100, coalesce(route, '') || char(31) || coalesce(task, ''),
+               CASE WHEN ts_ms >= 0 THEN ts_ms / 86400000 ELSE (ts_ms + 1) / 86400000 - 1 END,
+               count(*), sum(input), sum(cache_read), sum(cache_write_5m), sum(cache_write_1h), sum(output),
+               coalesce(sum(reasoning), 0), coalesce(sum(cost_e10), 0), sum(cost_source = 3), sum(usage_status = 1), sum(cost_source = 2)
+        FROM calls GROUP BY 2, 3;
+        """,
     ];
 
     // Runs after the SQL of the step with the same index (0-based), in the same transaction.

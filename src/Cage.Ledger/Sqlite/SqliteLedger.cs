@@ -324,39 +324,63 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
 
+        var groups = Groups(query.Dimension, query.Window);
+        var ordered = groups
+            .Select(pair => new SpendGroup(pair.Key, pair.Value))
+            .OrderByDescending(group => group.Totals.CostUsd)
+            .ThenBy(group => group.Key, StringComparer.Ordinal)
+            .ToArray();
+        var total = ordered.Aggregate(new SpendTotals(), (sum, group) => SpendTotals.Sum(sum, group.Totals));
+        return ValueTask.FromResult(new SpendReport(query.Dimension, query.Window, ordered, total));
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Route × task is read from maintained per-day totals; other pairs read the window's calls once.</remarks>
+    public ValueTask<SpendReport> ReportPairsAsync(ReportQuery query, ReportDimension then, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        PairReports.Validate(query.Dimension, then);
+        if (query.Dimension != ReportDimension.Route || then != ReportDimension.Task)
+        {
+            return PairReports.FromCallsAsync(this, query, then, cancellationToken);
+        }
+
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        var groups = Groups(CallTotals.RouteTask, query.Window);
+        return ValueTask.FromResult(PairReports.Build(query, groups.Select(pair => new SpendGroup(pair.Key, pair.Value))));
+    }
+
+    /// <summary>The groups of one dimension (or the route × task pairs) over a window.</summary>
+    private Dictionary<string, SpendTotals> Groups(ReportDimension dimension, TimeWindow window)
+    {
         // Whole UTC days inside the window come from call_totals (one row per group and day); the partial days at
         // the window's edges, if any, are summed from the calls themselves through the timestamp index.
-        var since = query.Window.Since?.ToUnixTimeMilliseconds();
-        var until = query.Window.Until?.ToUnixTimeMilliseconds();
+        var since = window.Since?.ToUnixTimeMilliseconds();
+        var until = window.Until?.ToUnixTimeMilliseconds();
         long? firstWholeDay = since is { } s ? CallTotals.DayOf(s) + (CallTotals.DayOf(s) * CallTotals.MillisecondsPerDay == s ? 0 : 1) : null;
         long? endWholeDay = until is { } u ? CallTotals.DayOf(u) : null;
         var groups = new Dictionary<string, SpendTotals>(StringComparer.Ordinal);
         using var connection = OpenReader();
         if (firstWholeDay is { } first && endWholeDay is { } end && first >= end)
         {
-            AddGroups(connection, query.Dimension, ReportSql(query.Dimension, KeyWindowClause(since, until)), since, until, groups);
+            AddGroups(connection, dimension, ReportSql(dimension, KeyWindowClause(since, until)), since, until, groups);
         }
         else
         {
-            AddGroups(connection, query.Dimension, TotalsSql(query.Dimension, firstWholeDay, endWholeDay), firstWholeDay, endWholeDay, groups);
+            AddGroups(connection, dimension, TotalsSql(dimension, firstWholeDay, endWholeDay), firstWholeDay, endWholeDay, groups);
             if (since is { } from && firstWholeDay * CallTotals.MillisecondsPerDay is { } wholeFrom && from < wholeFrom)
             {
-                AddGroups(connection, query.Dimension, ReportSql(query.Dimension, KeyWindowClause(from, wholeFrom)), from, wholeFrom, groups);
+                AddGroups(connection, dimension, ReportSql(dimension, KeyWindowClause(from, wholeFrom)), from, wholeFrom, groups);
             }
 
             if (until is { } to && endWholeDay * CallTotals.MillisecondsPerDay is { } wholeTo && wholeTo < to)
             {
-                AddGroups(connection, query.Dimension, ReportSql(query.Dimension, KeyWindowClause(wholeTo, to)), wholeTo, to, groups);
+                AddGroups(connection, dimension, ReportSql(dimension, KeyWindowClause(wholeTo, to)), wholeTo, to, groups);
             }
         }
 
-        var ordered = groups
-            .Select(pair => new SpendGroup(pair.Key, pair.Value))
-            .OrderByDescending(group => group.Totals.CostUsd)
-            .ThenBy(group => group.Key, StringComparer.Ordinal)
-            .ToArray();
-        var total = ordered.Aggregate(new SpendTotals(), (sum, group) => Add(sum, group.Totals));
-        return ValueTask.FromResult(new SpendReport(query.Dimension, query.Window, ordered, total));
+        return groups;
     }
 
     /// <summary>The report over whole days: the per-day totals of one dimension, summed per group.</summary>
@@ -389,6 +413,7 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
             ReportDimension.Session => "session",
             ReportDimension.Category => "category",
             ReportDimension.User => "\"user\"",
+            CallTotals.RouteTask => "coalesce(route, '') || char(31) || coalesce(task, '')",
             _ => throw new ArgumentOutOfRangeException(nameof(dimension), dimension, "unknown report dimension"),
         };
 
@@ -824,6 +849,13 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
             {
                 name = SpendReport.NoneKey;
             }
+            else if (dimension == CallTotals.RouteTask)
+            {
+                var pair = reader.GetString(0);
+                var at = pair.IndexOf(SpendReport.PairSeparator, StringComparison.Ordinal);
+                var (route, task) = at < 0 ? (pair, "") : (pair[..at], pair[(at + 1)..]);
+                name = (route.Length == 0 ? SpendReport.NoneKey : route) + SpendReport.PairSeparator + (task.Length == 0 ? SpendReport.NoneKey : task);
+            }
             else if (dimension == ReportDimension.Day)
             {
                 name = DateTimeOffset.UnixEpoch.AddDays(reader.GetInt64(0)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
@@ -853,7 +885,7 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
             };
 
             // The same group from whole days and edge days, or a literal "(none)" value and missing values: one group.
-            groups[name] = groups.TryGetValue(name, out var existing) ? Add(existing, totals) : totals;
+            groups[name] = groups.TryGetValue(name, out var existing) ? SpendTotals.Sum(existing, totals) : totals;
         }
     }
 
@@ -933,21 +965,6 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         meta: LedgerJson.ReadMap(OptionalString(reader, o + 10)));
 
     private static string? OptionalString(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
-
-    private static SpendTotals Add(SpendTotals a, SpendTotals b) => new()
-    {
-        Calls = a.Calls + b.Calls,
-        Input = a.Input + b.Input,
-        CacheRead = a.CacheRead + b.CacheRead,
-        CacheWrite5m = a.CacheWrite5m + b.CacheWrite5m,
-        CacheWrite1h = a.CacheWrite1h + b.CacheWrite1h,
-        Output = a.Output + b.Output,
-        Reasoning = a.Reasoning + b.Reasoning,
-        CostUsd = a.CostUsd + b.CostUsd,
-        UnpricedCalls = a.UnpricedCalls + b.UnpricedCalls,
-        MissingUsageCalls = a.MissingUsageCalls + b.MissingUsageCalls,
-        LocalCalls = a.LocalCalls + b.LocalCalls,
-    };
 
     private static string? Pragma(SqliteConnection connection, string sql)
     {

@@ -122,7 +122,7 @@ public sealed class LedgerSchemaBudgetMigrationTests
         var reopened = test.Reopen();
         var store = new SqliteBudgetStore(reopened);
 
-        Assert.That(reopened.SchemaVersion, Is.EqualTo(7));
+        Assert.That(reopened.SchemaVersion, Is.EqualTo(LedgerSchema.LatestVersion));
         Assert.That((await store.LoadAsync()).Single().WarningsFired, Is.EqualTo(new[] { "usd:1" }));
         Assert.That(await store.LoadChargesAsync(null), Is.Empty);
         await store.AddChargesAsync([new BudgetCharge("b_1", "org", day, null, day, 1m, 1, false)]);

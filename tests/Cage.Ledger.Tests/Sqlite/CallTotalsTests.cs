@@ -98,6 +98,31 @@ public sealed class CallTotalsTests
         Assert.That((chat.Calls, chat.Input, chat.CostE10), Is.EqualTo((1L, 3L, 2L)));
     }
 
+    [Test]
+    public void Add_RouteTaskPairs_SumPerPairWithNoneAsEmptyAndRemoveTakesBack()
+    {
+        var totals = new CallTotals();
+        // Two routes alternating over two tasks, fresh strings each call, plus a call with neither: five pairs' worth.
+        string Fresh(string s) => new(s.AsSpan());
+        for (var k = 0; k < 12; k++)
+        {
+            totals.Add(Call($"c{k}", route: Fresh("r" + (k % 2)), task: Fresh("t" + (k / 6)), usage: new TokenUsage(k + 1)), costE10: 5);
+        }
+
+        totals.Add(Call("none", route: null, task: null, usage: new TokenUsage(100)), costE10: 0);
+        var pairs = Groups(totals, CallTotals.RouteTask);
+        var sep = SpendReport.PairSeparator;
+        Assert.That(pairs.Keys.Select(k => k.Key), Is.EquivalentTo(new[] { $"r0{sep}t0", $"r1{sep}t0", $"r0{sep}t1", $"r1{sep}t1", $"{sep}" }));
+        // r1 × t1 got k = 7, 9, 11: inputs 8 + 10 + 12.
+        Assert.That(pairs[($"r1{sep}t1", March1)].Input, Is.EqualTo(30));
+        Assert.That(pairs[($"r1{sep}t1", March1)].CostE10, Is.EqualTo(15));
+        Assert.That(pairs[($"{sep}", March1)].Input, Is.EqualTo(100));
+
+        totals.Remove(Call("c7", route: "r1", task: "t1", usage: new TokenUsage(8)), costE10: 5);
+        Assert.That(pairs[($"r1{sep}t1", March1)].Calls, Is.EqualTo(2));
+        Assert.That(pairs[($"r1{sep}t1", March1)].Input, Is.EqualTo(22));
+    }
+
     private static Dictionary<(string Key, long Day), CallTotals.Sums> Groups(CallTotals totals, ReportDimension dimension) =>
         totals.Groups.Where(g => g.Key.Dimension == dimension).ToDictionary(g => (g.Key.Key, g.Key.Day), g => g.Value);
 }
