@@ -107,8 +107,9 @@ internal static class LedgerSchema
         // 3: per-day receipt totals for the whole-ledger attribution views (roi, recommend), kept in the receipts'
         //    transaction. A receipt whose call the writer could not find is left out of them and marked pending (the
         //    views read pending receipts one by one, joined to their call); receipts stored before this step are pending.
-        //    basis 0: the receipt's call (provider, model, route, prompt_k = ceil(prompt-side tokens / 1000) above
-        //    32,000 tokens, else 0: enough to find its long-context price tier); basis 1: call-less, priced at task's
+        //    basis 0: the receipt's call (provider, model, route, prompt_k: enough to find its long-context price tier;
+        //    written as ceil(prompt-side tokens / 1000) above 32,000 tokens until the writer learned to keep one bucket
+        //    per tier, see ReceiptTotals.PromptK; both kinds of row price right); basis 1: call-less, priced at task's
         //    latest call. Sums are exact decimals as invariant text.
         """
         ALTER TABLE receipts ADD COLUMN pending INTEGER NOT NULL DEFAULT 1;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using CageNet.Pricing;
 
 namespace CageNet.Ledger;
 
@@ -15,11 +16,60 @@ internal sealed class ReceiptTotals
 
     public IEnumerable<KeyValuePair<Key, Sums>> Groups => _sums;
 
-    /// <summary>The prompt bucket of a call: ceil(prompt / 1000) above <see cref="TierFloorTokens"/>, else 0.</summary>
-    public static long PromptK(long promptTokens) => promptTokens > TierFloorTokens ? (promptTokens + 999) / 1000 : 0;
+    // Every long-context threshold of the built-in price map, ascending: the buckets of a model the map does not know
+    // (a custom map's model, an unpriced one), so a custom tier at a common threshold is still found.
+    private static readonly long[] AnyThresholds = PriceCatalogThresholds().SelectMany(t => t.Value).Distinct().Order().ToArray();
 
-    /// <summary>A prompt size priced at the same tier as every prompt of bucket <paramref name="promptK"/> (for thresholds that are whole thousands of tokens, at or above the floor).</summary>
+    // Per provider/model: the thresholds its bucket is chosen among (empty for a model the map knows without tiers).
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Provider, string Model), long[]> Thresholds = new();
+
+    /// <summary>
+    /// The prompt bucket of a call, which must tell apart exactly the prompts its model prices differently: 0 up to
+    /// <see cref="TierFloorTokens"/> and up to the model's first long-context threshold, else the highest threshold
+    /// the prompt exceeds, as whole thousands plus one (a prompt above 200,000 tokens is bucket 201). A model without
+    /// tiers keeps one bucket whatever its prompts, so <c>receipt_totals</c> has a row per tier, not per 1k tokens.
+    /// </summary>
+    /// <remarks>
+    /// Thresholds come from the built-in price map, and from all of its thresholds for a model it does not know; a
+    /// tier a custom map adds at another threshold is priced at the bucket's representative prompt. Rows written by
+    /// earlier versions (one per 1k tokens) stay valid: every bucket's representative prompt is priced at its tier.
+    /// </remarks>
+    public static long PromptK(string provider, string model, long promptTokens)
+    {
+        if (promptTokens <= TierFloorTokens)
+        {
+            return 0;
+        }
+
+        var thresholds = Thresholds.GetOrAdd((provider, model), static key =>
+            PriceCatalog.BuiltIn.TryResolve(key.Provider, key.Model, out _, out var price)
+                ? [.. price.Tiers.Select(t => t.AboveTokens).Concat(price.ServiceTiers.Values.SelectMany(v => v.Tiers.Select(t => t.AboveTokens))).Distinct().Order()]
+                : AnyThresholds);
+        for (var i = thresholds.Length - 1; i >= 0; i--)
+        {
+            if (promptTokens > thresholds[i])
+            {
+                return (thresholds[i] / 1000) + 1;
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>A prompt size priced at the same tier as every prompt of bucket <paramref name="promptK"/>: above the bucket's threshold and below the next.</summary>
     public static long RepresentativePrompt(long promptK) => promptK * 1000;
+
+    private static IEnumerable<KeyValuePair<string, long[]>> PriceCatalogThresholds()
+    {
+        foreach (var key in PriceCatalog.BuiltIn.Keys)
+        {
+            var slash = key.IndexOf('/', StringComparison.Ordinal);
+            if (slash > 0 && PriceCatalog.BuiltIn.TryResolve(key[..slash], key[(slash + 1)..], out _, out var price))
+            {
+                yield return new(key, [.. price.Tiers.Select(t => t.AboveTokens).Concat(price.ServiceTiers.Values.SelectMany(v => v.Tiers.Select(t => t.AboveTokens)))]);
+            }
+        }
+    }
 
     public void Add(SavingsReceipt receipt, CallKey? call)
     {
@@ -55,7 +105,7 @@ internal sealed class ReceiptTotals
     /// <summary>The pricing basis of a call as the writer keeps it.</summary>
     internal readonly record struct CallKey(string Provider, string Model, string Route, long PromptK)
     {
-        public static CallKey Of(CallRecord call) => new(call.Provider ?? "", call.Model ?? "", call.Route ?? "", ReceiptTotals.PromptK(call.Usage.PromptTokens));
+        public static CallKey Of(CallRecord call) => new(call.Provider ?? "", call.Model ?? "", call.Route ?? "", ReceiptTotals.PromptK(call.Provider ?? "", call.Model ?? "", call.Usage.PromptTokens));
     }
 
     internal readonly record struct Key(long Day, string Tool, string Unit, string Method, int Basis, string Provider, string Model, long PromptK, string Route, string Task);

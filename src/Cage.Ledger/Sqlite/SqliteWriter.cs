@@ -658,11 +658,13 @@ internal sealed class SqliteWriter : IDisposable
             if (rc == raw.SQLITE_ROW)
             {
                 id = raw.sqlite3_column_text(_callAt, 0).utf8_to_string() ?? "";
+                var provider = raw.sqlite3_column_text(_callAt, 1).utf8_to_string() ?? "";
+                var model = raw.sqlite3_column_text(_callAt, 2).utf8_to_string() ?? "";
                 basis = new ReceiptTotals.CallKey(
-                    raw.sqlite3_column_text(_callAt, 1).utf8_to_string() ?? "",
-                    raw.sqlite3_column_text(_callAt, 2).utf8_to_string() ?? "",
+                    provider,
+                    model,
                     raw.sqlite3_column_type(_callAt, 3) == raw.SQLITE_NULL ? "" : raw.sqlite3_column_text(_callAt, 3).utf8_to_string() ?? "",
-                    ReceiptTotals.PromptK(raw.sqlite3_column_int64(_callAt, 4)));
+                    ReceiptTotals.PromptK(provider, model, raw.sqlite3_column_int64(_callAt, 4)));
                 return true;
             }
 

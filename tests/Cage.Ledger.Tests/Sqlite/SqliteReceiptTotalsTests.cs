@@ -38,6 +38,43 @@ public sealed class SqliteReceiptTotalsTests
     }
 
     [Test]
+    public async Task ReceiptTotals_LongPrompts_KeepOneRowPerPriceTierNotPer1kTokens()
+    {
+        using var test = TestLedger.Create();
+        var memory = new InMemoryLedger();
+        // claude-opus-4-8 has no long-context tier: prompts from 40k to 900k tokens are one bucket. claude-sonnet-4-5
+        // is priced higher above 200,000 prompt tokens: its prompts fall in two buckets, either side of the threshold.
+        var calls = new List<CallRecord>();
+        var receipts = new List<SavingsReceipt>();
+        var prompts = new long[] { 40_000, 80_123, 150_000, 199_999, 200_000, 200_001, 250_000, 900_000 };
+        foreach (var (model, prompt) in prompts.Select(p => ("claude-opus-4-8", p)).Concat(prompts.Select(p => ("claude-sonnet-4-5", p))))
+        {
+            var id = $"c-{model}-{prompt}";
+            calls.Add(Call(id, "2026-03-01T10:00:00Z", route: "code-edit", task: "t1", model: model, usage: new TokenUsage(prompt, Output: 10)));
+            receipts.Add(Receipt("r" + id, "2026-03-01T10:00:01Z", "compressor", 10_000m, 2_000m, id, "t1"));
+        }
+
+        var batch = new LedgerBatch(calls, receipts);
+        await test.Ledger.AppendAsync(batch);
+        await memory.AppendAsync(batch);
+
+        Assert.That(Scalar(test.Ledger, "SELECT count(*) FROM receipt_totals WHERE model = 'claude-opus-4-8';"), Is.EqualTo(1));
+        Assert.That(Scalar(test.Ledger, "SELECT count(*) FROM receipt_totals WHERE model = 'claude-sonnet-4-5';"), Is.EqualTo(2));
+        // Each bucket's representative prompt prices at its tier: at most 200,000 tokens below, above it above.
+        var sonnet = new List<(long Prompt, long Receipts)>();
+        await foreach (var t in test.Ledger.ReadReceiptTotalsAsync(TimeWindow.All))
+        {
+            if (t.Call is { Model: "claude-sonnet-4-5" } c)
+            {
+                sonnet.Add((c.PromptTokens, t.Receipts));
+            }
+        }
+
+        Assert.That(sonnet.OrderBy(x => x.Prompt).Select(x => (x.Prompt <= 200_000, x.Receipts)), Is.EqualTo(new[] { (true, 5L), (false, 3L) }));
+        await AssertSameTotals(test.Ledger, memory, TimeWindow.All);
+    }
+
+    [Test]
     public async Task ReadReceiptTotals_ReceiptsBeforeTheirCalls_ArePendingAndStillCountedOnce()
     {
         using var test = TestLedger.Create();
@@ -147,7 +184,7 @@ public sealed class SqliteReceiptTotalsTests
         var sums = new Dictionary<string, (long N, decimal Raw, decimal Actual, decimal Cost, double Ms, long Eliminated, double MinConfidence)>();
         await foreach (var t in ledger.ReadReceiptTotalsAsync(window))
         {
-            var basis = t.Call is { } c ? $"{c.Provider}/{c.Model}/{c.Route}/{ReceiptTotals.PromptK(c.PromptTokens)}" : $"task:{t.Task}";
+            var basis = t.Call is { } c ? $"{c.Provider}/{c.Model}/{c.Route}/{ReceiptTotals.PromptK(c.Provider, c.Model, c.PromptTokens)}" : $"task:{t.Task}";
             var key = $"{t.Tool}|{t.Unit}|{t.Method}|{basis}";
             var s = sums.GetValueOrDefault(key, (0, 0m, 0m, 0m, 0d, 0, 1d));
             sums[key] = (s.N + t.Receipts, s.Raw + t.RawAlternative, s.Actual + t.Actual, s.Cost + t.ToolCostUsd, s.Ms + t.AddedLatencyMs,
