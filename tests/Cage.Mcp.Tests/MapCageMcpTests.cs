@@ -1,12 +1,17 @@
+using System.Net;
+using System.Security.Claims;
+using System.Text.Encodings.Web;
 using System.Text.Json.Nodes;
 using CageNet.Budgets;
 using CageNet.Ledger;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using ModelContextProtocol.Client;
 
 namespace CageNet.Mcp.Tests;
@@ -104,5 +109,56 @@ public sealed class MapCageMcpTests
         await using var app = builder.Build();
 
         Assert.That(() => app.MapCageMcp(), Throws.InvalidOperationException.With.Message.Contains("WithCageTools()"));
+    }
+
+    [Test]
+    public async Task MapCageMcp_RequireAuthorization_RefusesAClientWithoutCredentials()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        builder.Services.AddCage().AddInMemoryLedger().AddAttribution();
+        builder.Services.AddAuthentication(KeyHandler.SchemeName).AddScheme<AuthenticationSchemeOptions, KeyHandler>(KeyHandler.SchemeName, null);
+        builder.Services.AddAuthorization();
+        builder.Services.AddMcpServer().WithHttpTransport().WithCageTools();
+        await using var app = builder.Build();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapCageMcp().RequireAuthorization();
+        await app.StartAsync();
+        var endpoint = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single() + "/mcp");
+
+        using (var http = new HttpClient())
+        {
+            using var anonymous = await http.PostAsync(endpoint, new StringContent("""{"jsonrpc":"2.0","id":1,"method":"tools/list"}""", System.Text.Encoding.UTF8, "application/json"));
+            Assert.That(anonymous.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        }
+
+        Assert.That(async () => await (await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions { Endpoint = endpoint }))).DisposeAsync(),
+            Throws.Exception, "the SDK client cannot connect without the key");
+        await using (var client = await McpClient.CreateAsync(new HttpClientTransport(new HttpClientTransportOptions
+        {
+            Endpoint = endpoint,
+            AdditionalHeaders = new Dictionary<string, string> { [KeyHandler.Header] = KeyHandler.Key },
+        })))
+        {
+            Assert.That(await client.ListToolsAsync(), Has.Count.EqualTo(8));
+        }
+
+        await app.StopAsync();
+    }
+
+    /// <summary>A minimal authentication scheme: a request is authenticated when it carries the key header.</summary>
+    private sealed class KeyHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder)
+        : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    {
+        public const string SchemeName = "key";
+        public const string Header = "X-Agent-Key";
+        public const string Key = "s3cret";
+
+        protected override Task<AuthenticateResult> HandleAuthenticateAsync() =>
+            Task.FromResult(Request.Headers[Header] == Key
+                ? AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.Name, "agent")], SchemeName)), SchemeName))
+                : AuthenticateResult.NoResult());
     }
 }
