@@ -210,6 +210,56 @@ public sealed class CageMcpProcessTests
     }
 
     [Test]
+    public async Task CageMcp_RawStdio_WritesOnlyJsonRpcToStdout_AndExits0WhenStdinCloses()
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = _folder.Path,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(CageFolder.CageDll);
+        start.ArgumentList.Add("mcp");
+        start.Environment.Remove("CAGE_LEDGER");
+        start.Environment.Remove("CAGE_PRICES");
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.StandardInput.WriteAsync("""
+            {"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}
+            {"jsonrpc":"2.0","method":"notifications/initialized"}
+            {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"why","arguments":{"call_id":"c_s1call000001"}}}
+
+            """.Replace("\r\n", "\n", StringComparison.Ordinal));
+        await process.StandardInput.FlushAsync();
+
+        // The two answers, then end of input: the server stops, and nothing else ever reached stdout.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        var lines = new List<string>();
+        while (lines.Count < 2 && await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+        {
+            lines.Add(line);
+        }
+
+        process.StandardInput.Close();
+        var rest = await process.StandardOutput.ReadToEndAsync(timeout.Token);
+        await process.WaitForExitAsync(timeout.Token);
+
+        Assert.That(process.ExitCode, Is.EqualTo(0), await stderr);
+        Assert.That(rest, Is.Empty, "stdout after the answers");
+        Assert.That(lines, Has.Count.EqualTo(2));
+        foreach (var line in lines)
+        {
+            using var message = JsonDocument.Parse(line);
+            Assert.That(message.RootElement.GetProperty("jsonrpc").GetString(), Is.EqualTo("2.0"), line);
+        }
+
+        var answer = lines.Select(l => JsonNode.Parse(l)!).Single(m => m["id"]!.GetValue<int>() == 2);
+        Assert.That(answer["result"]!["structuredContent"]!["call"]!["id"]!.GetValue<string>(), Is.EqualTo("c_s1call000001"));
+    }
+
+    [Test]
     public async Task CageMcp_NoLedger_Exits2NamingThePath_WithNothingOnStdout()
     {
         using var empty = new CageFolder();
