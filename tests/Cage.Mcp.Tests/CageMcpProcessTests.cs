@@ -137,7 +137,7 @@ public sealed class CageMcpProcessTests
 
         var day = status["scopes"]!["day"]!;
         Assert.That(day["cap"]!.GetValue<decimal>(), Is.EqualTo(25m));
-        Assert.That(day["used"]!.GetValue<decimal>(), Is.GreaterThan(0m), "the two calls of the last hours");
+        Assert.That(day["used"]!.GetValue<decimal>(), Is.GreaterThan(0m), "the two calls just made");
         Assert.That(status["scopes"]!["session/s-mcp"]!["used"]!.GetValue<decimal>(), Is.EqualTo(day["used"]!.GetValue<decimal>()));
     }
 

@@ -78,7 +78,7 @@ internal sealed class CageFolder : IDisposable
         return McpClient.CreateAsync(transport);
     }
 
-    /// <summary>Seeds the worked example (<c>cage demo</c>: one call, three receipts, the policy template with its budgets) and two calls of the last hours, so budgets and the forecast have spend now.</summary>
+    /// <summary>Seeds the worked example (<c>cage demo</c>: one call, three receipts, the policy template with its budgets) and two calls of the last half minute (today, for any clock short of midnight), so budgets and the forecast have spend now.</summary>
     public async Task SeedAsync()
     {
         var demo = await RunAsync("demo");
@@ -87,8 +87,8 @@ internal sealed class CageFolder : IDisposable
         var folder = System.IO.Path.Combine(Path, "recent");
         Directory.CreateDirectory(folder);
         await File.WriteAllTextAsync(System.IO.Path.Combine(folder, "calls.jsonl"),
-            CallLine("c_recent000001", now.AddHours(-1), "mcp-task", "s-mcp", 120_000, 4_000) + "\n" +
-            CallLine("c_recent000002", now.AddHours(-3), "mcp-task", "s-mcp", 40_000, 2_000) + "\n");
+            CallLine("c_recent000001", now.AddSeconds(-20), "mcp-task", "s-mcp", 120_000, 4_000) + "\n" +
+            CallLine("c_recent000002", now.AddSeconds(-30), "mcp-task", "s-mcp", 40_000, 2_000) + "\n");
         var import = await RunAsync("import", folder);
         Assert.That(import.ExitCode, Is.EqualTo(0), import.Err);
     }
