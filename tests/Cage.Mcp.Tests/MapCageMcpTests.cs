@@ -94,8 +94,20 @@ public sealed class MapCageMcpTests
             var result = await client.CallToolAsync("budget_status", ToolResults.Arguments("{}"));
             Assert.That(result.IsError, Is.True);
             Assert.That(ToolResults.Text(result), Does.Contain("AddBudgets"));
+            var tools = await client.ListToolsAsync();
             var report = ToolResults.Structured(await client.CallToolAsync("report", ToolResults.Arguments("{}")));
             Assert.That(report["total"]!["calls"]!.GetValue<long>(), Is.Zero);
+            ToolResults.AssertValid(tools.Single(t => t.Name == "report").ProtocolTool.OutputSchema!.Value, report, "report of an empty ledger");
+            foreach (var tool in new[] { "attrib", "matrix" })
+            {
+                var none = ToolResults.Structured(await client.CallToolAsync(tool, ToolResults.Arguments("{}")));
+                Assert.That(none.ToJsonString(), Is.EqualTo("""{"task":null}"""), tool);
+                ToolResults.AssertValid(tools.Single(t => t.Name == tool).ProtocolTool.OutputSchema!.Value, none, $"{tool} of an empty ledger");
+            }
+
+            var forecast = ToolResults.Structured(await client.CallToolAsync("forecast", ToolResults.Arguments("{}")));
+            Assert.That(forecast["monthly_cap"], Is.Null, "no budgets, no budget_usd: no cap");
+            ToolResults.AssertValid(tools.Single(t => t.Name == "forecast").ProtocolTool.OutputSchema!.Value, forecast, "forecast of an empty ledger");
         }
 
         await app.StopAsync();
