@@ -100,6 +100,7 @@ internal static partial class CageCli
         root.Subcommands.Add(ProxyCommand.Create(context, globals));
         root.Subcommands.Add(MeterCommand.Create(context, globals));
         root.Subcommands.Add(HooksCommand.Create(context, globals));
+        root.Subcommands.Add(McpCommand.Create(context, globals));
         foreach (var command in AttributionCommands.Create(context, globals))
         {
             root.Subcommands.Add(command);

@@ -117,6 +117,14 @@ public static class CageViews
     /// <param name="receipts">Its receipts, from <see cref="ILedgerReader.ReceiptsForCallAsync"/>.</param>
     public static string Text(CallRecord call, IReadOnlyList<SavingsReceipt> receipts) => WhyView.Text(call, receipts);
 
+    /// <summary>The JSON of one savings receipt, as each entry of <c>receipts</c> in <c>cage why --json</c> shows it.</summary>
+    /// <param name="receipt">The receipt.</param>
+    public static string Json(SavingsReceipt receipt)
+    {
+        ArgumentNullException.ThrowIfNull(receipt);
+        return JsonOutput.Write(w => ReferenceJsonl.WriteReceipt(w, receipt));
+    }
+
     private static string NoTaskJson() => JsonOutput.Write(w =>
     {
         w.WriteStartObject();

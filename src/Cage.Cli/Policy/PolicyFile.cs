@@ -62,26 +62,7 @@ internal static class PolicyFile
     /// untemplated node with period <c>month</c>, else of one with period <c>day</c> × the days of the month of
     /// <paramref name="now"/> (UTC); <see langword="null"/> when there is neither.
     /// </summary>
-    public static decimal? MonthlyBudget(string path, DateTimeOffset now)
-    {
-        if (!File.Exists(path))
-        {
-            return null;
-        }
-
-        // Untemplated top-level nodes with a dollar amount: a monthly one wins, else a daily one × the month's days.
-        var caps = LoadBudgets(path).Nodes.Values
-            .Where(n => !n.Path.Contains('/', StringComparison.Ordinal) && !n.Path.Contains('{', StringComparison.Ordinal) && n.Usd?.Amount is not null)
-            .ToList();
-        var month = caps.Where(n => n.Period == CageNet.Budgets.BudgetPeriod.Month).Select(n => n.Usd!.Amount!.Value).DefaultIfEmpty(-1m).Min();
-        if (month >= 0)
-        {
-            return month;
-        }
-
-        var day = caps.Where(n => n.Period == CageNet.Budgets.BudgetPeriod.Day).Select(n => n.Usd!.Amount!.Value).DefaultIfEmpty(-1m).Min();
-        return day >= 0 ? day * DateTime.DaysInMonth(now.Year, now.Month) : null;
-    }
+    public static decimal? MonthlyBudget(string path, DateTimeOffset now) => File.Exists(path) ? LoadBudgets(path).MonthlyUsd(now) : null;
 
     /// <summary>Binds the file's <c>Cage</c> section to <see cref="CageOptions"/>; defaults when the file does not exist.</summary>
     /// <exception cref="CliException">The file is not valid JSON or a value does not fit its setting (exit 2, naming the file).</exception>

@@ -61,6 +61,26 @@ public sealed class BudgetOptions
 
         return node;
     }
+
+    /// <summary>
+    /// The monthly budget the tree implies (the default of <c>cage forecast</c> and the MCP <c>forecast</c> tool): the
+    /// smallest dollar cap of a top-level, untemplated node with period <c>month</c>, else of one with period <c>day</c>
+    /// × the days of the month of <paramref name="now"/> (UTC); <see langword="null"/> when there is neither.
+    /// </summary>
+    internal decimal? MonthlyUsd(DateTimeOffset now)
+    {
+        var caps = Nodes.Values
+            .Where(n => !n.Path.Contains('/', StringComparison.Ordinal) && !n.Path.Contains('{', StringComparison.Ordinal) && n.Usd?.Amount is not null)
+            .ToList();
+        var month = caps.Where(n => n.Period == BudgetPeriod.Month).Select(n => n.Usd!.Amount!.Value).DefaultIfEmpty(-1m).Min();
+        if (month >= 0)
+        {
+            return month;
+        }
+
+        var day = caps.Where(n => n.Period == BudgetPeriod.Day).Select(n => n.Usd!.Amount!.Value).DefaultIfEmpty(-1m).Min();
+        return day >= 0 ? day * DateTime.DaysInMonth(now.Year, now.Month) : null;
+    }
 }
 
 /// <summary>One node of the budget tree: caps in dollars and tokens over a period, warn thresholds and the exceed action.</summary>
