@@ -146,6 +146,106 @@ internal static class PostgresSchema
             PRIMARY KEY (period_start_ms, node, id)
         );
         """,
+
+        // 2: budgets shared by every instance (PostgresBudgetReservations). budget_counters: per node and period, the
+        //    settled spend and the sum of live holds (1e-10 USD). budget_holds: one row per reservation and node, with its
+        //    lease; a hold whose lease ran out (its process died) is reclaimed by the next reservation on that node.
+        //    budget_warnings: a threshold fired once per node and period for the whole fleet. The functions lock the
+        //    counters they touch in node order, so reservations on overlapping trees never deadlock, and check and hold
+        //    every node in one round trip.
+        """
+        CREATE TABLE budget_counters (
+            node            text   NOT NULL,
+            period_start_ms bigint NOT NULL,
+            spent_e10       bigint NOT NULL,
+            held_e10        bigint NOT NULL,
+            PRIMARY KEY (node, period_start_ms)
+        );
+
+        CREATE TABLE budget_holds (
+            id              text    NOT NULL,
+            node            text    NOT NULL,
+            period_start_ms bigint  NOT NULL,
+            usd_e10         bigint  NOT NULL,
+            expires_ms      bigint  NOT NULL,
+            reclaimed       boolean NOT NULL DEFAULT false,
+            PRIMARY KEY (id, node)
+        );
+        CREATE INDEX ix_budget_holds_node ON budget_holds (node, period_start_ms, expires_ms) WHERE NOT reclaimed;
+
+        CREATE TABLE budget_warnings (
+            node            text   NOT NULL,
+            period_start_ms bigint NOT NULL,
+            threshold       text   NOT NULL,
+            fired_ms        bigint NOT NULL,
+            PRIMARY KEY (node, period_start_ms, threshold)
+        );
+
+        -- Admits a reservation of p_usd on every node (p_nodes[i] in period p_periods[i], capped at p_caps[i]) or none:
+        -- returns NULL when admitted, else the first node (in node order) whose spend + holds + p_usd exceeds its cap.
+        CREATE FUNCTION cage_budget_reserve(p_id text, p_nodes text[], p_periods bigint[], p_caps bigint[], p_usd bigint,
+                                            p_now bigint, p_lease_ms bigint) RETURNS text
+        LANGUAGE plpgsql AS $fn$
+        DECLARE
+            refused text;
+        BEGIN
+            INSERT INTO budget_counters (node, period_start_ms, spent_e10, held_e10)
+            SELECT n, p, 0, 0 FROM unnest(p_nodes, p_periods) AS t (n, p)
+            ORDER BY 1 ON CONFLICT DO NOTHING;
+            PERFORM 1 FROM budget_counters c JOIN unnest(p_nodes, p_periods) AS t (n, p) ON c.node = t.n AND c.period_start_ms = t.p
+            ORDER BY c.node FOR UPDATE OF c;
+            -- Leases that ran out give their headroom back (their process died or hung).
+            WITH gone AS (
+                UPDATE budget_holds h SET reclaimed = true FROM unnest(p_nodes, p_periods) AS t (n, p)
+                WHERE h.node = t.n AND h.period_start_ms = t.p AND NOT h.reclaimed AND h.expires_ms <= p_now
+                RETURNING h.node, h.period_start_ms, h.usd_e10)
+            UPDATE budget_counters c SET held_e10 = c.held_e10 - g.s
+            FROM (SELECT node, period_start_ms, sum(usd_e10) AS s FROM gone GROUP BY 1, 2) g
+            WHERE c.node = g.node AND c.period_start_ms = g.period_start_ms;
+            SELECT c.node INTO refused
+            FROM budget_counters c JOIN unnest(p_nodes, p_periods, p_caps) AS t (n, p, cap) ON c.node = t.n AND c.period_start_ms = t.p
+            WHERE c.spent_e10 + c.held_e10 + p_usd > t.cap
+            ORDER BY c.node LIMIT 1;
+            IF refused IS NOT NULL THEN
+                RETURN refused;
+            END IF;
+            INSERT INTO budget_holds (id, node, period_start_ms, usd_e10, expires_ms)
+            SELECT p_id, n, p, p_usd, p_now + p_lease_ms FROM unnest(p_nodes, p_periods) AS t (n, p);
+            UPDATE budget_counters c SET held_e10 = c.held_e10 + p_usd
+            FROM unnest(p_nodes, p_periods) AS t (n, p) WHERE c.node = t.n AND c.period_start_ms = t.p;
+            RETURN NULL;
+        END
+        $fn$;
+
+        -- Settles a reservation: its holds go (unless already reclaimed) and p_usd is added to every node's spend, even
+        -- after the lease ran out (the call happened). Returns the warning thresholds this settle crossed that no instance
+        -- fired before: p_warn[i] lists node i's thresholds as fractions of its cap. A reservation settles once.
+        CREATE FUNCTION cage_budget_settle(p_id text, p_usd bigint, p_now bigint, p_nodes text[], p_periods bigint[], p_caps bigint[],
+                                           p_warn text[]) RETURNS TABLE (node text, threshold text)
+        LANGUAGE plpgsql AS $fn$
+        #variable_conflict use_column
+        BEGIN
+            PERFORM 1 FROM budget_counters c JOIN budget_holds h ON h.node = c.node AND h.period_start_ms = c.period_start_ms
+            WHERE h.id = p_id ORDER BY c.node FOR UPDATE OF c;
+            WITH settled AS (
+                DELETE FROM budget_holds h WHERE h.id = p_id RETURNING h.node, h.period_start_ms, h.usd_e10, h.reclaimed)
+            UPDATE budget_counters c SET held_e10 = c.held_e10 - CASE WHEN s.reclaimed THEN 0 ELSE s.usd_e10 END,
+                                         spent_e10 = c.spent_e10 + p_usd
+            FROM settled s WHERE c.node = s.node AND c.period_start_ms = s.period_start_ms;
+            RETURN QUERY
+            WITH crossed AS (
+                SELECT c.node, c.period_start_ms, w.threshold
+                FROM budget_counters c
+                JOIN unnest(p_nodes, p_periods, p_caps, p_warn) AS t (n, p, cap, warn) ON c.node = t.n AND c.period_start_ms = t.p
+                CROSS JOIN LATERAL unnest(string_to_array(nullif(t.warn, ''), ',')) AS w (threshold)
+                WHERE c.spent_e10 >= t.cap * w.threshold::numeric)
+            INSERT INTO budget_warnings AS bw (node, period_start_ms, threshold, fired_ms)
+            SELECT cr.node, cr.period_start_ms, cr.threshold, p_now FROM crossed cr ORDER BY 1, 3
+            ON CONFLICT DO NOTHING
+            RETURNING bw.node, bw.threshold;
+        END
+        $fn$;
+        """,
     ];
 
     /// <summary>The schema version this code writes: the number of migration steps.</summary>
