@@ -58,7 +58,7 @@ public sealed class DocSnippetTests
             ["docs/budgets.md"] = 5,
             ["docs/integrations.md"] = 9,
             ["docs/ledger.md"] = 1,
-            ["docs/postgres.md"] = 1,
+            ["docs/postgres.md"] = 2,
             ["docs/proxy.md"] = 1,
             ["src/Cage.Core/README.md"] = 1,
             ["src/Cage.Extensions.AI/README.md"] = 1,
