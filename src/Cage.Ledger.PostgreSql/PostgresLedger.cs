@@ -175,19 +175,7 @@ public sealed class PostgresLedger : ILedgerStore, IDisposable, IAsyncDisposable
     /// <summary>The report over the calls of a time range (partial days): one GROUP BY, summing buckets and cost and counting flags.</summary>
     internal static string CallsSql(ReportDimension dimension, long? since, long? until)
     {
-        var key = dimension switch
-        {
-            ReportDimension.Route => "route",
-            ReportDimension.Model => "model",
-            ReportDimension.Provider => "provider",
-            ReportDimension.Day => "day::bigint",
-            ReportDimension.Agent => "agent",
-            ReportDimension.Task => "task",
-            ReportDimension.Session => "session",
-            ReportDimension.Category => "category",
-            ReportDimension.User => "\"user\"",
-            _ => throw new ArgumentOutOfRangeException(nameof(dimension), dimension, "unknown report dimension"),
-        };
+        var key = SqliteLedger.ColumnOf(dimension, "day::bigint");
 
         return $"""
             SELECT {key}, count(*), sum(input)::bigint, sum(cache_read)::bigint, sum(cache_write_5m)::bigint, sum(cache_write_1h)::bigint,

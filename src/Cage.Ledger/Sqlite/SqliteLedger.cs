@@ -371,20 +371,8 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
     /// <summary>The report over raw calls (partial days): one GROUP BY over the window, summing buckets and cost and counting flags.</summary>
     internal static string ReportSql(ReportDimension dimension, string windowClause)
     {
-        var key = dimension switch
-        {
-            ReportDimension.Route => "route",
-            ReportDimension.Model => "model",
-            ReportDimension.Provider => "provider",
-            // The UTC day number (floor division, so instants before 1970 land on the right day too).
-            ReportDimension.Day => "CASE WHEN ts_ms >= 0 THEN ts_ms / 86400000 ELSE (ts_ms + 1) / 86400000 - 1 END",
-            ReportDimension.Agent => "agent",
-            ReportDimension.Task => "task",
-            ReportDimension.Session => "session",
-            ReportDimension.Category => "category",
-            ReportDimension.User => "\"user\"",
-            _ => throw new ArgumentOutOfRangeException(nameof(dimension), dimension, "unknown report dimension"),
-        };
+        // The UTC day number (floor division, so instants before 1970 land on the right day too).
+        var key = ColumnOf(dimension, "CASE WHEN ts_ms >= 0 THEN ts_ms / 86400000 ELSE (ts_ms + 1) / 86400000 - 1 END");
 
         return $"""
             SELECT {key}, count(*), sum(input), sum(cache_read), sum(cache_write_5m), sum(cache_write_1h), sum(output),
@@ -393,6 +381,21 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
             GROUP BY 1;
             """;
     }
+
+    /// <summary>The calls column a report groups by; <paramref name="day"/> is the expression of the UTC day number. Shared with the PostgreSQL ledger.</summary>
+    internal static string ColumnOf(ReportDimension dimension, string day) => dimension switch
+    {
+        ReportDimension.Route => "route",
+        ReportDimension.Model => "model",
+        ReportDimension.Provider => "provider",
+        ReportDimension.Day => day,
+        ReportDimension.Agent => "agent",
+        ReportDimension.Task => "task",
+        ReportDimension.Session => "session",
+        ReportDimension.Category => "category",
+        ReportDimension.User => "\"user\"",
+        _ => throw new ArgumentOutOfRangeException(nameof(dimension), dimension, "unknown report dimension"),
+    };
 
     /// <inheritdoc/>
     public ValueTask<CallRecord?> FindCallAsync(string callId, CancellationToken cancellationToken = default)

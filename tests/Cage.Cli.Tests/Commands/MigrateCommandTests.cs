@@ -9,7 +9,7 @@ namespace CageNet.Cli.Tests.Commands;
 /// same on all three; passwords never appear in output.
 /// </summary>
 [TestFixture]
-public sealed class MigrateCommandTests
+public sealed class MigrateCommandTests : PostgresSchemaTests
 {
     private const string Canary = "canary-Pa55word";
 
@@ -21,21 +21,13 @@ public sealed class MigrateCommandTests
         ["regression", "--json"], ["forecast", "--json"], ["budget", "--json"],
     ];
 
-    private string _postgres = "";
-
-    [SetUp]
-    public async Task SetUp() => _postgres = await TestPostgres.NewSchemaAsync();
-
-    [TearDown]
-    public async Task TearDown() => await TestPostgres.DropSchemaAsync(_postgres);
-
     [Test]
     public async Task Migrate_WorkedExampleToPostgresAndBack_EveryJsonViewIsIdentical_AndAgainAddsNothing()
     {
         using var cli = new CliHarness();
         var import = await cli.RunAsync("import", Path.Combine(Fixtures.WorkedExample, "input"));
         Assert.That(import.ExitCode, Is.EqualTo(0), import.Err);
-        var url = Url(_postgres, password: null);
+        var url = Url(ConnectionString, password: null);
 
         var there = await cli.RunAsync("migrate", "--to", url, "--json");
         var again = await cli.RunAsync("migrate", "--to", url, "--json");
@@ -69,10 +61,10 @@ public sealed class MigrateCommandTests
         var passwordFile = cli.PathOf("pg-password");
         await File.WriteAllTextAsync(passwordFile, Canary + "\n");
         cli.Environment["CAGE_POSTGRES_PASSWORD_FILE"] = passwordFile;
-        var closed = Url(_postgres, password: Canary, port: ClosedPort());
+        var closed = Url(ConnectionString, password: Canary, port: ClosedPort());
 
-        var migrated = await cli.RunAsync("migrate", "--to", Url(_postgres, password: Canary), "--json");
-        cli.Environment["CAGE_LEDGER"] = Url(_postgres, password: null); // the password comes from the file
+        var migrated = await cli.RunAsync("migrate", "--to", Url(ConnectionString, password: Canary), "--json");
+        cli.Environment["CAGE_LEDGER"] = Url(ConnectionString, password: null); // the password comes from the file
         var report = await cli.RunAsync("report", "--json");
         var text = await cli.RunAsync("report");
         var unreachable = await cli.RunAsync("report", "--json", "--ledger", closed);

@@ -13,22 +13,14 @@ namespace CageNet.Tests.Postgres;
 /// with 4 real processes × 32 concurrent callers.
 /// </summary>
 [NonParallelizable]
-public sealed class PostgresBudgetReservationsTests
+public sealed class PostgresBudgetReservationsTests : PostgresSchemaTests
 {
     private static readonly DateTimeOffset Period = new(2026, 6, 1, 0, 0, 0, TimeSpan.Zero);
-
-    private string _connectionString = "";
-
-    [SetUp]
-    public async Task SetUp() => _connectionString = await TestPostgres.NewSchemaAsync();
-
-    [TearDown]
-    public async Task TearDown() => await TestPostgres.DropSchemaAsync(_connectionString);
 
     [Test]
     public async Task TryReserve_TreeWithOneFullNode_HoldsNothingAnywhereAndNamesTheNode()
     {
-        await using var ledger = await PostgresLedger.OpenAsync(_connectionString);
+        await using var ledger = await PostgresLedger.OpenAsync(ConnectionString);
         var budgets = new PostgresBudgetReservations(ledger, new FakeTimeProvider(Period.AddDays(1)));
         var user = new SharedBudgetNode("org/user-1", Period, 1.00m);
         var org = new SharedBudgetNode("org", Period, 0.10m);
@@ -45,7 +37,7 @@ public sealed class PostgresBudgetReservationsTests
     [Test]
     public async Task Settle_AddsTheActualCostOnce_AndReleaseFreesTheHoldWithoutSpend()
     {
-        await using var ledger = await PostgresLedger.OpenAsync(_connectionString);
+        await using var ledger = await PostgresLedger.OpenAsync(ConnectionString);
         var budgets = new PostgresBudgetReservations(ledger, new FakeTimeProvider(Period.AddDays(1)));
         SharedBudgetNode[] tree = [new("org/user-1", Period, 1m), new("org", Period, 1m)];
 
@@ -62,7 +54,7 @@ public sealed class PostgresBudgetReservationsTests
     [Test]
     public async Task TryReserve_AfterAHoldersLeaseRanOut_TakesItsHeadroomBack_AndALateSettleStillCounts()
     {
-        await using var ledger = await PostgresLedger.OpenAsync(_connectionString);
+        await using var ledger = await PostgresLedger.OpenAsync(ConnectionString);
         var time = new FakeTimeProvider(Period.AddDays(1));
         var budgets = new PostgresBudgetReservations(ledger, time);
         SharedBudgetNode[] org = [new("org", Period, 1.00m)];
@@ -81,8 +73,8 @@ public sealed class PostgresBudgetReservationsTests
     [Test]
     public async Task Settle_TwoInstancesCrossingTheSameThreshold_OnlyOneGetsTheWarning()
     {
-        await using var first = await PostgresLedger.OpenAsync(_connectionString);
-        await using var second = await PostgresLedger.OpenAsync(_connectionString);
+        await using var first = await PostgresLedger.OpenAsync(ConnectionString);
+        await using var second = await PostgresLedger.OpenAsync(ConnectionString);
         var time = new FakeTimeProvider(Period.AddDays(1));
         var a = new PostgresBudgetReservations(first, time);
         var b = new PostgresBudgetReservations(second, time);
@@ -102,7 +94,7 @@ public sealed class PostgresBudgetReservationsTests
     public async Task FourProcessesTimes32Callers_SmallCap_NoOvershootAndEveryWarningOnce([Values(4)] int processes)
     {
         var hosts = Enumerable.Range(0, processes)
-            .Select(p => SqliteLedgerCrashTests.StartHost("pgbudget", _connectionString, "contend", p.ToString(CultureInfo.InvariantCulture), "32", "3"))
+            .Select(p => SqliteLedgerCrashTests.StartHost("pgbudget", ConnectionString, "contend", p.ToString(CultureInfo.InvariantCulture), "32", "3"))
             .ToList();
         var outputs = await Task.WhenAll(hosts.Select(async host =>
         {
@@ -119,7 +111,7 @@ public sealed class PostgresBudgetReservationsTests
 
         var lines = outputs.SelectMany(o => o.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
         var admitted = lines.Where(l => l.StartsWith("admitted ", StringComparison.Ordinal)).Sum(l => int.Parse(l[9..], CultureInfo.InvariantCulture));
-        await using var ledger = await PostgresLedger.OpenAsync(_connectionString);
+        await using var ledger = await PostgresLedger.OpenAsync(ConnectionString);
         var budgets = new PostgresBudgetReservations(ledger);
 
         // $0.50 at the org in $0.01 reservations: exactly 50 of the 384 attempts fit, and they all did.
@@ -135,11 +127,11 @@ public sealed class PostgresBudgetReservationsTests
     [Test]
     public async Task KilledProcessHoldingAReservation_ItsHeadroomComesBackAfterTheLease()
     {
-        using var holder = SqliteLedgerCrashTests.StartHost("pgbudget", _connectionString, "hold", "0.40", "3000");
+        using var holder = SqliteLedgerCrashTests.StartHost("pgbudget", ConnectionString, "hold", "0.40", "3000");
         Assert.That(await holder.StandardOutput.ReadLineAsync(), Is.EqualTo("held"), await Task.Run(() => holder.HasExited ? holder.StandardError.ReadToEnd() : ""));
         holder.Kill(entireProcessTree: true); // SIGKILL: it never settles or releases
         await holder.WaitForExitAsync();
-        await using var ledger = await PostgresLedger.OpenAsync(_connectionString);
+        await using var ledger = await PostgresLedger.OpenAsync(ConnectionString);
         var budgets = new PostgresBudgetReservations(ledger);
         SharedBudgetNode[] org = [new("org", Period, 0.50m)];
 

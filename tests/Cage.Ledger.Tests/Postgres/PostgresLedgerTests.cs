@@ -8,20 +8,12 @@ namespace CageNet.Tests.Postgres;
 
 /// <summary>What only the PostgreSQL ledger has: migrations under an advisory lock, connection strings, server faults.</summary>
 [NonParallelizable] // one test stops and restarts the shared server
-public sealed class PostgresLedgerTests
+public sealed class PostgresLedgerTests : PostgresSchemaTests
 {
-    private string _connectionString = "";
-
-    [SetUp]
-    public async Task SetUp() => _connectionString = await TestPostgres.NewSchemaAsync();
-
-    [TearDown]
-    public async Task TearDown() => await TestPostgres.DropSchemaAsync(_connectionString);
-
     [Test]
     public async Task OpenAsync_TenInstancesStartingTogether_MigrateOnce()
     {
-        var ledgers = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => Task.Run(() => PostgresLedger.OpenAsync(_connectionString))));
+        var ledgers = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => Task.Run(() => PostgresLedger.OpenAsync(ConnectionString))));
         try
         {
             Assert.That(ledgers.Select(l => l.SchemaVersion), Is.All.EqualTo(PostgresSchema.LatestVersion));
@@ -43,10 +35,10 @@ public sealed class PostgresLedgerTests
     [Test]
     public async Task OpenAsync_SchemaNewerThanThisCode_RefusesNamingBothVersionsAndLeavesItAlone()
     {
-        await (await PostgresLedger.OpenAsync(_connectionString)).DisposeAsync();
+        await (await PostgresLedger.OpenAsync(ConnectionString)).DisposeAsync();
         await ScalarAsync("INSERT INTO cage_schema (version) VALUES (99) RETURNING version;");
 
-        var error = Assert.ThrowsAsync<InvalidOperationException>(async () => await PostgresLedger.OpenAsync(_connectionString));
+        var error = Assert.ThrowsAsync<InvalidOperationException>(async () => await PostgresLedger.OpenAsync(ConnectionString));
 
         Assert.That(error!.Message, Does.Contain("schema version 99").And.Contain($"up to {PostgresSchema.LatestVersion}"));
         Assert.That(await ScalarAsync("SELECT max(version) FROM cage_schema;"), Is.EqualTo(99));
@@ -57,7 +49,7 @@ public sealed class PostgresLedgerTests
     {
         await ScalarAsync("CREATE TABLE calls (x int); SELECT 0;");
 
-        var error = Assert.ThrowsAsync<InvalidOperationException>(async () => await PostgresLedger.OpenAsync(_connectionString));
+        var error = Assert.ThrowsAsync<InvalidOperationException>(async () => await PostgresLedger.OpenAsync(ConnectionString));
 
         Assert.That(error!.Message, Does.Contain("not a Cage ledger"));
     }
@@ -65,7 +57,7 @@ public sealed class PostgresLedgerTests
     [Test]
     public void OpenAsync_ServerNotThere_FailsNamingTheServerButNeverThePassword()
     {
-        var builder = new NpgsqlConnectionStringBuilder(_connectionString) { Port = ClosedPort(), Password = "canary-Pa55word", Timeout = 3 };
+        var builder = new NpgsqlConnectionStringBuilder(ConnectionString) { Port = ClosedPort(), Password = "canary-Pa55word", Timeout = 3 };
 
         var error = Assert.ThrowsAsync<IOException>(async () => await PostgresLedger.OpenAsync(builder.ConnectionString));
         var url = Assert.ThrowsAsync<IOException>(async () => await PostgresLedger.OpenAsync($"postgres://cage:canary-Pa55word@127.0.0.1:{builder.Port}/postgres"));
@@ -96,7 +88,7 @@ public sealed class PostgresLedgerTests
         var cluster = TestPostgres.Throwaway
             ?? throw new InvalidOperationException($"this test stops and restarts the server: it needs the throwaway cluster, not {TestPostgres.Variable}");
         var services = new ServiceCollection();
-        services.AddCage(o => { o.Metering.MaxRetries = 0; o.Metering.SetAsStaticDefault = false; }).AddPostgresLedger(_connectionString);
+        services.AddCage(o => { o.Metering.MaxRetries = 0; o.Metering.SetAsStaticDefault = false; }).AddPostgresLedger(ConnectionString);
         await using var provider = services.BuildServiceProvider();
         var meter = provider.GetRequiredService<ICageMeter>();
 
@@ -131,7 +123,7 @@ public sealed class PostgresLedgerTests
         MeterCalls("after", 200);
         Assert.That(await meter.FlushAsync(), Is.EqualTo(new FlushResult(200, 0)), "writes resume on a new connection");
 
-        await using var reader = await PostgresLedger.OpenAsync(_connectionString);
+        await using var reader = await PostgresLedger.OpenAsync(ConnectionString);
         Assert.That((await reader.CallsForTaskAsync("before")).Count, Is.EqualTo(200));
         Assert.That((await reader.CallsForTaskAsync("after")).Count, Is.EqualTo(200));
         Assert.That((await reader.ReportAsync(new ReportQuery(ReportDimension.Task, TimeWindow.All))).Total.Calls, Is.EqualTo(400));
@@ -139,7 +131,7 @@ public sealed class PostgresLedgerTests
 
     private async Task<long> ScalarAsync(string sql)
     {
-        await using var connection = new NpgsqlConnection(_connectionString);
+        await using var connection = new NpgsqlConnection(ConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);

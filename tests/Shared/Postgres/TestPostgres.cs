@@ -143,8 +143,11 @@ internal static class TestPostgres
         private readonly string _bin;
         private readonly bool _asPostgresUser;
 
-        private Cluster(string folder, string bin, bool asPostgresUser, int port)
+        private readonly bool _durable;
+
+        private Cluster(string folder, string bin, bool asPostgresUser, int port, bool durable)
         {
+            _durable = durable;
             Folder = folder;
             _bin = bin;
             _asPostgresUser = asPostgresUser;
@@ -160,14 +163,15 @@ internal static class TestPostgres
         public string ConnectionString => string.Create(CultureInfo.InvariantCulture,
             $"Host=127.0.0.1;Port={Port};Username=cage;Database=postgres;Pooling=true;Timeout=10;Command Timeout=60");
 
-        public static async Task<Cluster> StartAsync()
+        /// <summary>Creates and starts a cluster; <paramref name="durable"/> keeps <c>fsync</c> on (benchmarks), tests turn it off.</summary>
+        public static async Task<Cluster> StartAsync(bool durable = false)
         {
             var bin = FindBin() ?? throw new InvalidOperationException(
                 "initdb was not found on PATH nor in /usr/lib/postgresql/<version>/bin");
             var asPostgresUser = Environment.UserName == "root";
             var folder = Path.Combine(Path.GetTempPath(), "cage-pg-" + Guid.NewGuid().ToString("N")[..12]);
             Directory.CreateDirectory(folder);
-            var cluster = new Cluster(folder, bin, asPostgresUser, FreePort());
+            var cluster = new Cluster(folder, bin, asPostgresUser, FreePort(), durable);
             try
             {
                 if (asPostgresUser)
@@ -189,7 +193,7 @@ internal static class TestPostgres
         /// <summary>Starts the server (again) and waits until it accepts connections.</summary>
         public Task StartServerAsync() => PgAsync("pg_ctl",
             ["-D", DataFolder, "-l", Path.Combine(Folder, "server.log"), "-w", "-t", "60", "-o",
-             string.Create(CultureInfo.InvariantCulture, $"-p {Port} -c listen_addresses=127.0.0.1 -k {Folder} -c fsync=off -c max_connections=200"), "start"],
+             string.Create(CultureInfo.InvariantCulture, $"-p {Port} -c listen_addresses=127.0.0.1 -k {Folder} -c fsync={(_durable ? "on" : "off")} -c max_connections=200"), "start"],
             "pg_ctl start");
 
         /// <summary>Stops the server at once (immediate shutdown: like a crash, without the client getting a goodbye).</summary>
