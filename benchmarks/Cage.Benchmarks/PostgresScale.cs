@@ -86,9 +86,11 @@ internal static class PostgresScale
         }
 
         var seconds = clock.Elapsed.TotalSeconds;
+        var baseline = await BareCopyAsync(ledger, records, batchSize);
         var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"ingest: {count:N0} calls in {seconds:F2} s = {count / seconds:N0} calls/s (batches of {batchSize:N0}, committed each; client CPU {cpuSeconds:F1} s)"));
+            $"ingest: {count:N0} calls in {seconds:F2} s = {count / seconds:N0} calls/s (batches of {batchSize:N0}, committed each; client CPU {cpuSeconds:F1} s); " +
+            $"baseline, a bare binary COPY of the same rows into an unindexed table, committed per batch: {count / baseline:N0} rows/s; ratio {baseline / seconds:P0}"));
 
         clock.Restart();
         var again = await ledger.AppendAsync(new LedgerBatch(new ArraySegment<CallRecord>(records, 0, Math.Min(100_000, count)), []));
@@ -100,6 +102,54 @@ internal static class PostgresScale
         await reader.ReadAsync();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"size: calls {reader.GetInt64(0) / 1048576.0:F0} MiB with indexes ({reader.GetInt64(0) / (double)count:F0} B per call), call_totals {reader.GetInt64(1) / 1048576.0:F1} MiB in {reader.GetInt64(2):N0} rows"));
+    }
+
+    // The floor: the same calls, same batches, one binary COPY per transaction into a table without indexes or totals.
+    private static async Task<double> BareCopyAsync(PostgresLedger ledger, CallRecord[] records, int batchSize)
+    {
+        await using var connection = await ledger.OpenReaderAsync(CancellationToken.None);
+        await using (var create = new Npgsql.NpgsqlCommand(
+            "CREATE TEMP TABLE bare (id text, ts_ms bigint, task text, session text, agent text, route text, provider text, model text, " +
+            "input bigint, cache_read bigint, output bigint, cost_e10 bigint, cost_source smallint, latency_ms bigint, request_id text);", connection))
+        {
+            await create.ExecuteNonQueryAsync();
+        }
+
+        var clock = Stopwatch.StartNew();
+        for (var start = 0; start < records.Length; start += batchSize)
+        {
+            await using var transaction = await connection.BeginTransactionAsync();
+            await using (var copy = await connection.BeginBinaryImportAsync(
+                "COPY bare (id, ts_ms, task, session, agent, route, provider, model, input, cache_read, output, cost_e10, cost_source, latency_ms, request_id) FROM STDIN (FORMAT BINARY);"))
+            {
+                for (var n = start; n < Math.Min(records.Length, start + batchSize); n++)
+                {
+                    var c = records[n];
+                    copy.StartRow();
+                    copy.Write(c.Id);
+                    copy.Write(c.Timestamp.ToUnixTimeMilliseconds());
+                    copy.Write(c.Task!);
+                    copy.Write(c.Session!);
+                    copy.Write(c.Agent!);
+                    copy.Write(c.Route!);
+                    copy.Write(c.Provider);
+                    copy.Write(c.Model);
+                    copy.Write(c.Usage.Input);
+                    copy.Write(c.Usage.CacheRead);
+                    copy.Write(c.Usage.Output);
+                    copy.Write((long)((c.CostUsd ?? 0) * 10_000_000_000m));
+                    copy.Write((short)c.CostSource);
+                    copy.Write(c.LatencyMs);
+                    copy.Write(c.RequestId!);
+                }
+
+                await copy.CompleteAsync();
+            }
+
+            await transaction.CommitAsync();
+        }
+
+        return clock.Elapsed.TotalSeconds;
     }
 
     private static async Task ReportAsync(PostgresLedger ledger)
@@ -147,8 +197,22 @@ internal static class PostgresScale
         }
 
         times.Sort();
+        var trips = new List<double>();
+        await using (var connection = await ledger.OpenReaderAsync(CancellationToken.None))
+        {
+            await using var ping = new Npgsql.NpgsqlCommand("SELECT 1;", connection);
+            for (var i = 0; i < 3_000; i++)
+            {
+                var clock = Stopwatch.StartNew();
+                await ping.ExecuteScalarAsync();
+                await ping.ExecuteScalarAsync();
+                trips.Add(clock.Elapsed.TotalMilliseconds);
+            }
+        }
+
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"reserve + settle (3 nodes, two round trips), one caller: p50 {Median(times):F3} ms, p99 {times[(int)(times.Count * 0.99)]:F3} ms over {times.Count:N0}"));
+            $"reserve + settle (3 nodes, two round trips), one caller: p50 {Median(times):F3} ms, p99 {times[(int)(times.Count * 0.99)]:F3} ms over {times.Count:N0}; " +
+            $"baseline, two SELECT 1 round trips: p50 {Median(trips):F3} ms"));
     }
 
     // Four instances (each its own ledger and connection pool) × 8 callers, one shared tree.

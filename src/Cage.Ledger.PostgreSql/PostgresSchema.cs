@@ -189,6 +189,9 @@ internal static class PostgresSchema
         DECLARE
             refused text;
         BEGIN
+            -- Holds are leases: this transaction need not wait for its WAL flush (a server crash may lose the last
+            -- fraction of a second of holds; a lost hold only frees headroom early, as an expired lease would).
+            PERFORM set_config('synchronous_commit', 'off', true);
             INSERT INTO budget_counters (node, period_start_ms, spent_e10, held_e10)
             SELECT n, p, 0, 0 FROM unnest(p_nodes, p_periods) AS t (n, p)
             ORDER BY 1 ON CONFLICT DO NOTHING;
@@ -225,6 +228,8 @@ internal static class PostgresSchema
         LANGUAGE plpgsql AS $fn$
         #variable_conflict use_column
         BEGIN
+            -- Like reserve: no wait for the WAL flush (see docs/postgres.md on what a server crash can lose).
+            PERFORM set_config('synchronous_commit', 'off', true);
             PERFORM 1 FROM budget_counters c JOIN budget_holds h ON h.node = c.node AND h.period_start_ms = c.period_start_ms
             WHERE h.id = p_id ORDER BY c.node FOR UPDATE OF c;
             WITH settled AS (
