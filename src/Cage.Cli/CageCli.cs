@@ -97,6 +97,7 @@ internal static partial class CageCli
         root.Subcommands.Add(BudgetCommand.Create(context, globals));
         root.Subcommands.Add(ImportCommand.Create(context, globals));
         root.Subcommands.Add(ExportCommand.Create(context, globals));
+        root.Subcommands.Add(MigrateCommand.Create(context, globals));
         root.Subcommands.Add(ProxyCommand.Create(context, globals));
         root.Subcommands.Add(MeterCommand.Create(context, globals));
         root.Subcommands.Add(HooksCommand.Create(context, globals));
@@ -180,8 +181,8 @@ internal sealed class GlobalOptions
 {
     public Option<string?> Ledger { get; } = new("--ledger")
     {
-        Description = "The ledger file (default: CAGE_LEDGER, else .cage/ledger.db in the nearest folder that has a .cage/ folder).",
-        HelpName = "PATH",
+        Description = "The ledger: a SQLite file, or a PostgreSQL connection string or postgres:// URL (password from PGPASSWORD, CAGE_POSTGRES_PASSWORD_FILE or ~/.pgpass) (default: CAGE_LEDGER, else .cage/ledger.db in the nearest folder that has a .cage/ folder).",
+        HelpName = "PATH|URL",
         Recursive = true,
     };
 
@@ -204,7 +205,11 @@ internal sealed class GlobalOptions
     {
         var workspace = CageWorkspace.Resolve(context, parseResult.GetValue(Ledger), parseResult.GetValue(Prices));
         workspace.CheckPrices();
-        LedgerFile.Inspect(workspace.LedgerPath, workspace.LedgerOrigin);
+        if (!workspace.IsPostgres)
+        {
+            LedgerFile.Inspect(workspace.LedgerPath, workspace.LedgerOrigin);
+        }
+
         return workspace;
     }
 }

@@ -17,8 +17,9 @@ internal sealed class CageWorkspace
 
     private const string DefaultOrigin = "the default location";
 
-    private CageWorkspace(string ledgerPath, string ledgerOrigin, string policyPath, string? pricesFile, string? pricesOrigin)
+    private CageWorkspace(string ledgerPath, string ledgerOrigin, string policyPath, string? pricesFile, string? pricesOrigin, string? postgres = null)
     {
+        PostgresConnectionString = postgres;
         LedgerPath = ledgerPath;
         LedgerOrigin = ledgerOrigin;
         PolicyPath = policyPath;
@@ -26,8 +27,17 @@ internal sealed class CageWorkspace
         PricesOrigin = pricesOrigin;
     }
 
-    /// <summary>The full path of the ledger file (it may not exist yet).</summary>
+    /// <summary>
+    /// The full path of the ledger file (it may not exist yet); for a PostgreSQL ledger, the database as messages show it
+    /// (<c>postgres://user@host:port/database</c>, never the password).
+    /// </summary>
     public string LedgerPath { get; }
+
+    /// <summary>The connection string or URL of a PostgreSQL ledger (<c>--ledger</c> or <c>CAGE_LEDGER</c>), else <see langword="null"/>. Never printed.</summary>
+    public string? PostgresConnectionString { get; }
+
+    /// <summary>Whether the ledger is a PostgreSQL database rather than a SQLite file.</summary>
+    public bool IsPostgres => PostgresConnectionString is not null;
 
     /// <summary>Where <see cref="LedgerPath"/> came from, for messages: <c>--ledger</c>, <c>CAGE_LEDGER</c> or <c>the default location</c>.</summary>
     public string LedgerOrigin { get; }
@@ -56,23 +66,36 @@ internal sealed class CageWorkspace
         var ledgerOrigin = !string.IsNullOrWhiteSpace(ledgerOption) ? "--ledger"
             : explicitLedger is not null ? LedgerLocation.EnvironmentVariable
             : DefaultOrigin;
+        if (PostgresConnection.IsPostgres(explicitLedger))
+        {
+            string where;
+            try
+            {
+                where = PostgresConnection.Describe(PostgresConnection.Parse(explicitLedger!));
+            }
+            catch (ArgumentException ex)
+            {
+                throw CliException.BadInput($"{ledgerOrigin}: {ex.Message}", ex);
+            }
+
+            context.LedgerInUse = where;
+            var (pricesFile, pricesOrigin) = PricesFor(context, pricesOption);
+            return new CageWorkspace(where, ledgerOrigin, PolicyPathFor(where, context.WorkingDirectory), pricesFile, pricesOrigin, explicitLedger!.Trim());
+        }
+
         var ledgerPath = string.IsNullOrWhiteSpace(explicitLedger)
             ? DefaultLedgerPath(context.WorkingDirectory)
             : LedgerLocation.Resolve(context.FullPath(explicitLedger), context.WorkingDirectory);
 
-        string? prices = null, origin = null;
-        if (!string.IsNullOrWhiteSpace(pricesOption))
-        {
-            (prices, origin) = (context.FullPath(pricesOption), "--prices");
-        }
-        else if (context.Variable(PricesVariable) is { } fromEnvironment)
-        {
-            (prices, origin) = (context.FullPath(fromEnvironment), PricesVariable);
-        }
-
+        var (prices, origin) = PricesFor(context, pricesOption);
         context.LedgerInUse = ledgerPath;
         return new CageWorkspace(ledgerPath, ledgerOrigin, PolicyPathFor(ledgerPath, context.WorkingDirectory), prices, origin);
     }
+
+    private static (string? File, string? Origin) PricesFor(CliContext context, string? pricesOption) =>
+        !string.IsNullOrWhiteSpace(pricesOption) ? (context.FullPath(pricesOption), "--prices")
+        : context.Variable(PricesVariable) is { } fromEnvironment ? (context.FullPath(fromEnvironment), PricesVariable)
+        : (null, null);
 
     /// <summary>
     /// <see cref="LedgerLocation.Resolve"/>'s rule without its environment lookup (the CLI reads <c>CAGE_LEDGER</c> from
@@ -161,6 +184,12 @@ internal sealed class CageWorkspace
     /// <exception cref="CliException">The path is a folder or holds a file that is not a Cage ledger (exit 2, nothing written); it cannot be opened (exit 1).</exception>
     public SqliteLedger OpenLedger()
     {
+        if (IsPostgres)
+        {
+            throw CliException.BadInput(
+                $"this command writes to a SQLite ledger, and {LedgerOrigin} names the PostgreSQL ledger {LedgerPath}: write to a SQLite file, then copy it with cage migrate --to, or meter into PostgreSQL from the app (AddPostgresLedger)");
+        }
+
         LedgerFile.Inspect(LedgerPath, LedgerOrigin);
         return OpenReadWrite();
     }
@@ -173,6 +202,11 @@ internal sealed class CageWorkspace
     /// <exception cref="CliException">There is no ledger at the path, or it is not a (readable) Cage ledger.</exception>
     public LedgerHandle OpenReader()
     {
+        if (PostgresConnectionString is { } postgres)
+        {
+            return new LedgerHandle(OpenPostgres(postgres, LedgerOrigin));
+        }
+
         var state = LedgerFile.Inspect(LedgerPath, LedgerOrigin);
         if (state == LedgerFile.State.Missing)
         {
@@ -197,6 +231,28 @@ internal sealed class CageWorkspace
             }
 
             throw CliException.Failure($"cannot open the ledger {LedgerPath}: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Connects to a PostgreSQL ledger (migrating it forward; creating its tables on first use).</summary>
+    /// <exception cref="CliException">The connection string is bad or the database holds something else (exit 2); the server cannot be reached (exit 1). Never with the password.</exception>
+    internal static PostgresLedger OpenPostgres(string connectionString, string origin)
+    {
+        try
+        {
+            return PostgresLedger.OpenAsync(connectionString).GetAwaiter().GetResult();
+        }
+        catch (ArgumentException ex)
+        {
+            throw CliException.BadInput($"{origin}: {ex.Message}", ex);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw CliException.BadInput(ex.Message, ex);
+        }
+        catch (IOException ex)
+        {
+            throw CliException.Failure(ex.Message, ex);
         }
     }
 

@@ -8,6 +8,11 @@ if (args.Length > 0 && args[0] == "budget")
     return await BudgetMode.RunAsync(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == "pgbudget")
+{
+    return await PostgresBudgetMode.RunAsync(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "meter")
 {
     return await MeterMode.RunAsync(args[1..]);

@@ -40,7 +40,7 @@ public static class SqliteLedgerServiceCollectionExtensions
         // The interfaces forward to the one instance; the provider may dispose it more than once, which is harmless.
         services.AddSingleton(_ => SqliteLedger.Open(LedgerLocation.Resolve(options.Path), options));
         services.AddSingleton<ILedgerStore>(static sp => sp.GetRequiredService<SqliteLedger>());
-        services.AddSingleton<ILedgerSink>(static sp => new DeferredSqliteSink(sp));
+        services.AddSingleton<ILedgerSink>(static sp => new DeferredLedgerSink<SqliteLedger>(sp));
         services.AddSingleton<ILedgerReader>(static sp => sp.GetRequiredService<SqliteLedger>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, FlushOnHostStop>());
 
@@ -50,13 +50,17 @@ public static class SqliteLedgerServiceCollectionExtensions
         return builder;
     }
 
-    /// <summary>Opens the ledger on the first write and keeps it; an open failure is a write fault the pipeline counts and retries.</summary>
-    private sealed class DeferredSqliteSink : ILedgerSink
+    /// <summary>
+    /// Opens the ledger on the first write and keeps it; an open failure is a write fault the pipeline counts and retries.
+    /// Shared with the PostgreSQL ledger's registration.
+    /// </summary>
+    internal sealed class DeferredLedgerSink<TLedger> : ILedgerSink
+        where TLedger : class, ILedgerSink
     {
         private readonly IServiceProvider services;
-        private SqliteLedger? _ledger;
+        private TLedger? _ledger;
 
-        public DeferredSqliteSink(IServiceProvider services)
+        public DeferredLedgerSink(IServiceProvider services)
         {
             this.services = services;
             try
@@ -64,7 +68,7 @@ public static class SqliteLedgerServiceCollectionExtensions
                 // Normally the ledger opens here, while the provider is alive (the meter is created after it, so
                 // disposal drains the meter before the ledger closes). Only a ledger that cannot be opened yet is
                 // left to the first write.
-                _ledger = services.GetRequiredService<SqliteLedger>();
+                _ledger = services.GetRequiredService<TLedger>();
             }
 #pragma warning disable CA1031 // Fail-open: an unopenable ledger is a write fault later, not an error now.
             catch (Exception)
@@ -74,11 +78,11 @@ public static class SqliteLedgerServiceCollectionExtensions
         }
 
         public ValueTask WriteAsync(LedgerBatch batch, CancellationToken cancellationToken = default) =>
-            (_ledger ??= services.GetRequiredService<SqliteLedger>()).WriteAsync(batch, cancellationToken);
+            (_ledger ??= services.GetRequiredService<TLedger>()).WriteAsync(batch, cancellationToken);
     }
 
     /// <summary>Flushes the meter while the host stops, before the container disposes the ledger.</summary>
-    private sealed class FlushOnHostStop(ICageMeter meter) : IHostedService
+    internal sealed class FlushOnHostStop(ICageMeter meter) : IHostedService
     {
         public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

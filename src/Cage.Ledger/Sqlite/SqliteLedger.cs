@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
@@ -324,14 +325,7 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
 
-        var groups = Groups(query.Dimension, query.Window);
-        var ordered = groups
-            .Select(pair => new SpendGroup(pair.Key, pair.Value))
-            .OrderByDescending(group => group.Totals.CostUsd)
-            .ThenBy(group => group.Key, StringComparer.Ordinal)
-            .ToArray();
-        var total = ordered.Aggregate(new SpendTotals(), (sum, group) => SpendTotals.Sum(sum, group.Totals));
-        return ValueTask.FromResult(new SpendReport(query.Dimension, query.Window, ordered, total));
+        return ValueTask.FromResult(Finish(query, Groups(query.Dimension, query.Window)));
     }
 
     /// <inheritdoc/>
@@ -347,8 +341,7 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
 
         ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
-        var groups = Groups(CallTotals.RouteTask, query.Window);
-        return ValueTask.FromResult(PairReports.Build(query, groups.Select(pair => new SpendGroup(pair.Key, pair.Value))));
+        return ValueTask.FromResult(Finish(query, Groups(CallTotals.RouteTask, query.Window)));
     }
 
     /// <summary>The groups of one dimension (or the route × task pairs) over a window.</summary>
@@ -358,8 +351,7 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         // the window's edges, if any, are summed from the calls themselves through the timestamp index.
         var since = window.Since?.ToUnixTimeMilliseconds();
         var until = window.Until?.ToUnixTimeMilliseconds();
-        long? firstWholeDay = since is { } s ? CallTotals.DayOf(s) + (CallTotals.DayOf(s) * CallTotals.MillisecondsPerDay == s ? 0 : 1) : null;
-        long? endWholeDay = until is { } u ? CallTotals.DayOf(u) : null;
+        var (firstWholeDay, endWholeDay) = WholeDays(since, until);
         var groups = new Dictionary<string, SpendTotals>(StringComparer.Ordinal);
         using var connection = OpenReader();
         if (firstWholeDay is { } first && endWholeDay is { } end && first >= end)
@@ -401,21 +393,10 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
     /// <summary>The report over raw calls (partial days): one GROUP BY over the window, summing buckets and cost and counting flags.</summary>
     internal static string ReportSql(ReportDimension dimension, string windowClause)
     {
-        var key = dimension switch
-        {
-            ReportDimension.Route => "route",
-            ReportDimension.Model => "model",
-            ReportDimension.Provider => "provider",
-            // The UTC day number (floor division, so instants before 1970 land on the right day too).
-            ReportDimension.Day => "CASE WHEN ts_ms >= 0 THEN ts_ms / 86400000 ELSE (ts_ms + 1) / 86400000 - 1 END",
-            ReportDimension.Agent => "agent",
-            ReportDimension.Task => "task",
-            ReportDimension.Session => "session",
-            ReportDimension.Category => "category",
-            ReportDimension.User => "\"user\"",
-            CallTotals.RouteTask => "coalesce(route, '') || char(31) || coalesce(task, '')",
-            _ => throw new ArgumentOutOfRangeException(nameof(dimension), dimension, "unknown report dimension"),
-        };
+        // The UTC day number (floor division, so instants before 1970 land on the right day too).
+        var key = dimension == CallTotals.RouteTask
+            ? "coalesce(route, '') || char(31) || coalesce(task, '')"
+            : ColumnOf(dimension, "CASE WHEN ts_ms >= 0 THEN ts_ms / 86400000 ELSE (ts_ms + 1) / 86400000 - 1 END");
 
         return $"""
             SELECT {key}, count(*), sum(input), sum(cache_read), sum(cache_write_5m), sum(cache_write_1h), sum(output),
@@ -424,6 +405,21 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
             GROUP BY 1;
             """;
     }
+
+    /// <summary>The calls column a report groups by; <paramref name="day"/> is the expression of the UTC day number. Shared with the PostgreSQL ledger.</summary>
+    internal static string ColumnOf(ReportDimension dimension, string day) => dimension switch
+    {
+        ReportDimension.Route => "route",
+        ReportDimension.Model => "model",
+        ReportDimension.Provider => "provider",
+        ReportDimension.Day => day,
+        ReportDimension.Agent => "agent",
+        ReportDimension.Task => "task",
+        ReportDimension.Session => "session",
+        ReportDimension.Category => "category",
+        ReportDimension.User => "\"user\"",
+        _ => throw new ArgumentOutOfRangeException(nameof(dimension), dimension, "unknown report dimension"),
+    };
 
     /// <inheritdoc/>
     public ValueTask<CallRecord?> FindCallAsync(string callId, CancellationToken cancellationToken = default)
@@ -634,16 +630,51 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
             return new ReceiptWithCall(receipt, pending.Basis(callId));
         }
 
-        var call = reader.IsDBNull(11)
-            ? null
-            : new CallBasis(
-                reader.GetString(11),
-                reader.GetString(12),
-                OptionalString(reader, 13),
-                OptionalString(reader, 14),
-                reader.GetInt64(15),
-                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(16)));
-        return new ReceiptWithCall(receipt, call);
+        return new ReceiptWithCall(receipt, ReadBasis(reader, 11));
+    }
+
+    /// <summary>
+    /// The basis of a call from columns <paramref name="o"/>… (provider, model, route, task, prompt-side tokens, ts_ms),
+    /// or <see langword="null"/> when the provider is NULL (no such call). Shared with the PostgreSQL ledger.
+    /// </summary>
+    internal static CallBasis? ReadBasis(DbDataReader reader, int o) => reader.IsDBNull(o)
+        ? null
+        : new CallBasis(
+            reader.GetString(o),
+            reader.GetString(o + 1),
+            OptionalString(reader, o + 2),
+            OptionalString(reader, o + 3),
+            reader.GetInt64(o + 4),
+            DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(o + 5)));
+
+    /// <summary>
+    /// One row of <c>receipt_totals</c> (day, tool, unit, method, basis, provider, model, prompt_k, route, task, receipts,
+    /// the three decimal sums as invariant text, added_ms, eliminated, min_confidence) as a group. Shared with the
+    /// PostgreSQL ledger, whose query returns the same columns.
+    /// </summary>
+    internal static ReceiptTotal ReadReceiptTotal(DbDataReader reader)
+    {
+        var callBasis = reader.GetInt32(4) == 0;
+        var route = reader.GetString(8);
+        var task = reader.GetString(9);
+        return new ReceiptTotal
+        {
+            Tool = reader.GetString(1),
+            Unit = WireNames.TryParseUnit(reader.GetString(2), out var unit) ? unit : SavingsUnit.Tokens,
+            Method = WireNames.TryParseMethod(reader.GetString(3), out var method) ? method : SavingsMethod.Modeled,
+            Call = callBasis
+                ? new CallBasis(reader.GetString(5), reader.GetString(6), route.Length == 0 ? null : route, null,
+                    ReceiptTotals.RepresentativePrompt(reader.GetInt64(7)), DateTimeOffset.UnixEpoch.AddDays(reader.GetInt64(0)))
+                : null,
+            Task = callBasis || task.Length == 0 ? null : task,
+            Receipts = reader.GetInt64(10),
+            RawAlternative = ReceiptTotals.Parse(reader.GetString(11)),
+            Actual = ReceiptTotals.Parse(reader.GetString(12)),
+            ToolCostUsd = ReceiptTotals.Parse(reader.GetString(13)),
+            AddedLatencyMs = reader.GetDouble(14),
+            EliminatedCalls = reader.GetInt64(15),
+            MinConfidence = reader.GetDouble(16),
+        };
     }
 
     /// <inheritdoc/>
@@ -657,8 +688,7 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         ThrowIfDisposed();
         var since = window.Since?.ToUnixTimeMilliseconds();
         var until = window.Until?.ToUnixTimeMilliseconds();
-        long? firstWholeDay = since is { } s ? CallTotals.DayOf(s) + (CallTotals.DayOf(s) * CallTotals.MillisecondsPerDay == s ? 0 : 1) : null;
-        long? endWholeDay = until is { } u ? CallTotals.DayOf(u) : null;
+        var (firstWholeDay, endWholeDay) = WholeDays(since, until);
         await using var connection = OpenReader();
 
         if (firstWholeDay is { } f0 && endWholeDay is { } e0 && f0 >= e0)
@@ -683,27 +713,7 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                var callBasis = reader.GetInt32(4) == 0;
-                var route = reader.GetString(8);
-                var task = reader.GetString(9);
-                yield return new ReceiptTotal
-                {
-                    Tool = reader.GetString(1),
-                    Unit = WireNames.TryParseUnit(reader.GetString(2), out var unit) ? unit : SavingsUnit.Tokens,
-                    Method = WireNames.TryParseMethod(reader.GetString(3), out var method) ? method : SavingsMethod.Modeled,
-                    Call = callBasis
-                        ? new CallBasis(reader.GetString(5), reader.GetString(6), route.Length == 0 ? null : route, null,
-                            ReceiptTotals.RepresentativePrompt(reader.GetInt64(7)), DateTimeOffset.UnixEpoch.AddDays(reader.GetInt64(0)))
-                        : null,
-                    Task = callBasis || task.Length == 0 ? null : task,
-                    Receipts = reader.GetInt64(10),
-                    RawAlternative = ReceiptTotals.Parse(reader.GetString(11)),
-                    Actual = ReceiptTotals.Parse(reader.GetString(12)),
-                    ToolCostUsd = ReceiptTotals.Parse(reader.GetString(13)),
-                    AddedLatencyMs = reader.GetDouble(14),
-                    EliminatedCalls = reader.GetInt64(15),
-                    MinConfidence = reader.GetDouble(16),
-                };
+                yield return ReadReceiptTotal(reader);
             }
         }
 
@@ -844,50 +854,71 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
-            string name;
-            if (reader.IsDBNull(0))
+            AddGroup(reader, dimension, groups);
+        }
+    }
+
+    /// <summary>
+    /// Reads one report row (key, count, the token sums, cost in 1e-10 USD, unpriced, missing, local) into
+    /// <paramref name="groups"/>: the same group from whole days and edge days, or a literal "(none)" value and missing
+    /// values, is one group. Shared with the PostgreSQL ledger, whose report queries return the same columns.
+    /// </summary>
+    internal static void AddGroup(DbDataReader reader, ReportDimension dimension, Dictionary<string, SpendTotals> groups)
+    {
+        string name;
+        if (reader.IsDBNull(0))
+        {
+            name = SpendReport.NoneKey;
+        }
+        else if (dimension == CallTotals.RouteTask)
+        {
+            var pair = reader.GetString(0);
+            var at = pair.IndexOf(SpendReport.PairSeparator, StringComparison.Ordinal);
+            var (route, task) = at < 0 ? (pair, "") : (pair[..at], pair[(at + 1)..]);
+            name = (route.Length == 0 ? SpendReport.NoneKey : route) + SpendReport.PairSeparator + (task.Length == 0 ? SpendReport.NoneKey : task);
+        }
+        else if (dimension == ReportDimension.Day)
+        {
+            name = DateTimeOffset.UnixEpoch.AddDays(reader.GetInt64(0)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        }
+        else
+        {
+            name = reader.GetString(0);
+            if (name.Length == 0)
             {
                 name = SpendReport.NoneKey;
             }
-            else if (dimension == CallTotals.RouteTask)
-            {
-                var pair = reader.GetString(0);
-                var at = pair.IndexOf(SpendReport.PairSeparator, StringComparison.Ordinal);
-                var (route, task) = at < 0 ? (pair, "") : (pair[..at], pair[(at + 1)..]);
-                name = (route.Length == 0 ? SpendReport.NoneKey : route) + SpendReport.PairSeparator + (task.Length == 0 ? SpendReport.NoneKey : task);
-            }
-            else if (dimension == ReportDimension.Day)
-            {
-                name = DateTimeOffset.UnixEpoch.AddDays(reader.GetInt64(0)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
-            }
-            else
-            {
-                name = reader.GetString(0);
-                if (name.Length == 0)
-                {
-                    name = SpendReport.NoneKey;
-                }
-            }
-
-            var totals = new SpendTotals
-            {
-                Calls = reader.GetInt64(1),
-                Input = reader.GetInt64(2),
-                CacheRead = reader.GetInt64(3),
-                CacheWrite5m = reader.GetInt64(4),
-                CacheWrite1h = reader.GetInt64(5),
-                Output = reader.GetInt64(6),
-                Reasoning = reader.IsDBNull(7) ? 0 : reader.GetInt64(7),
-                CostUsd = reader.IsDBNull(8) ? 0m : LedgerMoney.FromE10(reader.GetInt64(8)),
-                UnpricedCalls = reader.GetInt64(9),
-                MissingUsageCalls = reader.GetInt64(10),
-                LocalCalls = reader.GetInt64(11),
-            };
-
-            // The same group from whole days and edge days, or a literal "(none)" value and missing values: one group.
-            groups[name] = groups.TryGetValue(name, out var existing) ? SpendTotals.Sum(existing, totals) : totals;
         }
+
+        var totals = new SpendTotals
+        {
+            Calls = reader.GetInt64(1),
+            Input = reader.GetInt64(2),
+            CacheRead = reader.GetInt64(3),
+            CacheWrite5m = reader.GetInt64(4),
+            CacheWrite1h = reader.GetInt64(5),
+            Output = reader.GetInt64(6),
+            Reasoning = reader.IsDBNull(7) ? 0 : reader.GetInt64(7),
+            CostUsd = reader.IsDBNull(8) ? 0m : LedgerMoney.FromE10(reader.GetInt64(8)),
+            UnpricedCalls = reader.GetInt64(9),
+            MissingUsageCalls = reader.GetInt64(10),
+            LocalCalls = reader.GetInt64(11),
+        };
+
+        groups[name] = groups.TryGetValue(name, out var existing) ? SpendTotals.Sum(existing, totals) : totals;
     }
+
+    /// <summary>The report of the groups summed for a query: most expensive first, then by key, with the grand total.</summary>
+    internal static SpendReport Finish(ReportQuery query, Dictionary<string, SpendTotals> groups) =>
+        PairReports.Build(query, groups.Select(pair => new SpendGroup(pair.Key, pair.Value)));
+
+    /// <summary>
+    /// The whole UTC days inside a window: the first (null when unbounded) and the end (exclusive, null when unbounded).
+    /// Views read whole days from the maintained per-day totals and only the partial days at the edges row by row.
+    /// </summary>
+    internal static (long? First, long? End) WholeDays(long? since, long? until) =>
+        (since is { } s ? CallTotals.DayOf(s) + (CallTotals.DayOf(s) * CallTotals.MillisecondsPerDay == s ? 0 : 1) : null,
+         until is { } u ? CallTotals.DayOf(u) : null);
 
     // A time window over calls as a range of their key: the key starts with the millisecond, so the range is exact.
     private static string KeyWindowClause(long? since, long? until) => (since, until) switch
@@ -917,7 +948,7 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
 
     private static CallRecord ReadCall(SqliteDataReader reader) => ReadCall(reader, 0);
 
-    private static CallRecord ReadCall(SqliteDataReader reader, int o) => new()
+    internal static CallRecord ReadCall(DbDataReader reader, int o) => new()
     {
         Id = reader.GetString(o + 0),
         Timestamp = DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(o + 1)),
@@ -951,7 +982,7 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
 
     private static SavingsReceipt ReadReceipt(SqliteDataReader reader) => ReadReceipt(reader, 0);
 
-    private static SavingsReceipt ReadReceipt(SqliteDataReader reader, int o) => SavingsReceipt.Create(
+    internal static SavingsReceipt ReadReceipt(DbDataReader reader, int o) => SavingsReceipt.Create(
         id: reader.GetString(o),
         timestamp: DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(o + 1)),
         tool: reader.GetString(o + 4),
@@ -964,7 +995,7 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
         confidence: reader.GetDouble(o + 9),
         meta: LedgerJson.ReadMap(OptionalString(reader, o + 10)));
 
-    private static string? OptionalString(SqliteDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+    internal static string? OptionalString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 
     private static string? Pragma(SqliteConnection connection, string sql)
     {

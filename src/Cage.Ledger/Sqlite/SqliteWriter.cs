@@ -491,7 +491,7 @@ internal sealed class SqliteWriter : IDisposable
         }
     }
 
-    private static void Validate(CallRecord call)
+    internal static void Validate(CallRecord call)
     {
         ArgumentNullException.ThrowIfNull(call);
         if (string.IsNullOrEmpty(call.Id))
@@ -521,7 +521,7 @@ internal sealed class SqliteWriter : IDisposable
         }
     }
 
-    private static void Validate(SavingsReceipt receipt)
+    internal static void Validate(SavingsReceipt receipt)
     {
         ArgumentNullException.ThrowIfNull(receipt);
         if (string.IsNullOrEmpty(receipt.Id))
@@ -577,7 +577,7 @@ internal sealed class SqliteWriter : IDisposable
     }
 
     /// <summary>The price key as stored: '' for the usual "{provider}/{model}", NULL for none (see schema step 5).</summary>
-    private static string? StoredPriceKey(CallRecord call)
+    internal static string? StoredPriceKey(CallRecord call)
     {
         var key = call.PriceKey;
         if (string.IsNullOrEmpty(key))

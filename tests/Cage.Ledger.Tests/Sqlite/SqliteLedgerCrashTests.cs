@@ -153,7 +153,8 @@ public sealed class SqliteLedgerCrashTests
     private static Process StartHost(string path) =>
         StartHost(path, Total.ToString(CultureInfo.InvariantCulture), BatchSize.ToString(CultureInfo.InvariantCulture));
 
-    private static Process StartHost(params string[] arguments)
+    /// <summary>Starts tests/Cage.Ledger.CrashHost with the arguments, output redirected (also used by the PostgreSQL budget tests).</summary>
+    internal static Process StartHost(params string[] arguments)
     {
         var host = typeof(SqliteLedgerCrashTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .SingleOrDefault(a => a.Key == "CrashHostAssembly")?.Value;

@@ -1,0 +1,250 @@
+using System.Diagnostics;
+using System.Globalization;
+using CageNet.Budgets;
+using CageNet.Ledger;
+using CageNet.TestFixtures;
+
+namespace CageNet.Benchmarks;
+
+/// <summary>
+/// The PostgreSQL ledger on loopback: durable ingest of 1M calls from one process (binary COPY, one transaction per
+/// batch), <c>report</c> at 1M calls through the maintained rollups, reserve + settle round trips, and reservations per
+/// second from 4 concurrent instances. Uses <c>--connection</c> (or <c>CAGE_BENCH_POSTGRES</c>), else starts a throwaway
+/// cluster with <c>fsync</c> on (as <c>tests/Shared/Postgres</c> does for the tests) and removes it at the end.
+/// </summary>
+internal static class PostgresScale
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var calls = 1_000_000;
+        var batch = 4_096;
+        string? connection = Environment.GetEnvironmentVariable("CAGE_BENCH_POSTGRES");
+        for (var i = 0; i < args.Length - 1; i++)
+        {
+            if (args[i] == "--calls") calls = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+            if (args[i] == "--batch") batch = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
+            if (args[i] == "--connection") connection = args[i + 1];
+        }
+
+        TestPostgres.Cluster? cluster = null;
+        if (string.IsNullOrEmpty(connection))
+        {
+            cluster = await TestPostgres.Cluster.StartAsync(durable: true);
+            connection = cluster.ConnectionString;
+            Console.WriteLine($"throwaway cluster in {cluster.Folder} (fsync on, synchronous_commit on)");
+        }
+
+        try
+        {
+            await using var ledger = await PostgresLedger.OpenAsync(connection);
+            await IngestAsync(ledger, calls, batch);
+            await ReportAsync(ledger);
+            await ReserveSettleAsync(ledger);
+            await ReservationsPerSecondAsync(connection);
+            return 0;
+        }
+        finally
+        {
+            if (cluster is not null)
+            {
+                await cluster.DisposeAsync();
+            }
+        }
+    }
+
+    // The scale harness's traffic shape: 50 calls per task, 500 per session, 8 routes, 8 models (one unpriced), 90 days.
+    private static async Task IngestAsync(PostgresLedger ledger, int count, int batchSize)
+    {
+        var origin = new DateTimeOffset(2026, 3, 1, 0, 0, 0, TimeSpan.Zero);
+        var step = TimeSpan.FromDays(90).Ticks / count;
+        string[] models = ["gpt-5", "gpt-4o-mini", "claude-opus-4-8", "claude-sonnet-4-6", "gemini-2.5-pro", "gemini-2.5-flash", "o3", "mystery"];
+        var records = new CallRecord[count];
+        for (var n = 0; n < count; n++)
+        {
+            var model = models[n % 8];
+            records[n] = new CallRecord
+            {
+                Id = string.Create(CultureInfo.InvariantCulture, $"c_bench_{n:D9}"),
+                Timestamp = origin.AddTicks(step * n),
+                Route = "route-" + (n % 8), Task = "task-" + (n / 50), Session = "session-" + (n / 500), Agent = "agent-" + (n % 3),
+                Provider = model.StartsWith("claude", StringComparison.Ordinal) ? "anthropic" : model.StartsWith("gemini", StringComparison.Ordinal) ? "google" : "openai",
+                Model = model,
+                Usage = new TokenUsage(1000 + n % 5000, n % 700, 0, 0, 200 + n % 900),
+                CostUsd = model == "mystery" ? null : 0.0001m * (1 + n % 97),
+                CostSource = model == "mystery" ? CostSource.Unpriced : CostSource.Catalog,
+                LatencyMs = 300 + n % 2000,
+                RequestId = string.Create(CultureInfo.InvariantCulture, $"req_{n:D9}"),
+            };
+        }
+
+        var clock = Stopwatch.StartNew();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        for (var start = 0; start < count; start += batchSize)
+        {
+            var slice = new ArraySegment<CallRecord>(records, start, Math.Min(batchSize, count - start));
+            await ledger.AppendAsync(new LedgerBatch(slice, []));
+        }
+
+        var seconds = clock.Elapsed.TotalSeconds;
+        var baseline = await BareCopyAsync(ledger, records, batchSize);
+        var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"ingest: {count:N0} calls in {seconds:F2} s = {count / seconds:N0} calls/s (batches of {batchSize:N0}, committed each; client CPU {cpuSeconds:F1} s); " +
+            $"baseline, a bare binary COPY of the same rows into an unindexed table, committed per batch: {count / baseline:N0} rows/s; ratio {baseline / seconds:P0}"));
+
+        clock.Restart();
+        var again = await ledger.AppendAsync(new LedgerBatch(new ArraySegment<CallRecord>(records, 0, Math.Min(100_000, count)), []));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"re-ingest of {again.CallsSkipped:N0} calls already stored: {again.CallsAdded} added, {clock.Elapsed.TotalMilliseconds:F0} ms"));
+        await using var connection = await ledger.OpenReaderAsync(CancellationToken.None);
+        await using var size = new Npgsql.NpgsqlCommand(
+            "SELECT pg_total_relation_size('calls'), pg_total_relation_size('call_totals'), (SELECT count(*) FROM call_totals);", connection);
+        await using var reader = await size.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"size: calls {reader.GetInt64(0) / 1048576.0:F0} MiB with indexes ({reader.GetInt64(0) / (double)count:F0} B per call), call_totals {reader.GetInt64(1) / 1048576.0:F1} MiB in {reader.GetInt64(2):N0} rows"));
+    }
+
+    // The floor: the same calls, same batches, one binary COPY per transaction into a table without indexes or totals.
+    private static async Task<double> BareCopyAsync(PostgresLedger ledger, CallRecord[] records, int batchSize)
+    {
+        await using var connection = await ledger.OpenReaderAsync(CancellationToken.None);
+        await using (var create = new Npgsql.NpgsqlCommand(
+            "CREATE TEMP TABLE bare (id text, ts_ms bigint, task text, session text, agent text, route text, provider text, model text, " +
+            "input bigint, cache_read bigint, output bigint, cost_e10 bigint, cost_source smallint, latency_ms bigint, request_id text);", connection))
+        {
+            await create.ExecuteNonQueryAsync();
+        }
+
+        var clock = Stopwatch.StartNew();
+        for (var start = 0; start < records.Length; start += batchSize)
+        {
+            await using var transaction = await connection.BeginTransactionAsync();
+            await using (var copy = await connection.BeginBinaryImportAsync(
+                "COPY bare (id, ts_ms, task, session, agent, route, provider, model, input, cache_read, output, cost_e10, cost_source, latency_ms, request_id) FROM STDIN (FORMAT BINARY);"))
+            {
+                for (var n = start; n < Math.Min(records.Length, start + batchSize); n++)
+                {
+                    var c = records[n];
+                    copy.StartRow();
+                    copy.Write(c.Id);
+                    copy.Write(c.Timestamp.ToUnixTimeMilliseconds());
+                    copy.Write(c.Task!);
+                    copy.Write(c.Session!);
+                    copy.Write(c.Agent!);
+                    copy.Write(c.Route!);
+                    copy.Write(c.Provider);
+                    copy.Write(c.Model);
+                    copy.Write(c.Usage.Input);
+                    copy.Write(c.Usage.CacheRead);
+                    copy.Write(c.Usage.Output);
+                    copy.Write((long)((c.CostUsd ?? 0) * 10_000_000_000m));
+                    copy.Write((short)c.CostSource);
+                    copy.Write(c.LatencyMs);
+                    copy.Write(c.RequestId!);
+                }
+
+                await copy.CompleteAsync();
+            }
+
+            await transaction.CommitAsync();
+        }
+
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    private static async Task ReportAsync(PostgresLedger ledger)
+    {
+        var since = new DateTimeOffset(2026, 4, 10, 13, 30, 0, TimeSpan.Zero);
+        foreach (var (name, query) in new[]
+        {
+            ("route", new ReportQuery(ReportDimension.Route, TimeWindow.All)),
+            ("model", new ReportQuery(ReportDimension.Model, TimeWindow.All)),
+            ("day", new ReportQuery(ReportDimension.Day, TimeWindow.All)),
+            ("session", new ReportQuery(ReportDimension.Session, TimeWindow.All)),
+            ("task", new ReportQuery(ReportDimension.Task, TimeWindow.All)),
+            ("route, partial-day --since", new ReportQuery(ReportDimension.Route, new TimeWindow(since, null))),
+        })
+        {
+            var times = new List<double>();
+            long total = 0;
+            for (var i = 0; i < 9; i++)
+            {
+                var clock = Stopwatch.StartNew();
+                var report = await ledger.ReportAsync(query);
+                times.Add(clock.Elapsed.TotalMilliseconds);
+                total = report.Total.Calls;
+            }
+
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"report by {name}: median {Median(times):F1} ms over 9 runs ({total:N0} calls)"));
+        }
+    }
+
+    private static async Task ReserveSettleAsync(PostgresLedger ledger)
+    {
+        var budgets = new PostgresBudgetReservations(ledger);
+        var period = new DateTimeOffset(2026, 6, 1, 0, 0, 0, TimeSpan.Zero);
+        SharedBudgetNode[] tree = [new("org/team/alice", period, 1_000_000m), new("org/team", period, 1_000_000m), new("org", period, 1_000_000m) { WarnAt = [0.8m] }];
+        var times = new List<double>();
+        for (var i = 0; i < 3_000; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            var result = await budgets.TryReserveAsync(tree, 0.01m, TimeSpan.FromMinutes(1));
+            await budgets.SettleAsync(result.Reservation!, 0.008m);
+            if (i >= 500)
+            {
+                times.Add(clock.Elapsed.TotalMilliseconds);
+            }
+        }
+
+        times.Sort();
+        var trips = new List<double>();
+        await using (var connection = await ledger.OpenReaderAsync(CancellationToken.None))
+        {
+            await using var ping = new Npgsql.NpgsqlCommand("SELECT 1;", connection);
+            for (var i = 0; i < 3_000; i++)
+            {
+                var clock = Stopwatch.StartNew();
+                await ping.ExecuteScalarAsync();
+                await ping.ExecuteScalarAsync();
+                trips.Add(clock.Elapsed.TotalMilliseconds);
+            }
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"reserve + settle (3 nodes, two round trips), one caller: p50 {Median(times):F3} ms, p99 {times[(int)(times.Count * 0.99)]:F3} ms over {times.Count:N0}; " +
+            $"baseline, two SELECT 1 round trips: p50 {Median(trips):F3} ms"));
+    }
+
+    // Four instances (each its own ledger and connection pool) × 8 callers, one shared tree.
+    private static async Task ReservationsPerSecondAsync(string connection)
+    {
+        var ledgers = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => PostgresLedger.OpenAsync(connection)));
+        var period = new DateTimeOffset(2026, 7, 1, 0, 0, 0, TimeSpan.Zero);
+        var done = 0L;
+        var clock = Stopwatch.StartNew();
+        var until = TimeSpan.FromSeconds(10);
+        await Task.WhenAll(ledgers.SelectMany((ledger, p) => Enumerable.Range(0, 8).Select(c => Task.Run(async () =>
+        {
+            var budgets = new PostgresBudgetReservations(ledger);
+            SharedBudgetNode[] tree = [new($"org/team-{p % 2}/user-{p}-{c}", period, 1_000_000m), new($"org/team-{p % 2}", period, 1_000_000m), new("org", period, 1_000_000m)];
+            while (clock.Elapsed < until)
+            {
+                var result = await budgets.TryReserveAsync(tree, 0.01m, TimeSpan.FromMinutes(1));
+                await budgets.SettleAsync(result.Reservation!, 0.01m);
+                Interlocked.Increment(ref done);
+            }
+        }))));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"reservations (reserve + settle) across 4 instances x 8 callers on one tree: {done / clock.Elapsed.TotalSeconds:N0}/s"));
+        foreach (var ledger in ledgers)
+        {
+            await ledger.DisposeAsync();
+        }
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted[sorted.Count / 2];
+    }
+}

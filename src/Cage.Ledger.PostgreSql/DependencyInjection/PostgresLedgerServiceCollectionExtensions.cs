@@ -1,0 +1,47 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+
+namespace CageNet.Ledger;
+
+/// <summary>Registers the PostgreSQL ledger on a Cage builder.</summary>
+public static class PostgresLedgerServiceCollectionExtensions
+{
+    /// <summary>
+    /// Uses a <see cref="PostgresLedger"/> as the ledger: one singleton registered as <see cref="ILedgerStore"/>,
+    /// <see cref="ILedgerSink"/> and <see cref="ILedgerReader"/>, replacing any ledger registered before (so the last
+    /// <c>Add…Ledger</c> call wins). The database is connected to and migrated when the ledger is first resolved, and
+    /// the connections are closed when the service provider is disposed.
+    /// </summary>
+    /// <remarks>
+    /// Metering is fail-open: a server that cannot be reached is a counted, logged write fault — the app's LLM calls go on,
+    /// and metering resumes (with the batches it kept) once the server answers again. Queries through
+    /// <see cref="ILedgerReader"/> do throw in that case. In a generic host, a hosted service flushes the meter when the
+    /// host stops. A budget store registered by an earlier <c>AddSqliteLedger()</c> is removed: budget state is then kept in
+    /// memory per process.
+    /// </remarks>
+    /// <param name="builder">The Cage builder.</param>
+    /// <param name="connectionString">An Npgsql connection string or a <c>postgres://</c> URL (see <see cref="PostgresLedger.OpenAsync"/>).</param>
+    /// <returns>The builder, for chaining.</returns>
+    /// <exception cref="ArgumentException"><paramref name="connectionString"/> is empty.</exception>
+    public static ICageBuilder AddPostgresLedger(this ICageBuilder builder, string connectionString)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+
+        var services = builder.Services;
+        services.RemoveAll<SqliteLedger>();
+        services.RemoveAll<PostgresLedger>();
+        services.RemoveAll<ILedgerStore>();
+        services.RemoveAll<ILedgerSink>();
+        services.RemoveAll<ILedgerReader>();
+        services.RemoveAll<CageNet.Budgets.IBudgetStore>();
+
+        services.AddSingleton(_ => PostgresLedger.OpenAsync(connectionString).GetAwaiter().GetResult());
+        services.AddSingleton<ILedgerStore>(static sp => sp.GetRequiredService<PostgresLedger>());
+        services.AddSingleton<ILedgerSink>(static sp => new SqliteLedgerServiceCollectionExtensions.DeferredLedgerSink<PostgresLedger>(sp));
+        services.AddSingleton<ILedgerReader>(static sp => sp.GetRequiredService<PostgresLedger>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, SqliteLedgerServiceCollectionExtensions.FlushOnHostStop>());
+        return builder;
+    }
+}

@@ -1,0 +1,341 @@
+using NpgsqlTypes;
+using Npgsql;
+
+namespace CageNet.Ledger;
+
+/// <summary>
+/// The PostgreSQL ledger's write path: one connection, one transaction per batch. The batch goes to two temporary
+/// staging tables by binary <c>COPY</c> (one round trip for any number of rows), then two statements move it into the
+/// ledger with <c>INSERT … ON CONFLICT DO NOTHING</c> (idempotent by id and by call request id) and, in the same
+/// statement, add the rows actually inserted to the maintained totals (<c>call_totals</c>, <c>receipt_totals</c>) with
+/// <c>ON CONFLICT DO UPDATE</c>, in key order so concurrent writers lock total rows in the same order. The batch is
+/// acknowledged when the transaction has committed. A connection that failed is dropped and a new one opened on the
+/// next batch, so writes resume when the server comes back.
+/// </summary>
+internal sealed class PostgresWriter : IAsyncDisposable
+{
+    private const string StageSql =
+        """
+        CREATE TEMP TABLE IF NOT EXISTS cage_stage_calls (
+            ord integer, id text, ts_ms bigint, day integer, session text, task text, agent text, route text, category text,
+            "user" text, provider text, model text, input bigint, cache_read bigint, cache_write_5m bigint, cache_write_1h bigint,
+            output bigint, reasoning bigint, cost_e10 bigint, cost_source smallint, price_key text, usage_status smallint,
+            latency_ms bigint, ok smallint, retries integer, attempt integer, request_id text, error text, tags text
+        ) ON COMMIT DELETE ROWS;
+        CREATE TEMP TABLE IF NOT EXISTS cage_stage_receipts (
+            ord integer, id text, ts_ms bigint, day integer, call_id text, task text, tool text, unit text,
+            raw_alternative text, actual text, method text, confidence double precision, meta text,
+            raw_n numeric, actual_n numeric, tool_cost numeric, added_ms double precision, eliminated integer
+        ) ON COMMIT DELETE ROWS;
+        """;
+
+    private const string CallNames =
+        """
+        id, ts_ms, day, session, task, agent, route, category, "user", provider, model, input, cache_read, cache_write_5m,
+        cache_write_1h, output, reasoning, cost_e10, cost_source, price_key, usage_status, latency_ms, ok, retries, attempt,
+        request_id, error, tags
+        """;
+
+    private const string CopyCallsSql = "COPY cage_stage_calls (ord, " + CallNames + ") FROM STDIN (FORMAT BINARY);";
+
+    private const string CopyReceiptsSql =
+        """
+        COPY cage_stage_receipts (ord, id, ts_ms, day, call_id, task, tool, unit, raw_alternative, actual, method, confidence,
+                                  meta, raw_n, actual_n, tool_cost, added_ms, eliminated) FROM STDIN (FORMAT BINARY);
+        """;
+
+    // The calls, then their per-day sums for every report dimension (ReportDimension's numbers; the day dimension's key is '').
+    private const string MoveCallsSql =
+        "WITH ins AS (INSERT INTO calls (" + CallNames + ") SELECT " + CallNames +
+        """
+         FROM cage_stage_calls ORDER BY ord
+            ON CONFLICT DO NOTHING
+            RETURNING day, route, model, provider, agent, task, session, category, "user", input, cache_read, cache_write_5m,
+                      cache_write_1h, output, reasoning, cost_e10, cost_source, usage_status
+        ), sums AS (
+            INSERT INTO call_totals AS t (dim, key, day, calls, input, cache_read, cache_write_5m, cache_write_1h, output, reasoning,
+                                          cost_e10, unpriced, missing, local)
+            SELECT d.dim, d.key, i.day, count(*), sum(i.input), sum(i.cache_read), sum(i.cache_write_5m), sum(i.cache_write_1h),
+                   sum(i.output), coalesce(sum(i.reasoning), 0), coalesce(sum(i.cost_e10), 0),
+                   count(*) FILTER (WHERE i.cost_source = 3), count(*) FILTER (WHERE i.usage_status = 1),
+                   count(*) FILTER (WHERE i.cost_source = 2)
+            FROM ins i CROSS JOIN LATERAL (VALUES
+                (0::smallint, coalesce(i.route, '')), (1::smallint, i.model), (2::smallint, i.provider), (3::smallint, ''),
+                (4::smallint, coalesce(i.agent, '')), (5::smallint, coalesce(i.task, '')), (6::smallint, coalesce(i.session, '')),
+                (7::smallint, coalesce(i.category, '')), (8::smallint, coalesce(i."user", ''))) AS d (dim, key)
+            GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+            ON CONFLICT (dim, key, day) DO UPDATE SET
+                calls = t.calls + excluded.calls, input = t.input + excluded.input, cache_read = t.cache_read + excluded.cache_read,
+                cache_write_5m = t.cache_write_5m + excluded.cache_write_5m, cache_write_1h = t.cache_write_1h + excluded.cache_write_1h,
+                output = t.output + excluded.output, reasoning = t.reasoning + excluded.reasoning, cost_e10 = t.cost_e10 + excluded.cost_e10,
+                unpriced = t.unpriced + excluded.unpriced, missing = t.missing + excluded.missing, local = t.local + excluded.local
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM sums);
+        """;
+
+    // The receipts (pending when they name a call the ledger does not have), then the sums of the ones that are not pending
+    // per day, tool, unit, method and pricing basis (basis 0: the call's provider, model, route and long-context bucket;
+    // basis 1: call-less, by task).
+    private const string MoveReceiptsSql =
+        """
+        WITH ins AS (
+            INSERT INTO receipts (id, ts_ms, call_id, task, tool, unit, raw_alternative, actual, method, confidence, meta, pending)
+            SELECT s.id, s.ts_ms, s.call_id, s.task, s.tool, s.unit, s.raw_alternative, s.actual, s.method, s.confidence, s.meta,
+                   s.call_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.id = s.call_id)
+            FROM cage_stage_receipts s ORDER BY s.ord
+            ON CONFLICT DO NOTHING
+            RETURNING id, pending
+        ), sums AS (
+            INSERT INTO receipt_totals AS t (day, tool, unit, method, basis, provider, model, prompt_k, route, task, receipts,
+                                             raw_alternative, actual, tool_cost, added_ms, eliminated, min_confidence)
+            SELECT s.day, s.tool, s.unit, s.method, CASE WHEN s.call_id IS NULL THEN 1 ELSE 0 END,
+                   coalesce(c.provider, ''), coalesce(c.model, ''),
+                   CASE WHEN c.input + c.cache_read + c.cache_write_5m + c.cache_write_1h > 32000
+                        THEN (c.input + c.cache_read + c.cache_write_5m + c.cache_write_1h + 999) / 1000 ELSE 0 END,
+                   coalesce(c.route, ''), CASE WHEN s.call_id IS NULL THEN coalesce(s.task, '') ELSE '' END,
+                   count(*), sum(s.raw_n), sum(s.actual_n), sum(s.tool_cost), sum(s.added_ms), sum(s.eliminated), min(s.confidence)
+            FROM ins i JOIN cage_stage_receipts s ON s.id = i.id LEFT JOIN calls c ON c.id = s.call_id
+            WHERE NOT i.pending
+            GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+            ON CONFLICT (day, tool, unit, method, basis, provider, model, prompt_k, route, task) DO UPDATE SET
+                receipts = t.receipts + excluded.receipts, raw_alternative = t.raw_alternative + excluded.raw_alternative,
+                actual = t.actual + excluded.actual, tool_cost = t.tool_cost + excluded.tool_cost,
+                added_ms = t.added_ms + excluded.added_ms, eliminated = t.eliminated + excluded.eliminated,
+                min_confidence = least(t.min_confidence, excluded.min_confidence)
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM sums);
+        """;
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _seenRequests = new(StringComparer.Ordinal);
+    private readonly List<CallRecord> _calls = [];
+    private readonly List<SavingsReceipt> _receipts = [];
+    private NpgsqlConnection? _connection;
+    private bool _disposed;
+
+    public PostgresWriter(NpgsqlDataSource dataSource) => _dataSource = dataSource;
+
+    /// <summary>Validates the batch, then stores it in one transaction; completes once it has committed.</summary>
+    public async ValueTask<AppendResult> AppendAsync(LedgerBatch batch, CancellationToken cancellationToken)
+    {
+        foreach (var call in batch.Calls)
+        {
+            SqliteWriter.Validate(call);
+        }
+
+        foreach (var receipt in batch.Receipts)
+        {
+            SqliteWriter.Validate(receipt);
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            Distinct(batch);
+            var connection = _connection ??= await OpenAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+                long callsAdded = 0, receiptsAdded = 0;
+                if (_calls.Count > 0)
+                {
+                    await CopyCallsAsync(connection, cancellationToken).ConfigureAwait(false);
+                    callsAdded = await MoveAsync(connection, transaction, MoveCallsSql, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (_receipts.Count > 0)
+                {
+                    await CopyReceiptsAsync(connection, cancellationToken).ConfigureAwait(false);
+                    receiptsAdded = await MoveAsync(connection, transaction, MoveReceiptsSql, cancellationToken).ConfigureAwait(false);
+                }
+
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return new AppendResult((int)callsAdded, batch.Calls.Count - (int)callsAdded, (int)receiptsAdded, batch.Receipts.Count - (int)receiptsAdded);
+            }
+            catch
+            {
+                // The transaction rolled back (or the connection broke): start the next batch on a fresh connection.
+                _connection = null;
+                await connection.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+        finally
+        {
+            _calls.Clear();
+            _receipts.Clear();
+            _gate.Release();
+        }
+    }
+
+    /// <summary>The batch without its repeats (same id, or same call request id, as an earlier record of the batch): they are skipped as repeats.</summary>
+    private void Distinct(LedgerBatch batch)
+    {
+        _seen.Clear();
+        _seenRequests.Clear();
+        foreach (var call in batch.Calls)
+        {
+            if (_seen.Add(call.Id) && (string.IsNullOrEmpty(call.RequestId) || _seenRequests.Add(call.RequestId)))
+            {
+                _calls.Add(call);
+            }
+        }
+
+        _seen.Clear();
+        foreach (var receipt in batch.Receipts)
+        {
+            if (_seen.Add(receipt.Id))
+            {
+                _receipts.Add(receipt);
+            }
+        }
+    }
+
+    private async Task<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await using var command = new NpgsqlCommand(StageSql, connection);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static async Task<long> MoveAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        return reader.GetInt64(0);
+    }
+
+    private async Task CopyCallsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var copy = await connection.BeginBinaryImportAsync(CopyCallsSql, cancellationToken).ConfigureAwait(false);
+        var ord = 0;
+        foreach (var call in _calls)
+        {
+            // Synchronous writes into COPY's buffer: it flushes to the socket as it fills.
+            var ms = call.Timestamp.ToUnixTimeMilliseconds();
+            var usage = call.Usage;
+            copy.StartRow();
+            copy.Write(ord++, NpgsqlDbType.Integer);
+            copy.Write(call.Id, NpgsqlDbType.Text);
+            copy.Write(ms, NpgsqlDbType.Bigint);
+            copy.Write((int)CallTotals.DayOf(ms), NpgsqlDbType.Integer);
+            Text(copy, call.Session);
+            Text(copy, call.Task);
+            Text(copy, call.Agent);
+            Text(copy, call.Route);
+            Text(copy, call.Category);
+            Text(copy, call.User);
+            copy.Write(call.Provider ?? "", NpgsqlDbType.Text);
+            copy.Write(call.Model ?? "", NpgsqlDbType.Text);
+            copy.Write(usage.Input, NpgsqlDbType.Bigint);
+            copy.Write(usage.CacheRead, NpgsqlDbType.Bigint);
+            copy.Write(usage.CacheWrite5m, NpgsqlDbType.Bigint);
+            copy.Write(usage.CacheWrite1h, NpgsqlDbType.Bigint);
+            copy.Write(usage.Output, NpgsqlDbType.Bigint);
+            Number(copy, usage.Reasoning);
+            Number(copy, call.CostUsd is { } cost ? LedgerMoney.ToE10(cost) : null);
+            copy.Write((short)call.CostSource, NpgsqlDbType.Smallint);
+            Text(copy, SqliteWriter.StoredPriceKey(call), keepEmpty: true);
+            copy.Write((short)call.UsageStatus, NpgsqlDbType.Smallint);
+            copy.Write(call.LatencyMs, NpgsqlDbType.Bigint);
+            copy.Write((short)(call.Ok ? 1 : 0), NpgsqlDbType.Smallint);
+            copy.Write(call.Retries, NpgsqlDbType.Integer);
+            copy.Write(call.Attempt, NpgsqlDbType.Integer);
+            Text(copy, call.RequestId);
+            Text(copy, call.Error is null ? null : ErrorText.Scrub(call.Error));
+            Text(copy, call.Tags is null || call.Tags.Count == 0 ? null : LedgerJson.WriteMap(ErrorText.ScrubLabels(call.Tags)));
+        }
+
+        await copy.CompleteAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task CopyReceiptsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var copy = await connection.BeginBinaryImportAsync(CopyReceiptsSql, cancellationToken).ConfigureAwait(false);
+        var ord = 0;
+        foreach (var receipt in _receipts)
+        {
+            var ms = receipt.Timestamp.ToUnixTimeMilliseconds();
+            copy.StartRow();
+            copy.Write(ord++, NpgsqlDbType.Integer);
+            copy.Write(receipt.Id, NpgsqlDbType.Text);
+            copy.Write(ms, NpgsqlDbType.Bigint);
+            copy.Write((int)CallTotals.DayOf(ms), NpgsqlDbType.Integer);
+            Text(copy, receipt.CallId);
+            Text(copy, receipt.Task);
+            copy.Write(receipt.Tool, NpgsqlDbType.Text);
+            copy.Write(receipt.Unit.ToWire(), NpgsqlDbType.Text);
+            copy.Write(ReceiptTotals.Text(receipt.RawAlternative), NpgsqlDbType.Text);
+            copy.Write(ReceiptTotals.Text(receipt.Actual), NpgsqlDbType.Text);
+            copy.Write(receipt.Method.ToWire(), NpgsqlDbType.Text);
+            copy.Write(receipt.Confidence, NpgsqlDbType.Double);
+            Text(copy, receipt.Meta.Count == 0 ? null : LedgerJson.WriteMap(ErrorText.RedactSecrets(receipt.Meta)));
+            copy.Write(receipt.RawAlternative, NpgsqlDbType.Numeric);
+            copy.Write(receipt.Actual, NpgsqlDbType.Numeric);
+            copy.Write(receipt.ToolCostUsd ?? 0m, NpgsqlDbType.Numeric);
+            copy.Write(receipt.AddedLatencyMs ?? 0, NpgsqlDbType.Double);
+            copy.Write(ReceiptTotal.IsEliminatedCall(receipt) ? 1 : 0, NpgsqlDbType.Integer);
+        }
+
+        await copy.CompleteAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A text column; unless <paramref name="keepEmpty"/>, an empty string is stored as NULL (it means "none"), as in the SQLite ledger.</summary>
+    private static void Text(NpgsqlBinaryImporter copy, string? value, bool keepEmpty = false)
+    {
+        if (value is null || (!keepEmpty && value.Length == 0))
+        {
+            copy.WriteNull();
+        }
+        else
+        {
+            copy.Write(value, NpgsqlDbType.Text);
+        }
+    }
+
+    private static void Number(NpgsqlBinaryImporter copy, long? value)
+    {
+        if (value is { } v)
+        {
+            copy.Write(v, NpgsqlDbType.Bigint);
+        }
+        else
+        {
+            copy.WriteNull();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            _disposed = true;
+            if (_connection is { } connection)
+            {
+                _connection = null;
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+}

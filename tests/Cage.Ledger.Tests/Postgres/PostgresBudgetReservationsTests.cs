@@ -1,0 +1,145 @@
+using System.Globalization;
+using CageNet.Budgets;
+using CageNet.Ledger;
+using CageNet.TestFixtures;
+using CageNet.Tests.Sqlite;
+using Microsoft.Extensions.Time.Testing;
+
+namespace CageNet.Tests.Postgres;
+
+/// <summary>
+/// Budgets shared across processes on PostgreSQL: atomic check-and-hold of a whole tree, leases a killed process gives
+/// back, settles counted once, warnings fired once for the fleet — in process with two "instances" on one database, and
+/// with 4 real processes × 32 concurrent callers.
+/// </summary>
+[NonParallelizable]
+public sealed class PostgresBudgetReservationsTests : PostgresSchemaTests
+{
+    private static readonly DateTimeOffset Period = new(2026, 6, 1, 0, 0, 0, TimeSpan.Zero);
+
+    [Test]
+    public async Task TryReserve_TreeWithOneFullNode_HoldsNothingAnywhereAndNamesTheNode()
+    {
+        await using var ledger = await PostgresLedger.OpenAsync(ConnectionString);
+        var budgets = new PostgresBudgetReservations(ledger, new FakeTimeProvider(Period.AddDays(1)));
+        var user = new SharedBudgetNode("org/user-1", Period, 1.00m);
+        var org = new SharedBudgetNode("org", Period, 0.10m);
+
+        var first = await budgets.TryReserveAsync([user, org], 0.08m, TimeSpan.FromMinutes(1));
+        var second = await budgets.TryReserveAsync([user, org], 0.05m, TimeSpan.FromMinutes(1));
+
+        Assert.That(first.Admitted, Is.True);
+        Assert.That((second.Admitted, second.RefusedBy), Is.EqualTo((false, "org")));
+        Assert.That(await budgets.StateAsync("org/user-1", Period), Is.EqualTo((0m, 0.08m)), "the refused amount was held nowhere");
+        Assert.That(await budgets.StateAsync("org", Period), Is.EqualTo((0m, 0.08m)));
+    }
+
+    [Test]
+    public async Task Settle_AddsTheActualCostOnce_AndReleaseFreesTheHoldWithoutSpend()
+    {
+        await using var ledger = await PostgresLedger.OpenAsync(ConnectionString);
+        var budgets = new PostgresBudgetReservations(ledger, new FakeTimeProvider(Period.AddDays(1)));
+        SharedBudgetNode[] tree = [new("org/user-1", Period, 1m), new("org", Period, 1m)];
+
+        var settled = (await budgets.TryReserveAsync(tree, 0.30m, TimeSpan.FromMinutes(1))).Reservation!;
+        var released = (await budgets.TryReserveAsync(tree, 0.20m, TimeSpan.FromMinutes(1))).Reservation!;
+        await budgets.SettleAsync(settled, 0.25m);
+        await budgets.SettleAsync(settled, 0.25m); // again: nothing more
+        await budgets.ReleaseAsync(released);
+
+        Assert.That(await budgets.StateAsync("org", Period), Is.EqualTo((0.25m, 0m)));
+        Assert.That(await budgets.StateAsync("org/user-1", Period), Is.EqualTo((0.25m, 0m)));
+    }
+
+    [Test]
+    public async Task TryReserve_AfterAHoldersLeaseRanOut_TakesItsHeadroomBack_AndALateSettleStillCounts()
+    {
+        await using var ledger = await PostgresLedger.OpenAsync(ConnectionString);
+        var time = new FakeTimeProvider(Period.AddDays(1));
+        var budgets = new PostgresBudgetReservations(ledger, time);
+        SharedBudgetNode[] org = [new("org", Period, 1.00m)];
+
+        var abandoned = (await budgets.TryReserveAsync(org, 0.90m, TimeSpan.FromSeconds(30))).Reservation!;
+        var whileHeld = await budgets.TryReserveAsync(org, 0.50m, TimeSpan.FromSeconds(30));
+        time.Advance(TimeSpan.FromSeconds(31));
+        var afterLease = await budgets.TryReserveAsync(org, 0.50m, TimeSpan.FromSeconds(30));
+        await budgets.SettleAsync(abandoned, 0.40m); // the call it held for did finish, late
+
+        Assert.That(whileHeld.RefusedBy, Is.EqualTo("org"));
+        Assert.That(afterLease.Admitted, Is.True);
+        Assert.That(await budgets.StateAsync("org", Period), Is.EqualTo((0.40m, 0.50m)));
+    }
+
+    [Test]
+    public async Task Settle_TwoInstancesCrossingTheSameThreshold_OnlyOneGetsTheWarning()
+    {
+        await using var first = await PostgresLedger.OpenAsync(ConnectionString);
+        await using var second = await PostgresLedger.OpenAsync(ConnectionString);
+        var time = new FakeTimeProvider(Period.AddDays(1));
+        var a = new PostgresBudgetReservations(first, time);
+        var b = new PostgresBudgetReservations(second, time);
+        SharedBudgetNode[] org = [new("org", Period, 1.00m) { WarnAt = [0.5m, 0.8m] }];
+
+        var fired = new List<SharedBudgetWarning>();
+        foreach (var (budgets, usd) in new[] { (a, 0.3m), (b, 0.3m), (a, 0.1m), (b, 0.2m), (a, 0.05m) })
+        {
+            var reservation = (await budgets.TryReserveAsync(org, usd, TimeSpan.FromMinutes(1))).Reservation!;
+            fired.AddRange(await budgets.SettleAsync(reservation, usd));
+        }
+
+        Assert.That(fired, Is.EqualTo(new[] { new SharedBudgetWarning("org", 0.5m), new SharedBudgetWarning("org", 0.8m) }));
+    }
+
+    [Test]
+    public async Task FourProcessesTimes32Callers_SmallCap_NoOvershootAndEveryWarningOnce([Values(4)] int processes)
+    {
+        var hosts = Enumerable.Range(0, processes)
+            .Select(p => SqliteLedgerCrashTests.StartHost("pgbudget", ConnectionString, "contend", p.ToString(CultureInfo.InvariantCulture), "32", "3"))
+            .ToList();
+        var outputs = await Task.WhenAll(hosts.Select(async host =>
+        {
+            var output = await host.StandardOutput.ReadToEndAsync();
+            var errors = await host.StandardError.ReadToEndAsync();
+            await host.WaitForExitAsync();
+            Assert.That(host.ExitCode, Is.Zero, errors);
+            return output;
+        }));
+        foreach (var host in hosts)
+        {
+            host.Dispose();
+        }
+
+        var lines = outputs.SelectMany(o => o.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+        var admitted = lines.Where(l => l.StartsWith("admitted ", StringComparison.Ordinal)).Sum(l => int.Parse(l[9..], CultureInfo.InvariantCulture));
+        await using var ledger = await PostgresLedger.OpenAsync(ConnectionString);
+        var budgets = new PostgresBudgetReservations(ledger);
+
+        // $0.50 at the org in $0.01 reservations: exactly 50 of the 384 attempts fit, and they all did.
+        Assert.That(admitted, Is.EqualTo(50));
+        Assert.That(await budgets.StateAsync("org", Period), Is.EqualTo((0.50m, 0m)), "0 overshoot, nothing left held");
+        var teams = await Task.WhenAll(new[] { "org/team-0", "org/team-1" }.Select(t => budgets.StateAsync(t, Period)));
+        Assert.That(teams.Select(t => t.SpentUsd), Is.All.LessThanOrEqualTo(0.30m));
+        Assert.That(teams.Sum(t => t.SpentUsd), Is.EqualTo(0.50m));
+        Assert.That(lines.Where(l => l.StartsWith("warning ", StringComparison.Ordinal)).Order(StringComparer.Ordinal),
+            Is.EqualTo(new[] { "warning org 0.5", "warning org 0.8" }), "each threshold fired once across the four processes");
+    }
+
+    [Test]
+    public async Task KilledProcessHoldingAReservation_ItsHeadroomComesBackAfterTheLease()
+    {
+        using var holder = SqliteLedgerCrashTests.StartHost("pgbudget", ConnectionString, "hold", "0.40", "3000");
+        Assert.That(await holder.StandardOutput.ReadLineAsync(), Is.EqualTo("held"), await Task.Run(() => holder.HasExited ? holder.StandardError.ReadToEnd() : ""));
+        holder.Kill(entireProcessTree: true); // SIGKILL: it never settles or releases
+        await holder.WaitForExitAsync();
+        await using var ledger = await PostgresLedger.OpenAsync(ConnectionString);
+        var budgets = new PostgresBudgetReservations(ledger);
+        SharedBudgetNode[] org = [new("org", Period, 0.50m)];
+
+        var whileLeased = await budgets.TryReserveAsync(org, 0.40m, TimeSpan.FromSeconds(30));
+        await Task.Delay(TimeSpan.FromSeconds(3.2));
+        var afterLease = await budgets.TryReserveAsync(org, 0.40m, TimeSpan.FromSeconds(30));
+
+        Assert.That(whileLeased.RefusedBy, Is.EqualTo("org"), "the dead process's hold still counts until its lease ends");
+        Assert.That(afterLease.Admitted, Is.True, "after the lease, its headroom is back");
+    }
+}

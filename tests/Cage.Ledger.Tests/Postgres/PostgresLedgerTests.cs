@@ -1,0 +1,146 @@
+using CageNet.Ledger;
+using CageNet.TestFixtures;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using static CageNet.Tests.TestRecords;
+
+namespace CageNet.Tests.Postgres;
+
+/// <summary>What only the PostgreSQL ledger has: migrations under an advisory lock, connection strings, server faults.</summary>
+[NonParallelizable] // one test stops and restarts the shared server
+public sealed class PostgresLedgerTests : PostgresSchemaTests
+{
+    [Test]
+    public async Task OpenAsync_TenInstancesStartingTogether_MigrateOnce()
+    {
+        var ledgers = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => Task.Run(() => PostgresLedger.OpenAsync(ConnectionString))));
+        try
+        {
+            Assert.That(ledgers.Select(l => l.SchemaVersion), Is.All.EqualTo(PostgresSchema.LatestVersion));
+            Assert.That(await ScalarAsync("SELECT count(*) FROM cage_schema;"), Is.EqualTo(PostgresSchema.LatestVersion));
+
+            // All ten write to the same tables.
+            await Task.WhenAll(ledgers.Select((l, i) => l.AppendAsync(Batch(Call($"c_{i}"))).AsTask()));
+            Assert.That((await ledgers[0].ReportAsync(ReportQuery.Default)).Total.Calls, Is.EqualTo(10));
+        }
+        finally
+        {
+            foreach (var ledger in ledgers)
+            {
+                await ledger.DisposeAsync();
+            }
+        }
+    }
+
+    [Test]
+    public async Task OpenAsync_SchemaNewerThanThisCode_RefusesNamingBothVersionsAndLeavesItAlone()
+    {
+        await (await PostgresLedger.OpenAsync(ConnectionString)).DisposeAsync();
+        await ScalarAsync("INSERT INTO cage_schema (version) VALUES (99) RETURNING version;");
+
+        var error = Assert.ThrowsAsync<InvalidOperationException>(async () => await PostgresLedger.OpenAsync(ConnectionString));
+
+        Assert.That(error!.Message, Does.Contain("schema version 99").And.Contain($"up to {PostgresSchema.LatestVersion}"));
+        Assert.That(await ScalarAsync("SELECT max(version) FROM cage_schema;"), Is.EqualTo(99));
+    }
+
+    [Test]
+    public async Task OpenAsync_SomeoneElsesCallsTable_RefusesRatherThanAdoptingIt()
+    {
+        await ScalarAsync("CREATE TABLE calls (x int); SELECT 0;");
+
+        var error = Assert.ThrowsAsync<InvalidOperationException>(async () => await PostgresLedger.OpenAsync(ConnectionString));
+
+        Assert.That(error!.Message, Does.Contain("not a Cage ledger"));
+    }
+
+    [Test]
+    public void OpenAsync_ServerNotThere_FailsNamingTheServerButNeverThePassword()
+    {
+        var builder = new NpgsqlConnectionStringBuilder(ConnectionString) { Port = ClosedPort(), Password = "canary-Pa55word", Timeout = 3 };
+
+        var error = Assert.ThrowsAsync<IOException>(async () => await PostgresLedger.OpenAsync(builder.ConnectionString));
+        var url = Assert.ThrowsAsync<IOException>(async () => await PostgresLedger.OpenAsync($"postgres://cage:canary-Pa55word@127.0.0.1:{builder.Port}/postgres"));
+
+        Assert.That(error!.Message, Does.Contain($"127.0.0.1:{builder.Port}").And.Not.Contain("canary"));
+        Assert.That(error.ToString(), Does.Not.Contain("canary"));
+        Assert.That(url!.Message, Does.Contain($"postgres://cage@127.0.0.1:{builder.Port}/postgres").And.Not.Contain("canary"));
+    }
+
+    [Test]
+    public void Parse_Url_TakesUserPasswordHostPortDatabaseAndOptions()
+    {
+        var builder = PostgresConnection.Parse("postgres://app%40x:p%3Ass@db.internal:6432/ledger?sslmode=require&Search%20Path=fleet");
+
+        Assert.That((builder.Username, builder.Password, builder.Host, builder.Port, builder.Database, builder.SslMode, builder.SearchPath),
+            Is.EqualTo(("app@x", "p:ss", "db.internal", 6432, "ledger", SslMode.Require, "fleet")));
+        Assert.That(PostgresConnection.Describe(builder), Is.EqualTo("postgres://app@x@db.internal:6432/ledger"));
+        Assert.That(PostgresConnection.IsPostgres("Host=db;Database=ledger"), Is.True);
+        Assert.That(PostgresConnection.IsPostgres("postgresql://db/ledger"), Is.True);
+        Assert.That(PostgresConnection.IsPostgres("data/ledger.db"), Is.False);
+        Assert.That(() => PostgresConnection.Parse("postgres://db/ledger?nonsense=1"), Throws.ArgumentException.With.Message.Contain("'nonsense'"));
+        Assert.That(() => PostgresConnection.Parse("Database=ledger"), Throws.ArgumentException.With.Message.Contain("no host"));
+    }
+
+    [Test]
+    public async Task Meter_ServerStopsMidRun_CallersUnaffectedAcknowledgedKeptAndWritesResume()
+    {
+        var cluster = TestPostgres.Throwaway
+            ?? throw new InvalidOperationException($"this test stops and restarts the server: it needs the throwaway cluster, not {TestPostgres.Variable}");
+        var services = new ServiceCollection();
+        services.AddCage(o => { o.Metering.MaxRetries = 0; o.Metering.SetAsStaticDefault = false; }).AddPostgresLedger(ConnectionString);
+        await using var provider = services.BuildServiceProvider();
+        var meter = provider.GetRequiredService<ICageMeter>();
+
+        void MeterCalls(string task, int count)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                using var m = meter.Meter("chat", task: task);
+                m.Usage("openai", "gpt-4o", input: 100, output: 10);
+            }
+        }
+
+        MeterCalls("before", 200);
+        var acknowledged = await meter.FlushAsync();
+        Assert.That(acknowledged, Is.EqualTo(new FlushResult(200, 0)));
+
+        await cluster.StopServerAsync();
+        FlushResult during;
+        try
+        {
+            Assert.DoesNotThrow(() => MeterCalls("during", 50), "fail-open: the callers never see the ledger's fault");
+            during = await meter.FlushAsync();
+        }
+        finally
+        {
+            await cluster.StartServerAsync();
+        }
+
+        Assert.That(during.Dropped, Is.EqualTo(50), "with no retries, the outage's batch is dropped and counted, not acknowledged");
+        Assert.That(meter.Statistics.Faults, Is.GreaterThanOrEqualTo(1));
+
+        MeterCalls("after", 200);
+        Assert.That(await meter.FlushAsync(), Is.EqualTo(new FlushResult(200, 0)), "writes resume on a new connection");
+
+        await using var reader = await PostgresLedger.OpenAsync(ConnectionString);
+        Assert.That((await reader.CallsForTaskAsync("before")).Count, Is.EqualTo(200));
+        Assert.That((await reader.CallsForTaskAsync("after")).Count, Is.EqualTo(200));
+        Assert.That((await reader.ReportAsync(new ReportQuery(ReportDimension.Task, TimeWindow.All))).Total.Calls, Is.EqualTo(400));
+    }
+
+    private async Task<long> ScalarAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static int ClosedPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
