@@ -212,7 +212,7 @@ public sealed class BudgetGuard : IDisposable
         for (var attempt = 0; ; attempt++)
         {
             var now = _time.GetUtcNow().UtcTicks;
-            foreach (var template in _tree.ForMask(scope.Mask))
+            foreach (var template in _tree.Route(scope))
             {
                 var counter = CounterFor(template, scope, now);
                 if (counter.Fits(usd, tokens) is { } metric)
@@ -278,7 +278,7 @@ public sealed class BudgetGuard : IDisposable
         var now = startedTicks is null ? _time.GetUtcNow().UtcTicks : 0; // a metered call needs no clock read
         List<BudgetCharge>? rows = null;
         string? id = null;
-        foreach (var template in _tree.ForMask(scope.Mask))
+        foreach (var template in _tree.Route(scope))
         {
             var node = template.Instance(this, scope);
             if (startedTicks is { } started)
@@ -313,13 +313,17 @@ public sealed class BudgetGuard : IDisposable
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         var (template, scope) = Resolve(path);
         var now = _time.GetUtcNow();
+        var target = template.Concrete(template.Key(scope));
         var chain = new List<BudgetNodeStatus>();
-        for (var t = template; t is not null; t = t.Parent)
+        foreach (var t in _tree.Route(scope))
         {
-            if (t.Configured) chain.Add(NodeStatus(t, scope, now));
+            // The node and the ancestors the routing passed through on the way to it (not the other branches it charges).
+            if (t.Configured && t.Depth <= template.Depth && IsPrefix(t.Concrete(t.Key(scope)), target))
+            {
+                chain.Add(NodeStatus(t, scope, now));
+            }
         }
 
-        chain.Reverse();
         return new BudgetStatus(now, chain);
     }
 
@@ -378,15 +382,66 @@ public sealed class BudgetGuard : IDisposable
     internal BudgetStatus Status(BudgetScope scope, bool includeUnbound)
     {
         var now = _time.GetUtcNow();
-        var mask = scope.Mask;
+        var routed = _tree.Route(scope);
         var nodes = new List<BudgetNodeStatus>();
-        foreach (var template in includeUnbound ? _tree.Templates : _tree.ForMask(mask))
+        foreach (var template in includeUnbound ? _tree.Templates : routed)
         {
             if (!template.Configured) continue;
-            nodes.Add((template.Mask & ~mask) == 0 ? NodeStatus(template, scope, now) : Unbound(template));
+            nodes.Add(!template.IsTemplated || Array.IndexOf(routed, template) >= 0 ? NodeStatus(template, scope, now) : Unbound(template));
         }
 
         return new BudgetStatus(now, nodes);
+    }
+
+    /// <summary>
+    /// Every configured node as a tree for <c>cage budget</c>: each literal node, each templated node (unbound, with
+    /// its caps), and each instance in memory (those the rebuild found spend for, and those <paramref name="scope"/>
+    /// binds), ordered so a node comes right before its descendants.
+    /// </summary>
+    internal BudgetStatus Tree(BudgetScope scope)
+    {
+        var now = _time.GetUtcNow();
+        var routed = _tree.Route(scope);
+        foreach (var template in routed)
+        {
+            if (template.Configured) template.Instance(this, scope);
+        }
+
+        var nodes = new List<BudgetNodeStatus>();
+        foreach (var template in _tree.Templates)
+        {
+            if (!template.Configured) continue;
+            if (!template.IsTemplated)
+            {
+                nodes.Add(NodeStatus(template, default, now));
+                continue;
+            }
+
+            nodes.Add(Unbound(template));
+            foreach (var node in template.Instances.ToList())
+            {
+                var bound = BudgetLabels.Scope(template.BoundLabels(node.Path));
+                nodes.Add(NodeStatus(template, bound, now));
+            }
+        }
+
+        nodes.Sort(static (a, b) => ComparePaths(a.Path, b.Path));
+        return new BudgetStatus(now, nodes);
+    }
+
+    /// <summary>Segment by segment; a template segment (<c>{team}</c>) before literals, so a templated node's row leads its instances' siblings.</summary>
+    private static int ComparePaths(string a, string b)
+    {
+        var (x, y) = (a.Split('/'), b.Split('/'));
+        for (var i = 0; i < Math.Min(x.Length, y.Length); i++)
+        {
+            var (tx, ty) = (x[i].StartsWith('{'), y[i].StartsWith('{'));
+            if (tx != ty) return tx ? -1 : 1;
+            var c = string.CompareOrdinal(x[i], y[i]);
+            if (c != 0) return c;
+        }
+
+        return x.Length.CompareTo(y.Length);
     }
 
     /// <summary>The meter's hook: a metered attempt settles its scope's reservation, or is charged directly.</summary>
@@ -436,7 +491,7 @@ public sealed class BudgetGuard : IDisposable
         for (var attempt = 0; ; attempt++)
         {
             var now = _time.GetUtcNow().UtcTicks;
-            var templates = _tree.ForMask(scope.Mask);
+            var templates = _tree.Route(scope);
             var counters = new PeriodCounter[templates.Length];
             var held = 0;
             BudgetMetric? failed = null;
@@ -904,7 +959,7 @@ public sealed class BudgetGuard : IDisposable
             var tokens = BudgetLimits.ClampTokens(call.Usage.TotalTokens);
             var usd = call.CostUsd is { } cost ? BudgetMoney.ToUnits(cost) : UnknownCostUnits(tokens, 0);
             var unpriced = call.CostUsd is null;
-            foreach (var template in _tree.ForMask(scope.Mask))
+            foreach (var template in _tree.Route(scope))
             {
                 var node = template.Instance(this, scope);
                 var counter = node.Current;
@@ -1019,7 +1074,10 @@ public sealed class BudgetGuard : IDisposable
             new BudgetMetricStatus(spentTokens, Math.Max(0, committedTokens - spentTokens), template.TokenCap),
             [.. template.Thresholds.Where(t => (warned & t.Bit) != 0).Select(t => t.Key)],
             unpriced,
-            unpriced > 0 && _options.FallbackUsdPerMillionTokens is null);
+            unpriced > 0 && _options.FallbackUsdPerMillionTokens is null)
+        {
+            Labels = template.BoundLabels(node.Path),
+        };
     }
 
     private BudgetNodeStatus Unbound(NodeTemplate template)
@@ -1054,9 +1112,10 @@ public sealed class BudgetGuard : IDisposable
 
     private (NodeTemplate Template, BudgetScope Scope)? Match(string[] segments)
     {
-        foreach (var template in _tree.Templates)
+        // The most specific configured node that matches and that the path's labels route to (org/team-a over org/{team}).
+        foreach (var template in _tree.Templates.Where(t => t.Configured && t.Depth == segments.Length).Order(Comparer<NodeTemplate>.Create(NodeTemplate.Specificity)))
         {
-            if (template.Configured && template.Match(segments) is { } scope)
+            if (template.Match(segments) is { } scope && Array.IndexOf(_tree.Route(scope), template) >= 0)
             {
                 return (template, scope);
             }
@@ -1064,6 +1123,10 @@ public sealed class BudgetGuard : IDisposable
 
         return null;
     }
+
+    private static bool IsPrefix(string ancestor, string path) =>
+        path.Length == ancestor.Length ? string.Equals(path, ancestor, StringComparison.Ordinal)
+        : path.Length > ancestor.Length && path[ancestor.Length] == '/' && path.StartsWith(ancestor, StringComparison.Ordinal);
 
     /// <summary>Whether a saved 5-hour window of <paramref name="path"/> contains <paramref name="ticks"/>.</summary>
     private bool InSavedWindow(string path, long ticks)

@@ -46,8 +46,51 @@ public sealed class BudgetOptions
     /// <summary>Subscription-window estimation settings (SPEC 7.6).</summary>
     public SubscriptionOptions Subscription { get; set; } = new();
 
+    /// <summary>
+    /// Labels derived from another label, keyed by the label they set (<c>team</c> from <c>agent</c>: agent-x → team-a).
+    /// A label the scope carries itself wins over its mapping. Use <see cref="MapLabel"/> to add one.
+    /// </summary>
+    public IDictionary<string, BudgetLabelMap> LabelMaps { get; } = new SortedDictionary<string, BudgetLabelMap>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Route paths such as <c>org/{team}/{agent}/{session}</c>: they name the label whose value each literal segment at
+    /// that position is, so <c>org/team-a</c> is charged only by calls with <c>team = team-a</c>. A templated node path
+    /// routes the same way without being listed here. Use <see cref="Route"/> to add one.
+    /// </summary>
+    public IList<string> Routes { get; } = [];
+
+    /// <summary>Derives the label <paramref name="label"/> from the label <paramref name="from"/> (for example team from agent).</summary>
+    /// <param name="label">The label to set (not user, agent, session or task).</param>
+    /// <param name="from">The label it is derived from (user, agent, session, task, or another label).</param>
+    /// <param name="values">Each value of <paramref name="from"/> and the value of <paramref name="label"/> it gives.</param>
+    /// <returns>These options.</returns>
+    public BudgetOptions MapLabel(string label, string from, IEnumerable<KeyValuePair<string, string>> values)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(label);
+        ArgumentNullException.ThrowIfNull(values);
+        var map = new BudgetLabelMap(from);
+        foreach (var (key, value) in values) map.Values[key] = value;
+        LabelMaps[label.Trim()] = map;
+        return this;
+    }
+
+    /// <summary>Adds a route path (see <see cref="Routes"/>).</summary>
+    /// <param name="path">A path with template segments, such as <c>org/{team}/{agent}</c>.</param>
+    /// <returns>These options.</returns>
+    public BudgetOptions Route(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        Routes.Add(path);
+        return this;
+    }
+
     /// <summary>Gets or adds the node at <paramref name="path"/>, for fluent configuration.</summary>
-    /// <param name="path">The node path: segments separated by <c>/</c>; a segment <c>{user}</c>, <c>{agent}</c>, <c>{session}</c> or <c>{task}</c> makes one counter per distinct value.</param>
+    /// <param name="path">
+    /// The node path: segments separated by <c>/</c>; a segment <c>{name}</c> (<c>{user}</c>, <c>{agent}</c>,
+    /// <c>{session}</c>, <c>{task}</c> or a label such as <c>{team}</c>) makes one counter per distinct value, and a
+    /// literal at a position some templated node or route gives a label (<c>org/team-a</c> beside <c>org/{team}</c>)
+    /// is that value's own node.
+    /// </param>
     /// <returns>The node's options.</returns>
     public BudgetNodeOptions Node(string path)
     {
@@ -61,6 +104,24 @@ public sealed class BudgetOptions
 
         return node;
     }
+}
+
+/// <summary>A label derived from another label's value (<see cref="BudgetOptions.MapLabel"/>).</summary>
+public sealed class BudgetLabelMap
+{
+    /// <summary>Creates a mapping.</summary>
+    /// <param name="from">The label it reads (user, agent, session, task, or another label).</param>
+    public BudgetLabelMap(string from)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(from);
+        From = from.Trim();
+    }
+
+    /// <summary>The label it reads.</summary>
+    public string From { get; }
+
+    /// <summary>Each value of <see cref="From"/> and the value it gives.</summary>
+    public IDictionary<string, string> Values { get; } = new SortedDictionary<string, string>(StringComparer.Ordinal);
 }
 
 /// <summary>One node of the budget tree: caps in dollars and tokens over a period, warn thresholds and the exceed action.</summary>
