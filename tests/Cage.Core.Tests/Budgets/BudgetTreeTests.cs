@@ -64,7 +64,8 @@ public sealed class BudgetTreeTests
         Assert.That(ex!.Message, Does.Contain("org/a").And.Contain("'org' has no Usd cap"));
     }
 
-    [TestCase("org/{tenant}", "template segment")]
+    [TestCase("org/{ten ant}", "template segment")]
+    [TestCase("org/{user}/x/{user}", "appears twice")]
     [TestCase("org//a", "empty segment")]
     public void Compile_BadPath_Fails(string path, string expected)
     {
