@@ -257,18 +257,19 @@ internal sealed class NodeTemplate
     /// <summary>The labels an instance binds (template segments and routed literals along its path), root first.</summary>
     public IReadOnlyDictionary<string, string> BoundLabels(string concretePath)
     {
-        var labels = new Dictionary<string, string>(StringComparer.Ordinal);
+        var found = new List<KeyValuePair<string, string>>();
         var concrete = concretePath.Split('/');
         var t = this;
         for (var i = Segments.Length - 1; i >= 0 && t is not null; i--, t = t.Parent)
         {
             if ((SegmentVariables[i] ?? t.RouteVariable) is { } name && i < concrete.Length)
             {
-                labels[name] = concrete[i];
+                found.Add(new(name, concrete[i]));
             }
         }
 
-        return labels;
+        found.Reverse();
+        return new Dictionary<string, string>(found, StringComparer.Ordinal);
     }
 
     /// <summary>
