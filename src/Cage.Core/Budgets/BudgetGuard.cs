@@ -285,7 +285,7 @@ public sealed class BudgetGuard : IDisposable
             {
                 if (Locate(node, started) is { } located)
                 {
-                    Apply(located, usd, usd, tokens, tokens, unpriced);
+                    Apply(located, usd, usd, tokens, tokens, unpriced, started);
                 }
 
                 continue;
@@ -609,7 +609,7 @@ public sealed class BudgetGuard : IDisposable
                 if (now == 0) now = _time.GetUtcNow().UtcTicks;
                 target = meteredAt is { } started ? Locate(counter.Node, started) : counter.Node.At(now);
                 if (target is null) continue;
-                Apply(target, usd, usd, tokens, tokens, unpriced);
+                Apply(target, usd, usd, tokens, tokens, unpriced, meteredAt ?? 0);
             }
             else
             {
@@ -625,14 +625,14 @@ public sealed class BudgetGuard : IDisposable
 
                 if (ReferenceEquals(target, counter))
                 {
-                    Apply(counter, usd - holdUsd, usd, tokens - holdTokens, tokens, unpriced);
+                    Apply(counter, usd - holdUsd, usd, tokens - holdTokens, tokens, unpriced, meteredAt ?? 0);
                 }
                 else
                 {
                     // The call started in another period than the reservation's (or after a reset): charge it there.
                     counter.Unhold(holdUsd, holdTokens);
                     if (target is null) continue;
-                    Apply(target, usd, usd, tokens, tokens, unpriced);
+                    Apply(target, usd, usd, tokens, tokens, unpriced, meteredAt ?? 0);
                 }
             }
 
@@ -719,6 +719,7 @@ public sealed class BudgetGuard : IDisposable
         var counter = node.Current;
         if (counter.IsOpenAt(now))
         {
+            counter.Rolling?.Expire(now);
             return counter;
         }
 
@@ -734,7 +735,7 @@ public sealed class BudgetGuard : IDisposable
         var now = _time.GetUtcNow();
         switch (template.Period)
         {
-            case BudgetPeriod.Lifetime:
+            case BudgetPeriod.Lifetime or BudgetPeriod.FiveHoursRolling:
                 return Counter(node, LifetimeStart, Never, Saved(node.Path, DateTimeOffset.MinValue));
             case BudgetPeriod.FiveHours:
                 BudgetNodeState? open = null;
@@ -795,8 +796,18 @@ public sealed class BudgetGuard : IDisposable
         }
     }
 
-    private void Apply(PeriodCounter counter, long committedUsd, long spentUsd, long committedTokens, long spentTokens, bool unpriced = false)
+    private void Apply(PeriodCounter counter, long committedUsd, long spentUsd, long committedTokens, long spentTokens, bool unpriced = false, long atTicks = 0)
     {
+        if (counter.Rolling is { } rolling)
+        {
+            // A rolling sum records when the spend happened (a metered call: when it started), so it can leave the sum later.
+            var now = _time.GetUtcNow().UtcTicks;
+            if (!rolling.Add(atTicks == 0 ? now : atTicks, now, spentUsd, spentTokens))
+            {
+                (committedUsd, committedTokens, spentUsd, spentTokens) = (committedUsd - spentUsd, committedTokens - spentTokens, 0, 0); // older than 5 hours
+            }
+        }
+
         if (unpriced)
         {
             Interlocked.Increment(ref counter.UnpricedCalls);
@@ -846,12 +857,12 @@ public sealed class BudgetGuard : IDisposable
         var what = threshold.PctOfCap is { } pct
             ? $"{BudgetTree.Format(pct)}% of its {BudgetTree.Amount(threshold.Metric, cap ?? 0)} cap"
             : BudgetTree.Amount(threshold.Metric, value);
-        var resets = counter.End is { } end ? "resets " + end.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture) : "no reset";
+        var resets = ResetsText(counter, "no reset");
         var message = $"budget '{counter.Node.Path}' crossed {what}: spent {BudgetTree.Amount(threshold.Metric, after)}" +
             (cap is { } c && threshold.PctOfCap is null ? $" of {BudgetTree.Amount(threshold.Metric, c)}" : "") +
             $" ({BudgetPeriods.Name(template.Period)} period, {resets})";
         var args = new BudgetWarningEventArgs(counter.Node.Path, threshold.Key, isUsd ? "usd" : "tokens", Display(value), Display(after),
-            cap is { } capValue ? Display(capValue) : null, template.Period, counter.End, message);
+            cap is { } capValue ? Display(capValue) : null, template.Period, ResetsAt(counter), message);
         try
         {
             BudgetLog.Warning(_logger, message);
@@ -939,7 +950,7 @@ public sealed class BudgetGuard : IDisposable
             var start = template.Period switch
             {
                 BudgetPeriod.Lifetime => (DateTimeOffset?)null,
-                BudgetPeriod.FiveHours => now - BudgetPeriods.FiveHours,
+                BudgetPeriod.FiveHours or BudgetPeriod.FiveHoursRolling => now - BudgetPeriods.FiveHours - TimeSpan.FromMinutes(1),
                 _ => BudgetPeriods.Calendar(template.Period, now, _tree.Zone).Start,
             };
             since = start is null || since is null ? null : start < since ? start : since;
@@ -974,7 +985,7 @@ public sealed class BudgetGuard : IDisposable
                     counter = node.Replace(_ => new PeriodCounter(node, ts, ts + BudgetPeriods.FiveHours.Ticks, 0));
                 }
 
-                if (ts < counter.StartTicks || ts < counter.ResetAtTicks || !counter.IsOpenAt(nowTicks))
+                if (ts < counter.StartTicks || ts < counter.ResetAtTicks || !counter.IsOpenAt(nowTicks) || counter.Rolling?.Add(ts, nowTicks, usd, tokens) == false)
                 {
                     continue;
                 }
@@ -1001,7 +1012,13 @@ public sealed class BudgetGuard : IDisposable
                 continue; // an earlier period, or spend an explicit reset cleared
             }
 
-            counter.AddRebuilt(charge.Usd > 0 ? BudgetMoney.ToUnits(charge.Usd) : 0, BudgetLimits.ClampTokens(Math.Max(0, charge.Tokens)), charge.Unpriced);
+            var (chargeUsd, chargeTokens) = (charge.Usd > 0 ? BudgetMoney.ToUnits(charge.Usd) : 0, BudgetLimits.ClampTokens(Math.Max(0, charge.Tokens)));
+            if (counter.Rolling?.Add(charge.At.UtcTicks, nowTicks, chargeUsd, chargeTokens) == false)
+            {
+                continue; // charged more than 5 hours ago: out of the rolling sum
+            }
+
+            counter.AddRebuilt(chargeUsd, chargeTokens, charge.Unpriced);
         }
 
         // Thresholds the rebuilt spend is already past were crossed before: they do not fire again.
@@ -1018,11 +1035,21 @@ public sealed class BudgetGuard : IDisposable
                         counter.Warned |= threshold.Bit;
                     }
                 }
+
+                if (counter.Rolling is not null) counter.RearmBelowSpend(); // a saved warning the rolling sum has fallen back below
+
             }
         }
 
         return calls;
     }
+
+    /// <summary>When the counter's spend next goes down: its period's end, or for a rolling sum when its oldest spend leaves it.</summary>
+    private static DateTimeOffset? ResetsAt(PeriodCounter counter) => counter.Rolling is { } rolling ? rolling.NextExpiry : counter.End;
+
+    private static string ResetsText(PeriodCounter counter, string never) =>
+        ResetsAt(counter) is { } at ? (counter.Rolling is null ? "resets " : "its oldest spend leaves the sum ") + at.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)
+        : counter.Rolling is null ? never : "nothing spent in the last 5 hours";
 
     private BudgetRefusal Refuse(PeriodCounter counter, BudgetMetric metric, long requested)
     {
@@ -1032,12 +1059,12 @@ public sealed class BudgetGuard : IDisposable
         var committed = isUsd ? Volatile.Read(ref counter.Committed) : Volatile.Read(ref counter.CommittedTokens);
         var cap = template.Cap(metric) ?? 0;
         decimal Display(long v) => isUsd ? BudgetMoney.FromUnits(v) : v;
-        var resets = counter.End is { } end ? "resets " + end.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture) : "lifetime budget, no reset";
+        var resets = ResetsText(counter, "lifetime budget, no reset");
         var message = $"budget '{counter.Node.Path}' is exhausted: spent {BudgetTree.Amount(metric, spent)}" +
             (committed > spent ? $" + reserved {BudgetTree.Amount(metric, committed - spent)}" : "") +
             $" of {BudgetTree.Amount(metric, cap)}" + (requested > 0 ? $", this call needs {BudgetTree.Amount(metric, requested)}" : "") +
             $" ({BudgetPeriods.Name(template.Period)} period, {resets})";
-        return new BudgetRefusal(counter.Node.Path, isUsd ? "usd" : "tokens", Display(spent), Display(Math.Max(0, committed - spent)), Display(cap), Display(requested), template.Period, counter.End, message);
+        return new BudgetRefusal(counter.Node.Path, isUsd ? "usd" : "tokens", Display(spent), Display(Math.Max(0, committed - spent)), Display(cap), Display(requested), template.Period, ResetsAt(counter), message);
     }
 
     private BudgetNodeStatus NodeStatus(NodeTemplate template, BudgetScope scope, DateTimeOffset now)
@@ -1051,6 +1078,7 @@ public sealed class BudgetGuard : IDisposable
             open = true;
         }
 
+        counter.Rolling?.Expire(now.UtcTicks);
         long spent = 0, committed = 0, spentTokens = 0, committedTokens = 0;
         if (open)
         {
@@ -1068,8 +1096,8 @@ public sealed class BudgetGuard : IDisposable
             bound: true,
             template.Period,
             template.OnExceed,
-            open && template.Period != BudgetPeriod.Lifetime ? counter.Start : null,
-            open ? counter.End : null,
+            counter.Rolling is not null ? now - BudgetPeriods.FiveHours : open && template.Period != BudgetPeriod.Lifetime ? counter.Start : null,
+            open ? ResetsAt(counter) : null,
             new BudgetMetricStatus(BudgetMoney.FromUnits(spent), BudgetMoney.FromUnits(Math.Max(0, committed - spent)), template.UsdCap is { } u ? BudgetMoney.FromUnits(u) : null),
             new BudgetMetricStatus(spentTokens, Math.Max(0, committedTokens - spentTokens), template.TokenCap),
             [.. template.Thresholds.Where(t => (warned & t.Bit) != 0).Select(t => t.Key)],
