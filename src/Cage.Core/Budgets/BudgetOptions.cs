@@ -276,38 +276,23 @@ public sealed class BudgetLimit
     public string? Window => IsPercentOfSubscription && Of is { } of ? (of.StartsWith("subscription_", StringComparison.OrdinalIgnoreCase) ? of["subscription_".Length..] : of) : null;
 
     /// <summary>An absolute amount.</summary>
-    /// <param name="amount">Dollars or tokens, ≥ 0.</param>
+    /// <param name="amount">Dollars or tokens, ≥ 0 (a negative amount is a <see cref="BudgetConfigurationException"/> naming the node when the tree is compiled).</param>
     /// <returns>The limit.</returns>
-    /// <exception cref="ArgumentOutOfRangeException">The amount is negative.</exception>
-    public static BudgetLimit Absolute(decimal amount)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(amount);
-        return new BudgetLimit(amount, null, null, null, null);
-    }
+    public static BudgetLimit Absolute(decimal amount) => new(amount, null, null, null, null);
 
     /// <summary>A percent of the parent's cap, converted at registration to <c>parent_cap × pct / 100</c>.</summary>
-    /// <param name="pct">0..100.</param>
+    /// <param name="pct">0..100 (outside it, compiling the tree fails with a <see cref="BudgetConfigurationException"/> naming the node).</param>
     /// <returns>The limit.</returns>
-    /// <exception cref="ArgumentOutOfRangeException">The percent is outside 0..100.</exception>
-    public static BudgetLimit PercentOfParent(decimal pct)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(pct);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(pct, 100m);
-        return new BudgetLimit(null, pct, OfParent, null, null);
-    }
+    public static BudgetLimit PercentOfParent(decimal pct) => new(null, pct, OfParent, null, null);
 
     /// <summary>A percent of a subscription window, converted to tokens at lookup from the current estimator.</summary>
-    /// <param name="pct">The percent of the window, &gt; 0.</param>
-    /// <param name="window">The window: <c>5h</c> (default) or <c>7d</c>.</param>
+    /// <param name="pct">The percent of the window, ≥ 0 (checked with the node's name when the tree is compiled).</param>
+    /// <param name="window">The window: <c>5h</c> (default) or <c>7d</c> (another is an error naming the node when the tree is compiled).</param>
     /// <param name="period">The period the cap applies over; default the node's.</param>
     /// <param name="modelClass">The model class to convert with; default the estimator's default class.</param>
     /// <returns>The limit.</returns>
-    public static BudgetLimit PercentOfSubscription(decimal pct, string window = "5h", BudgetPeriod? period = null, string? modelClass = null)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(pct);
-        ArgumentException.ThrowIfNullOrWhiteSpace(window);
-        return new BudgetLimit(null, pct, "subscription_" + window.Trim(), period, modelClass);
-    }
+    public static BudgetLimit PercentOfSubscription(decimal pct, string window = "5h", BudgetPeriod? period = null, string? modelClass = null) =>
+        new(null, pct, "subscription_" + window?.Trim(), period, modelClass);
 
     internal static BudgetLimit Create(decimal? amount, decimal? pct, string? of, BudgetPeriod? period, string? modelClass) =>
         new(amount, pct, of, period, modelClass);

@@ -519,9 +519,30 @@ internal sealed class BudgetTree
         return true;
     }
 
+    /// <summary>A limit built in code (<see cref="BudgetLimit.Absolute"/>…) is checked here, so its error names the node like a configured one's.</summary>
+    private static void CheckLimit(BudgetNodeOptions node, string metric, BudgetLimit limit)
+    {
+        var where = $"Cage:Budgets:Nodes:{node.Path}:{metric}";
+        if (limit.Amount < 0)
+        {
+            throw new BudgetConfigurationException($"{where} must be ≥ 0 (got {Format(limit.Amount.Value)})");
+        }
+
+        if (limit.Pct < 0)
+        {
+            throw new BudgetConfigurationException($"{where}: Pct must be ≥ 0 (got {Format(limit.Pct.Value)})");
+        }
+
+        if (limit.IsPercentOfParent && limit.Pct > 100m)
+        {
+            throw new BudgetConfigurationException($"{where}: Pct {Format(limit.Pct!.Value)} of the parent is above 100");
+        }
+    }
+
     private static void ResolveUsd(NodeTemplate template, BudgetNodeOptions node)
     {
         if (node.Usd is not { } limit) return;
+        CheckLimit(node, "Usd", limit);
         if (limit.IsPercentOfSubscription)
         {
             throw new BudgetConfigurationException($"Cage:Budgets:Nodes:{node.Path}:Usd: a subscription percent caps tokens, not dollars (use Tokens)");
@@ -551,6 +572,7 @@ internal sealed class BudgetTree
     private static void ResolveTokens(NodeTemplate template, BudgetNodeOptions node, SubscriptionEstimator? estimator)
     {
         if (node.Tokens is not { } limit) return;
+        CheckLimit(node, "Tokens", limit);
         if (limit.IsPercentOfParent)
         {
             var parent = template.Parent;
