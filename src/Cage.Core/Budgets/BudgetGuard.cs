@@ -39,6 +39,7 @@ public sealed class BudgetGuard : IDisposable
     private readonly Counter<long> _refusals;
     private readonly ITimer _reaper;
     private readonly long _leaseTicks;
+    private readonly Action _saveEstimator;
     private long _nextId;
     private volatile bool _unavailable;
 
@@ -60,6 +61,7 @@ public sealed class BudgetGuard : IDisposable
         Estimator = estimator ?? new SubscriptionEstimator(options.Subscription, _logger);
         _tree = BudgetTree.Compile(options, Estimator);
         _leaseTicks = options.LeaseDuration.Ticks;
+        _saveEstimator = SaveEstimator;
 
         var meter = meterFactory?.Create(new MeterOptions(CageTelemetry.MeterName)) ?? (_ownedMeter = new Meter(CageTelemetry.MeterName));
         _warnings = meter.CreateCounter<long>(CageTelemetry.BudgetWarnings, "{warning}", "Budget warn thresholds crossed.");
@@ -117,6 +119,15 @@ public sealed class BudgetGuard : IDisposable
                 }
             }
 
+            if (_store is IBudgetEstimatorStore estimatorStore)
+            {
+                await LoadEstimatorAsync(estimatorStore, cancellationToken).ConfigureAwait(false);
+                if (!ReadOnly)
+                {
+                    Estimator.Changed = _saveEstimator; // every change (a snapshot, a reconciliation, a new reference reading) is saved
+                }
+            }
+
             var replayed = await ReplayAsync(ledger, cancellationToken).ConfigureAwait(false);
             BudgetLog.Replayed(_logger, replayed);
             return replayed;
@@ -127,6 +138,29 @@ public sealed class BudgetGuard : IDisposable
             BudgetLog.LoadFailed(_logger, ex, _options.FailClosed ? "refusing calls (FailClosed)" : "admitting calls (fail-open)");
             return 0;
         }
+    }
+
+    private async ValueTask LoadEstimatorAsync(IBudgetEstimatorStore store, CancellationToken cancellationToken)
+    {
+        if (await store.LoadEstimatorAsync(cancellationToken).ConfigureAwait(false) is not { } saved)
+        {
+            return;
+        }
+
+        try
+        {
+            Estimator.ImportState(saved);
+        }
+        catch (FormatException ex)
+        {
+            BudgetLog.EstimatorLoadFailed(_logger, ex);
+        }
+    }
+
+    private void SaveEstimator()
+    {
+        var state = (Json: Estimator.ExportState(), At: _time.GetUtcNow());
+        Write(static (store, s) => ((IBudgetEstimatorStore)store).SaveEstimatorAsync(s.Json, s.At), state, "(subscription estimator)", BudgetLog.EstimatorSaveFailed);
     }
 
     /// <summary>
@@ -372,10 +406,16 @@ public sealed class BudgetGuard : IDisposable
         return reclaimed;
     }
 
-    /// <summary>Stops the lease timer.</summary>
+    /// <summary>Stops the lease timer and saves the estimator's state once more (the tokens metered since its last reading).</summary>
     public void Dispose()
     {
         _reaper.Dispose();
+        if (Estimator.Changed == _saveEstimator)
+        {
+            Estimator.Changed = null;
+            SaveEstimator(); // metered tokens alone do not save (one write per call would cost too much): keep them for the next reading
+        }
+
         _ownedMeter?.Dispose();
     }
 

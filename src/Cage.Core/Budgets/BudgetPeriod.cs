@@ -29,9 +29,9 @@ public enum BudgetPeriod
 
     /// <summary>
     /// A sliding 5-hour sum: what was spent in the last 5 hours, whenever it started (spend leaves the sum between 5 h
-    /// and 5 h 1 min after it was charged: minute buckets, never early). Configuration name <c>5h-rolling</c>.
+    /// and 5 h 1 min after it was charged: minute buckets, never early). Configuration name <c>5h-rolling</c> (JSON <c>5h_rolling</c>).
     /// </summary>
-    [JsonStringEnumMemberName("5h-rolling")]
+    [JsonStringEnumMemberName("5h_rolling")]
     FiveHoursRolling,
 }
 

@@ -246,6 +246,17 @@ internal static class LedgerSchema
             PRIMARY KEY (period_start_ms, node, id)
         ) WITHOUT ROWID;
         """,
+
+        // 8: the subscription estimator's learned state (SubscriptionEstimator.ExportState: per window and class the
+        //    EMA of tokens per percent and its snapshot count, mismatches, the reference reading), one row, replaced on
+        //    every change, so the estimator reads the same after a restart.
+        """
+        CREATE TABLE budget_estimator (
+            id         INTEGER PRIMARY KEY CHECK (id = 1),
+            state      TEXT    NOT NULL,
+            updated_ms INTEGER NOT NULL
+        );
+        """,
     ];
 
     // Runs after the SQL of the step with the same index (0-based), in the same transaction.

@@ -104,6 +104,27 @@ public sealed class LedgerSchemaBudgetMigrationTests
     }
 
     [Test]
+    public async Task Open_Version7Ledger_MigratesToTheEstimatorTable_WhichStartsEmpty()
+    {
+        using var test = TestLedger.Create();
+        test.Ledger.Dispose();
+        File.Delete(test.Path);
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={test.Path};Pooling=False"))
+        {
+            connection.Open();
+            LedgerSchema.Migrate(connection, test.Path, 7); // the file before the estimator's state was stored
+        }
+
+        var reopened = test.Reopen();
+        var store = new SqliteBudgetStore(reopened);
+        Assert.That(reopened.SchemaVersion, Is.EqualTo(8));
+        Assert.That(await store.LoadEstimatorAsync(), Is.Null);
+        await store.SaveEstimatorAsync("{\"windows\":{}}", DateTimeOffset.UnixEpoch);
+        await store.SaveEstimatorAsync("{\"windows\":{\"5h\":null}}", DateTimeOffset.UnixEpoch.AddSeconds(1));
+        Assert.That(await store.LoadEstimatorAsync(), Is.EqualTo("{\"windows\":{\"5h\":null}}"), "one row, replaced");
+    }
+
+    [Test]
     public async Task Open_Version6Ledger_MigratesToBudgetChargesKeepingItsBudgetState()
     {
         using var test = TestLedger.Create();
@@ -122,7 +143,7 @@ public sealed class LedgerSchemaBudgetMigrationTests
         var reopened = test.Reopen();
         var store = new SqliteBudgetStore(reopened);
 
-        Assert.That(reopened.SchemaVersion, Is.EqualTo(7));
+        Assert.That(reopened.SchemaVersion, Is.EqualTo(LedgerSchema.LatestVersion));
         Assert.That((await store.LoadAsync()).Single().WarningsFired, Is.EqualTo(new[] { "usd:1" }));
         Assert.That(await store.LoadChargesAsync(null), Is.Empty);
         await store.AddChargesAsync([new BudgetCharge("b_1", "org", day, null, day, 1m, 1, false)]);
