@@ -216,7 +216,7 @@ internal static class BudgetView
     private static string Period(BudgetPeriod period) => period switch
     {
         BudgetPeriod.FiveHours => "5h",
-        BudgetPeriod.FiveHoursRolling => "5h-rolling",
+        BudgetPeriod.FiveHoursRolling => "5h_rolling",
         BudgetPeriod.Day => "day",
         BudgetPeriod.Week => "week",
         BudgetPeriod.Month => "month",

@@ -240,7 +240,7 @@ public static class BudgetConfiguration
     private static string Key(string key) => key.Replace("_", "", StringComparison.Ordinal).Replace("-", "", StringComparison.Ordinal).ToLowerInvariant();
 
     private static BudgetPeriod Period(IConfigurationSection section) =>
-        BudgetPeriods.TryParse(section.Value, out var period) ? period : throw Error(section, $"'{section.Value}' is not a period (5h, 5h-rolling, day, week, month, lifetime)");
+        BudgetPeriods.TryParse(section.Value, out var period) ? period : throw Error(section, $"'{section.Value}' is not a period (5h, 5h_rolling, day, week, month, lifetime)");
 
     private static BudgetExceedAction Action(IConfigurationSection section) => section.Value?.Trim().ToLowerInvariant() switch
     {

@@ -29,7 +29,7 @@ public enum BudgetPeriod
 
     /// <summary>
     /// A sliding 5-hour sum: what was spent in the last 5 hours, whenever it started (spend leaves the sum between 5 h
-    /// and 5 h 1 min after it was charged: minute buckets, never early). Configuration name <c>5h-rolling</c> (JSON <c>5h_rolling</c>).
+    /// and 5 h 1 min after it was charged: minute buckets, never early). Configuration name <c>5h_rolling</c> (or <c>5h-rolling</c>).
     /// </summary>
     [JsonStringEnumMemberName("5h_rolling")]
     FiveHoursRolling,
@@ -54,7 +54,7 @@ internal static class BudgetPeriods
     public static string Name(BudgetPeriod period) => period switch
     {
         BudgetPeriod.FiveHours => "5h",
-        BudgetPeriod.FiveHoursRolling => "5h-rolling",
+        BudgetPeriod.FiveHoursRolling => "5h_rolling",
         BudgetPeriod.Day => "day",
         BudgetPeriod.Week => "week",
         BudgetPeriod.Month => "month",

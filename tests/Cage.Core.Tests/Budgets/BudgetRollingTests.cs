@@ -31,7 +31,7 @@ public sealed class BudgetRollingTests
 
         Assert.That(refusal.Node, Is.EqualTo("rolling"), "rolling is checked first (ordinal path order)");
         Assert.That(refusal.ResetsAt, Is.EqualTo(Saturday.AddHours(5).AddMinutes(1)), "when its oldest spend leaves the sum");
-        Assert.That(refusal.Message, Does.Contain("5h-rolling period, its oldest spend leaves the sum 2026-06-20T17:01:00Z"));
+        Assert.That(refusal.Message, Does.Contain("5h_rolling period, its oldest spend leaves the sum 2026-06-20T17:01:00Z"));
         Assert.That(atFive, Is.EqualTo((10m, 0m)));
         Assert.That(afterFive.Usd.Spent, Is.EqualTo(4m));
         Assert.That(afterFive.Tokens.Spent, Is.EqualTo(400m));
