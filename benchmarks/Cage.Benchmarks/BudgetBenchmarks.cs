@@ -23,7 +23,7 @@ public class BudgetBenchmarks
     {
         var options = new BudgetOptions();
         options.Node("org").CapUsd(100_000_000m).Every(BudgetPeriod.Day).Block().WarnAt(pct: [50, 80]);
-        options.Node("org/{user}").CapUsd(50_000_000m).CapTokens(long.MaxValue / 4).Every(BudgetPeriod.Day).Block();
+        options.Node("org/{user}").CapUsd(50_000_000m).CapTokens(1_000_000_000_000_000).Every(BudgetPeriod.Day).Block();
         _guard = new BudgetGuard(options, TimeProvider.System);
         ReserveSettle();
 
