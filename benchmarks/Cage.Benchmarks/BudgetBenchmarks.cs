@@ -14,20 +14,43 @@ public class BudgetBenchmarks
     private const int PerThread = 200_000;
     private static readonly BudgetScope Alice = new(User: "alice");
     private static readonly BudgetScope Bob = new(User: "bob");
+    private static readonly BudgetScope TeamAlice = new BudgetScope(User: "alice").WithLabel("team", "team-a");
     private BudgetGuard _guard = null!;
+    private BudgetGuard _routed = null!;
 
     [GlobalSetup]
     public void Setup()
     {
         var options = new BudgetOptions();
         options.Node("org").CapUsd(100_000_000m).Every(BudgetPeriod.Day).Block().WarnAt(pct: [50, 80]);
-        options.Node("org/{user}").CapUsd(50_000_000m).CapTokens(long.MaxValue / 4).Every(BudgetPeriod.Day).Block();
+        options.Node("org/{user}").CapUsd(50_000_000m).CapTokens(1_000_000_000_000_000).Every(BudgetPeriod.Day).Block();
         _guard = new BudgetGuard(options, TimeProvider.System);
         ReserveSettle();
+
+        // Issue 16: routed literal siblings (org/team-a, org/team-b by the label team) and a per-user node under each team.
+        var routed = new BudgetOptions();
+        routed.Node("org").CapUsd(100_000_000m).Every(BudgetPeriod.Day).Block().WarnAt(pct: [50, 80]);
+        routed.Node("org/team-a").CapUsd(BudgetLimit.PercentOfParent(40)).Every(BudgetPeriod.Day).Block();
+        routed.Node("org/team-b").CapUsd(BudgetLimit.PercentOfParent(60)).Every(BudgetPeriod.Day).Block();
+        routed.Node("org/{team}/{user}").CapUsd(10_000_000m).Every(BudgetPeriod.Day).Block();
+        _routed = new BudgetGuard(routed, TimeProvider.System);
+        ReserveSettleRouted();
     }
 
     [GlobalCleanup]
-    public void Cleanup() => _guard.Dispose();
+    public void Cleanup()
+    {
+        _guard.Dispose();
+        _routed.Dispose();
+    }
+
+    /// <summary>One call routed by a label: reserve against org, org/team-a and org/team-a/alice, then settle.</summary>
+    [Benchmark]
+    public bool ReserveSettleRouted()
+    {
+        _routed.TryReserve(TeamAlice, 0.01m, 1_000, out var reservation, out _);
+        return reservation!.Settle(0.008m, 900);
+    }
 
     /// <summary>One call: reserve an estimate against org and org/alice, settle to the actual cost.</summary>
     [Benchmark]

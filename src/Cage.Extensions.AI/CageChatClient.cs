@@ -178,6 +178,14 @@ internal sealed class CageChatClient : DelegatingChatClient
                 Label(props, CageChatProperties.User),
                 Label(props, CageChatProperties.Category));
             scope.MetersRoundTrip = true;
+            foreach (var (key, _) in props ?? [])
+            {
+                if (key.StartsWith(CageChatProperties.LabelPrefix, StringComparison.Ordinal) && key.Length > CageChatProperties.LabelPrefix.Length && Label(props, key) is { } label)
+                {
+                    scope.Tag(key[CageChatProperties.LabelPrefix.Length..], label); // cage.label.team → the label team (budget routing)
+                }
+            }
+
             var provider = _options.Provider ?? Metadata?.ProviderName ?? "unknown";
             return new RoundTrip(this, scope, provider, options?.ModelId ?? Metadata?.DefaultModelId);
         }

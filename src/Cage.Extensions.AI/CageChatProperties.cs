@@ -25,6 +25,12 @@ public static class CageChatProperties
     /// <summary>The end user or tenant: <c>cage.user</c>.</summary>
     public const string User = "cage.user";
 
+    /// <summary>
+    /// The prefix of a free label: <c>cage.label.team</c> = <c>team-a</c> labels the round-trip <c>team = team-a</c> (added
+    /// to the ambient scope's labels), which binds budget template segments <c>{team}</c> and routes <c>org/team-a</c>.
+    /// </summary>
+    public const string LabelPrefix = "cage.label.";
+
     /// <summary>Written on a non-streaming <c>ChatResponse</c>: the id the round-trip was recorded under (link receipts to it): <c>cage.call_id</c>.</summary>
     public const string CallId = "cage.call_id";
 }

@@ -16,8 +16,8 @@ namespace CageNet.Proxy;
 /// A metering reverse proxy for OpenAI-, Anthropic-, Gemini- and OpenRouter-compatible clients that cannot be edited
 /// (agents, CLIs, scripts): point their base URL at <see cref="BaseAddressFor"/> and every call is metered as
 /// <c>AddCageMetering()</c> meters it. Streams pass through chunk by chunk; auth headers are forwarded and never
-/// stored; <c>X-Cage-Route</c>, <c>-Task</c>, <c>-Session</c>, <c>-Agent</c> and <c>-User</c> label the call and
-/// are not forwarded; a blocking budget refuses with the provider's own 429 error shape (<c>budget_exceeded</c>).
+/// stored; <c>X-Cage-Route</c>, <c>-Task</c>, <c>-Session</c>, <c>-Agent</c>, <c>-User</c> and <c>-Label-{name}</c>
+/// (a free label such as <c>team</c>) label the call and are not forwarded; a blocking budget refuses with the provider's own 429 error shape (<c>budget_exceeded</c>).
 /// </summary>
 /// <example>
 /// <code>

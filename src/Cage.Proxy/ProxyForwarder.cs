@@ -16,6 +16,9 @@ internal sealed partial class ProxyForwarder(HttpMessageInvoker upstream, CagePr
     /// <summary>The label headers: read into the call's scope, never forwarded.</summary>
     internal const string LabelPrefix = "X-Cage-";
 
+    /// <summary>After <see cref="LabelPrefix"/>: a free label such as <c>X-Cage-Label-Team</c>.</summary>
+    internal const string FreeLabelPrefix = "Label-";
+
     private const int CopyBufferBytes = 16 * 1024;
 
     // Headers that describe one connection, not the message (RFC 9110 7.6.1), and the ones the proxy sets itself.
@@ -43,6 +46,11 @@ internal sealed partial class ProxyForwarder(HttpMessageInvoker upstream, CagePr
 
         var labels = CopyRequestHeaders(context.Request, request);
         using var scope = meter.Meter(labels.Route ?? options.DefaultRoute, labels.Task ?? options.DefaultTask, labels.Session ?? options.DefaultSession, labels.Agent, labels.User);
+        foreach (var (name, value) in labels.Free ?? [])
+        {
+            scope.Tag(name, value); // X-Cage-Label-Team: team-a → the label team, which routes budget nodes (org/team-a)
+        }
+
         HttpResponseMessage response;
         try
         {
@@ -237,12 +245,20 @@ internal sealed partial class ProxyForwarder(HttpMessageInvoker upstream, CagePr
     [LoggerMessage(EventId = 2, Level = LogLevel.Debug, Message = "cage proxy: a response from {Host} was cut before its end")]
     private static partial void LogStreamCut(ILogger logger, string host);
 
-    /// <summary>The call's labels from the <c>X-Cage-*</c> headers.</summary>
-    private readonly record struct Labels(string? Route, string? Task, string? Session, string? Agent, string? User)
+    /// <summary>The call's labels from the <c>X-Cage-*</c> headers; <c>X-Cage-Label-{name}</c> gives the free label <c>name</c> (lower case).</summary>
+    private readonly record struct Labels(string? Route, string? Task, string? Session, string? Agent, string? User, Dictionary<string, string>? Free = null)
     {
         public Labels With(ReadOnlySpan<char> name, string value)
         {
             var v = value.Length == 0 ? null : value;
+            if (name.StartsWith(FreeLabelPrefix, StringComparison.OrdinalIgnoreCase) && name.Length > FreeLabelPrefix.Length)
+            {
+                if (v is null) return this;
+                var free = Free ?? new Dictionary<string, string>(StringComparer.Ordinal);
+                free[name[FreeLabelPrefix.Length..].ToString().ToLowerInvariant()] = v;
+                return this with { Free = free };
+            }
+
             return name switch
             {
                 _ when name.Equals("Route", StringComparison.OrdinalIgnoreCase) => this with { Route = v },

@@ -99,13 +99,15 @@ public static class CageViews
     /// <param name="status">The status, from <see cref="BudgetGuard.GetStatus(BudgetScope)"/>.</param>
     /// <param name="options">The budget configuration the status was computed under.</param>
     /// <param name="timeZone">The time zone the periods are counted in.</param>
-    public static string Json(BudgetStatus status, BudgetOptions options, TimeZoneInfo timeZone) => BudgetView.Json(options, timeZone, status);
+    /// <param name="tree">The whole tree's rows to show (<c>BudgetGuard</c>'s tree for the same scope); <see langword="null"/> shows the status's own nodes.</param>
+    public static string Json(BudgetStatus status, BudgetOptions options, TimeZoneInfo timeZone, BudgetStatus? tree = null) => BudgetView.Json(options, timeZone, status, tree);
 
     /// <summary>The budget tree's status as a table.</summary>
     /// <param name="status">The status, from <see cref="BudgetGuard.GetStatus(BudgetScope)"/>.</param>
     /// <param name="options">The budget configuration the status was computed under.</param>
     /// <param name="source">Where that configuration came from, named in the output.</param>
-    public static string Text(BudgetStatus status, BudgetOptions options, string source) => BudgetView.Text(options, status, source);
+    /// <param name="tree">The whole tree's rows to show; <see langword="null"/> shows the status's own nodes.</param>
+    public static string Text(BudgetStatus status, BudgetOptions options, string source, BudgetStatus? tree = null) => BudgetView.Text(options, status, source, tree);
 
     /// <summary>The JSON of one call's provenance (<c>cage why --json</c>): the call, its buckets and prices, every receipt against it and the residual.</summary>
     /// <param name="call">The call, from <see cref="ILedgerReader.FindCallAsync"/>.</param>

@@ -55,7 +55,7 @@ public sealed class DocSnippetTests
         {
             ["README.md"] = 7,
             ["docs/attribution.md"] = 1,
-            ["docs/budgets.md"] = 5,
+            ["docs/budgets.md"] = 6,
             ["docs/integrations.md"] = 9,
             ["docs/ledger.md"] = 1,
             ["docs/mcp.md"] = 1,

@@ -63,6 +63,34 @@ public sealed class BudgetLoopTests
     }
 
     [Test]
+    public async Task ChatOptionsLabel_RoutesTheLoopToItsTeamsNode()
+    {
+        Build(budgets: o =>
+        {
+            o.Route("org/{team}");
+            o.Node("org").CapUsd(1m).Block();
+            o.Node("org/team-a").CapUsd(Cap).Block();
+            o.Node("org/team-b").CapUsd(1m).Block();
+        });
+        var inner = EndlessToolLoop(20);
+        var options = WithTool();
+        options.AdditionalProperties = new() { [CageChatProperties.LabelPrefix + "team"] = "team-a" };
+
+        var response = await Pipeline(inner).GetResponseAsync("go", options);
+
+        await _services.GetRequiredService<ICageMeter>().FlushAsync();
+        var guard = _services.GetRequiredService<BudgetGuard>();
+        Assert.Multiple(() =>
+        {
+            Assert.That(response.AdditionalProperties!["budget_node"], Is.EqualTo("org/team-a"), "team-a's own cap stopped the loop");
+            Assert.That(inner.Requests, Has.Count.EqualTo(3));
+            Assert.That(guard.GetStatus("org/team-a").Nodes[^1].Usd.Spent, Is.EqualTo(3 * TurnCost));
+            Assert.That(guard.GetStatus("org/team-b").Nodes[^1].Usd.Spent, Is.Zero);
+            Assert.That(_ledger.Calls.Select(c => c.Tags?["team"]), Is.All.EqualTo("team-a"));
+        });
+    }
+
+    [Test]
     public async Task ToolLoop_Refusal_CarriesNodeSpentCapAndReset()
     {
         Build();

@@ -301,6 +301,38 @@ public sealed class CageProxyTests
     }
 
     [Test]
+    public async Task LabelHeader_RoutesTheCallToItsTeamsNode_AndOnlyThatTeamIsRefused()
+    {
+        var options = new BudgetOptions();
+        options.Route("org/{team}");
+        options.Node("org").CapUsd(100m).Block();
+        options.Node("org/team-a").CapUsd(0.000001m).Block();
+        options.Node("org/team-b").CapUsd(50m).Block();
+        using var guard = new BudgetGuard(options);
+        await using var proxy = await CageProxy.StartAsync(_meter, Options(), guard);
+        using var client = new HttpClient { BaseAddress = proxy.BaseAddressFor("openai") };
+        HttpRequestMessage Request(string team)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = Json("""{"model":"gpt-4o-mini","max_tokens":1000,"messages":[]}""") };
+            request.Headers.Add("X-Cage-Label-Team", team);
+            return request;
+        }
+
+        using var refused = await client.SendAsync(Request("team-a"));
+        using var admitted = await client.SendAsync(Request("team-b"));
+        await admitted.Content.ReadAsStringAsync();
+        var call = (await CallsAsync()).Single();
+
+        Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
+        Assert.That(JsonDocument.Parse(await refused.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("message").GetString(), Does.StartWith("budget 'org/team-a' is exhausted"));
+        Assert.That(admitted.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(call.Tags, Is.EqualTo(new Dictionary<string, string> { ["team"] = "team-b" }), "the label is recorded, the header is not forwarded");
+        Assert.That(_upstream.RequestBodies, Has.Count.EqualTo(1));
+        Assert.That(guard.GetStatus("org/team-b").Nodes[^1].Usd.Spent, Is.EqualTo(call.CostUsd));
+        Assert.That(guard.GetStatus("org/team-a").Nodes[^1].Usd.Spent, Is.Zero);
+    }
+
+    [Test]
     public async Task OfficialOpenAISdk_UnderABlockCap_GetsA429BudgetExceeded()
     {
         var options = new BudgetOptions();

@@ -7,8 +7,8 @@ using CageNet.Ledger;
 namespace CageNet.Cli.Commands;
 
 /// <summary>
-/// <c>cage budget [--scope PATH] [--session ID] [--user ID] [--agent ID] [--task ID] [--config FILE] [--json]</c>: each
-/// budget node's spent, cap, remaining, percent and reset time (SPEC 7.8), from the <c>Cage:Budgets</c> tree of the
+/// <c>cage budget [--scope PATH] [--session ID] [--user ID] [--agent ID] [--task ID] [--label NAME=VALUE] [--config FILE] [--json]</c>:
+/// the budget tree as a tree, each node's spent, cap, remaining, percent and reset time (SPEC 7.8), from the <c>Cage:Budgets</c> tree of the
 /// policy (or of a host's <c>appsettings.json</c> given by <c>--config</c>, read as <c>AddBudgets</c> reads it) and the
 /// ledger's calls of the current periods (the same rebuild a host's guard does at start-up). Warnings that fired and
 /// spend charged without a ledger call come from the budget tables in the ledger file. Reads only: nothing is written.
@@ -22,13 +22,14 @@ internal static class BudgetCommand
         var user = new Option<string?>("--user") { Description = "Bind {user}.", HelpName = "ID" };
         var agent = new Option<string?>("--agent") { Description = "Bind {agent}.", HelpName = "ID" };
         var task = new Option<string?>("--task") { Description = "Bind {task}.", HelpName = "ID" };
+        var label = new Option<string[]>("--label") { Description = "Bind a free label such as {team} (repeatable): --label team=team-a.", HelpName = "NAME=VALUE", AllowMultipleArgumentsPerToken = false };
         var config = new Option<string?>("--config")
         {
             Description = "Read the budget tree from a host's configuration file (the Cage:Budgets section of an ASP.NET appsettings.json, as AddBudgets binds it) instead of .cage/cage.json.",
             HelpName = "FILE",
         };
         var json = GlobalOptions.Json();
-        var command = new Command("budget", "Spend against each budget node: spent, cap, remaining, percent and when it resets.") { scope, session, user, agent, task, config, json };
+        var command = new Command("budget", "Spend against each budget node: spent, cap, remaining, percent and when it resets.") { scope, session, user, agent, task, label, config, json };
         command.SetAction(CageCli.Guard(context, async (parseResult, cancellationToken) =>
         {
             var workspace = globals.Workspace(context, parseResult);
@@ -43,6 +44,7 @@ internal static class BudgetCommand
                 using (var guard = await OpenReadOnlyAsync(context, options, source, ledger.Store, cancellationToken).ConfigureAwait(false))
                 {
                     BudgetStatus status;
+                    BudgetStatus? tree = null;
                     if (parseResult.GetValue(scope) is { Length: > 0 } path)
                     {
                         try
@@ -57,10 +59,24 @@ internal static class BudgetCommand
                     else
                     {
                         var bound = new BudgetScope(parseResult.GetValue(user), parseResult.GetValue(agent), parseResult.GetValue(session), parseResult.GetValue(task));
-                        status = guard.Status(bound, includeUnbound: true);
+                        foreach (var pair in parseResult.GetValue(label) ?? [])
+                        {
+                            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+                            if (equals <= 0 || equals == pair.Length - 1)
+                            {
+                                throw CliException.BadInput($"--label '{pair}' is not NAME=VALUE (for example --label team=team-a)");
+                            }
+
+                            bound = bound.WithLabel(pair[..equals].Trim(), pair[(equals + 1)..].Trim());
+                        }
+
+                        status = guard.GetStatus(bound);
+                        tree = guard.Tree(bound);
                     }
 
-                    context.Write(parseResult.GetValue(json) ? CageViews.Json(status, options, guard.TimeZone) : CageViews.Text(status, options, configFile ?? workspace.PolicyPath));
+                    context.Write(parseResult.GetValue(json)
+                        ? CageViews.Json(status, options, guard.TimeZone, tree)
+                        : CageViews.Text(status, options, configFile ?? workspace.PolicyPath, tree));
                 }
             }
 

@@ -60,6 +60,14 @@ public static class BudgetConfiguration
                 case "fallbackusdpermilliontokens": options.FallbackUsdPerMillionTokens = Number(child); break;
                 case "nodes": ReadNodes(child, options); break;
                 case "subscription": ReadSubscription(child, options.Subscription); break;
+                case "routes":
+                    foreach (var route in child.Value is { } single ? [single] : child.GetChildren().Select(c => c.Value ?? throw Error(c, "is not a route path (a string such as \"org/{team}/{agent}\")")))
+                    {
+                        options.Routes.Add(route);
+                    }
+
+                    break;
+                case "labels": ReadLabels(child, options); break;
 
                 // The flat form of earlier policy files and the reference tool ("Session": { "Usd": 2 }, "Day": { "Usd": 25 }):
                 // the same caps as the nodes cage init writes now.
@@ -67,7 +75,7 @@ public static class BudgetConfiguration
                 case "day": ReadNodeSettings(child, NodeAt(child, options, "day", BudgetPeriod.Day)); break;
                 case "week": ReadNodeSettings(child, NodeAt(child, options, "week", BudgetPeriod.Week)); break;
                 case "month": ReadNodeSettings(child, NodeAt(child, options, "month", BudgetPeriod.Month)); break;
-                default: throw Error(child, "is not a budget setting (TimeZone, OnExceed, LeaseDuration, FailClosed, FallbackUsdPerMillionTokens, Nodes, Subscription; or the flat Session, Day, Week, Month)");
+                default: throw Error(child, "is not a budget setting (TimeZone, OnExceed, LeaseDuration, FailClosed, FallbackUsdPerMillionTokens, Nodes, Routes, Labels, Subscription; or the flat Session, Day, Week, Month)");
             }
         }
     }
@@ -85,6 +93,35 @@ public static class BudgetConfiguration
             }
 
             ReadNodeSettings(entry, NodeAt(entry, options, path));
+        }
+    }
+
+    /// <summary><c>"Labels": { "team": { "From": "agent", "Values": { "agent-x": "team-a" } } }</c>.</summary>
+    private static void ReadLabels(IConfigurationSection labels, BudgetOptions options)
+    {
+        foreach (var label in labels.GetChildren())
+        {
+            string? from = null;
+            var values = new List<KeyValuePair<string, string>>();
+            foreach (var setting in label.GetChildren())
+            {
+                switch (Key(setting.Key))
+                {
+                    case "from": from = setting.Value; break;
+                    case "values" or "map":
+                        foreach (var value in setting.GetChildren())
+                        {
+                            values.Add(new(value.Key, value.Value ?? throw Error(value, "is not a label value (a string)")));
+                        }
+
+                        break;
+                    default: throw Error(setting, "is not a label setting (From, Values)");
+                }
+            }
+
+            if (string.IsNullOrWhiteSpace(from)) throw Error(label, "needs From: the label it is derived from (for example \"agent\")");
+            if (values.Count == 0) throw Error(label, "needs Values: each value of its From label and the value it gives");
+            options.MapLabel(label.Key, from, values);
         }
     }
 
@@ -203,7 +240,7 @@ public static class BudgetConfiguration
     private static string Key(string key) => key.Replace("_", "", StringComparison.Ordinal).Replace("-", "", StringComparison.Ordinal).ToLowerInvariant();
 
     private static BudgetPeriod Period(IConfigurationSection section) =>
-        BudgetPeriods.TryParse(section.Value, out var period) ? period : throw Error(section, $"'{section.Value}' is not a period (5h, day, week, month, lifetime)");
+        BudgetPeriods.TryParse(section.Value, out var period) ? period : throw Error(section, $"'{section.Value}' is not a period (5h, 5h_rolling, day, week, month, lifetime)");
 
     private static BudgetExceedAction Action(IConfigurationSection section) => section.Value?.Trim().ToLowerInvariant() switch
     {

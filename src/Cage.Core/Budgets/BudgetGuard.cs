@@ -39,6 +39,7 @@ public sealed class BudgetGuard : IDisposable
     private readonly Counter<long> _refusals;
     private readonly ITimer _reaper;
     private readonly long _leaseTicks;
+    private readonly Action _saveEstimator;
     private long _nextId;
     private volatile bool _unavailable;
 
@@ -60,6 +61,7 @@ public sealed class BudgetGuard : IDisposable
         Estimator = estimator ?? new SubscriptionEstimator(options.Subscription, _logger);
         _tree = BudgetTree.Compile(options, Estimator);
         _leaseTicks = options.LeaseDuration.Ticks;
+        _saveEstimator = SaveEstimator;
 
         var meter = meterFactory?.Create(new MeterOptions(CageTelemetry.MeterName)) ?? (_ownedMeter = new Meter(CageTelemetry.MeterName));
         _warnings = meter.CreateCounter<long>(CageTelemetry.BudgetWarnings, "{warning}", "Budget warn thresholds crossed.");
@@ -117,6 +119,15 @@ public sealed class BudgetGuard : IDisposable
                 }
             }
 
+            if (_store is IBudgetEstimatorStore estimatorStore)
+            {
+                await LoadEstimatorAsync(estimatorStore, cancellationToken).ConfigureAwait(false);
+                if (!ReadOnly)
+                {
+                    Estimator.Changed = _saveEstimator; // every change (a snapshot, a reconciliation, a new reference reading) is saved
+                }
+            }
+
             var replayed = await ReplayAsync(ledger, cancellationToken).ConfigureAwait(false);
             BudgetLog.Replayed(_logger, replayed);
             return replayed;
@@ -127,6 +138,29 @@ public sealed class BudgetGuard : IDisposable
             BudgetLog.LoadFailed(_logger, ex, _options.FailClosed ? "refusing calls (FailClosed)" : "admitting calls (fail-open)");
             return 0;
         }
+    }
+
+    private async ValueTask LoadEstimatorAsync(IBudgetEstimatorStore store, CancellationToken cancellationToken)
+    {
+        if (await store.LoadEstimatorAsync(cancellationToken).ConfigureAwait(false) is not { } saved)
+        {
+            return;
+        }
+
+        try
+        {
+            Estimator.ImportState(saved);
+        }
+        catch (FormatException ex)
+        {
+            BudgetLog.EstimatorLoadFailed(_logger, ex);
+        }
+    }
+
+    private void SaveEstimator()
+    {
+        var state = (Json: Estimator.ExportState(), At: _time.GetUtcNow());
+        Write(static (store, s) => ((IBudgetEstimatorStore)store).SaveEstimatorAsync(s.Json, s.At), state, "(subscription estimator)", BudgetLog.EstimatorSaveFailed);
     }
 
     /// <summary>
@@ -212,7 +246,7 @@ public sealed class BudgetGuard : IDisposable
         for (var attempt = 0; ; attempt++)
         {
             var now = _time.GetUtcNow().UtcTicks;
-            foreach (var template in _tree.ForMask(scope.Mask))
+            foreach (var template in _tree.Route(scope))
             {
                 var counter = CounterFor(template, scope, now);
                 if (counter.Fits(usd, tokens) is { } metric)
@@ -278,14 +312,14 @@ public sealed class BudgetGuard : IDisposable
         var now = startedTicks is null ? _time.GetUtcNow().UtcTicks : 0; // a metered call needs no clock read
         List<BudgetCharge>? rows = null;
         string? id = null;
-        foreach (var template in _tree.ForMask(scope.Mask))
+        foreach (var template in _tree.Route(scope))
         {
             var node = template.Instance(this, scope);
             if (startedTicks is { } started)
             {
                 if (Locate(node, started) is { } located)
                 {
-                    Apply(located, usd, usd, tokens, tokens, unpriced);
+                    Apply(located, usd, usd, tokens, tokens, unpriced, started);
                 }
 
                 continue;
@@ -313,13 +347,17 @@ public sealed class BudgetGuard : IDisposable
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         var (template, scope) = Resolve(path);
         var now = _time.GetUtcNow();
+        var target = template.Concrete(template.Key(scope));
         var chain = new List<BudgetNodeStatus>();
-        for (var t = template; t is not null; t = t.Parent)
+        foreach (var t in _tree.Route(scope))
         {
-            if (t.Configured) chain.Add(NodeStatus(t, scope, now));
+            // The node and the ancestors the routing passed through on the way to it (not the other branches it charges).
+            if (t.Configured && t.Depth <= template.Depth && IsPrefix(t.Concrete(t.Key(scope)), target))
+            {
+                chain.Add(NodeStatus(t, scope, now));
+            }
         }
 
-        chain.Reverse();
         return new BudgetStatus(now, chain);
     }
 
@@ -368,25 +406,82 @@ public sealed class BudgetGuard : IDisposable
         return reclaimed;
     }
 
-    /// <summary>Stops the lease timer.</summary>
+    /// <summary>Stops the lease timer and saves the estimator's state once more (the tokens metered since its last reading).</summary>
     public void Dispose()
     {
         _reaper.Dispose();
+        if (Estimator.Changed == _saveEstimator)
+        {
+            Estimator.Changed = null;
+            SaveEstimator(); // metered tokens alone do not save (one write per call would cost too much): keep them for the next reading
+        }
+
         _ownedMeter?.Dispose();
     }
 
     internal BudgetStatus Status(BudgetScope scope, bool includeUnbound)
     {
         var now = _time.GetUtcNow();
-        var mask = scope.Mask;
+        var routed = _tree.Route(scope);
         var nodes = new List<BudgetNodeStatus>();
-        foreach (var template in includeUnbound ? _tree.Templates : _tree.ForMask(mask))
+        foreach (var template in includeUnbound ? _tree.Templates : routed)
         {
             if (!template.Configured) continue;
-            nodes.Add((template.Mask & ~mask) == 0 ? NodeStatus(template, scope, now) : Unbound(template));
+            nodes.Add(!template.IsTemplated || Array.IndexOf(routed, template) >= 0 ? NodeStatus(template, scope, now) : Unbound(template));
         }
 
         return new BudgetStatus(now, nodes);
+    }
+
+    /// <summary>
+    /// Every configured node as a tree for <c>cage budget</c>: each literal node, each templated node (unbound, with
+    /// its caps), and each instance in memory (those the rebuild found spend for, and those <paramref name="scope"/>
+    /// binds), ordered so a node comes right before its descendants.
+    /// </summary>
+    internal BudgetStatus Tree(BudgetScope scope)
+    {
+        var now = _time.GetUtcNow();
+        var routed = _tree.Route(scope);
+        foreach (var template in routed)
+        {
+            if (template.Configured) template.Instance(this, scope);
+        }
+
+        var nodes = new List<BudgetNodeStatus>();
+        foreach (var template in _tree.Templates)
+        {
+            if (!template.Configured) continue;
+            if (!template.IsTemplated)
+            {
+                nodes.Add(NodeStatus(template, default, now));
+                continue;
+            }
+
+            nodes.Add(Unbound(template));
+            foreach (var node in template.Instances.ToList())
+            {
+                var bound = BudgetLabels.Scope(template.BoundLabels(node.Path));
+                nodes.Add(NodeStatus(template, bound, now));
+            }
+        }
+
+        nodes.Sort(static (a, b) => ComparePaths(a.Path, b.Path));
+        return new BudgetStatus(now, nodes);
+    }
+
+    /// <summary>Segment by segment; a template segment (<c>{team}</c>) before literals, so a templated node's row leads its instances' siblings.</summary>
+    private static int ComparePaths(string a, string b)
+    {
+        var (x, y) = (a.Split('/'), b.Split('/'));
+        for (var i = 0; i < Math.Min(x.Length, y.Length); i++)
+        {
+            var (tx, ty) = (x[i].StartsWith('{'), y[i].StartsWith('{'));
+            if (tx != ty) return tx ? -1 : 1;
+            var c = string.CompareOrdinal(x[i], y[i]);
+            if (c != 0) return c;
+        }
+
+        return x.Length.CompareTo(y.Length);
     }
 
     /// <summary>The meter's hook: a metered attempt settles its scope's reservation, or is charged directly.</summary>
@@ -436,7 +531,7 @@ public sealed class BudgetGuard : IDisposable
         for (var attempt = 0; ; attempt++)
         {
             var now = _time.GetUtcNow().UtcTicks;
-            var templates = _tree.ForMask(scope.Mask);
+            var templates = _tree.Route(scope);
             var counters = new PeriodCounter[templates.Length];
             var held = 0;
             BudgetMetric? failed = null;
@@ -554,7 +649,7 @@ public sealed class BudgetGuard : IDisposable
                 if (now == 0) now = _time.GetUtcNow().UtcTicks;
                 target = meteredAt is { } started ? Locate(counter.Node, started) : counter.Node.At(now);
                 if (target is null) continue;
-                Apply(target, usd, usd, tokens, tokens, unpriced);
+                Apply(target, usd, usd, tokens, tokens, unpriced, meteredAt ?? 0);
             }
             else
             {
@@ -570,14 +665,14 @@ public sealed class BudgetGuard : IDisposable
 
                 if (ReferenceEquals(target, counter))
                 {
-                    Apply(counter, usd - holdUsd, usd, tokens - holdTokens, tokens, unpriced);
+                    Apply(counter, usd - holdUsd, usd, tokens - holdTokens, tokens, unpriced, meteredAt ?? 0);
                 }
                 else
                 {
                     // The call started in another period than the reservation's (or after a reset): charge it there.
                     counter.Unhold(holdUsd, holdTokens);
                     if (target is null) continue;
-                    Apply(target, usd, usd, tokens, tokens, unpriced);
+                    Apply(target, usd, usd, tokens, tokens, unpriced, meteredAt ?? 0);
                 }
             }
 
@@ -664,6 +759,7 @@ public sealed class BudgetGuard : IDisposable
         var counter = node.Current;
         if (counter.IsOpenAt(now))
         {
+            counter.Rolling?.Expire(now);
             return counter;
         }
 
@@ -679,7 +775,7 @@ public sealed class BudgetGuard : IDisposable
         var now = _time.GetUtcNow();
         switch (template.Period)
         {
-            case BudgetPeriod.Lifetime:
+            case BudgetPeriod.Lifetime or BudgetPeriod.FiveHoursRolling:
                 return Counter(node, LifetimeStart, Never, Saved(node.Path, DateTimeOffset.MinValue));
             case BudgetPeriod.FiveHours:
                 BudgetNodeState? open = null;
@@ -740,8 +836,18 @@ public sealed class BudgetGuard : IDisposable
         }
     }
 
-    private void Apply(PeriodCounter counter, long committedUsd, long spentUsd, long committedTokens, long spentTokens, bool unpriced = false)
+    private void Apply(PeriodCounter counter, long committedUsd, long spentUsd, long committedTokens, long spentTokens, bool unpriced = false, long atTicks = 0)
     {
+        if (counter.Rolling is { } rolling)
+        {
+            // A rolling sum records when the spend happened (a metered call: when it started), so it can leave the sum later.
+            var now = _time.GetUtcNow().UtcTicks;
+            if (!rolling.Add(atTicks == 0 ? now : atTicks, now, spentUsd, spentTokens))
+            {
+                (committedUsd, committedTokens, spentUsd, spentTokens) = (committedUsd - spentUsd, committedTokens - spentTokens, 0, 0); // older than 5 hours
+            }
+        }
+
         if (unpriced)
         {
             Interlocked.Increment(ref counter.UnpricedCalls);
@@ -791,12 +897,12 @@ public sealed class BudgetGuard : IDisposable
         var what = threshold.PctOfCap is { } pct
             ? $"{BudgetTree.Format(pct)}% of its {BudgetTree.Amount(threshold.Metric, cap ?? 0)} cap"
             : BudgetTree.Amount(threshold.Metric, value);
-        var resets = counter.End is { } end ? "resets " + end.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture) : "no reset";
+        var resets = ResetsText(counter, "no reset");
         var message = $"budget '{counter.Node.Path}' crossed {what}: spent {BudgetTree.Amount(threshold.Metric, after)}" +
             (cap is { } c && threshold.PctOfCap is null ? $" of {BudgetTree.Amount(threshold.Metric, c)}" : "") +
             $" ({BudgetPeriods.Name(template.Period)} period, {resets})";
         var args = new BudgetWarningEventArgs(counter.Node.Path, threshold.Key, isUsd ? "usd" : "tokens", Display(value), Display(after),
-            cap is { } capValue ? Display(capValue) : null, template.Period, counter.End, message);
+            cap is { } capValue ? Display(capValue) : null, template.Period, ResetsAt(counter), message);
         try
         {
             BudgetLog.Warning(_logger, message);
@@ -884,7 +990,7 @@ public sealed class BudgetGuard : IDisposable
             var start = template.Period switch
             {
                 BudgetPeriod.Lifetime => (DateTimeOffset?)null,
-                BudgetPeriod.FiveHours => now - BudgetPeriods.FiveHours,
+                BudgetPeriod.FiveHours or BudgetPeriod.FiveHoursRolling => now - BudgetPeriods.FiveHours - TimeSpan.FromMinutes(1),
                 _ => BudgetPeriods.Calendar(template.Period, now, _tree.Zone).Start,
             };
             since = start is null || since is null ? null : start < since ? start : since;
@@ -904,7 +1010,7 @@ public sealed class BudgetGuard : IDisposable
             var tokens = BudgetLimits.ClampTokens(call.Usage.TotalTokens);
             var usd = call.CostUsd is { } cost ? BudgetMoney.ToUnits(cost) : UnknownCostUnits(tokens, 0);
             var unpriced = call.CostUsd is null;
-            foreach (var template in _tree.ForMask(scope.Mask))
+            foreach (var template in _tree.Route(scope))
             {
                 var node = template.Instance(this, scope);
                 var counter = node.Current;
@@ -919,7 +1025,7 @@ public sealed class BudgetGuard : IDisposable
                     counter = node.Replace(_ => new PeriodCounter(node, ts, ts + BudgetPeriods.FiveHours.Ticks, 0));
                 }
 
-                if (ts < counter.StartTicks || ts < counter.ResetAtTicks || !counter.IsOpenAt(nowTicks))
+                if (ts < counter.StartTicks || ts < counter.ResetAtTicks || !counter.IsOpenAt(nowTicks) || counter.Rolling?.Add(ts, nowTicks, usd, tokens) == false)
                 {
                     continue;
                 }
@@ -946,7 +1052,13 @@ public sealed class BudgetGuard : IDisposable
                 continue; // an earlier period, or spend an explicit reset cleared
             }
 
-            counter.AddRebuilt(charge.Usd > 0 ? BudgetMoney.ToUnits(charge.Usd) : 0, BudgetLimits.ClampTokens(Math.Max(0, charge.Tokens)), charge.Unpriced);
+            var (chargeUsd, chargeTokens) = (charge.Usd > 0 ? BudgetMoney.ToUnits(charge.Usd) : 0, BudgetLimits.ClampTokens(Math.Max(0, charge.Tokens)));
+            if (counter.Rolling?.Add(charge.At.UtcTicks, nowTicks, chargeUsd, chargeTokens) == false)
+            {
+                continue; // charged more than 5 hours ago: out of the rolling sum
+            }
+
+            counter.AddRebuilt(chargeUsd, chargeTokens, charge.Unpriced);
         }
 
         // Thresholds the rebuilt spend is already past were crossed before: they do not fire again.
@@ -963,11 +1075,21 @@ public sealed class BudgetGuard : IDisposable
                         counter.Warned |= threshold.Bit;
                     }
                 }
+
+                if (counter.Rolling is not null) counter.RearmBelowSpend(); // a saved warning the rolling sum has fallen back below
+
             }
         }
 
         return calls;
     }
+
+    /// <summary>When the counter's spend next goes down: its period's end, or for a rolling sum when its oldest spend leaves it.</summary>
+    private static DateTimeOffset? ResetsAt(PeriodCounter counter) => counter.Rolling is { } rolling ? rolling.NextExpiry : counter.End;
+
+    private static string ResetsText(PeriodCounter counter, string never) =>
+        ResetsAt(counter) is { } at ? (counter.Rolling is null ? "resets " : "its oldest spend leaves the sum ") + at.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)
+        : counter.Rolling is null ? never : "nothing spent in the last 5 hours";
 
     private BudgetRefusal Refuse(PeriodCounter counter, BudgetMetric metric, long requested)
     {
@@ -977,12 +1099,12 @@ public sealed class BudgetGuard : IDisposable
         var committed = isUsd ? Volatile.Read(ref counter.Committed) : Volatile.Read(ref counter.CommittedTokens);
         var cap = template.Cap(metric) ?? 0;
         decimal Display(long v) => isUsd ? BudgetMoney.FromUnits(v) : v;
-        var resets = counter.End is { } end ? "resets " + end.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture) : "lifetime budget, no reset";
+        var resets = ResetsText(counter, "lifetime budget, no reset");
         var message = $"budget '{counter.Node.Path}' is exhausted: spent {BudgetTree.Amount(metric, spent)}" +
             (committed > spent ? $" + reserved {BudgetTree.Amount(metric, committed - spent)}" : "") +
             $" of {BudgetTree.Amount(metric, cap)}" + (requested > 0 ? $", this call needs {BudgetTree.Amount(metric, requested)}" : "") +
             $" ({BudgetPeriods.Name(template.Period)} period, {resets})";
-        return new BudgetRefusal(counter.Node.Path, isUsd ? "usd" : "tokens", Display(spent), Display(Math.Max(0, committed - spent)), Display(cap), Display(requested), template.Period, counter.End, message);
+        return new BudgetRefusal(counter.Node.Path, isUsd ? "usd" : "tokens", Display(spent), Display(Math.Max(0, committed - spent)), Display(cap), Display(requested), template.Period, ResetsAt(counter), message);
     }
 
     private BudgetNodeStatus NodeStatus(NodeTemplate template, BudgetScope scope, DateTimeOffset now)
@@ -996,6 +1118,7 @@ public sealed class BudgetGuard : IDisposable
             open = true;
         }
 
+        counter.Rolling?.Expire(now.UtcTicks);
         long spent = 0, committed = 0, spentTokens = 0, committedTokens = 0;
         if (open)
         {
@@ -1013,13 +1136,16 @@ public sealed class BudgetGuard : IDisposable
             bound: true,
             template.Period,
             template.OnExceed,
-            open && template.Period != BudgetPeriod.Lifetime ? counter.Start : null,
-            open ? counter.End : null,
+            counter.Rolling is not null ? now - BudgetPeriods.FiveHours : open && template.Period != BudgetPeriod.Lifetime ? counter.Start : null,
+            open ? ResetsAt(counter) : null,
             new BudgetMetricStatus(BudgetMoney.FromUnits(spent), BudgetMoney.FromUnits(Math.Max(0, committed - spent)), template.UsdCap is { } u ? BudgetMoney.FromUnits(u) : null),
             new BudgetMetricStatus(spentTokens, Math.Max(0, committedTokens - spentTokens), template.TokenCap),
             [.. template.Thresholds.Where(t => (warned & t.Bit) != 0).Select(t => t.Key)],
             unpriced,
-            unpriced > 0 && _options.FallbackUsdPerMillionTokens is null);
+            unpriced > 0 && _options.FallbackUsdPerMillionTokens is null)
+        {
+            Labels = template.BoundLabels(node.Path),
+        };
     }
 
     private BudgetNodeStatus Unbound(NodeTemplate template)
@@ -1054,9 +1180,10 @@ public sealed class BudgetGuard : IDisposable
 
     private (NodeTemplate Template, BudgetScope Scope)? Match(string[] segments)
     {
-        foreach (var template in _tree.Templates)
+        // The most specific configured node that matches and that the path's labels route to (org/team-a over org/{team}).
+        foreach (var template in _tree.Templates.Where(t => t.Configured && t.Depth == segments.Length).Order(Comparer<NodeTemplate>.Create(NodeTemplate.Specificity)))
         {
-            if (template.Configured && template.Match(segments) is { } scope)
+            if (template.Match(segments) is { } scope && Array.IndexOf(_tree.Route(scope), template) >= 0)
             {
                 return (template, scope);
             }
@@ -1064,6 +1191,10 @@ public sealed class BudgetGuard : IDisposable
 
         return null;
     }
+
+    private static bool IsPrefix(string ancestor, string path) =>
+        path.Length == ancestor.Length ? string.Equals(path, ancestor, StringComparison.Ordinal)
+        : path.Length > ancestor.Length && path[ancestor.Length] == '/' && path.StartsWith(ancestor, StringComparison.Ordinal);
 
     /// <summary>Whether a saved 5-hour window of <paramref name="path"/> contains <paramref name="ticks"/>.</summary>
     private bool InSavedWindow(string path, long ticks)

@@ -33,4 +33,10 @@ internal static partial class BudgetLog
 
     [LoggerMessage(EventId = 1109, Level = LogLevel.Warning, Message = "Cage budget '{Node}' was charged a call whose cost is unknown (an unpriced model or usage that never arrived): {How}. Further ones this period are counted in unpriced_calls without this warning")]
     public static partial void UnknownCost(ILogger logger, string node, string how);
+
+    [LoggerMessage(EventId = 1111, Level = LogLevel.Error, Message = "Cage subscription estimator state could not be saved ({Node}); after a restart it starts from the last saved state")]
+    public static partial void EstimatorSaveFailed(ILogger logger, Exception exception, string node);
+
+    [LoggerMessage(EventId = 1112, Level = LogLevel.Warning, Message = "Cage subscription estimator state in the store could not be read; the estimator starts from its bootstrap")]
+    public static partial void EstimatorLoadFailed(ILogger logger, Exception exception);
 }

@@ -25,7 +25,14 @@ internal sealed class PeriodCounter
         StartTicks = startTicks;
         EndTicks = endTicks;
         ResetAtTicks = resetAtTicks;
+        if (node.Template.Period == BudgetPeriod.FiveHoursRolling)
+        {
+            Rolling = new RollingWindow(this);
+        }
     }
+
+    /// <summary>For a <see cref="BudgetPeriod.FiveHoursRolling"/> node: the spend of the last 5 hours by minute, which leaves the sums as it ages.</summary>
+    public RollingWindow? Rolling { get; }
 
     public BudgetNode Node { get; }
     public long StartTicks { get; }
@@ -54,6 +61,22 @@ internal sealed class PeriodCounter
         if (unpriced)
         {
             Interlocked.Increment(ref UnpricedCalls);
+        }
+    }
+
+    /// <summary>Clears the warnings whose threshold the spend is now below (a rolling sum that fell back), so they fire again.</summary>
+    public void RearmBelowSpend()
+    {
+        var thresholds = Node.Template.Thresholds;
+        if (thresholds.Length == 0) return;
+        var values = Node.Template.ThresholdValues();
+        for (var i = 0; i < thresholds.Length; i++)
+        {
+            var spent = thresholds[i].Metric == BudgetMetric.Usd ? Volatile.Read(ref Spent) : Volatile.Read(ref SpentTokens);
+            if (values[i] >= 0 && spent < values[i])
+            {
+                Interlocked.And(ref Warned, ~thresholds[i].Bit);
+            }
         }
     }
 
@@ -116,6 +139,114 @@ internal sealed class PeriodCounter
             if (!Fits(current, amount, cap)) return false;
             if (Interlocked.CompareExchange(ref committed, current + amount, current) == current) return true;
         }
+    }
+}
+
+/// <summary>
+/// The last five hours of a rolling node's spend in minute buckets. <see cref="PeriodCounter.Spent"/> and
+/// <see cref="PeriodCounter.Committed"/> include every bucket still in the window; <see cref="Expire"/> takes out the
+/// buckets older than 5 hours (a bucket leaves once its minute ended more than 5 hours ago: never early) and re-arms
+/// the warnings the sum fell back below. Adding and expiring take a short lock; admission stays a compare-and-swap.
+/// </summary>
+internal sealed class RollingWindow
+{
+    /// <summary>Minutes a bucket stays: 300 and the one being filled.</summary>
+    private const int Buckets = 301;
+
+    private readonly PeriodCounter _counter;
+    private readonly long[] _usd = new long[Buckets];
+    private readonly long[] _tokens = new long[Buckets];
+    private readonly long[] _minute = new long[Buckets];
+    private readonly Lock _gate = new();
+    private long _oldest = long.MaxValue;
+
+    public RollingWindow(PeriodCounter counter) => _counter = counter;
+
+    /// <summary>
+    /// Records spend charged at <paramref name="atTicks"/> (a metered call's start); <see langword="false"/> when that is
+    /// more than 5 hours before <paramref name="nowTicks"/>, so it does not count.
+    /// </summary>
+    public bool Add(long atTicks, long nowTicks, long usd, long tokens)
+    {
+        var now = nowTicks / TimeSpan.TicksPerMinute;
+        var minute = Math.Min(atTicks / TimeSpan.TicksPerMinute, now);
+        if (now - minute >= Buckets)
+        {
+            return false;
+        }
+
+        lock (_gate)
+        {
+            ExpireLocked(now);
+            var slot = (int)(minute % Buckets);
+            if (_minute[slot] != minute)
+            {
+                (_minute[slot], _usd[slot], _tokens[slot]) = (minute, 0, 0);
+            }
+
+            _usd[slot] += usd;
+            _tokens[slot] += tokens;
+            if (minute < _oldest) Volatile.Write(ref _oldest, minute);
+        }
+
+        return true;
+    }
+
+    /// <summary>When the oldest spend in the window leaves it, or <see langword="null"/> when the window is empty.</summary>
+    public DateTimeOffset? NextExpiry
+    {
+        get
+        {
+            var oldest = Volatile.Read(ref _oldest);
+            return oldest == long.MaxValue ? null : new DateTimeOffset((oldest + Buckets) * TimeSpan.TicksPerMinute, TimeSpan.Zero);
+        }
+    }
+
+    /// <summary>Takes the spend older than 5 hours out of the counter's sums.</summary>
+    public void Expire(long nowTicks)
+    {
+        var now = nowTicks / TimeSpan.TicksPerMinute;
+        var oldest = Volatile.Read(ref _oldest);
+        if (oldest == long.MaxValue || now - oldest < Buckets)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            ExpireLocked(now);
+        }
+    }
+
+    private void ExpireLocked(long now)
+    {
+        if (_oldest == long.MaxValue || now - _oldest < Buckets)
+        {
+            return;
+        }
+
+        long usd = 0, tokens = 0, oldest = long.MaxValue;
+        for (var i = 0; i < Buckets; i++)
+        {
+            if (_usd[i] == 0 && _tokens[i] == 0) continue;
+            if (now - _minute[i] >= Buckets)
+            {
+                usd += _usd[i];
+                tokens += _tokens[i];
+                (_usd[i], _tokens[i]) = (0, 0);
+            }
+            else if (_minute[i] < oldest)
+            {
+                oldest = _minute[i];
+            }
+        }
+
+        Volatile.Write(ref _oldest, oldest);
+        Interlocked.Add(ref _counter.Spent, -usd);
+        Interlocked.Add(ref _counter.Committed, -usd);
+        Interlocked.Add(ref _counter.SpentTokens, -tokens);
+        Interlocked.Add(ref _counter.CommittedTokens, -tokens);
+        _counter.RearmBelowSpend();
     }
 }
 

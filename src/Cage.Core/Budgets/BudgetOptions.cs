@@ -46,8 +46,51 @@ public sealed class BudgetOptions
     /// <summary>Subscription-window estimation settings (SPEC 7.6).</summary>
     public SubscriptionOptions Subscription { get; set; } = new();
 
+    /// <summary>
+    /// Labels derived from another label, keyed by the label they set (<c>team</c> from <c>agent</c>: agent-x → team-a).
+    /// A label the scope carries itself wins over its mapping. Use <see cref="MapLabel"/> to add one.
+    /// </summary>
+    public IDictionary<string, BudgetLabelMap> LabelMaps { get; } = new SortedDictionary<string, BudgetLabelMap>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Route paths such as <c>org/{team}/{agent}/{session}</c>: they name the label whose value each literal segment at
+    /// that position is, so <c>org/team-a</c> is charged only by calls with <c>team = team-a</c>. A templated node path
+    /// routes the same way without being listed here. Use <see cref="Route"/> to add one.
+    /// </summary>
+    public IList<string> Routes { get; } = [];
+
+    /// <summary>Derives the label <paramref name="label"/> from the label <paramref name="from"/> (for example team from agent).</summary>
+    /// <param name="label">The label to set (not user, agent, session or task).</param>
+    /// <param name="from">The label it is derived from (user, agent, session, task, or another label).</param>
+    /// <param name="values">Each value of <paramref name="from"/> and the value of <paramref name="label"/> it gives.</param>
+    /// <returns>These options.</returns>
+    public BudgetOptions MapLabel(string label, string from, IEnumerable<KeyValuePair<string, string>> values)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(label);
+        ArgumentNullException.ThrowIfNull(values);
+        var map = new BudgetLabelMap(from);
+        foreach (var (key, value) in values) map.Values[key] = value;
+        LabelMaps[label.Trim()] = map;
+        return this;
+    }
+
+    /// <summary>Adds a route path (see <see cref="Routes"/>).</summary>
+    /// <param name="path">A path with template segments, such as <c>org/{team}/{agent}</c>.</param>
+    /// <returns>These options.</returns>
+    public BudgetOptions Route(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        Routes.Add(path);
+        return this;
+    }
+
     /// <summary>Gets or adds the node at <paramref name="path"/>, for fluent configuration.</summary>
-    /// <param name="path">The node path: segments separated by <c>/</c>; a segment <c>{user}</c>, <c>{agent}</c>, <c>{session}</c> or <c>{task}</c> makes one counter per distinct value.</param>
+    /// <param name="path">
+    /// The node path: segments separated by <c>/</c>; a segment <c>{name}</c> (<c>{user}</c>, <c>{agent}</c>,
+    /// <c>{session}</c>, <c>{task}</c> or a label such as <c>{team}</c>) makes one counter per distinct value, and a
+    /// literal at a position some templated node or route gives a label (<c>org/team-a</c> beside <c>org/{team}</c>)
+    /// is that value's own node.
+    /// </param>
     /// <returns>The node's options.</returns>
     public BudgetNodeOptions Node(string path)
     {
@@ -81,6 +124,24 @@ public sealed class BudgetOptions
         var day = caps.Where(n => n.Period == BudgetPeriod.Day).Select(n => n.Usd!.Amount!.Value).DefaultIfEmpty(-1m).Min();
         return day >= 0 ? day * DateTime.DaysInMonth(now.Year, now.Month) : null;
     }
+}
+
+/// <summary>A label derived from another label's value (<see cref="BudgetOptions.MapLabel"/>).</summary>
+public sealed class BudgetLabelMap
+{
+    /// <summary>Creates a mapping.</summary>
+    /// <param name="from">The label it reads (user, agent, session, task, or another label).</param>
+    public BudgetLabelMap(string from)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(from);
+        From = from.Trim();
+    }
+
+    /// <summary>The label it reads.</summary>
+    public string From { get; }
+
+    /// <summary>Each value of <see cref="From"/> and the value it gives.</summary>
+    public IDictionary<string, string> Values { get; } = new SortedDictionary<string, string>(StringComparer.Ordinal);
 }
 
 /// <summary>One node of the budget tree: caps in dollars and tokens over a period, warn thresholds and the exceed action.</summary>
@@ -235,38 +296,23 @@ public sealed class BudgetLimit
     public string? Window => IsPercentOfSubscription && Of is { } of ? (of.StartsWith("subscription_", StringComparison.OrdinalIgnoreCase) ? of["subscription_".Length..] : of) : null;
 
     /// <summary>An absolute amount.</summary>
-    /// <param name="amount">Dollars or tokens, ≥ 0.</param>
+    /// <param name="amount">Dollars or tokens, ≥ 0 (a negative amount is a <see cref="BudgetConfigurationException"/> naming the node when the tree is compiled).</param>
     /// <returns>The limit.</returns>
-    /// <exception cref="ArgumentOutOfRangeException">The amount is negative.</exception>
-    public static BudgetLimit Absolute(decimal amount)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(amount);
-        return new BudgetLimit(amount, null, null, null, null);
-    }
+    public static BudgetLimit Absolute(decimal amount) => new(amount, null, null, null, null);
 
     /// <summary>A percent of the parent's cap, converted at registration to <c>parent_cap × pct / 100</c>.</summary>
-    /// <param name="pct">0..100.</param>
+    /// <param name="pct">0..100 (outside it, compiling the tree fails with a <see cref="BudgetConfigurationException"/> naming the node).</param>
     /// <returns>The limit.</returns>
-    /// <exception cref="ArgumentOutOfRangeException">The percent is outside 0..100.</exception>
-    public static BudgetLimit PercentOfParent(decimal pct)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(pct);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(pct, 100m);
-        return new BudgetLimit(null, pct, OfParent, null, null);
-    }
+    public static BudgetLimit PercentOfParent(decimal pct) => new(null, pct, OfParent, null, null);
 
     /// <summary>A percent of a subscription window, converted to tokens at lookup from the current estimator.</summary>
-    /// <param name="pct">The percent of the window, &gt; 0.</param>
-    /// <param name="window">The window: <c>5h</c> (default) or <c>7d</c>.</param>
+    /// <param name="pct">The percent of the window, ≥ 0 (checked with the node's name when the tree is compiled).</param>
+    /// <param name="window">The window: <c>5h</c> (default) or <c>7d</c> (another is an error naming the node when the tree is compiled).</param>
     /// <param name="period">The period the cap applies over; default the node's.</param>
     /// <param name="modelClass">The model class to convert with; default the estimator's default class.</param>
     /// <returns>The limit.</returns>
-    public static BudgetLimit PercentOfSubscription(decimal pct, string window = "5h", BudgetPeriod? period = null, string? modelClass = null)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(pct);
-        ArgumentException.ThrowIfNullOrWhiteSpace(window);
-        return new BudgetLimit(null, pct, "subscription_" + window.Trim(), period, modelClass);
-    }
+    public static BudgetLimit PercentOfSubscription(decimal pct, string window = "5h", BudgetPeriod? period = null, string? modelClass = null) =>
+        new(null, pct, "subscription_" + window?.Trim(), period, modelClass);
 
     internal static BudgetLimit Create(decimal? amount, decimal? pct, string? of, BudgetPeriod? period, string? modelClass) =>
         new(amount, pct, of, period, modelClass);

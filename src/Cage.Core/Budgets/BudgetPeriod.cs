@@ -12,7 +12,8 @@ public enum BudgetPeriod
 
     /// <summary>
     /// A 5-hour window that opens with the first spend after the previous window closed and lasts 5 hours (the way
-    /// subscription seat windows behave). Configuration name <c>5h</c>.
+    /// subscription seat windows behave: Anthropic's start at the first message). Configuration name <c>5h</c> (the
+    /// default reading of <c>5h</c>) or <c>5h-window</c>.
     /// </summary>
     [JsonStringEnumMemberName("5h")]
     FiveHours,
@@ -25,6 +26,13 @@ public enum BudgetPeriod
 
     /// <summary>A calendar month starting on the 1st at local midnight. Configuration name <c>month</c>.</summary>
     Month,
+
+    /// <summary>
+    /// A sliding 5-hour sum: what was spent in the last 5 hours, whenever it started (spend leaves the sum between 5 h
+    /// and 5 h 1 min after it was charged: minute buckets, never early). Configuration name <c>5h_rolling</c> (or <c>5h-rolling</c>).
+    /// </summary>
+    [JsonStringEnumMemberName("5h_rolling")]
+    FiveHoursRolling,
 }
 
 /// <summary>What a budget node does when a call would take it past its cap.</summary>
@@ -46,6 +54,7 @@ internal static class BudgetPeriods
     public static string Name(BudgetPeriod period) => period switch
     {
         BudgetPeriod.FiveHours => "5h",
+        BudgetPeriod.FiveHoursRolling => "5h_rolling",
         BudgetPeriod.Day => "day",
         BudgetPeriod.Week => "week",
         BudgetPeriod.Month => "month",
@@ -56,7 +65,8 @@ internal static class BudgetPeriods
     {
         switch (text?.Trim().ToLowerInvariant())
         {
-            case "5h" or "fivehours" or "five_hours" or "rolling5h" or "subscription_5h": period = BudgetPeriod.FiveHours; return true;
+            case "5h" or "5h-window" or "5h_window" or "window5h" or "fivehours" or "five_hours" or "subscription_5h": period = BudgetPeriod.FiveHours; return true;
+            case "5h-rolling" or "5h_rolling" or "rolling5h" or "rolling_5h" or "rolling-5h": period = BudgetPeriod.FiveHoursRolling; return true;
             case "day" or "daily" or "1d": period = BudgetPeriod.Day; return true;
             case "week" or "weekly" or "7d" or "1w": period = BudgetPeriod.Week; return true;
             case "month" or "monthly": period = BudgetPeriod.Month; return true;
@@ -73,7 +83,7 @@ internal static class BudgetPeriods
     /// </summary>
     public static (DateTimeOffset Start, DateTimeOffset End) Calendar(BudgetPeriod period, DateTimeOffset now, TimeZoneInfo zone)
     {
-        if (period is BudgetPeriod.Lifetime or BudgetPeriod.FiveHours)
+        if (period is BudgetPeriod.Lifetime or BudgetPeriod.FiveHours or BudgetPeriod.FiveHoursRolling)
         {
             return (DateTimeOffset.MinValue, DateTimeOffset.MaxValue);
         }

@@ -186,6 +186,14 @@ public sealed class BudgetNodeStatus
     /// <see cref="BudgetOptions.FallbackUsdPerMillionTokens"/> is set (their tokens still count against token caps).
     /// </summary>
     public bool UsdIsLowerBound { get; }
+
+    /// <summary>
+    /// The labels that pick this node, root first: its template segments' values and the labels its literal segments
+    /// stand for (<c>team = team-a</c>, <c>agent = agent-x</c> for <c>org/team-a/agent-x</c>); empty for an unbound row.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Labels { get; internal init; } = EmptyLabels;
+
+    private static readonly IReadOnlyDictionary<string, string> EmptyLabels = new Dictionary<string, string>();
 }
 
 /// <summary>One metric of a node: spent, held, cap, remaining and percent of cap.</summary>

@@ -39,6 +39,25 @@ public interface IBudgetStore
     ValueTask<IReadOnlyList<BudgetCharge>> LoadChargesAsync(DateTimeOffset? since, CancellationToken cancellationToken = default);
 }
 
+/// <summary>
+/// A store that also keeps the subscription estimator's learned state (SPEC 7.6: per window and class the EMA of
+/// tokens per percent, snapshot counts, mismatches and the reference reading), so it survives a restart. Optional: a
+/// guard whose <see cref="IBudgetStore"/> does not implement it keeps the estimator in memory.
+/// </summary>
+public interface IBudgetEstimatorStore
+{
+    /// <summary>The state last saved (<see cref="Subscription.SubscriptionEstimator.ExportState"/>'s text), or <see langword="null"/>.</summary>
+    /// <param name="cancellationToken">Cancels the load.</param>
+    /// <returns>The state.</returns>
+    ValueTask<string?> LoadEstimatorAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Saves (replaces) the estimator's state, durably.</summary>
+    /// <param name="state">The state.</param>
+    /// <param name="savedAt">When.</param>
+    /// <param name="cancellationToken">Cancels the save.</param>
+    ValueTask SaveEstimatorAsync(string state, DateTimeOffset savedAt, CancellationToken cancellationToken = default);
+}
+
 /// <summary>The saved state of one node for one period.</summary>
 /// <param name="Node">The concrete node path.</param>
 /// <param name="PeriodStart">The period's start (<see cref="DateTimeOffset.MinValue"/> for lifetime).</param>
@@ -73,9 +92,10 @@ public sealed record BudgetCharge(string Id, string Node, DateTimeOffset PeriodS
 /// given, with the priced ones summed into one row (a repeated id is therefore not detected); charges of unknown cost
 /// stay one row each, so a rebuilt guard counts them.
 /// </remarks>
-public sealed class InMemoryBudgetStore : IBudgetStore
+public sealed class InMemoryBudgetStore : IBudgetStore, IBudgetEstimatorStore
 {
     private readonly Lock _gate = new();
+    private string? _estimator;
     private readonly Dictionary<(string, DateTimeOffset), BudgetNodeState> _states = [];
     private readonly Dictionary<string, List<BudgetCharge>> _charges = new(StringComparer.Ordinal);
 
@@ -163,5 +183,26 @@ public sealed class InMemoryBudgetStore : IBudgetStore
             return ValueTask.FromResult<IReadOnlyList<BudgetCharge>>(
                 [.. _charges.Values.SelectMany(l => l).Where(c => since is null || c.PeriodStart >= since || c.PeriodStart == DateTimeOffset.MinValue)]);
         }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<string?> LoadEstimatorAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            return ValueTask.FromResult(_estimator);
+        }
+    }
+
+    /// <inheritdoc/>
+    public ValueTask SaveEstimatorAsync(string state, DateTimeOffset savedAt, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        lock (_gate)
+        {
+            _estimator = state;
+        }
+
+        return ValueTask.CompletedTask;
     }
 }

@@ -4,10 +4,13 @@ using CageNet.Budgets.Subscription;
 
 namespace CageNet.Budgets;
 
-/// <summary>Node paths: <c>/</c>-separated segments; <c>{user}</c>, <c>{agent}</c>, <c>{session}</c>, <c>{task}</c> are template segments.</summary>
+/// <summary>
+/// Node paths: <c>/</c>-separated segments. A segment <c>{name}</c> is a template segment bound by the scope's
+/// <c>name</c>: <c>user</c>, <c>agent</c>, <c>session</c>, <c>task</c>, or any other label (<c>{team}</c>).
+/// </summary>
 internal static class BudgetPath
 {
-    public const int User = 1, Agent = 2, Session = 4, Task = 8;
+    public const string User = "user", Agent = "agent", Session = "session", Task = "task";
 
     public static string Normalize(string path)
     {
@@ -20,43 +23,42 @@ internal static class BudgetPath
         return string.Join('/', segments.Select(s => s.Trim()));
     }
 
-    /// <summary>The template variable of a segment (0 for a literal), or -1 for an unknown <c>{name}</c>.</summary>
-    public static int Variable(string segment)
+    /// <summary>
+    /// The label a template segment binds (<c>user</c>, <c>agent</c>, <c>session</c>, <c>task</c> in lower case, any
+    /// other name as written), <see langword="null"/> for a literal, or <c>""</c> for a malformed one.
+    /// </summary>
+    public static string? Variable(string segment)
     {
         if (segment.Length < 2 || segment[0] != '{' || segment[^1] != '}')
         {
-            return segment.Contains('{', StringComparison.Ordinal) || segment.Contains('}', StringComparison.Ordinal) ? -1 : 0;
+            return segment.Contains('{', StringComparison.Ordinal) || segment.Contains('}', StringComparison.Ordinal) ? "" : null;
         }
 
-        return segment[1..^1].Trim().ToLowerInvariant() switch
+        var name = segment[1..^1].Trim();
+        if (name.Length == 0 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.'))
         {
-            "user" => User,
-            "agent" => Agent,
-            "session" => Session,
-            "task" => Task,
-            _ => -1,
+            return "";
+        }
+
+        return name.ToLowerInvariant() switch
+        {
+            User => User,
+            Agent => Agent,
+            Session => Session,
+            Task => Task,
+            _ => name,
         };
     }
 
-    public static string? Value(in BudgetScope scope, int variable) => variable switch
-    {
-        User => scope.User,
-        Agent => scope.Agent,
-        Session => scope.Session,
-        Task => scope.Task,
-        _ => null,
-    };
+    /// <summary>Whether <paramref name="name"/> is one of the scope's own fields (not a free label).</summary>
+    public static bool IsStandard(string name) => name is User or Agent or Session or Task;
 }
 
-/// <summary>The key of one instance of a templated node: the scope's values for the template's variables only.</summary>
-internal readonly record struct InstanceKey(string? User, string? Agent, string? Session, string? Task)
-{
-    public static InstanceKey For(in BudgetScope scope, int mask) => new(
-        (mask & BudgetPath.User) != 0 ? scope.User : null,
-        (mask & BudgetPath.Agent) != 0 ? scope.Agent : null,
-        (mask & BudgetPath.Session) != 0 ? scope.Session : null,
-        (mask & BudgetPath.Task) != 0 ? scope.Task : null);
-}
+/// <summary>
+/// The key of one instance of a templated node: the scope's values for the template's variables, in path order (more
+/// than four are joined into <see cref="V0"/>).
+/// </summary>
+internal readonly record struct InstanceKey(string? V0, string? V1, string? V2, string? V3);
 
 internal enum BudgetMetric
 {
@@ -77,22 +79,38 @@ internal sealed class NodeTemplate
     private int _thresholdVersion = -1;
     private long _tokenCap;
 
-    public NodeTemplate(string path, NodeTemplate? parent)
+    public NodeTemplate(string path, NodeTemplate? parent, BudgetLabels labels)
     {
         Path = path;
         Parent = parent;
+        Labels = labels;
         Segments = path.Split('/');
-        Variables = [.. Segments.Select(BudgetPath.Variable)];
-        Mask = Variables.Aggregate(0, (m, v) => m | v);
+        SegmentVariables = [.. Segments.Select(BudgetPath.Variable)];
+        InstanceVariables = [.. SegmentVariables.OfType<string>()];
         Depth = Segments.Length;
     }
 
     public string Path { get; }
     public NodeTemplate? Parent { get; }
+    public BudgetLabels Labels { get; }
     public List<NodeTemplate> Children { get; } = [];
     public string[] Segments { get; }
-    public int[] Variables { get; }
-    public int Mask { get; }
+
+    /// <summary>Per segment: the label a template segment binds, or <see langword="null"/> for a literal.</summary>
+    public string?[] SegmentVariables { get; }
+
+    /// <summary>The labels the template's own template segments bind, in path order (empty for a literal path).</summary>
+    public string[] InstanceVariables { get; }
+
+    /// <summary>
+    /// For a path ending in a literal segment: the label whose value that literal is (<c>team</c> for <c>org/team-a</c>
+    /// when <c>org/{team}</c> is a node or a route), so only calls with <c>team = team-a</c> charge it; <see langword="null"/>
+    /// for a literal every call passes through (<c>org</c>, <c>users</c> in <c>users/{user}</c>).
+    /// </summary>
+    public string? RouteVariable { get; set; }
+
+    public bool IsTemplated => InstanceVariables.Length > 0;
+    public bool EndsInVariable => SegmentVariables[^1] is not null;
     public int Depth { get; }
     public bool Configured { get; set; }
     public BudgetPeriod Period { get; set; }
@@ -175,12 +193,12 @@ internal sealed class NodeTemplate
 
     public BudgetNode Instance(BudgetGuard guard, in BudgetScope scope)
     {
-        if (Mask == 0)
+        if (!IsTemplated)
         {
             return _single ?? Interlocked.CompareExchange(ref _single, new BudgetNode(this, Path, guard), null) ?? _single;
         }
 
-        var key = InstanceKey.For(scope, Mask);
+        var key = Key(scope);
         if (_instances.TryGetValue(key, out var node))
         {
             return node;
@@ -191,60 +209,160 @@ internal sealed class NodeTemplate
 
     public IEnumerable<BudgetNode> Instances => _single is { } single ? [single] : _instances.Values;
 
+    /// <summary>The number of instances in memory.</summary>
+    public int InstanceCount => _single is null ? _instances.Count : 1;
+
+    /// <summary>The scope's values for the template's variables.</summary>
+    public InstanceKey Key(in BudgetScope scope)
+    {
+        var vars = InstanceVariables;
+        switch (vars.Length)
+        {
+            case 0: return default;
+            case 1: return new(Labels.Value(scope, vars[0]), null, null, null);
+            case 2: return new(Labels.Value(scope, vars[0]), Labels.Value(scope, vars[1]), null, null);
+            case 3: return new(Labels.Value(scope, vars[0]), Labels.Value(scope, vars[1]), Labels.Value(scope, vars[2]), null);
+            case 4: return new(Labels.Value(scope, vars[0]), Labels.Value(scope, vars[1]), Labels.Value(scope, vars[2]), Labels.Value(scope, vars[3]));
+            default:
+                var values = new string?[vars.Length];
+                for (var i = 0; i < vars.Length; i++) values[i] = Labels.Value(scope, vars[i]);
+                return new(string.Join('\u0001', values), null, null, null);
+        }
+    }
+
+    /// <summary>The values a key holds, in the order of <see cref="InstanceVariables"/>.</summary>
+    public string?[] Values(in InstanceKey key) => InstanceVariables.Length switch
+    {
+        0 => [],
+        1 => new[] { key.V0 },
+        2 => new[] { key.V0, key.V1 },
+        3 => new[] { key.V0, key.V1, key.V2 },
+        4 => new[] { key.V0, key.V1, key.V2, key.V3 },
+        _ => key.V0!.Split('\u0001'),
+    };
+
     public string Concrete(in InstanceKey key)
     {
-        if (Mask == 0) return Path;
-        var scope = new BudgetScope(key.User, key.Agent, key.Session, key.Task);
+        if (!IsTemplated) return Path;
+        var values = Values(key);
         var parts = new string[Segments.Length];
-        for (var i = 0; i < parts.Length; i++)
+        for (int i = 0, v = 0; i < parts.Length; i++)
         {
-            parts[i] = Variables[i] > 0 ? BudgetPath.Value(scope, Variables[i]) ?? Segments[i] : Segments[i];
+            parts[i] = SegmentVariables[i] is not null ? values[v++] ?? Segments[i] : Segments[i];
         }
 
         return string.Join('/', parts);
     }
 
-    /// <summary>Matches a concrete path against this template: the variables it binds, or <see langword="null"/>.</summary>
-    public BudgetScope? Match(string[] concrete)
+    /// <summary>The labels an instance binds (template segments and routed literals along its path), root first.</summary>
+    public IReadOnlyDictionary<string, string> BoundLabels(string concretePath)
     {
-        if (concrete.Length != Segments.Length) return null;
-        string? user = null, agent = null, session = null, task = null;
-        for (var i = 0; i < Segments.Length; i++)
+        var found = new List<KeyValuePair<string, string>>();
+        var concrete = concretePath.Split('/');
+        var t = this;
+        for (var i = Segments.Length - 1; i >= 0 && t is not null; i--, t = t.Parent)
         {
-            switch (Variables[i])
+            if ((SegmentVariables[i] ?? t.RouteVariable) is { } name && i < concrete.Length)
             {
-                case 0 when !string.Equals(Segments[i], concrete[i], StringComparison.Ordinal): return null;
-                case BudgetPath.User: user = concrete[i]; break;
-                case BudgetPath.Agent: agent = concrete[i]; break;
-                case BudgetPath.Session: session = concrete[i]; break;
-                case BudgetPath.Task: task = concrete[i]; break;
+                found.Add(new(name, concrete[i]));
             }
         }
 
-        return new BudgetScope(user, agent, session, task);
+        found.Reverse();
+        return new Dictionary<string, string>(found, StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// Matches a concrete path against this template: the scope that routes a call to it (its template segments, and
+    /// the labels its routed literals stand for), or <see langword="null"/>.
+    /// </summary>
+    public BudgetScope? Match(string[] concrete)
+    {
+        if (concrete.Length != Segments.Length) return null;
+        for (var i = 0; i < Segments.Length; i++)
+        {
+            if (SegmentVariables[i] is null && !string.Equals(Segments[i], concrete[i], StringComparison.Ordinal)) return null;
+        }
+
+        return BudgetLabels.Scope(BoundLabels(string.Join('/', concrete)));
+    }
+
+    /// <summary>
+    /// Orders templates of one depth from the most specific: at the first segment where they differ, a literal comes
+    /// before a template segment (<c>org/team-a/{agent}</c> before <c>org/{team}/agent-x</c> before <c>org/{team}/{agent}</c>).
+    /// </summary>
+    public static int Specificity(NodeTemplate a, NodeTemplate b)
+    {
+        for (var i = 0; i < Math.Min(a.Segments.Length, b.Segments.Length); i++)
+        {
+            var (va, vb) = (a.SegmentVariables[i] is null, b.SegmentVariables[i] is null);
+            if (va != vb) return va ? -1 : 1;
+        }
+
+        return string.CompareOrdinal(a.Path, b.Path);
     }
 }
 
 /// <summary>The compiled tree: templates in parent-before-child order, caps converted, the clamp checked (SPEC 7.2, 7.3).</summary>
 internal sealed class BudgetTree
 {
-    private readonly NodeTemplate[][] _byMask = new NodeTemplate[16][];
+    [ThreadStatic]
+    private static List<NodeTemplate>? t_route;
 
-    private BudgetTree(List<NodeTemplate> templates, TimeZoneInfo zone)
+    private readonly RouteNode _root;
+    private readonly string[]? _maskVariables;
+    private readonly NodeTemplate[]?[]? _byMask;
+
+    private BudgetTree(List<NodeTemplate> templates, TimeZoneInfo zone, BudgetLabels labels)
     {
         Templates = templates;
         Zone = zone;
-        for (var mask = 0; mask < 16; mask++)
+        Labels = labels;
+        _root = RouteNode.Build([], templates.Where(t => t.Parent is null));
+        if (!templates.Any(t => t.RouteVariable is not null))
         {
-            _byMask[mask] = [.. templates.Where(t => (t.Mask & ~mask) == 0)];
+            // No routed literal: which nodes a call charges depends only on which labels it binds, so cache by that.
+            var variables = templates.SelectMany(t => t.InstanceVariables).Distinct(StringComparer.Ordinal).ToArray();
+            if (variables.Length <= 10)
+            {
+                _maskVariables = variables;
+                _byMask = new NodeTemplate[]?[1 << variables.Length];
+            }
         }
     }
 
     public IReadOnlyList<NodeTemplate> Templates { get; }
     public TimeZoneInfo Zone { get; }
+    public BudgetLabels Labels { get; }
 
-    /// <summary>The templates a scope with these variables charges (every ancestor of a charged node is charged too).</summary>
-    public NodeTemplate[] ForMask(int mask) => _byMask[mask];
+    /// <summary>
+    /// The templates a call with <paramref name="scope"/> charges, parents first: from each root down through every
+    /// literal it passes through and the child its labels select; where a label is missing the call stops (it is
+    /// charged at the nearest node it reached). Each node once; every ancestor of a charged node is charged.
+    /// </summary>
+    public NodeTemplate[] Route(in BudgetScope scope)
+    {
+        if (_byMask is not null)
+        {
+            var mask = 0;
+            for (var i = 0; i < _maskVariables!.Length; i++)
+            {
+                if (Labels.Value(scope, _maskVariables[i]) is not null) mask |= 1 << i;
+            }
+
+            return _byMask[mask] ?? (_byMask[mask] = Walk(scope));
+        }
+
+        return Walk(scope);
+    }
+
+    private NodeTemplate[] Walk(in BudgetScope scope)
+    {
+        var list = t_route ??= [];
+        list.Clear();
+        _root.Walk(Labels, scope, list);
+        return [.. list];
+    }
 
     public static BudgetTree Compile(BudgetOptions options, SubscriptionEstimator? estimator)
     {
@@ -260,6 +378,7 @@ internal sealed class BudgetTree
             throw new BudgetConfigurationException($"Cage:Budgets:FallbackUsdPerMillionTokens must be in [0, 1000000] dollars per million tokens (got {Format(fallback)})");
         }
 
+        var labels = new BudgetLabels(options);
         var byPath = new Dictionary<string, NodeTemplate>(StringComparer.Ordinal);
         var ordered = new List<NodeTemplate>();
         NodeTemplate Get(string path)
@@ -267,13 +386,13 @@ internal sealed class BudgetTree
             if (byPath.TryGetValue(path, out var existing)) return existing;
             var slash = path.LastIndexOf('/');
             var parent = slash > 0 ? Get(path[..slash]) : null;
-            var template = new NodeTemplate(path, parent) { OnExceed = options.OnExceed };
-            if (template.Variables.Any(v => v < 0))
+            var template = new NodeTemplate(path, parent, labels) { OnExceed = options.OnExceed };
+            if (template.SegmentVariables.Any(v => v is ""))
             {
-                throw new BudgetConfigurationException($"Cage:Budgets:Nodes:{path}: a template segment must be {{user}}, {{agent}}, {{session}} or {{task}}");
+                throw new BudgetConfigurationException($"Cage:Budgets:Nodes:{path}: a template segment is {{name}}, a label name of letters, digits, '_', '-' or '.' ({{user}}, {{agent}}, {{session}}, {{task}}, or a label such as {{team}})");
             }
 
-            if (template.Variables.Where(v => v > 0).GroupBy(v => v).Any(g => g.Count() > 1))
+            if (template.InstanceVariables.GroupBy(v => v, StringComparer.Ordinal).Any(g => g.Count() > 1))
             {
                 throw new BudgetConfigurationException($"Cage:Budgets:Nodes:{path}: a template variable appears twice");
             }
@@ -329,12 +448,101 @@ internal sealed class BudgetTree
             Clamp(parent, BudgetMetric.Tokens);
         }
 
-        return new BudgetTree([.. ordered.OrderBy(t => t.Depth).ThenBy(t => t.Path, StringComparer.Ordinal)], zone);
+        AssignRoutes(ordered, options);
+        return new BudgetTree([.. ordered.OrderBy(t => t.Depth).ThenBy(t => t.Path, StringComparer.Ordinal)], zone, labels);
+    }
+
+    /// <summary>
+    /// Finds the label each literal segment stands for: <c>team</c> for <c>org/team-a</c> when a node or a route path
+    /// has <c>{team}</c> at that position under the same ancestors (<c>org/{team}</c>, <c>org/{team}/{agent}/{session}</c>).
+    /// Such a literal is charged only by calls whose label has that value; other literals by every call.
+    /// </summary>
+    private static void AssignRoutes(List<NodeTemplate> templates, BudgetOptions options)
+    {
+        var shapes = new List<(string Source, string?[] Variables, string[] Segments)>();
+        foreach (var route in options.Routes)
+        {
+            string normalized;
+            try
+            {
+                normalized = BudgetPath.Normalize(route);
+            }
+            catch (BudgetConfigurationException ex)
+            {
+                throw new BudgetConfigurationException($"Cage:Budgets:Routes: '{route}': {ex.Message}", ex);
+            }
+
+            var segments = normalized.Split('/');
+            var variables = segments.Select(BudgetPath.Variable).ToArray();
+            if (variables.Any(v => v is ""))
+            {
+                throw new BudgetConfigurationException($"Cage:Budgets:Routes: '{route}' has a template segment that is not {{name}} (a label name of letters, digits, '_', '-' or '.')");
+            }
+
+            if (variables.All(v => v is null))
+            {
+                throw new BudgetConfigurationException($"Cage:Budgets:Routes: '{route}' has no template segment: a route names the labels that pick literal nodes, as in org/{{team}}/{{agent}}");
+            }
+
+            shapes.Add(("route " + normalized, variables, segments));
+        }
+
+        shapes.AddRange(templates.Where(t => t.IsTemplated).Select(t => ("node " + t.Path, t.SegmentVariables, t.Segments)));
+        foreach (var template in templates.Where(t => !t.EndsInVariable))
+        {
+            var position = template.Depth - 1;
+            var found = shapes.Where(s => s.Segments.Length > position && s.Variables[position] is not null && Unifies(s.Variables, s.Segments, template, position))
+                .GroupBy(s => s.Variables[position]!, StringComparer.Ordinal).ToList();
+            if (found.Count > 1)
+            {
+                throw new BudgetConfigurationException(
+                    $"Cage:Budgets:Nodes:{template.Path}: the segment '{template.Segments[^1]}' could be a value of " +
+                    string.Join(" or ", found.Select(g => $"{{{g.Key}}} ({string.Join(", ", g.Select(s => s.Source))})")) +
+                    ": one position under the same parent is picked by one label");
+            }
+
+            template.RouteVariable = found.Count == 1 ? found[0].Key : null;
+        }
+    }
+
+    /// <summary>Whether a shape's first <paramref name="length"/> segments stand for the template's (a template segment matches a literal or the same template segment).</summary>
+    private static bool Unifies(string?[] variables, string[] segments, NodeTemplate template, int length)
+    {
+        for (var i = 0; i < length; i++)
+        {
+            var matches = variables[i] is { } variable
+                ? template.SegmentVariables[i] is null || string.Equals(template.SegmentVariables[i], variable, StringComparison.Ordinal)
+                : template.SegmentVariables[i] is null && string.Equals(segments[i], template.Segments[i], StringComparison.Ordinal);
+            if (!matches) return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>A limit built in code (<see cref="BudgetLimit.Absolute"/>…) is checked here, so its error names the node like a configured one's.</summary>
+    private static void CheckLimit(BudgetNodeOptions node, string metric, BudgetLimit limit)
+    {
+        var where = $"Cage:Budgets:Nodes:{node.Path}:{metric}";
+        if (limit.Amount < 0)
+        {
+            throw new BudgetConfigurationException($"{where} must be ≥ 0 (got {Format(limit.Amount.Value)})");
+        }
+
+        if (limit.Pct < 0)
+        {
+            throw new BudgetConfigurationException($"{where}: Pct must be ≥ 0 (got {Format(limit.Pct.Value)})");
+        }
+
+        if (limit.IsPercentOfParent && limit.Pct > 100m)
+        {
+            throw new BudgetConfigurationException($"{where}: Pct {Format(limit.Pct!.Value)} of the parent is above 100");
+        }
     }
 
     private static void ResolveUsd(NodeTemplate template, BudgetNodeOptions node)
     {
         if (node.Usd is not { } limit) return;
+        CheckLimit(node, "Usd", limit);
         if (limit.IsPercentOfSubscription)
         {
             throw new BudgetConfigurationException($"Cage:Budgets:Nodes:{node.Path}:Usd: a subscription percent caps tokens, not dollars (use Tokens)");
@@ -364,6 +572,7 @@ internal sealed class BudgetTree
     private static void ResolveTokens(NodeTemplate template, BudgetNodeOptions node, SubscriptionEstimator? estimator)
     {
         if (node.Tokens is not { } limit) return;
+        CheckLimit(node, "Tokens", limit);
         if (limit.IsPercentOfParent)
         {
             var parent = template.Parent;

@@ -58,6 +58,11 @@ public sealed class MeterScope : IDisposable
         Agent = agent ?? Parent?.Agent;
         User = user ?? Parent?.User;
         Category = category ?? Parent?.Category;
+        if (Parent?._tags is { Count: > 0 } inherited)
+        {
+            _tags = new Dictionary<string, string>(inherited, StringComparer.Ordinal); // labels are inherited like the user and agent
+        }
+
         if (meter.UsesSystemClock)
         {
             // One clock read: the system clock's UTC instant is derived from the timestamp (see SystemUtcClock).
@@ -209,16 +214,23 @@ public sealed class MeterScope : IDisposable
         Usage(provider, model, default(TokenUsage), null, requestId, ok: false, UsageStatus.Missing, error);
 
     /// <summary>Adds a small label to the scope's calls (no bodies). The value is stored scrubbed like error text:
-    /// quoted spans, keys, tokens and e-mail addresses are removed, and it is cut to 200 characters.</summary>
+    /// quoted spans, keys, tokens and e-mail addresses are removed, and it is cut to 200 characters. Scopes opened
+    /// inside this one inherit the labels it has then. A label binds the budget template segment of the same name
+    /// (<c>Tag("team", "team-a")</c> charges <c>org/team-a</c> or <c>org/{team}</c>); tag before reserving.</summary>
     /// <param name="key">The label name.</param>
     /// <param name="value">The label value.</param>
-    public void Tag(string key, string value)
+    /// <returns>This scope, for <c>using var m = Cage.Meter("chat").Tag("team", "team-a");</c>.</returns>
+    public MeterScope Tag(string key, string value)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentException.ThrowIfNullOrWhiteSpace(key);
         ArgumentNullException.ThrowIfNull(value);
         (_tags ??= new Dictionary<string, string>(StringComparer.Ordinal))[key] = ErrorText.ScrubLabel(value);
+        return this;
     }
+
+    /// <summary>The scope's labels (its tags, inherited ones included), or <see langword="null"/>.</summary>
+    internal IReadOnlyDictionary<string, string>? Labels => _tags;
 
     /// <summary>Records a tool's saving against this scope's call and task (see <see cref="ICageMeter.RecordReceipt"/>).</summary>
     /// <param name="tool">The tool name.</param>

@@ -7,11 +7,12 @@ namespace CageNet.Ledger;
 /// <summary>
 /// The budget guard's durable state in the ledger file: warnings fired, explicit resets and 5-hour window openings per
 /// node and period (table <c>budget_state</c>, schema step 4), and the spend charged without a ledger call (table
-/// <c>budget_charges</c>, schema step 7). Each save is its own committed transaction, so a saved warning or charge
+/// <c>budget_charges</c>, schema step 7), and the subscription estimator's learned state (table <c>budget_estimator</c>,
+/// schema step 9). Each save is its own committed transaction, so a saved warning or charge
 /// survives a process kill. The spend of metered calls is not stored here: the guard rebuilds it from the ledger's
 /// committed calls. Thread-safe.
 /// </summary>
-public sealed class SqliteBudgetStore : IBudgetStore
+public sealed class SqliteBudgetStore : IBudgetStore, IBudgetEstimatorStore
 {
     private static readonly long LifetimeMs = DateTimeOffset.MinValue.ToUnixTimeMilliseconds();
 
@@ -167,4 +168,32 @@ public sealed class SqliteBudgetStore : IBudgetStore
     }
 
     private static DateTimeOffset FromMs(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
+
+    /// <inheritdoc/>
+    public ValueTask<string?> LoadEstimatorAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = _ledger.OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT state FROM budget_estimator WHERE id = 1;";
+        return ValueTask.FromResult(command.ExecuteScalar() as string);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask SaveEstimatorAsync(string state, DateTimeOffset savedAt, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = _ledger.OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText =
+            """
+            INSERT INTO budget_estimator (id, state, updated_ms) VALUES (1, $state, $updated)
+            ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms;
+            """;
+        command.Parameters.AddWithValue("$state", state);
+        command.Parameters.AddWithValue("$updated", savedAt.ToUnixTimeMilliseconds());
+        command.ExecuteNonQuery();
+        return ValueTask.CompletedTask;
+    }
 }

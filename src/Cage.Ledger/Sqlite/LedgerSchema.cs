@@ -260,6 +260,17 @@ internal static class LedgerSchema
                coalesce(sum(reasoning), 0), coalesce(sum(cost_e10), 0), sum(cost_source = 3), sum(usage_status = 1), sum(cost_source = 2)
         FROM calls GROUP BY 2, 3;
         """,
+
+        // 9: the subscription estimator's learned state (SubscriptionEstimator.ExportState: per window and class the
+        //    EMA of tokens per percent and its snapshot count, mismatches, the reference reading), one row, replaced on
+        //    every change, so the estimator reads the same after a restart.
+        """
+        CREATE TABLE budget_estimator (
+            id         INTEGER PRIMARY KEY CHECK (id = 1),
+            state      TEXT    NOT NULL,
+            updated_ms INTEGER NOT NULL
+        );
+        """,
     ];
 
     // Runs after the SQL of the step with the same index (0-based), in the same transaction.

@@ -106,6 +106,7 @@ internal static partial class CageTools
             return await budgets.ReadAsync(guard =>
             {
                 BudgetStatus status;
+                BudgetStatus? tree = null;
                 if (!string.IsNullOrEmpty(scope))
                 {
                     try
@@ -120,10 +121,11 @@ internal static partial class CageTools
                 else
                 {
                     var bound = new BudgetScope(args.String("user"), args.String("agent"), args.String("session"), args.String("task"));
-                    status = guard.Status(bound, includeUnbound: true);
+                    status = guard.GetStatus(bound);
+                    tree = guard.Tree(bound);
                 }
 
-                return CageViews.Json(status, options, guard.TimeZone);
+                return CageViews.Json(status, options, guard.TimeZone, tree);
             }, cancellationToken).ConfigureAwait(false);
         });
 

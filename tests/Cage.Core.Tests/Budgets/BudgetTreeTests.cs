@@ -64,7 +64,8 @@ public sealed class BudgetTreeTests
         Assert.That(ex!.Message, Does.Contain("org/a").And.Contain("'org' has no Usd cap"));
     }
 
-    [TestCase("org/{tenant}", "template segment")]
+    [TestCase("org/{ten ant}", "template segment")]
+    [TestCase("org/{user}/x/{user}", "appears twice")]
     [TestCase("org//a", "empty segment")]
     public void Compile_BadPath_Fails(string path, string expected)
     {
@@ -128,5 +129,29 @@ public sealed class BudgetTreeTests
         var error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => provider.GetRequiredService<BudgetGuard>());
 
         Assert.That(error!.Message, Does.Contain("Cage:Budgets:Nodes:org:Usd 79228162514264337593543950335 is above the largest supported amount"));
+    }
+
+    [TestCase("usd:-1", "Cage:Budgets:Nodes:org/team-a:Usd must be ≥ 0 (got -1)")]
+    [TestCase("pct:150", "Cage:Budgets:Nodes:org/team-a:Usd: Pct 150 of the parent is above 100")]
+    [TestCase("pct:-5", "Cage:Budgets:Nodes:org/team-a:Usd: Pct must be ≥ 0 (got -5)")]
+    [TestCase("sub:-2", "Cage:Budgets:Nodes:org/team-a:Tokens: Pct must be ≥ 0 (got -2)")]
+    [TestCase("sub-window:1d", "Cage:Budgets:Nodes:org/team-a:Tokens:Of 'subscription_1d' is not a subscription window")]
+    public void FluentLimit_BadValue_IsAConfigurationErrorNamingTheNode(string limit, string expected)
+    {
+        var (kind, value) = (limit.Split(':')[0], limit.Split(':')[1]);
+        var ex = Assert.Throws<BudgetConfigurationException>(() => Guard(Clock(), o =>
+        {
+            o.Node("org").CapUsd(100m);
+            var node = o.Node("org/team-a");
+            _ = kind switch
+            {
+                "usd" => node.CapUsd(decimal.Parse(value, System.Globalization.CultureInfo.InvariantCulture)),
+                "pct" => node.CapUsd(BudgetLimit.PercentOfParent(decimal.Parse(value, System.Globalization.CultureInfo.InvariantCulture))),
+                "sub" => node.CapTokens(BudgetLimit.PercentOfSubscription(decimal.Parse(value, System.Globalization.CultureInfo.InvariantCulture))),
+                _ => node.CapTokens(BudgetLimit.PercentOfSubscription(50, value)),
+            };
+        }));
+
+        Assert.That(ex!.Message, Does.StartWith(expected));
     }
 }

@@ -104,6 +104,27 @@ public sealed class LedgerSchemaBudgetMigrationTests
     }
 
     [Test]
+    public async Task Open_Version8Ledger_MigratesToTheEstimatorTable_WhichStartsEmpty()
+    {
+        using var test = TestLedger.Create();
+        test.Ledger.Dispose();
+        File.Delete(test.Path);
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={test.Path};Pooling=False"))
+        {
+            connection.Open();
+            LedgerSchema.Migrate(connection, test.Path, 8); // the file before the estimator's state was stored
+        }
+
+        var reopened = test.Reopen();
+        var store = new SqliteBudgetStore(reopened);
+        Assert.That(reopened.SchemaVersion, Is.EqualTo(9));
+        Assert.That(await store.LoadEstimatorAsync(), Is.Null);
+        await store.SaveEstimatorAsync("{\"windows\":{}}", DateTimeOffset.UnixEpoch);
+        await store.SaveEstimatorAsync("{\"windows\":{\"5h\":null}}", DateTimeOffset.UnixEpoch.AddSeconds(1));
+        Assert.That(await store.LoadEstimatorAsync(), Is.EqualTo("{\"windows\":{\"5h\":null}}"), "one row, replaced");
+    }
+
+    [Test]
     public async Task Open_Version6Ledger_MigratesToBudgetChargesKeepingItsBudgetState()
     {
         using var test = TestLedger.Create();

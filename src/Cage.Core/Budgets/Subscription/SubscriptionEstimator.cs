@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -31,6 +33,7 @@ public sealed class SubscriptionEstimator
     private readonly ConcurrentDictionary<string, string> _classOfModel = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, SubscriptionSample> _latest = new(StringComparer.Ordinal);
     private int _version;
+    private SubscriptionReconciliation? _lastReconciliation;
 
     /// <summary>Creates an estimator.</summary>
     /// <param name="options">The settings; defaults when <see langword="null"/>.</param>
@@ -56,6 +59,24 @@ public sealed class SubscriptionEstimator
 
     /// <summary>Increments whenever a conversion changes (a snapshot, a recalibration); budget caps in subscription percent are recomputed when it moves.</summary>
     public int Version => Volatile.Read(ref _version);
+
+    /// <summary>
+    /// The last reconciliation: the one a reading ran by itself (<see cref="Observe"/>, when utilization rose over tokens
+    /// metered since the previous reading) or an explicit <c>Reconcile</c>; <see langword="null"/> before any.
+    /// </summary>
+    public SubscriptionReconciliation? LastReconciliation
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _lastReconciliation;
+            }
+        }
+    }
+
+    /// <summary>Called (outside the lock) after the state that <see cref="ExportState"/> writes changed: the guard saves it to its store.</summary>
+    internal Action? Changed { get; set; }
 
     /// <summary>Consecutive mismatched reconciliations so far, of the default window (<see cref="SubscriptionOptions.Window"/>).</summary>
     public int ConsecutiveMismatches
@@ -155,10 +176,14 @@ public sealed class SubscriptionEstimator
     public bool AddSnapshot(string window, string modelClass, long tokensDelta, double utilizationDeltaPct)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(modelClass);
+        bool added;
         lock (_gate)
         {
-            return AddSnapshotLocked(Window(window), modelClass, tokensDelta, utilizationDeltaPct);
+            added = AddSnapshotLocked(Window(window), modelClass, tokensDelta, utilizationDeltaPct);
         }
+
+        if (added) Changed?.Invoke();
+        return added;
     }
 
     /// <summary>Counts tokens a model used since the last reading of each window (a metered call does this for you).</summary>
@@ -204,6 +229,16 @@ public sealed class SubscriptionEstimator
     public int Observe(SubscriptionSample sample)
     {
         ArgumentNullException.ThrowIfNull(sample);
+        var taken = ObserveCore(sample, out var changed, out var reconciled);
+        if (reconciled is { } r) BudgetLog.Reconciled(_logger, r.MeasuredPct, r.EstimatedPct, r.DiffPct, r.Trusted, r.Recalibrated);
+        if (changed) Changed?.Invoke();
+        return taken;
+    }
+
+    private int ObserveCore(SubscriptionSample sample, out bool changed, out SubscriptionReconciliation? reconciled)
+    {
+        changed = false;
+        reconciled = null;
         var name = SubscriptionSample.NormalizeWindow(sample.Window);
         lock (_gate)
         {
@@ -224,6 +259,7 @@ public sealed class SubscriptionEstimator
                 // The first reading, or the window reset: tokens before it cannot be matched to a rise.
                 state.Pending.Clear();
                 state.Reference = sample;
+                changed = true;
                 return 0;
             }
 
@@ -234,12 +270,16 @@ public sealed class SubscriptionEstimator
             }
 
             state.Reference = sample;
+            changed = true;
             var pending = state.Pending.Where(p => p.Value > 0).Select(p => (Class: p.Key, Tokens: p.Value)).ToList();
             state.Pending.Clear();
             if (pending.Count == 0)
             {
                 return 0; // someone else's use moved it
             }
+
+            // The reading reconciles by itself: the rise against the estimate of the tokens metered since the reference.
+            reconciled = ReconcileLocked(state, delta, pending);
 
             var estimated = pending.Sum(p => p.Tokens / TokensPerPercentLocked(state, p.Class));
             var shares = pending.Select(p => estimated > 0 ? p.Tokens / TokensPerPercentLocked(state, p.Class) / estimated : 1.0 / pending.Count).ToList();
@@ -308,7 +348,17 @@ public sealed class SubscriptionEstimator
         SubscriptionReconciliation result;
         lock (_gate)
         {
-            var state = _windows[window];
+            result = ReconcileLocked(_windows[window], measuredDeltaPct, byClass);
+        }
+
+        BudgetLog.Reconciled(_logger, result.MeasuredPct, result.EstimatedPct, result.DiffPct, result.Trusted, result.Recalibrated);
+        Changed?.Invoke();
+        return result;
+    }
+
+    private SubscriptionReconciliation ReconcileLocked(WindowState state, double measuredDeltaPct, List<(string Class, long Tokens)> byClass)
+    {
+        {
             var estimated = byClass.Sum(c => c.Tokens / TokensPerPercentLocked(state, c.Class));
             var diff = measuredDeltaPct - estimated;
             var relative = measuredDeltaPct > 0 ? Math.Abs(diff) / measuredDeltaPct : (estimated > 0 ? double.PositiveInfinity : 0);
@@ -333,11 +383,75 @@ public sealed class SubscriptionEstimator
                 Interlocked.Increment(ref _version);
             }
 
-            result = new SubscriptionReconciliation(measuredDeltaPct, estimated, diff, !mismatch, recalibrated, state.ConsecutiveMismatches);
+            return _lastReconciliation = new SubscriptionReconciliation(measuredDeltaPct, estimated, diff, !mismatch, recalibrated, state.ConsecutiveMismatches);
+        }
+    }
+
+    /// <summary>
+    /// The estimator's learned state as JSON: per window and class the EMA of tokens per percent and its snapshot count,
+    /// the consecutive mismatches, the reference reading and the tokens metered since it. <see cref="ImportState"/>
+    /// reads it back (the guard saves it in its store whenever it changes and loads it at start-up).
+    /// </summary>
+    /// <returns>The state.</returns>
+    public string ExportState()
+    {
+        lock (_gate)
+        {
+            var state = new StateDto(_windows.ToDictionary(
+                w => w.Key,
+                w => (WindowDto?)new WindowDto(
+                    w.Value.Classes.ToDictionary(c => c.Key, c => (ClassDto?)new ClassDto(c.Value.Ema, c.Value.Snapshots)),
+                    new Dictionary<string, long>(w.Value.Pending),
+                    w.Value.ConsecutiveMismatches,
+                    w.Value.Reference is { } r ? new ReadingDto(r.Utilization, r.ObservedAt, r.ResetsAt) : null)));
+            return JsonSerializer.Serialize(state, StateJson.Default.StateDto);
+        }
+    }
+
+    /// <summary>Replaces the learned state with one <see cref="ExportState"/> wrote (windows other than <c>5h</c>/<c>7d</c>, and unusable values, are skipped).</summary>
+    /// <param name="json">The state.</param>
+    /// <exception cref="FormatException">The text is not such a state.</exception>
+    public void ImportState(string json)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        StateDto? state;
+        try
+        {
+            state = JsonSerializer.Deserialize(json, StateJson.Default.StateDto);
+        }
+        catch (JsonException ex)
+        {
+            throw new FormatException("the subscription estimator state is not valid JSON: " + ex.Message, ex);
         }
 
-        BudgetLog.Reconciled(_logger, result.MeasuredPct, result.EstimatedPct, result.DiffPct, result.Trusted, result.Recalibrated);
-        return result;
+        if (state?.Windows is null) throw new FormatException("the subscription estimator state has no windows");
+        lock (_gate)
+        {
+            foreach (var (name, saved) in state.Windows)
+            {
+                if (KnownWindow(name) is not { } known || saved is null) continue;
+                var window = _windows[known];
+                window.Classes.Clear();
+                foreach (var (cls, value) in saved.Classes ?? [])
+                {
+                    if (value is null || !double.IsFinite(value.Ema) || value.Ema <= 0 || value.Snapshots < 0) continue;
+                    window.Classes[cls] = new ClassState { Ema = value.Ema, Snapshots = value.Snapshots };
+                }
+
+                window.Pending.Clear();
+                foreach (var (cls, tokens) in saved.Pending ?? [])
+                {
+                    if (tokens > 0) window.Pending[cls] = tokens;
+                }
+
+                window.ConsecutiveMismatches = Math.Max(0, saved.Mismatches);
+                window.Reference = saved.Reference is { } r && double.IsFinite(r.Utilization)
+                    ? new SubscriptionSample(known, r.Utilization, r.ObservedAt, r.ResetsAt)
+                    : null;
+            }
+
+            Interlocked.Increment(ref _version);
+        }
     }
 
     private WindowState Window(string window)
@@ -425,6 +539,14 @@ public sealed class SubscriptionEstimator
         return true;
     }
 
+    internal sealed record StateDto(Dictionary<string, WindowDto?>? Windows);
+
+    internal sealed record WindowDto(Dictionary<string, ClassDto?>? Classes, Dictionary<string, long>? Pending, int Mismatches, ReadingDto? Reference);
+
+    internal sealed record ClassDto(double Ema, int Snapshots);
+
+    internal sealed record ReadingDto(double Utilization, DateTimeOffset ObservedAt, DateTimeOffset? ResetsAt);
+
     private sealed class WindowState(double bootstrap)
     {
         public double Bootstrap { get; } = bootstrap;
@@ -454,3 +576,8 @@ public readonly record struct SubscriptionTurn(string? Model, long Tokens);
 /// <param name="Recalibrated">Whether this reconciliation recalibrated the estimator.</param>
 /// <param name="ConsecutiveMismatches">Mismatches in a row after this one.</param>
 public sealed record SubscriptionReconciliation(double MeasuredPct, double EstimatedPct, double DiffPct, bool Trusted, bool Recalibrated, int ConsecutiveMismatches);
+
+/// <summary>Source-generated JSON for the estimator's saved state (snake_case, trimming-safe).</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(SubscriptionEstimator.StateDto))]
+internal sealed partial class StateJson : JsonSerializerContext;
