@@ -98,6 +98,7 @@ internal static partial class CageCli
         root.Subcommands.Add(ImportCommand.Create(context, globals));
         root.Subcommands.Add(ExportCommand.Create(context, globals));
         root.Subcommands.Add(ProxyCommand.Create(context, globals));
+        root.Subcommands.Add(ServeCommand.Create(context, globals));
         root.Subcommands.Add(MeterCommand.Create(context, globals));
         root.Subcommands.Add(HooksCommand.Create(context, globals));
         foreach (var command in AttributionCommands.Create(context, globals))

@@ -40,20 +40,8 @@ internal static class BudgetCommand
             var ledger = workspace.OpenReader();
             await using (ledger.ConfigureAwait(false))
             {
-                IBudgetStore store = ledger.Store is SqliteLedger sqlite ? new SqliteBudgetStore(sqlite) : new InMemoryBudgetStore();
-                BudgetGuard guard;
-                try
+                using (var guard = await OpenGuardAsync(options, source, ledger.Store, context.Time, cancellationToken).ConfigureAwait(false))
                 {
-                    guard = new BudgetGuard(options, context.Time, store) { ReadOnly = true, Strict = true };
-                }
-                catch (BudgetConfigurationException ex)
-                {
-                    throw CliException.BadInput($"{source}: {ex.Message}", ex);
-                }
-
-                using (guard)
-                {
-                    await guard.InitializeAsync(ledger.Store, cancellationToken).ConfigureAwait(false);
                     BudgetStatus status;
                     if (parseResult.GetValue(scope) is { Length: > 0 } path)
                     {
@@ -79,5 +67,35 @@ internal static class BudgetCommand
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// A read-only guard over <paramref name="options"/>, rebuilt from the ledger's calls of the current periods and the
+    /// budget tables of the ledger file (warnings fired, charges without a call); nothing is written.
+    /// </summary>
+    /// <exception cref="CliException">The budget tree is invalid (exit 2, naming <paramref name="source"/>).</exception>
+    internal static async Task<BudgetGuard> OpenGuardAsync(BudgetOptions options, string source, ILedgerStore ledger, TimeProvider time, CancellationToken cancellationToken)
+    {
+        IBudgetStore store = ledger is SqliteLedger sqlite ? new SqliteBudgetStore(sqlite) : new InMemoryBudgetStore();
+        BudgetGuard guard;
+        try
+        {
+            guard = new BudgetGuard(options, time, store) { ReadOnly = true, Strict = true };
+        }
+        catch (BudgetConfigurationException ex)
+        {
+            throw CliException.BadInput($"{source}: {ex.Message}", ex);
+        }
+
+        try
+        {
+            await guard.InitializeAsync(ledger, cancellationToken).ConfigureAwait(false);
+            return guard;
+        }
+        catch
+        {
+            guard.Dispose();
+            throw;
+        }
     }
 }
