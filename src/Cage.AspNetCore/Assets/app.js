@@ -21,7 +21,7 @@
     return node;
   }
   function append(node, children) {
-    for (const c of children.flat()) {
+    for (const c of children.flat(Infinity)) {
       if (c === null || c === undefined || c === false) continue;
       node.appendChild(typeof c === "string" || typeof c === "number" ? document.createTextNode(String(c)) : c);
     }
@@ -186,7 +186,7 @@
     const keys = series.series.map(g => g.key);
     const colorOf = palette(keys);
     const controls = el("div", { class: "controls" },
-      el("label", {}, "Buckets", seg([["hour", "per hour"], ["day", "per day"]], state.bucket, v => { state.bucket = v; state.range = v === "hour" ? "48h" : "all"; render(); }, "bucket")),
+      el("label", {}, "Buckets", seg([["hour", "per hour"], ["day", "per day"]], state.bucket, v => { state.bucket = v; state.range = "all"; render(); }, "bucket")),
       el("label", {}, "Stack by", seg([["model", "model"], ["route", "route"], ["agent", "agent"]], state.by, v => { state.by = v; render(); }, "by")),
       el("label", {}, "Range", seg(RANGES[state.bucket], state.range, v => { state.range = v; render(); }, "range")));
     const chart = series.series.length ? [stackedChart(series, colorOf), legend(keys, colorOf)] : [stackedChart(series, colorOf), empty("No calls in this range.")];
@@ -375,6 +375,8 @@
     });
     source.onopen = () => { box.className = "live on"; };
     source.onerror = () => { box.className = "live off"; text.textContent = "reconnecting…"; };
+    // A browser allows a few connections per server: give the feed's back when the page goes away.
+    window.addEventListener("pagehide", () => source.close());
   }
   window.addEventListener("hashchange", render);
   render();

@@ -18,8 +18,8 @@ namespace CageNet.Cli.Commands;
 
 /// <summary>
 /// <c>cage serve [--port N] [--listen ADDRESS]</c>: the live dashboard (<see cref="CageDashboardEndpointRouteBuilderExtensions.MapCageDashboard"/>)
-/// over the workspace's ledger, read-only (the file is opened with <c>Mode=ReadOnly</c>, so calls that other processes
-/// meter into it show up as they commit), on 127.0.0.1 unless told otherwise. Ctrl-C stops it.
+/// over the workspace's ledger, read-only (no endpoint writes; calls that other processes meter into the file show up as
+/// they commit), on 127.0.0.1 unless told otherwise. Ctrl-C stops it.
 /// </summary>
 internal static class ServeCommand
 {
@@ -48,7 +48,7 @@ internal static class ServeCommand
             var catalog = workspace.LoadCatalog(policy);
             var budgets = PolicyFile.LoadBudgets(workspace.PolicyPath);
             var source = $"policy file {workspace.PolicyPath}";
-            var ledger = workspace.OpenReader();
+            var ledger = OpenLive(workspace);
             await using (ledger.ConfigureAwait(false))
             {
                 // Checks the budget tree once up front, so a bad one is exit 2 now rather than an error on the page.
@@ -98,7 +98,7 @@ internal static class ServeCommand
                         context.Warn($"listening on {address}: anyone who can reach it can read the ledger's spend; put it behind an authenticating gateway");
                     }
 
-                    context.Write($"cage serve: dashboard at {url} over {workspace.LedgerPath} (read-only); Ctrl-C stops\n");
+                    context.Write($"cage serve: dashboard at {url} over {workspace.LedgerPath} (read-only, live); Ctrl-C stops\n");
                     try
                     {
                         await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
@@ -116,6 +116,28 @@ internal static class ServeCommand
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// The ledger, opened so that calls other processes commit show up: a ledger file without a write-ahead log beside
+    /// it would open read-only as an immutable snapshot, so the file is opened for writing when it can be (which keeps
+    /// its log live; the dashboard itself never writes), else read-only. A missing ledger is exit 2, nothing created.
+    /// </summary>
+    private static LedgerHandle OpenLive(CageWorkspace workspace)
+    {
+        if (!workspace.LedgerExists)
+        {
+            return workspace.OpenReader(); // throws the "no ledger at …" error
+        }
+
+        try
+        {
+            return new LedgerHandle(workspace.OpenLedger());
+        }
+        catch (CliException ex) when (ex.ExitCode == ExitCodes.Failure)
+        {
+            return workspace.OpenReader(); // a read-only folder or file: nobody else can write it either
+        }
     }
 
     private static IPAddress Address(string? listen) =>
