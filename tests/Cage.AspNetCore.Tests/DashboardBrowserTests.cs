@@ -85,6 +85,10 @@ public sealed class DashboardBrowserTests
         return four != 0 ? sign + "$" + four.ToString("#,##0.0000", CultureInfo.InvariantCulture) : sign + "$" + Math.Round(m, 6).ToString("0.######", CultureInfo.InvariantCulture);
     }
 
+    /// <summary>The headline figures' format (app.js <c>usdBig</c>): whole cents from $1 up, else <see cref="Money"/>.</summary>
+    private static string Headline(decimal? value) =>
+        value is { } v && Math.Abs(v) >= 1 ? (v < 0 ? "-$" : "$") + Math.Round(Math.Abs(v), 2, MidpointRounding.AwayFromZero).ToString("#,##0.00", CultureInfo.InvariantCulture) : Money(value);
+
     private static decimal? Usd(JsonNode? node) => node is null ? null : decimal.Parse(node.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture);
 
     private static decimal? Shown(IWebElement cell)
@@ -132,7 +136,7 @@ public sealed class DashboardBrowserTests
         Assert.That(ticks, Has.Count.GreaterThanOrEqualTo(3).And.All.StartsWith("$"));
 
         var report = await CliJsonAsync("report", "--by", "model");
-        Assert.That(Chrome.Driver.FindElement(By.CssSelector("#kpi-total .value")).Text, Is.EqualTo(Money(Usd(report["total"]!["usd"]))));
+        Assert.That(Chrome.Driver.FindElement(By.CssSelector("#kpi-total .value")).Text, Is.EqualTo(Headline(Usd(report["total"]!["usd"]))));
 
         Chrome.Driver.FindElement(By.CssSelector("[data-control=bucket] [data-value=hour]")).Click();
         Chrome.Until(() => Chrome.Driver.FindElements(By.CssSelector("#spend-chart .axis-title")).Any(e => e.Text == "Hour (UTC)"), "the hourly chart");
@@ -264,7 +268,7 @@ public sealed class DashboardBrowserTests
         var before = Chrome.Driver.FindElement(By.CssSelector("#kpi-total .value")).Text;
         await DashboardLedger.AppendAsync(_ledger, [DashboardLedger.Call(id + "b", DashboardLedger.End.AddMinutes(2), "openai", "gpt-4o", "chat", "codex", "bob", 2m)]);
         var report = await CliJsonAsync("report", "--by", "model");
-        var expected = Money(Usd(report["total"]!["usd"]));
+        var expected = Headline(Usd(report["total"]!["usd"]));
         Assert.That(expected, Is.Not.EqualTo(before));
         Chrome.Until(() => Chrome.Driver.FindElement(By.CssSelector("#kpi-total .value")).Text == expected, $"the total to become {expected} (was {before})", seconds: 20);
         Assert.That(Chrome.Script("return window.cageMarker;"), Is.EqualTo(43L), "no reload");

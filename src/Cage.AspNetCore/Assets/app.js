@@ -49,6 +49,8 @@
     if (Number(m.toFixed(6)) !== 0) return sign + "$" + Number(m.toFixed(6)).toString();
     return v < 0 ? ">-$0.000001" : "<$0.000001";
   }
+  // Headline figures: whole cents from $1 up, else as usd().
+  function usdBig(v) { return v !== null && v !== undefined && Math.abs(v) >= 1 ? (v < 0 ? "-$" : "$") + fixed(Math.abs(v), 2) : usd(v); }
   function axisUsd(v, step) {
     if (v === 0) return "$0";
     const d = step >= 1 ? 0 : Math.min(6, Math.ceil(-Math.log10(step)));
@@ -126,8 +128,8 @@
   }
 
   // Horizontal bars, most expensive first, with the amount at the end of each bar.
-  function barChart(rows, id) {
-    const W = 620, rowH = 26, L = 190, R = 96, T = 6;
+  function barChart(rows, id, wide) {
+    const W = wide ? 960 : 480, rowH = 26, L = wide ? 220 : 150, R = 90, T = 6;
     const shown = rows.slice(0, 12);
     const H = T + shown.length * rowH + 34;
     const max = Math.max(0, ...shown.map(r => r.usd || 0));
@@ -141,7 +143,8 @@
     root.appendChild(svg("text", { class: "axis-title", x: (L + W - R) / 2, y: H - 4, "text-anchor": "middle" }, "Spend (USD)"));
     shown.forEach((r, i) => {
       const yy = T + i * rowH;
-      const name = r.key.length > 28 ? r.key.slice(0, 27) + "…" : r.key;
+      const max = wide ? 34 : 22;
+      const name = r.key.length > max ? r.key.slice(0, max - 1) + "…" : r.key;
       const t = svg("text", { class: "bar-label", x: L - 8, y: yy + rowH / 2 + 4, "text-anchor": "end" }, name);
       t.appendChild(svg("title", {}, r.key));
       root.appendChild(t);
@@ -179,10 +182,10 @@
       api("report", { by: state.by, since: since }), api("forecast"),
     ]);
     const cards = el("div", { class: "cards" },
-      card("Total spend", usd(total.total.usd), `${count(total.total.calls)} calls` + (total.total.unpriced_calls ? ` · ${count(total.total.unpriced_calls)} unpriced (lower bound)` : ""), "kpi-total", true),
-      card("In range", usd(series.total.usd), `${count(series.total.calls)} calls`, "kpi-range"),
-      card("Month to date", usd(forecast.month_to_date_usd), forecast.month, "kpi-mtd"),
-      card("Projected month", usd(forecast.projected_month_usd), forecast.monthly_cap !== null ? `cap ${usd(forecast.monthly_cap)}` + (forecast.blows_budget ? " · over budget" : "") : "no monthly cap", "kpi-forecast"));
+      card("Total spend", usdBig(total.total.usd), `${count(total.total.calls)} calls` + (total.total.unpriced_calls ? ` · ${count(total.total.unpriced_calls)} unpriced (lower bound)` : ""), "kpi-total", true),
+      card("In range", usdBig(series.total.usd), `${count(series.total.calls)} calls`, "kpi-range"),
+      card("Month to date", usdBig(forecast.month_to_date_usd), forecast.month, "kpi-mtd"),
+      card("Projected month", usdBig(forecast.projected_month_usd), forecast.monthly_cap !== null ? `cap ${usd(forecast.monthly_cap)}` + (forecast.blows_budget ? " · over budget" : "") : "no monthly cap", "kpi-forecast"));
     const keys = series.series.map(g => g.key);
     const colorOf = palette(keys);
     const controls = el("div", { class: "controls" },
@@ -196,7 +199,7 @@
       el("p", { class: "sub muted" }, `Whole ledger · ${count(total.total.calls)} calls · ${Object.keys(total.groups).length} models`),
       cards,
       panel("Spend over time", controls, ...chart),
-      panel(`Spend by ${state.by}` + (since ? ` (last ${since})` : ""), bars.length ? barChart(bars, "by-chart") : empty("No calls.")),
+      panel(`Spend by ${state.by}` + (since ? ` (last ${since})` : ""), bars.length ? barChart(bars, "by-chart", true) : empty("No calls.")),
     ];
   }
   function card(labelText, value, note, id, big) {
@@ -219,9 +222,8 @@
       el("h1", {}, "Spend by " + state.dim),
       el("p", { class: "sub muted" }, "The numbers of cage report --by " + state.dim + " --json, most expensive first."),
       el("div", { class: "controls" }, el("label", {}, "Group by", seg(dims.map(d => [d, d]), state.dim, v => { state.dim = v; render(); }, "dim"))),
-      el("div", { class: "grid2" },
-        panel("Chart", groups.length ? barChart(groups.map(([k, g]) => ({ key: k, usd: g.usd, color: colorOf(k) })), "report-chart") : empty("No calls.")),
-        panel("Table", table)),
+      panel("Chart", groups.length ? barChart(groups.map(([k, g]) => ({ key: k, usd: g.usd, color: colorOf(k) })), "report-chart", true) : empty("No calls.")),
+      panel("Table", table),
     ];
   }
 
@@ -259,7 +261,7 @@
         card("Whole stack is", matrix.cheaper_pct === null || matrix.cheaper_pct === undefined ? "—" : matrix.cheaper_pct + "% cheaper", `all off ${usd(matrix.all_off ? matrix.all_off.cost_usd : null)} → all on ${usd(matrix.all_on ? matrix.all_on.cost_usd : null)}`, "kpi-cheaper", true),
         card("Saved", usd(attrib.total_saved_usd), count(attrib.total_saved_tokens) + " tokens", "kpi-saved"),
         card("Over-claims", count(attrib.over_claims), "receipts claiming more than the call's prompt", "kpi-overclaims")),
-      el("div", { class: "grid2" },
+      el("div", { class: "grid12" },
         panel("Savings by tool", saved.length ? barChart(saved, "attrib-chart") : empty("No receipts.")),
         panel("Attribution", attribTable)),
       panel("Counterfactual matrix", matrixTable, el("p", { class: "muted" }, "measured: the configuration actually run · modeled: reconstructed from what the tools replaced · estimated: heuristic")),
@@ -296,7 +298,7 @@
       el("thead", {}, el("tr", {}, ["time", "model", "route", "agent", "task", "tokens in", "tokens out", "cost", "source"].map((h, i) => el("th", { class: i >= 5 && i <= 7 ? "num" : null }, h)))), body);
     for (const c of list.calls) {
       const row = el("tr", { class: "click" + (state.openCall === c.id ? " open" : ""), "data-call": c.id, onclick: () => { location.hash = state.openCall === c.id ? "#/calls" : "#/calls/" + encodeURIComponent(c.id); } },
-        el("td", {}, when(c.ts)), el("td", { class: "key" }, c.model), el("td", {}, c.route || "—"), el("td", {}, c.agent || "—"), el("td", {}, c.task || "—"),
+        el("td", { class: "nowrap" }, when(c.ts)), el("td", { class: "key" }, c.model), el("td", {}, c.route || "—"), el("td", {}, c.agent || "—"), el("td", {}, c.task || "—"),
         el("td", { class: "num" }, count(c.input + c.cache_read + c.cache_write_5m + c.cache_write_1h)), el("td", { class: "num" }, count(c.output)), usdCell(c.cost_usd), el("td", {}, c.cost_source));
       body.appendChild(row);
       if (state.openCall === c.id) body.appendChild(el("tr", {}, el("td", { colspan: 9 }, await why(c.id))));
@@ -329,11 +331,11 @@
       el("h1", {}, "Forecast for " + f.month),
       el("p", { class: "sub muted" }, `Run-rate of the last ${f.span_days} day(s): ${usd(f.per_day)} per day · ${fixed(f.days_left, 1)} days left`),
       el("div", { class: "cards" },
-        card("Projected month end", usd(f.projected_month_usd), f.monthly_cap !== null ? "cap " + usd(f.monthly_cap) : "no monthly cap", "kpi-projected", true),
-        card("Month to date", usd(f.month_to_date_usd), f.month, "kpi-mtd"),
-        card("Per day", usd(f.per_day), "recent run-rate", "kpi-perday"),
+        card("Projected month end", usdBig(f.projected_month_usd), f.monthly_cap !== null ? "cap " + usd(f.monthly_cap) : "no monthly cap", "kpi-projected", true),
+        card("Month to date", usdBig(f.month_to_date_usd), f.month, "kpi-mtd"),
+        card("Per day", usdBig(f.per_day), "recent run-rate", "kpi-perday"),
         card("Budget", f.blows_budget ? "over" : f.monthly_cap === null ? "—" : "within", f.blows_on ? "crosses the cap on " + f.blows_on : f.unpriced_calls ? count(f.unpriced_calls) + " unpriced calls" : "", "kpi-blows")),
-      panel("Month end vs cap", barChart(items.map(([k, v], i) => ({ key: k, usd: v, color: i === 2 ? "#98a2b3" : f.blows_budget && i === 1 ? "#c0262d" : COLORS[i] })), "forecast-chart")),
+      panel("Month end vs cap", barChart(items.map(([k, v], i) => ({ key: k, usd: v, color: i === 2 ? "#98a2b3" : f.blows_budget && i === 1 ? "#c0262d" : COLORS[i] })), "forecast-chart", true)),
     ];
   }
 
