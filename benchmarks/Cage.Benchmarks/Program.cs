@@ -2,6 +2,7 @@ using BenchmarkDotNet.Running;
 using CageNet.Benchmarks;
 
 // dotnet run -c Release --project benchmarks/Cage.Benchmarks -- scale [--calls N] [--dir PATH]
+// dotnet run -c Release --project benchmarks/Cage.Benchmarks -- dashboard [--calls N] [--dir PATH]  (dashboard endpoints and first paint)
 // dotnet run -c Release --project benchmarks/Cage.Benchmarks -- meterloop [seconds]   (a plain loop for perf profiling)
 // dotnet run -c Release --project benchmarks/Cage.Benchmarks -- proxy [requests]  (cage proxy vs a direct connection)
 // dotnet run -c Release --project benchmarks/Cage.Benchmarks -- [BenchmarkDotNet arguments, e.g. --filter *Meter*]
@@ -13,6 +14,11 @@ if (args.Length > 0 && args[0] == "meterloop")
 if (args.Length > 0 && args[0] == "proxy")
 {
     return await ProxyLoad.RunAsync(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "dashboard")
+{
+    return await DashboardLoad.RunAsync(args[1..]);
 }
 
 if (args.Length > 0 && args[0] == "scale")

@@ -18,7 +18,8 @@ internal sealed record SeriesGroup(string Key, decimal[] Usd, long[] Calls, deci
 /// <summary>
 /// The dashboard's own reads over any <see cref="ILedgerReader"/>, built from its report and window reads: per-day
 /// series come from the per-day totals a report reads (one report per day that has calls), per-hour series and the
-/// recent calls read the calls of a bounded window.
+/// recent calls read the calls of a bounded window. Over a <see cref="SqliteLedger"/> the series are summed by SQLite
+/// (<see cref="SpendBuckets"/>), with the same result.
 /// </summary>
 internal sealed class DashboardQueries(ILedgerReader ledger, TimeProvider time)
 {
@@ -75,7 +76,25 @@ internal sealed class DashboardQueries(ILedgerReader ledger, TimeProvider time)
         var groups = new Dictionary<string, SeriesGroup>(StringComparer.Ordinal);
         SeriesGroup Group(string key) => groups.TryGetValue(key, out var g) ? g : groups[key] = new SeriesGroup(key, new decimal[count], new long[count], 0);
 
-        if (hourly)
+        if (ledger is SqliteLedger sqlite)
+        {
+            // SQLite sums the buckets itself (per-day totals for whole days, one GROUP BY over the calls otherwise).
+            var sinceMs = (window.Since ?? start).ToUnixTimeMilliseconds();
+            var untilMs = (window.Until ?? start + (step * count)).ToUnixTimeMilliseconds();
+            var startMs = start.ToUnixTimeMilliseconds();
+            var stepMs = (long)step.TotalMilliseconds;
+            foreach (var bucket in SpendBuckets.Read(sqlite, by, hourly, sinceMs, untilMs))
+            {
+                var i = (int)((bucket.StartMs - startMs) / stepMs);
+                if (i >= 0 && i < count)
+                {
+                    var group = Group(bucket.Key);
+                    group.Usd[i] += LedgerMoney.FromE10(bucket.CostE10);
+                    group.Calls[i] += bucket.Calls;
+                }
+            }
+        }
+        else if (hourly)
         {
             await foreach (var call in ledger.ReadCallsAsync(window, cancellationToken).ConfigureAwait(false))
             {

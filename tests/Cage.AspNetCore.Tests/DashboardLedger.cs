@@ -39,7 +39,8 @@ internal static class DashboardLedger
         return path;
     }
 
-    public static CallRecord Call(string id, DateTimeOffset at, string provider, string model, string route, string agent, string user, decimal cost) => new()
+    /// <summary>A call with its cost as the provider reported it; a <see langword="null"/> cost makes it unpriced.</summary>
+    public static CallRecord Call(string id, DateTimeOffset at, string provider, string model, string? route, string agent, string user, decimal? cost) => new()
     {
         Id = id,
         Timestamp = at,
@@ -49,9 +50,9 @@ internal static class DashboardLedger
         User = user,
         Provider = provider,
         Model = model,
-        Usage = new TokenUsage(Input: 1_000 + (long)(cost * 100_000), Output: 200),
+        Usage = new TokenUsage(Input: 1_000 + (long)((cost ?? 0m) * 100_000), Output: 200),
         CostUsd = cost,
-        CostSource = CostSource.Provider,
+        CostSource = cost is null ? CostSource.Unpriced : CostSource.Provider,
         UsageStatus = UsageStatus.Reported,
         LatencyMs = 420,
     };

@@ -228,9 +228,10 @@
   }
 
   async function task() {
-    const tasks = await api("report", { by: "task" });
-    const names = Object.keys(tasks.groups).filter(k => k !== "(none)");
-    const [attrib, matrix] = await Promise.all([api("attrib", { task: state.task }), api("matrix", { task: state.task })]);
+    // The picker offers the tasks of the recent calls (a report by task would list every task of the ledger).
+    const [attrib, matrix, recent] = await Promise.all([api("attrib", { task: state.task }), api("matrix", { task: state.task }), api("calls", { limit: 500 })]);
+    const names = [...new Set(recent.calls.map(c => c.task).filter(t => t))];
+    if (attrib.task && !names.includes(attrib.task)) names.unshift(attrib.task);
     if (attrib.task === null) return [el("h1", {}, "Task"), empty("The ledger has no task yet: label calls with a task (X-Cage-Task, MeterScope) to see attribution.")];
     const picker = el("select", { id: "task-picker", onchange: e => { state.task = e.target.value; render(); } },
       names.map(n => el("option", { value: n, selected: n === attrib.task ? "selected" : null }, n)));

@@ -377,7 +377,16 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
     /// <summary>The report over raw calls (partial days): one GROUP BY over the window, summing buckets and cost and counting flags.</summary>
     internal static string ReportSql(ReportDimension dimension, string windowClause)
     {
-        var key = dimension switch
+        return $"""
+            SELECT {KeyColumn(dimension)}, count(*), sum(input), sum(cache_read), sum(cache_write_5m), sum(cache_write_1h), sum(output),
+                   sum(reasoning), sum(cost_e10), sum(cost_source = 3), sum(usage_status = 1), sum(cost_source = 2)
+            FROM calls{windowClause}
+            GROUP BY 1;
+            """;
+    }
+
+    /// <summary>The SQL expression of a report dimension's group key over the calls table.</summary>
+    internal static string KeyColumn(ReportDimension dimension) => dimension switch
         {
             ReportDimension.Route => "route",
             ReportDimension.Model => "model",
@@ -391,14 +400,6 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
             ReportDimension.User => "\"user\"",
             _ => throw new ArgumentOutOfRangeException(nameof(dimension), dimension, "unknown report dimension"),
         };
-
-        return $"""
-            SELECT {key}, count(*), sum(input), sum(cache_read), sum(cache_write_5m), sum(cache_write_1h), sum(output),
-                   sum(reasoning), sum(cost_e10), sum(cost_source = 3), sum(usage_status = 1), sum(cost_source = 2)
-            FROM calls{windowClause}
-            GROUP BY 1;
-            """;
-    }
 
     /// <inheritdoc/>
     public ValueTask<CallRecord?> FindCallAsync(string callId, CancellationToken cancellationToken = default)
