@@ -361,6 +361,7 @@
     main.setAttribute("data-page", page);
     main.setAttribute("data-calls", String(state.calls));
     window.scrollTo(0, scroll);
+    performance.mark("cage:rendered"); // when each render landed (the benchmark reads the first)
   }
   function live() {
     const box = document.getElementById("live"), text = document.getElementById("live-text");
