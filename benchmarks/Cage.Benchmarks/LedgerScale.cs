@@ -277,7 +277,7 @@ internal static class LedgerScale
     }
 
     /// <summary>Generates 10k-call batches on a background thread, at most four ahead of the consumer.</summary>
-    private static async IAsyncEnumerable<(CallRecord[] Calls, SavingsReceipt[] Receipts)> GenerateAhead(int calls, DateTimeOffset start, PriceCatalog catalog, bool receipts)
+    internal static async IAsyncEnumerable<(CallRecord[] Calls, SavingsReceipt[] Receipts)> GenerateAhead(int calls, DateTimeOffset start, PriceCatalog catalog, bool receipts)
     {
         var channel = System.Threading.Channels.Channel.CreateBounded<(CallRecord[], SavingsReceipt[])>(4);
         var producer = Task.Run(async () =>

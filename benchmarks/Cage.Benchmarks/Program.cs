@@ -2,6 +2,7 @@ using BenchmarkDotNet.Running;
 using CageNet.Benchmarks;
 
 // dotnet run -c Release --project benchmarks/Cage.Benchmarks -- scale [--calls N] [--dir PATH]
+// dotnet run -c Release --project benchmarks/Cage.Benchmarks -- dashboard [--calls N] [--dir PATH]  (dashboard endpoints and first paint)
 // dotnet run -c Release --project benchmarks/Cage.Benchmarks -- meterloop [seconds]   (a plain loop for perf profiling)
 // dotnet run -c Release --project benchmarks/Cage.Benchmarks -- proxy [requests]  (cage proxy vs a direct connection)
 // dotnet run -c Release --project benchmarks/Cage.Benchmarks -- baselines [--calls N]  (each target as a ratio to a bare baseline)
@@ -25,6 +26,11 @@ if (args.Length > 0 && args[0] == "baselines")
 if (args.Length > 0 && args[0] == "postgres")
 {
     return await PostgresScale.RunAsync(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "dashboard")
+{
+    return await DashboardLoad.RunAsync(args[1..]);
 }
 
 if (args.Length > 0 && args[0] == "scale")

@@ -99,6 +99,7 @@ internal static partial class CageCli
         root.Subcommands.Add(ExportCommand.Create(context, globals));
         root.Subcommands.Add(MigrateCommand.Create(context, globals));
         root.Subcommands.Add(ProxyCommand.Create(context, globals));
+        root.Subcommands.Add(ServeCommand.Create(context, globals));
         root.Subcommands.Add(MeterCommand.Create(context, globals));
         root.Subcommands.Add(HooksCommand.Create(context, globals));
         root.Subcommands.Add(McpCommand.Create(context, globals));

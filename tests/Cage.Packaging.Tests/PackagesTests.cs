@@ -19,7 +19,7 @@ public sealed class PackagesTests
 {
     private static readonly TimeSpan PackTimeout = TimeSpan.FromMinutes(8);
     private static readonly TimeSpan AppTimeout = TimeSpan.FromMinutes(4);
-    private static readonly string[] Libraries = ["Cage.Core", "Cage.Ledger", "Cage.Ledger.PostgreSql", "Cage.Attribution", "Cage.Extensions.AI", "Cage.Http", "Cage.Protocols", "Cage.Proxy", "Cage.Testing", "Cage.Testing.NUnit", "Cage.Views", "Cage.Mcp", "Cage.Cli"];
+    private static readonly string[] Libraries = ["Cage.Core", "Cage.Ledger", "Cage.Ledger.PostgreSql", "Cage.Attribution", "Cage.Extensions.AI", "Cage.Http", "Cage.Protocols", "Cage.Proxy", "Cage.Testing", "Cage.Testing.NUnit", "Cage.Views", "Cage.Mcp", "Cage.AspNetCore", "Cage.Cli"];
 
     private string _work = "";
     private string _feed = "";

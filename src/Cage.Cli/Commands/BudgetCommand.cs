@@ -41,7 +41,7 @@ internal static class BudgetCommand
             var ledger = workspace.OpenReader();
             await using (ledger.ConfigureAwait(false))
             {
-                using (var guard = await OpenReadOnlyAsync(context, options, source, ledger.Store, cancellationToken).ConfigureAwait(false))
+                using (var guard = await OpenGuardAsync(options, source, ledger.Store, context.Time, cancellationToken).ConfigureAwait(false))
                 {
                     BudgetStatus status;
                     BudgetStatus? tree = null;
@@ -86,18 +86,18 @@ internal static class BudgetCommand
     }
 
     /// <summary>
-    /// A guard that only reads (nothing is charged, no warning state is written) over the ledger's calls of the current
-    /// periods and the warning state in the ledger file: what <c>cage budget</c> and <c>cage mcp</c>'s
-    /// <c>budget_status</c> report. Dispose it.
+    /// A read-only guard over <paramref name="options"/>, rebuilt from the ledger's calls of the current periods and the
+    /// budget tables of the ledger file (warnings fired, charges without a call); nothing is written. What
+    /// <c>cage budget</c>, <c>cage serve</c> and <c>cage mcp</c>'s <c>budget_status</c> report. Dispose it.
     /// </summary>
     /// <exception cref="CliException">The budget tree is invalid (exit 2, naming <paramref name="source"/>).</exception>
-    internal static async Task<BudgetGuard> OpenReadOnlyAsync(CliContext context, BudgetOptions options, string source, ILedgerStore ledger, CancellationToken cancellationToken)
+    internal static async Task<BudgetGuard> OpenGuardAsync(BudgetOptions options, string source, ILedgerStore ledger, TimeProvider time, CancellationToken cancellationToken)
     {
         IBudgetStore store = ledger is SqliteLedger sqlite ? new SqliteBudgetStore(sqlite) : new InMemoryBudgetStore();
         BudgetGuard guard;
         try
         {
-            guard = new BudgetGuard(options, context.Time, store) { ReadOnly = true, Strict = true };
+            guard = new BudgetGuard(options, time, store) { ReadOnly = true, Strict = true };
         }
         catch (BudgetConfigurationException ex)
         {

@@ -43,7 +43,7 @@ internal static class McpCommand
             await using (ledger.ConfigureAwait(false))
             {
                 // A bad budget tree fails now, at start-up, with exit 2, not on the first budget_status call.
-                (await BudgetCommand.OpenReadOnlyAsync(context, budgets, source, ledger, cancellationToken).ConfigureAwait(false)).Dispose();
+                (await BudgetCommand.OpenGuardAsync(budgets, source, ledger, context.Time, cancellationToken).ConfigureAwait(false)).Dispose();
                 var meter = new CageMeter(ledger, catalog, context.Time, policy.Metering);
                 await using (meter.ConfigureAwait(false))
                 {
@@ -80,7 +80,7 @@ internal static class McpCommand
 
         public async ValueTask<T> ReadAsync<T>(Func<BudgetGuard, T> read, CancellationToken cancellationToken)
         {
-            using var guard = await BudgetCommand.OpenReadOnlyAsync(context, options, source, ledger, cancellationToken).ConfigureAwait(false);
+            using var guard = await BudgetCommand.OpenGuardAsync(options, source, ledger, context.Time, cancellationToken).ConfigureAwait(false);
             return read(guard);
         }
     }

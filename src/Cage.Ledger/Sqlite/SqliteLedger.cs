@@ -393,18 +393,19 @@ public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
     /// <summary>The report over raw calls (partial days): one GROUP BY over the window, summing buckets and cost and counting flags.</summary>
     internal static string ReportSql(ReportDimension dimension, string windowClause)
     {
-        // The UTC day number (floor division, so instants before 1970 land on the right day too).
-        var key = dimension == CallTotals.RouteTask
-            ? "coalesce(route, '') || char(31) || coalesce(task, '')"
-            : ColumnOf(dimension, "CASE WHEN ts_ms >= 0 THEN ts_ms / 86400000 ELSE (ts_ms + 1) / 86400000 - 1 END");
-
         return $"""
-            SELECT {key}, count(*), sum(input), sum(cache_read), sum(cache_write_5m), sum(cache_write_1h), sum(output),
+            SELECT {KeyColumn(dimension)}, count(*), sum(input), sum(cache_read), sum(cache_write_5m), sum(cache_write_1h), sum(output),
                    sum(reasoning), sum(cost_e10), sum(cost_source = 3), sum(usage_status = 1), sum(cost_source = 2)
             FROM calls{windowClause}
             GROUP BY 1;
             """;
     }
+
+    /// <summary>The SQL expression of a report dimension's group key over the calls table (or of the route × task pair).</summary>
+    internal static string KeyColumn(ReportDimension dimension) => dimension == CallTotals.RouteTask
+        ? "coalesce(route, '') || char(31) || coalesce(task, '')"
+        // The UTC day number (floor division, so instants before 1970 land on the right day too).
+        : ColumnOf(dimension, "CASE WHEN ts_ms >= 0 THEN ts_ms / 86400000 ELSE (ts_ms + 1) / 86400000 - 1 END");
 
     /// <summary>The calls column a report groups by; <paramref name="day"/> is the expression of the UTC day number. Shared with the PostgreSQL ledger.</summary>
     internal static string ColumnOf(ReportDimension dimension, string day) => dimension switch

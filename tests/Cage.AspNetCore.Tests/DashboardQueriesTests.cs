@@ -1,0 +1,66 @@
+using CageNet.Ledger;
+
+namespace CageNet.AspNetCore.Tests;
+
+/// <summary>
+/// The spend series over a SQLite ledger (summed by SQLite from the per-day totals and the calls) against the same
+/// series over an in-memory ledger holding the same calls (summed call by call from its reports and reads).
+/// </summary>
+public sealed class DashboardQueriesTests
+{
+    private sealed class Clock(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
+
+    [Test]
+    public async Task TheSeriesOfASqliteLedger_EqualTheSeriesSummedCallByCall()
+    {
+        var folder = Directory.CreateTempSubdirectory("cage-series-");
+        try
+        {
+            var calls = new List<CallRecord>();
+            for (var i = 0; i < 400; i++)
+            {
+                // Every 37 minutes over ten days, some with no route or agent and one in ten unpriced.
+                var unpriced = i % 10 == 0;
+                calls.Add(DashboardLedger.Call($"c_series{i:D5}", DashboardLedger.End.AddMinutes(-37 * i), i % 3 == 0 ? "openai" : "anthropic",
+                    i % 3 == 0 ? "gpt-4o" : "claude-sonnet-4-5", unpriced ? null : i % 5 == 0 ? "" : "route-" + (i % 4), i % 7 == 0 ? "" : "agent-" + (i % 2), "u",
+                    unpriced ? null : 0.001m * (i % 13) + 0.0000001m));
+            }
+
+            var batch = new LedgerBatch(calls, []);
+            var memory = new InMemoryLedger();
+            await memory.AppendAsync(batch);
+            var sqlite = SqliteLedger.Open(Path.Combine(folder.FullName, "ledger.db"));
+            await using (sqlite)
+            {
+                await sqlite.AppendAsync(batch);
+                var clock = new Clock(DashboardLedger.End.AddHours(3));
+                var fromSqlite = new DashboardQueries(sqlite, clock);
+                var fromMemory = new DashboardQueries(memory, clock);
+                var windows = new (bool Hourly, ReportDimension By, TimeWindow Window)[]
+                {
+                    (false, ReportDimension.Model, TimeWindow.All),
+                    (false, ReportDimension.Route, TimeWindow.All),
+                    (false, ReportDimension.Agent, TimeWindow.Parse("2026-06-13T05:30:00Z", "2026-06-19T17:00:00Z", clock)),
+                    (false, ReportDimension.Model, TimeWindow.Parse("7d", null, clock)),
+                    (true, ReportDimension.Model, TimeWindow.All),
+                    (true, ReportDimension.Route, TimeWindow.Parse("2026-06-17T05:30:00Z", "2026-06-19T17:10:00Z", clock)),
+                    (true, ReportDimension.Agent, TimeWindow.Parse("24h", null, clock)),
+                };
+                foreach (var (hourly, by, window) in windows)
+                {
+                    var expected = DashboardJson.Series(await fromMemory.SeriesAsync(hourly, by, window, CancellationToken.None));
+                    var actual = DashboardJson.Series(await fromSqlite.SeriesAsync(hourly, by, window, CancellationToken.None));
+                    Assert.That(actual, Is.EqualTo(expected), $"{(hourly ? "hour" : "day")} by {by} over {window}");
+                    Assert.That(actual, Does.Contain("\"usd\": ["), "the series are not empty");
+                }
+            }
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+}
