@@ -40,7 +40,7 @@ internal static class BudgetView
             w.WriteBoolean("usd_lower_bound", node.UsdIsLowerBound);
             w.WriteString("template", node.Template);
             w.WriteBoolean("bound", node.Bound);
-            w.WriteString("period", Period(node.Period));
+            w.WriteString("period", BudgetPeriods.Name(node.Period));
             w.WriteString("on_exceed", Action(node.OnExceed));
             w.WriteStringOrNull("period_start", node.PeriodStart is { } start ? Formats.Timestamp(start) : null);
             w.WriteStringOrNull("resets_at", node.ResetsAt is { } reset ? Formats.Timestamp(reset) : null);
@@ -175,7 +175,7 @@ internal static class BudgetView
             var cells = new List<string>
             {
                 names[row] + (node.OnExceed == BudgetExceedAction.Block ? " (block)" : ""),
-                Period(node.Period),
+                BudgetPeriods.Name(node.Period),
                 Formats.Usd(node.Usd.Spent),
                 node.Usd.Cap is { } cap ? Formats.Usd(cap) : "-",
                 node.Usd.Cap is { } c && c > 0 ? Math.Floor(node.Usd.Spent * 100m / c).ToString(CultureInfo.InvariantCulture) + "%" : "-",
@@ -212,14 +212,4 @@ internal static class BudgetView
     }
 
     private static string Action(BudgetExceedAction action) => action == BudgetExceedAction.Block ? "block" : "warn";
-
-    private static string Period(BudgetPeriod period) => period switch
-    {
-        BudgetPeriod.FiveHours => "5h",
-        BudgetPeriod.FiveHoursRolling => "5h_rolling",
-        BudgetPeriod.Day => "day",
-        BudgetPeriod.Week => "week",
-        BudgetPeriod.Month => "month",
-        _ => "lifetime",
-    };
 }
