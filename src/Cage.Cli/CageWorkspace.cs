@@ -180,6 +180,33 @@ internal sealed class CageWorkspace
         }
     }
 
+    /// <summary>
+    /// Opens the ledger for <c>cage budget</c>: as <see cref="OpenReader"/> does (nothing is created), but read-write
+    /// when the SQLite file can be written, so the guard can register its tree's budget rollup the first time (one pass
+    /// over the current periods' calls) and later runs read one row per node. Read-only otherwise.
+    /// </summary>
+    /// <exception cref="CliException">As <see cref="OpenReader"/>.</exception>
+    public LedgerHandle OpenForBudgets()
+    {
+        if (PostgresConnectionString is not null || LedgerFile.Inspect(LedgerPath, LedgerOrigin) != LedgerFile.State.Current)
+        {
+            return OpenReader();
+        }
+
+        try
+        {
+            using (new FileStream(LedgerPath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete))
+            {
+            }
+
+            return new LedgerHandle(SqliteLedger.Open(LedgerPath));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            return OpenReader(); // a read-only file or folder: every run replays the current periods' calls
+        }
+    }
+
     /// <summary>Opens (creating when missing) the SQLite ledger, for commands that write.</summary>
     /// <exception cref="CliException">The path is a folder or holds a file that is not a Cage ledger (exit 2, nothing written); it cannot be opened (exit 1).</exception>
     public SqliteLedger OpenLedger()

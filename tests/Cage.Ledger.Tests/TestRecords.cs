@@ -20,7 +20,8 @@ internal static class TestRecords
         decimal? cost = 0.01m,
         CostSource source = CostSource.Catalog,
         UsageStatus status = UsageStatus.Reported,
-        string? requestId = null) => new()
+        string? requestId = null,
+        IReadOnlyDictionary<string, string>? tags = null) => new()
         {
             Id = id,
             Timestamp = At(ts),
@@ -38,6 +39,7 @@ internal static class TestRecords
             PriceKey = source == CostSource.Catalog ? provider + "/" + model : null,
             UsageStatus = status,
             RequestId = requestId,
+            Tags = tags,
         };
 
     public static SavingsReceipt Receipt(

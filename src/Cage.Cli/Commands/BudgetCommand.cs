@@ -11,7 +11,8 @@ namespace CageNet.Cli.Commands;
 /// the budget tree as a tree, each node's spent, cap, remaining, percent and reset time (SPEC 7.8), from the <c>Cage:Budgets</c> tree of the
 /// policy (or of a host's <c>appsettings.json</c> given by <c>--config</c>, read as <c>AddBudgets</c> reads it) and the
 /// ledger's calls of the current periods (the same rebuild a host's guard does at start-up). Warnings that fired and
-/// spend charged without a ledger call come from the budget tables in the ledger file. Reads only: nothing is written.
+/// spend charged without a ledger call come from the budget tables in the ledger file. The only write is the first run's
+/// registration of the tree's budget rollup (when the file is writable), after which runs read one row per node.
 /// </summary>
 internal static class BudgetCommand
 {
@@ -38,7 +39,7 @@ internal static class BudgetCommand
                 ? PolicyFile.LoadBudgets(workspace.PolicyPath)
                 : PolicyFile.LoadBudgets(configFile, "--config", required: true);
             var source = configFile is null ? $"policy file {workspace.PolicyPath}" : $"--config {configFile}";
-            var ledger = workspace.OpenReader();
+            var ledger = workspace.OpenForBudgets();
             await using (ledger.ConfigureAwait(false))
             {
                 using (var guard = await OpenGuardAsync(options, source, ledger.Store, context.Time, cancellationToken).ConfigureAwait(false))

@@ -996,8 +996,15 @@ public sealed class BudgetGuard : IDisposable
             since = start is null || since is null ? null : start < since ? start : since;
         }
 
+        // With a ledger that keeps this tree's rollup, the calendar and lifetime nodes start from one row each; only the
+        // 5-hour nodes, and nodes reset during their period, are rebuilt from the calls (of the last 5 hours, or since
+        // the earliest reset).
+        var rolled = ledger is IBudgetRollupStore rollups && ReadRollup(rollups, now) is { } since2 ? since2 : (DateTimeOffset?)null;
+        var useRollup = rolled is not null;
+        var replayFrom = useRollup ? (rolled == DateTimeOffset.MaxValue ? now : rolled) : since;
+
         long calls = 0;
-        var replayed = ledger is null ? AsyncEnumerable.Empty<CallRecord>() : ledger.ReadCallsAsync(new TimeWindow(since, null), cancellationToken);
+        var replayed = ledger is null ? AsyncEnumerable.Empty<CallRecord>() : ledger.ReadCallsAsync(new TimeWindow(replayFrom, null), cancellationToken);
         await foreach (var call in replayed.ConfigureAwait(false))
         {
             var ts = call.Timestamp.UtcTicks;
@@ -1014,6 +1021,11 @@ public sealed class BudgetGuard : IDisposable
             {
                 var node = template.Instance(this, scope);
                 var counter = node.Current;
+                if (useRollup && (!template.Configured || (BudgetRollup.Rolls(template) && counter.ResetAtTicks == 0)))
+                {
+                    continue; // its rollup row counted it (or an implied ancestor, which nothing reads)
+                }
+
                 if (template.Period == BudgetPeriod.FiveHours && !counter.IsOpenAt(nowTicks))
                 {
                     if (ts < nowTicks - BudgetPeriods.FiveHours.Ticks || InSavedWindow(node.Path, ts))
@@ -1082,6 +1094,73 @@ public sealed class BudgetGuard : IDisposable
         }
 
         return calls;
+    }
+
+    /// <summary>
+    /// Adds the rollup rows of the current periods to the rolled-up nodes' counters (a node reset during its period is
+    /// left to the replay). Returns where the replay of calls must start for the rest — the 5-hour nodes and the reset
+    /// ones — (<see cref="DateTimeOffset.MaxValue"/> when nothing is left), or <see langword="null"/> when the ledger
+    /// cannot answer for this tree and every node is replayed.
+    /// </summary>
+    private DateTimeOffset? ReadRollup(IBudgetRollupStore store, DateTimeOffset now)
+    {
+        if (BudgetRollup.Of(_tree, _options) is not { } rollup)
+        {
+            return null;
+        }
+
+        var rows = store.ReadBudgetRollup(rollup, rollup.CoverageStart(now), now.ToUnixTimeMilliseconds(), register: true);
+        if (rows is null)
+        {
+            return null;
+        }
+
+        // The rows name nodes by path; a bound value with a '/' in it makes a path that does not parse back to its node,
+        // and then the calls are replayed instead (before anything was added).
+        var nowTicks = now.UtcTicks;
+        var resolved = new List<(BudgetNode Node, RollupRow Row)>(rows.Count);
+        foreach (var row in rows)
+        {
+            if (TryResolve(row.Node) is not { } match || !BudgetRollup.Rolls(match.Template) ||
+                match.Template.Instance(this, match.Scope) is not { } node || !string.Equals(node.Path, row.Node, StringComparison.Ordinal))
+            {
+                return null;
+            }
+
+            resolved.Add((node, row));
+        }
+
+        foreach (var (node, row) in resolved)
+        {
+            // Every node with calls since the earliest current period start is in the tree, as a replay would have it.
+            var counter = node.Current;
+            if (!counter.IsOpenAt(nowTicks) || counter.ResetAtTicks != 0 || DateTimeOffset.FromUnixTimeMilliseconds(row.PeriodStartMs).UtcTicks != counter.StartTicks)
+            {
+                continue; // an earlier period, or a node reset in this one (replayed from its reset)
+            }
+
+            counter.AddRebuilt(row.Usd, row.Tokens, row.Unpriced);
+        }
+
+        var start = DateTimeOffset.MaxValue;
+        if (_tree.Templates.Any(t => t.Configured && !BudgetRollup.Rolls(t)))
+        {
+            start = now - BudgetPeriods.FiveHours - TimeSpan.FromMinutes(1);
+        }
+
+        lock (_saved)
+        {
+            var cover = DateTimeOffset.FromUnixTimeMilliseconds(Math.Max(rollup.CoverageStart(now), DateTimeOffset.MinValue.ToUnixTimeMilliseconds()));
+            foreach (var state in _saved.Values.SelectMany(l => l))
+            {
+                if (state.ResetAt is { } reset && reset < start && state.PeriodStart >= cover)
+                {
+                    start = reset;
+                }
+            }
+        }
+
+        return start;
     }
 
     /// <summary>When the counter's spend next goes down: its period's end, or for a rolling sum when its oldest spend leaves it.</summary>

@@ -52,15 +52,18 @@ internal sealed class PeriodCounter
     public bool IsOpenAt(long nowTicks) => nowTicks < EndTicks;
 
     /// <summary>Adds spend found by the start-up rebuild (a ledger call or a recorded charge); no warning fires.</summary>
-    public void AddRebuilt(long usd, long tokens, bool unpriced)
+    public void AddRebuilt(long usd, long tokens, bool unpriced) => AddRebuilt(usd, tokens, unpriced ? 1 : 0);
+
+    /// <summary>Adds rebuilt spend of several calls (a rollup row), <paramref name="unpricedCalls"/> of them without a cost.</summary>
+    public void AddRebuilt(long usd, long tokens, long unpricedCalls)
     {
         Interlocked.Add(ref Committed, usd);
         Interlocked.Add(ref Spent, usd);
         Interlocked.Add(ref CommittedTokens, tokens);
         Interlocked.Add(ref SpentTokens, tokens);
-        if (unpriced)
+        if (unpricedCalls != 0)
         {
-            Interlocked.Increment(ref UnpricedCalls);
+            Interlocked.Add(ref UnpricedCalls, unpricedCalls);
         }
     }
 

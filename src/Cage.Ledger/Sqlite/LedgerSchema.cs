@@ -271,6 +271,30 @@ internal static class LedgerSchema
             updated_ms INTEGER NOT NULL
         );
         """,
+
+        // 10: budget rollups. budget_rollups holds each budget tree a guard registered (spec: BudgetRollup.Spec, its
+        //     routing, periods, zone and fallback price; from_ms: the first call time summed; used_ms: when a guard last
+        //     started on it). budget_totals holds, per rollup, node and period start, what the stored calls charge
+        //     (usd_e10 in 1e-10 USD, tokens, calls without a cost, calls), kept by the writer in each batch's
+        //     transaction, so a guard starts from one row per node instead of replaying the current periods' calls.
+        """
+        CREATE TABLE budget_rollups (
+            id      INTEGER PRIMARY KEY,
+            spec    TEXT    NOT NULL UNIQUE,
+            from_ms INTEGER NOT NULL,
+            used_ms INTEGER NOT NULL
+        );
+        CREATE TABLE budget_totals (
+            rollup    INTEGER NOT NULL,
+            period_ms INTEGER NOT NULL,
+            node      TEXT    NOT NULL,
+            usd_e10   INTEGER NOT NULL,
+            tokens    INTEGER NOT NULL,
+            unpriced  INTEGER NOT NULL,
+            calls     INTEGER NOT NULL,
+            PRIMARY KEY (rollup, period_ms, node)
+        ) WITHOUT ROWID;
+        """,
     ];
 
     // Runs after the SQL of the step with the same index (0-based), in the same transaction.

@@ -16,7 +16,7 @@ namespace CageNet.Ledger;
 /// <see cref="SqliteLedgerOptions.BusyTimeoutMilliseconds"/>). Costs are stored as integers of 1e-10 USD: exact for
 /// every catalog price; a cost with finer precision is rounded half to even to 1e-10 USD.
 /// </remarks>
-public sealed class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
+public sealed partial class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
 {
     private const string CallColumns =
         """

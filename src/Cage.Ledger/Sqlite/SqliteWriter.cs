@@ -11,7 +11,7 @@ namespace CageNet.Ledger;
 /// ingest runs at SQLite's own speed. Both inserts are <c>ON CONFLICT DO NOTHING</c>, which makes appends
 /// idempotent by id and by call request id; a record that changed nothing is counted as skipped.
 /// </summary>
-internal sealed class SqliteWriter : IDisposable
+internal sealed partial class SqliteWriter : IDisposable
 {
     private const string InsertCallSql =
         """
@@ -43,7 +43,7 @@ internal sealed class SqliteWriter : IDisposable
     private const string StoredByRequestSql =
         """
         SELECT rk, ts_ms, session, task, agent, route, category, "user", provider, model,
-               input, cache_read, cache_write_5m, cache_write_1h, output, reasoning, cost_e10, cost_source, usage_status
+               input, cache_read, cache_write_5m, cache_write_1h, output, reasoning, cost_e10, cost_source, usage_status, tags
         FROM calls WHERE request_id = ?1;
         """;
 
@@ -202,6 +202,7 @@ internal sealed class SqliteWriter : IDisposable
             Step(_begin);
             try
             {
+                RefreshRollups();
                 _callKeys.Begin();
                 if (batch.Receipts.Count > 0)
                 {
@@ -258,6 +259,7 @@ internal sealed class SqliteWriter : IDisposable
                 }
 
                 WriteTotals();
+                WriteRollups();
                 WriteReceiptTotals();
                 WritePostings();
                 Step(_commit);
@@ -272,6 +274,7 @@ internal sealed class SqliteWriter : IDisposable
             finally
             {
                 _totals.Clear();
+                ClearRollupSums();
                 _receiptTotals.Clear();
                 _callKeys.End();
                 _receiptKeys.End();
@@ -305,6 +308,7 @@ internal sealed class SqliteWriter : IDisposable
 
         Placed(call, rk, foreign);
         _totals.Add(call, costE10);
+        RollUp(call, 1);
         if (receiptsFollow)
         {
             _batchCalls[call.Id] = new StoredCall(ReceiptTotals.CallKey.Of(call), rk);
@@ -364,6 +368,7 @@ internal sealed class SqliteWriter : IDisposable
             Step(_begin);
             try
             {
+                RefreshRollups();
                 var upgraded = 0;
                 foreach (var call in calls)
                 {
@@ -389,7 +394,8 @@ internal sealed class SqliteWriter : IDisposable
                     NativeSqlite.BindInt64(update, 12, (int)call.UsageStatus);
                     StepInsert(update);
                     _totals.Remove(stored.Call, stored.CostE10);
-                    _totals.Add(new CallRecord
+                    RollUp(stored.Call, -1);
+                    var replaced = new CallRecord
                     {
                         Id = stored.Call.Id,
                         Timestamp = stored.Call.Timestamp,
@@ -405,11 +411,15 @@ internal sealed class SqliteWriter : IDisposable
                         CostUsd = call.CostUsd,
                         CostSource = call.CostSource,
                         UsageStatus = call.UsageStatus,
-                    }, costE10 ?? 0);
+                        Tags = stored.Call.Tags,
+                    };
+                    _totals.Add(replaced, costE10 ?? 0);
+                    RollUp(replaced, 1);
                     upgraded++;
                 }
 
                 WriteTotals();
+                WriteRollups();
                 Step(_commit);
                 return upgraded;
             }
@@ -421,6 +431,7 @@ internal sealed class SqliteWriter : IDisposable
             finally
             {
                 _totals.Clear();
+                ClearRollupSums();
             }
         }
     }
@@ -456,6 +467,7 @@ internal sealed class SqliteWriter : IDisposable
                 CostUsd = raw.sqlite3_column_type(find, 16) == raw.SQLITE_NULL ? null : LedgerMoney.FromE10(Number(16)),
                 CostSource = (CostSource)Number(17),
                 UsageStatus = (UsageStatus)Number(18),
+                Tags = LedgerJson.ReadMap(Text(19)),
             };
             return (Number(0), call, raw.sqlite3_column_type(find, 16) == raw.SQLITE_NULL ? 0 : Number(16));
         }
@@ -484,6 +496,8 @@ internal sealed class SqliteWriter : IDisposable
             _insertPosting.Dispose();
             _readReceiptTotals.Dispose();
             _writeReceiptTotals.Dispose();
+            _rollupStampStatement?.Dispose();
+            _upsertRollup?.Dispose();
             _begin.Dispose();
             _commit.Dispose();
             _rollback.Dispose();

@@ -35,6 +35,48 @@ public sealed class BudgetCommandTests
     }
 
     [Test]
+    public async Task Budget_FirstRunRegistersTheTreesRollup_LaterRunsAnswerTheSameFromIt()
+    {
+        using var cli = new CliHarness();
+        await cli.RunAsync("demo");
+        Assert.That(RollupCount(cli.LedgerPath), Is.Zero, "nothing registered the policy's tree yet");
+
+        var first = await cli.RunAsync("budget", "--session", "demo", "--json");
+        Assert.That(first.ExitCode, Is.EqualTo(0), first.Err);
+        Assert.That(RollupCount(cli.LedgerPath), Is.EqualTo(1), "the first run registered the tree's budget rollup");
+
+        // A call recorded after the registration (by another writer) is summed into the rollup as it is stored.
+        await using (var ledger = SqliteLedger.Open(cli.LedgerPath))
+        {
+            await ledger.AppendAsync(new LedgerBatch([new CallRecord
+            {
+                Id = "c_after_registration",
+                Timestamp = new DateTimeOffset(2026, 6, 1, 9, 0, 0, TimeSpan.Zero),
+                Session = "demo",
+                Provider = "openai",
+                Model = "gpt-4o-mini",
+                Usage = new TokenUsage(100, 0, 0, 0, 10),
+                CostUsd = 1m,
+                CostSource = CostSource.Provider,
+            }], []));
+        }
+
+        var second = await cli.RunAsync("budget", "--session", "demo", "--json");
+        Assert.That(RollupCount(cli.LedgerPath), Is.EqualTo(1));
+        var before = first.Json().GetProperty("scopes").GetProperty("session/demo").GetProperty("used").GetDecimal();
+        Assert.That(second.Json().GetProperty("scopes").GetProperty("session/demo").GetProperty("used").GetDecimal(), Is.EqualTo(before + 1m));
+    }
+
+    private static long RollupCount(string path)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM budget_rollups;";
+        return (long)command.ExecuteScalar()!;
+    }
+
+    [Test]
     public async Task Budget_SessionDemo_ShowsTheSessionsSpend()
     {
         using var cli = new CliHarness();

@@ -1,0 +1,114 @@
+using CageNet.Budgets;
+using Microsoft.Data.Sqlite;
+
+namespace CageNet.Ledger;
+
+/// <summary>The budget rollups (schema step 10) as the guard's start-up reads them.</summary>
+public sealed partial class SqliteLedger : IBudgetRollupStore
+{
+    /// <inheritdoc/>
+    IReadOnlyList<RollupRow>? IBudgetRollupStore.ReadBudgetRollup(BudgetRollup rollup, long coverFromMs, long nowMs, bool register)
+    {
+        ArgumentNullException.ThrowIfNull(rollup);
+        ThrowIfDisposed();
+        for (var attempt = 0; ; attempt++)
+        {
+            using var connection = OpenReader();
+            using (var transaction = connection.BeginTransaction(deferred: true))
+            {
+                // One read transaction: the rollup's rows and the calls after now come from the same snapshot.
+                if (Rollup(connection, transaction, rollup.Spec) is { } found && found.FromMs <= coverFromMs)
+                {
+                    var rows = ReadRollupRows(connection, transaction, found.Id, rollup, coverFromMs, nowMs);
+                    transaction.Commit();
+                    if (_writer is not null && found.UsedMs < nowMs - 3_600_000)
+                    {
+                        _writer.TouchRollup(found.Id, nowMs);
+                    }
+
+                    return rows;
+                }
+            }
+
+            if (!register || _writer is null || attempt > 0)
+            {
+                return null;
+            }
+
+            _writer.RegisterRollup(rollup, coverFromMs, nowMs, ReadCallsFrom);
+        }
+    }
+
+    private static (long Id, long FromMs, long UsedMs)? Rollup(SqliteConnection connection, SqliteTransaction transaction, string spec)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT id, from_ms, used_ms FROM budget_rollups WHERE spec = $spec;";
+        command.Parameters.AddWithValue("$spec", spec);
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2)) : null;
+    }
+
+    private static List<RollupRow> ReadRollupRows(SqliteConnection connection, SqliteTransaction transaction, long id, BudgetRollup rollup, long coverFromMs, long nowMs)
+    {
+        var rows = new Dictionary<(string Node, long Period), RollupRow>();
+        using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText =
+                "SELECT node, period_ms, usd_e10, tokens, unpriced, calls FROM budget_totals WHERE rollup = $id AND (period_ms >= $cover OR period_ms = $lifetime);";
+            command.Parameters.AddWithValue("$id", id);
+            command.Parameters.AddWithValue("$cover", coverFromMs);
+            command.Parameters.AddWithValue("$lifetime", DateTimeOffset.MinValue.ToUnixTimeMilliseconds());
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                var node = reader.GetString(0);
+                var start = reader.GetInt64(1);
+                rows[(node, start)] = new RollupRow(node, start, reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5));
+            }
+        }
+
+        // Calls stamped after now are in the rows but a guard charges them live: take them back out.
+        var later = new Dictionary<RollupKey, RollupSums>();
+        using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = $"SELECT {CallColumns} FROM calls WHERE rk >= $after * 1048576;";
+            command.Parameters.AddWithValue("$after", nowMs + 1);
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                rollup.Add(ReadCall(reader, 0), -1, later);
+            }
+        }
+
+        foreach (var (key, sums) in later)
+        {
+            var node = key.Node;
+            if (rows.TryGetValue((node, key.PeriodStartMs), out var row))
+            {
+                rows[(node, key.PeriodStartMs)] = row with
+                {
+                    Usd = row.Usd + sums.Usd, Tokens = row.Tokens + sums.Tokens, Unpriced = row.Unpriced + sums.Unpriced, Calls = row.Calls + sums.Calls,
+                };
+            }
+        }
+
+        return [.. rows.Values.Where(r => r.Calls != 0)];
+    }
+
+    /// <summary>The stored calls stamped at or after <paramref name="fromMs"/> (every call for <see cref="long.MinValue"/>), in key order.</summary>
+    private IEnumerable<CallRecord> ReadCallsFrom(long fromMs)
+    {
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText = fromMs == long.MinValue ? $"SELECT {CallColumns} FROM calls;" : $"SELECT {CallColumns} FROM calls WHERE rk >= $since * 1048576;";
+        command.Parameters.AddWithValue("$since", fromMs);
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            yield return ReadCall(reader, 0);
+        }
+    }
+}
