@@ -17,6 +17,9 @@ public class BudgetBenchmarks
     private static readonly BudgetScope TeamAlice = new BudgetScope(User: "alice").WithLabel("team", "team-a");
     private BudgetGuard _guard = null!;
     private BudgetGuard _routed = null!;
+    private BudgetGuard _wide = null!;
+    private BudgetScope[] _wideScopes = [];
+    private int _next;
 
     [GlobalSetup]
     public void Setup()
@@ -35,6 +38,18 @@ public class BudgetBenchmarks
         routed.Node("org/{team}/{user}").CapUsd(10_000_000m).Every(BudgetPeriod.Day).Block();
         _routed = new BudgetGuard(routed, TimeProvider.System);
         ReserveSettleRouted();
+
+        // Issue 16: 10,000 templated nodes (1,000 users × 10 agents, plus the 1,000 users), each call a different one.
+        var wide = new BudgetOptions();
+        wide.Node("org").CapUsd(100_000_000m).Every(BudgetPeriod.Day).Block().WarnAt(pct: [50, 80]);
+        wide.Node("org/{user}").CapUsd(50_000m).Every(BudgetPeriod.Day).Block();
+        wide.Node("org/{user}/{agent}").CapUsd(10_000m).Every(BudgetPeriod.Day).Block();
+        _wide = new BudgetGuard(wide, TimeProvider.System);
+        _wideScopes = [.. Enumerable.Range(0, 10_000).Select(i => new BudgetScope(User: "user-" + (i % 1_000), Agent: "agent-" + (i / 1_000)))];
+        for (var i = 0; i < _wideScopes.Length; i++)
+        {
+            ReserveSettleTenThousandNodes(); // every instance exists before measuring
+        }
     }
 
     [GlobalCleanup]
@@ -42,6 +57,7 @@ public class BudgetBenchmarks
     {
         _guard.Dispose();
         _routed.Dispose();
+        _wide.Dispose();
     }
 
     /// <summary>One call routed by a label: reserve against org, org/team-a and org/team-a/alice, then settle.</summary>
@@ -49,6 +65,16 @@ public class BudgetBenchmarks
     public bool ReserveSettleRouted()
     {
         _routed.TryReserve(TeamAlice, 0.01m, 1_000, out var reservation, out _);
+        return reservation!.Settle(0.008m, 900);
+    }
+
+    /// <summary>One call against org, org/{user} and org/{user}/{agent} of a tree with 11,001 nodes, a different user × agent each call.</summary>
+    [Benchmark]
+    public bool ReserveSettleTenThousandNodes()
+    {
+        var scope = _wideScopes[_next];
+        _next = _next + 1 == _wideScopes.Length ? 0 : _next + 1;
+        _wide.TryReserve(scope, 0.01m, 1_000, out var reservation, out _);
         return reservation!.Settle(0.008m, 900);
     }
 

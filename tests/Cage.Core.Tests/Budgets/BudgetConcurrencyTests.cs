@@ -51,6 +51,56 @@ public sealed class BudgetConcurrencyTests
     }
 
     [Test]
+    [Repeat(3)]
+    public void TryReserve_64CallersOver1000Users_NeverExceedAnyCap()
+    {
+        // Issue 16: 64 callers spread over 1,000 users of a routed tree (two teams by a label, a user under each), exact
+        // estimates, caps small enough that the root, every team and some users are refused.
+        using var guard = Guard(Clock(), o =>
+        {
+            o.Node("org").CapUsd(40m).Block();
+            o.Node("org/team-a").CapUsd(BudgetLimit.PercentOfParent(40)).Block();
+            o.Node("org/team-b").CapUsd(BudgetLimit.PercentOfParent(60)).Block();
+            o.Node("org/{team}/{user}").CapUsd(0.05m).Block();
+        });
+        static BudgetScope Scope(int caller, int round)
+        {
+            var user = ((caller * 7919) + (round * 104_729)) % 1_000;
+            return new BudgetScope(User: "u" + user).WithLabel("team", user % 3 == 0 ? "team-a" : "team-b");
+        }
+
+        long admitted = 0;
+        using var start = new Barrier(Callers);
+        var threads = Enumerable.Range(0, Callers).Select(i => new Thread(() =>
+        {
+            start.SignalAndWait();
+            for (var round = 0; round < 200; round++)
+            {
+                if (guard.TryReserve(Scope(i, round), 0.01m, 0, out var reservation, out _))
+                {
+                    Interlocked.Increment(ref admitted);
+                    Thread.Yield();
+                    reservation.Settle(0.01m);
+                }
+            }
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+
+        var org = guard.Node("org").Usd.Spent;
+        Assert.That(org, Is.EqualTo(admitted * 0.01m), "every admitted call is counted once");
+        Assert.That(org, Is.LessThanOrEqualTo(40m));
+        Assert.That(guard.Node("org/team-a").Usd.Spent, Is.LessThanOrEqualTo(16m));
+        Assert.That(guard.Node("org/team-b").Usd.Spent, Is.LessThanOrEqualTo(24m));
+        Assert.That(guard.Node("org/team-a").Usd.Spent + guard.Node("org/team-b").Usd.Spent, Is.EqualTo(org), "a call charges its own team only");
+        var users = Enumerable.Range(0, 1_000).Select(u => guard.Node($"org/{(u % 3 == 0 ? "team-a" : "team-b")}/u{u}").Usd.Spent).ToList();
+        Assert.That(users.Max(), Is.LessThanOrEqualTo(0.05m), "no user passed its cap");
+        Assert.That(users.Sum(), Is.EqualTo(org));
+        Assert.That(admitted, Is.LessThan(Callers * 200), "the caps refused calls");
+        Assert.That(guard.Node("org").Usd.Reserved, Is.Zero);
+    }
+
+    [Test]
     [Repeat(5)]
     public void TryReserve_UnderestimatedCalls_OvershootAtMostWhatWasInFlight()
     {
