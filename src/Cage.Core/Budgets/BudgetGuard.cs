@@ -1109,7 +1109,7 @@ public sealed class BudgetGuard : IDisposable
             return null;
         }
 
-        var rows = store.ReadBudgetRollup(rollup, rollup.CoverageStart(now), now.ToUnixTimeMilliseconds(), register: true);
+        var rows = store.ReadBudgetRollup(rollup, rollup.CoverageStart(now), rollup.ReadStart(now), now.ToUnixTimeMilliseconds(), register: true);
         if (rows is null)
         {
             return null;
@@ -1132,7 +1132,8 @@ public sealed class BudgetGuard : IDisposable
 
         foreach (var (node, row) in resolved)
         {
-            // Every node with calls since the earliest current period start is in the tree, as a replay would have it.
+            // A node with calls in a period since the earliest current calendar period start (or a lifetime node with
+            // calls) is in the tree; its spend counts when the row is of its current period.
             var counter = node.Current;
             if (!counter.IsOpenAt(nowTicks) || counter.ResetAtTicks != 0 || DateTimeOffset.FromUnixTimeMilliseconds(row.PeriodStartMs).UtcTicks != counter.StartTicks)
             {

@@ -186,6 +186,22 @@ internal sealed class BudgetRollup
     }
 
     /// <summary>
+    /// The earliest start of a calendar node's current period at <paramref name="now"/>: the rows a start-up reads are
+    /// those of the periods from there on, and the lifetime rows (<see cref="long.MaxValue"/> when every rolled-up node
+    /// is a lifetime one).
+    /// </summary>
+    public long ReadStart(DateTimeOffset now)
+    {
+        var start = long.MaxValue;
+        foreach (var template in _tree.Templates.Where(t => Rolls(t) && t.Period != BudgetPeriod.Lifetime))
+        {
+            start = Math.Min(start, BudgetPeriods.Calendar(template.Period, now, _tree.Zone).Start.ToUnixTimeMilliseconds());
+        }
+
+        return start;
+    }
+
+    /// <summary>
     /// Adds (<paramref name="sign"/> 1) or takes back (−1) what a stored call charges to each rolled-up node it is
     /// routed to, in the node's period of the call's time. Not thread-safe (one writer).
     /// </summary>
@@ -251,12 +267,12 @@ internal readonly record struct RollupRow(string Node, long PeriodStartMs, long 
 internal interface IBudgetRollupStore
 {
     /// <summary>
-    /// The rollup's rows of the periods that start at or after <paramref name="coverFromMs"/> (and the lifetime rows),
-    /// less the calls stamped after <paramref name="nowMs"/> (a guard charges those live), read in one snapshot;
-    /// registering the rollup first (summing the stored calls from <paramref name="coverFromMs"/> on, once) when the
-    /// ledger does not keep it yet and <paramref name="register"/> allows. <see langword="null"/> when the ledger cannot
-    /// answer: the rollup is not kept (and was not registered), or it was registered after <paramref name="coverFromMs"/>
-    /// and so misses calls.
+    /// The rollup's rows of the periods that start at or after <paramref name="readFromMs"/> and the lifetime rows, less
+    /// the calls stamped after <paramref name="nowMs"/> (a guard charges those live), read in one snapshot; registering
+    /// the rollup first (summing the stored calls from <paramref name="coverFromMs"/> on, once) when the ledger does not
+    /// keep it yet and <paramref name="register"/> allows. <see langword="null"/> when the ledger cannot answer: the
+    /// rollup is not kept (and was not registered), or it was registered after <paramref name="coverFromMs"/> and so
+    /// misses calls.
     /// </summary>
-    IReadOnlyList<RollupRow>? ReadBudgetRollup(BudgetRollup rollup, long coverFromMs, long nowMs, bool register);
+    IReadOnlyList<RollupRow>? ReadBudgetRollup(BudgetRollup rollup, long coverFromMs, long readFromMs, long nowMs, bool register);
 }

@@ -7,7 +7,7 @@ namespace CageNet.Ledger;
 public sealed partial class SqliteLedger : IBudgetRollupStore
 {
     /// <inheritdoc/>
-    IReadOnlyList<RollupRow>? IBudgetRollupStore.ReadBudgetRollup(BudgetRollup rollup, long coverFromMs, long nowMs, bool register)
+    IReadOnlyList<RollupRow>? IBudgetRollupStore.ReadBudgetRollup(BudgetRollup rollup, long coverFromMs, long readFromMs, long nowMs, bool register)
     {
         ArgumentNullException.ThrowIfNull(rollup);
         ThrowIfDisposed();
@@ -19,7 +19,7 @@ public sealed partial class SqliteLedger : IBudgetRollupStore
                 // One read transaction: the rollup's rows and the calls after now come from the same snapshot.
                 if (Rollup(connection, transaction, rollup.Spec) is { } found && found.FromMs <= coverFromMs)
                 {
-                    var rows = ReadRollupRows(connection, transaction, found.Id, rollup, coverFromMs, nowMs);
+                    var rows = ReadRollupRows(connection, transaction, found.Id, rollup, readFromMs, nowMs);
                     transaction.Commit();
                     if (_writer is not null && found.UsedMs < nowMs - 3_600_000)
                     {
@@ -49,7 +49,7 @@ public sealed partial class SqliteLedger : IBudgetRollupStore
         return reader.Read() ? (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2)) : null;
     }
 
-    private static List<RollupRow> ReadRollupRows(SqliteConnection connection, SqliteTransaction transaction, long id, BudgetRollup rollup, long coverFromMs, long nowMs)
+    private static List<RollupRow> ReadRollupRows(SqliteConnection connection, SqliteTransaction transaction, long id, BudgetRollup rollup, long readFromMs, long nowMs)
     {
         var rows = new Dictionary<(string Node, long Period), RollupRow>();
         using (var command = connection.CreateCommand())
@@ -58,7 +58,7 @@ public sealed partial class SqliteLedger : IBudgetRollupStore
             command.CommandText =
                 "SELECT node, period_ms, usd_e10, tokens, unpriced, calls FROM budget_totals WHERE rollup = $id AND (period_ms >= $cover OR period_ms = $lifetime);";
             command.Parameters.AddWithValue("$id", id);
-            command.Parameters.AddWithValue("$cover", coverFromMs);
+            command.Parameters.AddWithValue("$cover", readFromMs);
             command.Parameters.AddWithValue("$lifetime", DateTimeOffset.MinValue.ToUnixTimeMilliseconds());
             using var reader = command.ExecuteReader();
             while (reader.Read())
