@@ -1004,7 +1004,9 @@ public sealed class BudgetGuard : IDisposable
         var replayFrom = useRollup ? (rolled == DateTimeOffset.MaxValue ? now : rolled) : since;
 
         long calls = 0;
-        var replayed = ledger is null ? AsyncEnumerable.Empty<CallRecord>() : ledger.ReadCallsAsync(new TimeWindow(replayFrom, null), cancellationToken);
+        var replayed = ledger is null ? AsyncEnumerable.Empty<CallRecord>()
+            : useRollup && ledger is IBudgetRollupStore lean ? lean.ReadBudgetCalls(replayFrom!.Value.ToUnixTimeMilliseconds()).ToAsyncEnumerable()
+            : ledger.ReadCallsAsync(new TimeWindow(replayFrom, null), cancellationToken);
         await foreach (var call in replayed.ConfigureAwait(false))
         {
             var ts = call.Timestamp.UtcTicks;

@@ -275,4 +275,10 @@ internal interface IBudgetRollupStore
     /// misses calls.
     /// </summary>
     IReadOnlyList<RollupRow>? ReadBudgetRollup(BudgetRollup rollup, long coverFromMs, long readFromMs, long nowMs, bool register);
+
+    /// <summary>
+    /// The stored calls stamped at or after <paramref name="fromMs"/>, in time order, with only what a budget charges
+    /// by: time, user, agent, session, task, labels, token buckets and cost (the rest of each record is left empty).
+    /// </summary>
+    IEnumerable<CallRecord> ReadBudgetCalls(long fromMs);
 }

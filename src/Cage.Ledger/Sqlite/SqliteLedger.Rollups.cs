@@ -98,6 +98,36 @@ public sealed partial class SqliteLedger : IBudgetRollupStore
         return [.. rows.Values.Where(r => r.Calls != 0)];
     }
 
+    /// <inheritdoc/>
+    IEnumerable<CallRecord> IBudgetRollupStore.ReadBudgetCalls(long fromMs)
+    {
+        ThrowIfDisposed();
+        using var connection = OpenReader();
+        using var command = connection.CreateCommand();
+        command.CommandText =
+            """
+            SELECT ts_ms, session, task, agent, "user", input, cache_read, cache_write_5m, cache_write_1h, output, reasoning, cost_e10, tags
+            FROM calls WHERE rk >= $since * 1048576 ORDER BY rk;
+            """;
+        command.Parameters.AddWithValue("$since", fromMs);
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            yield return new CallRecord
+            {
+                Id = "",
+                Timestamp = DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(0)),
+                Session = OptionalString(reader, 1),
+                Task = OptionalString(reader, 2),
+                Agent = OptionalString(reader, 3),
+                User = OptionalString(reader, 4),
+                Usage = new TokenUsage(reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetInt64(8), reader.GetInt64(9), reader.IsDBNull(10) ? null : reader.GetInt64(10)),
+                CostUsd = reader.IsDBNull(11) ? null : LedgerMoney.FromE10(reader.GetInt64(11)),
+                Tags = LedgerJson.ReadMap(OptionalString(reader, 12)),
+            };
+        }
+    }
+
     /// <summary>The stored calls stamped at or after <paramref name="fromMs"/> (every call for <see cref="long.MinValue"/>), in key order.</summary>
     private IEnumerable<CallRecord> ReadCallsFrom(long fromMs)
     {
