@@ -141,8 +141,14 @@ internal static class BudgetStartup
             var sw = Stopwatch.StartNew();
             using var guard = new BudgetGuard(Tree(seat), time, new SqliteBudgetStore(ledger));
             replayed = await guard.InitializeAsync(ledger);
+            var init = sw.Elapsed.TotalMilliseconds;
             var tree = guard.GetStatus(new BudgetScope(Agent: "codex", Session: "s-1999"));
             sw.Stop();
+            if (Environment.GetEnvironmentVariable("CAGE_BENCH_VERBOSE") is not null)
+            {
+                Console.WriteLine($"    round {i}: InitializeAsync {init:F1} ms, GetStatus {sw.Elapsed.TotalMilliseconds - init:F1} ms");
+            }
+
             times.Add(sw.Elapsed.TotalMilliseconds);
             status = string.Join("; ", tree.Nodes.Select(n => $"{n.Path} {n.Usd.Spent} {n.Tokens.Spent} {n.UnpricedCalls}"));
             nodes = tree.Nodes.Count;
