@@ -39,6 +39,9 @@ internal sealed partial class SqliteWriter
     private sealed record ActiveRollup(long Id, BudgetRollup Rollup, long FromMs)
     {
         public Dictionary<RollupKey, RollupSums> Sums { get; } = [];
+
+        /// <summary>Whether summing a call failed: the rollup is dropped with the batch instead of failing it.</summary>
+        public bool Broken { get; set; }
     }
 
     /// <summary>
@@ -99,9 +102,18 @@ internal sealed partial class SqliteWriter
         var ms = call.Timestamp.ToUnixTimeMilliseconds();
         foreach (var rollup in _rollups)
         {
-            if (ms >= rollup.FromMs)
+            if (ms >= rollup.FromMs && !rollup.Broken)
             {
-                rollup.Rollup.Add(call, sign, rollup.Sums);
+                try
+                {
+                    rollup.Rollup.Add(call, sign, rollup.Sums);
+                }
+#pragma warning disable CA1031 // A budget rollup never fails the batch: it is dropped, and the next guard start registers its tree again.
+                catch (Exception)
+#pragma warning restore CA1031
+                {
+                    rollup.Broken = true;
+                }
             }
         }
     }
@@ -111,6 +123,13 @@ internal sealed partial class SqliteWriter
     {
         foreach (var rollup in _rollups)
         {
+            if (rollup.Broken)
+            {
+                DropRollup(rollup.Id);
+                _rollupStamp = (-1, -1, -1); // read the list again next batch (after this one commits or rolls back)
+                continue;
+            }
+
             WriteRollupSums(rollup.Id, rollup.Sums);
         }
     }
