@@ -18,12 +18,14 @@ internal static class PostgresScale
     {
         var calls = 1_000_000;
         var batch = 4_096;
+        var phases = "ingest,report,budgets";
         string? connection = Environment.GetEnvironmentVariable("CAGE_BENCH_POSTGRES");
         for (var i = 0; i < args.Length - 1; i++)
         {
             if (args[i] == "--calls") calls = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
             if (args[i] == "--batch") batch = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
             if (args[i] == "--connection") connection = args[i + 1];
+            if (args[i] == "--phases") phases = args[i + 1];
         }
 
         TestPostgres.Cluster? cluster = null;
@@ -37,10 +39,14 @@ internal static class PostgresScale
         try
         {
             await using var ledger = await PostgresLedger.OpenAsync(connection);
-            await IngestAsync(ledger, calls, batch);
-            await ReportAsync(ledger);
-            await ReserveSettleAsync(ledger);
-            await ReservationsPerSecondAsync(connection);
+            if (phases.Contains("ingest", StringComparison.Ordinal)) await IngestAsync(ledger, calls, batch);
+            if (phases.Contains("report", StringComparison.Ordinal)) await ReportAsync(ledger);
+            if (phases.Contains("budgets", StringComparison.Ordinal))
+            {
+                await ReserveSettleAsync(ledger);
+                await ReservationsPerSecondAsync(connection, sharedTree: true);
+                await ReservationsPerSecondAsync(connection, sharedTree: false);
+            }
             return 0;
         }
         finally
@@ -211,12 +217,13 @@ internal static class PostgresScale
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"reserve + settle (3 nodes, two round trips), one caller: p50 {Median(times):F3} ms, p99 {times[(int)(times.Count * 0.99)]:F3} ms over {times.Count:N0}; " +
+            $"reserve + settle (3 nodes, one round trip each), one caller: p50 {Median(times):F3} ms, p99 {times[(int)(times.Count * 0.99)]:F3} ms over {times.Count:N0}; " +
             $"baseline, two SELECT 1 round trips: p50 {Median(trips):F3} ms"));
     }
 
-    // Four instances (each its own ledger and connection pool) × 8 callers, one shared tree.
-    private static async Task ReservationsPerSecondAsync(string connection)
+    // Four instances (each its own ledger and connection pool) × 8 callers, one shared tree; or, as the baseline without
+    // the shared root's row lock, every caller on a tree of its own (same statements, same nodes per reservation).
+    private static async Task ReservationsPerSecondAsync(string connection, bool sharedTree)
     {
         var ledgers = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => PostgresLedger.OpenAsync(connection)));
         var period = new DateTimeOffset(2026, 7, 1, 0, 0, 0, TimeSpan.Zero);
@@ -226,7 +233,8 @@ internal static class PostgresScale
         await Task.WhenAll(ledgers.SelectMany((ledger, p) => Enumerable.Range(0, 8).Select(c => Task.Run(async () =>
         {
             var budgets = new PostgresBudgetReservations(ledger);
-            SharedBudgetNode[] tree = [new($"org/team-{p % 2}/user-{p}-{c}", period, 1_000_000m), new($"org/team-{p % 2}", period, 1_000_000m), new("org", period, 1_000_000m)];
+            var org = sharedTree ? "org" : $"org-{p}-{c}";
+            SharedBudgetNode[] tree = [new($"{org}/team-{p % 2}/user-{p}-{c}", period, 1_000_000m), new($"{org}/team-{p % 2}", period, 1_000_000m), new(org, period, 1_000_000m)];
             while (clock.Elapsed < until)
             {
                 var result = await budgets.TryReserveAsync(tree, 0.01m, TimeSpan.FromMinutes(1));
@@ -235,7 +243,7 @@ internal static class PostgresScale
             }
         }))));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"reservations (reserve + settle) across 4 instances x 8 callers on one tree: {done / clock.Elapsed.TotalSeconds:N0}/s"));
+            $"reservations (reserve + settle) across 4 instances x 8 callers, {(sharedTree ? "one tree" : "a tree each (baseline: no shared row lock)")}: {done / clock.Elapsed.TotalSeconds:N0}/s"));
         foreach (var ledger in ledgers)
         {
             await ledger.DisposeAsync();

@@ -251,6 +251,34 @@ internal static class PostgresSchema
         END
         $fn$;
         """,
+
+        // 3: reservations as single statements (PostgresBudgetReservations). A reservation is one row of budget_leases
+        //    (its nodes, periods, amount and lease) instead of one budget_holds row per node, and the reserve, settle and
+        //    sweep are plain statements sent by the client, so the step-2 functions go. A lease already reclaimed on some
+        //    of its nodes under step 2 gives back its holds on the others now, so every lease is either live or reclaimed.
+        """
+        UPDATE budget_counters c SET held_e10 = c.held_e10 - h.s
+        FROM (SELECT node, period_start_ms, sum(usd_e10) AS s FROM budget_holds
+              WHERE NOT reclaimed AND id IN (SELECT id FROM budget_holds WHERE reclaimed) GROUP BY 1, 2) h
+        WHERE c.node = h.node AND c.period_start_ms = h.period_start_ms;
+
+        CREATE TABLE budget_leases (
+            id         text     NOT NULL PRIMARY KEY,
+            nodes      text[]   NOT NULL,
+            periods    bigint[] NOT NULL,
+            usd_e10    bigint   NOT NULL,
+            expires_ms bigint   NOT NULL,
+            reclaimed  boolean  NOT NULL DEFAULT false
+        );
+        CREATE INDEX ix_budget_leases_live ON budget_leases (expires_ms) WHERE NOT reclaimed;
+        INSERT INTO budget_leases (id, nodes, periods, usd_e10, expires_ms, reclaimed)
+        SELECT id, array_agg(node ORDER BY node), array_agg(period_start_ms ORDER BY node), max(usd_e10), max(expires_ms), bool_or(reclaimed)
+        FROM budget_holds GROUP BY id;
+
+        DROP TABLE budget_holds;
+        DROP FUNCTION cage_budget_reserve(text, text[], bigint[], bigint[], bigint, bigint, bigint);
+        DROP FUNCTION cage_budget_settle(text, bigint, bigint, text[], bigint[], bigint[], text[]);
+        """,
     ];
 
     /// <summary>The schema version this code writes: the number of migration steps.</summary>
