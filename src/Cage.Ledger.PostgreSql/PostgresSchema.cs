@@ -279,6 +279,15 @@ internal static class PostgresSchema
         DROP FUNCTION cage_budget_reserve(text, text[], bigint[], bigint[], bigint, bigint, bigint);
         DROP FUNCTION cage_budget_settle(text, bigint, bigint, text[], bigint[], bigint[], text[]);
         """,
+
+        // 4: the subscription estimator's learned state (PostgresBudgetStore), one row, as in the SQLite schema's step 9.
+        """
+        CREATE TABLE budget_estimator (
+            id         integer NOT NULL PRIMARY KEY CHECK (id = 1),
+            state      text    NOT NULL,
+            updated_ms bigint  NOT NULL
+        );
+        """,
     ];
 
     /// <summary>The schema version this code writes: the number of migration steps.</summary>
