@@ -20,13 +20,20 @@ public sealed record SharedBudgetNode(string Node, DateTimeOffset PeriodStart, d
 /// <param name="Nodes">The nodes it holds.</param>
 /// <param name="HeldUsd">The amount held on each node.</param>
 /// <param name="ExpiresAt">When the lease runs out: after it, the next reservation on a node takes the headroom back.</param>
-public sealed record SharedReservation(string Id, IReadOnlyList<SharedBudgetNode> Nodes, decimal HeldUsd, DateTimeOffset ExpiresAt);
+public sealed record SharedReservation(string Id, IReadOnlyList<SharedBudgetNode> Nodes, decimal HeldUsd, DateTimeOffset ExpiresAt)
+{
+    /// <summary>Whether the server holds it: <see langword="false"/> for a fail-open admission while the server could not be reached (nothing is held, and settling it changes nothing).</summary>
+    public bool Held { get; init; } = true;
+}
 
 /// <summary>What a shared reservation attempt gave: the reservation, or the node that refused it.</summary>
 /// <param name="Reservation">The reservation when admitted.</param>
 /// <param name="RefusedBy">The first node (in path order) whose spend, holds and this amount exceed its cap, when refused.</param>
 public sealed record SharedReserveResult(SharedReservation? Reservation, string? RefusedBy)
 {
+    /// <summary>Why the server could not decide (it could not be reached), or <see langword="null"/> when it did: then the result is fail-open (admitted, nothing held) or, with <see cref="PostgresBudgetReservations.FailClosed"/>, refused with no <see cref="RefusedBy"/>.</summary>
+    public string? Fault { get; init; }
+
     /// <summary>Whether every node admitted the amount.</summary>
     public bool Admitted => Reservation is not null;
 }
@@ -151,6 +158,14 @@ public sealed class PostgresBudgetReservations
         _time = time ?? TimeProvider.System;
     }
 
+    /// <summary>
+    /// Whether a reservation is refused when the server cannot be reached (a connection failure or a server shutting
+    /// down). Default <see langword="false"/>: fail-open — the call is admitted with a reservation that holds nothing
+    /// (<see cref="SharedReservation.Held"/> is <see langword="false"/>, <see cref="SharedReserveResult.Fault"/> says why),
+    /// so the fleet may spend past the cap while the server is away. Either way the result is returned, not thrown.
+    /// </summary>
+    public bool FailClosed { get; init; }
+
     /// <summary>Holds <paramref name="usd"/> on every node, or on none when one of them has not the headroom.</summary>
     /// <remarks>
     /// One round trip when admitted. A refusal while some lease has run out costs two more (reclaim the expired leases,
@@ -161,13 +176,31 @@ public sealed class PostgresBudgetReservations
     /// <param name="lease">How long the hold lasts unless settled or released; more than zero.</param>
     /// <param name="cancellationToken">Cancels the round trip.</param>
     /// <exception cref="ArgumentException">No nodes, a repeated or empty node, a negative amount or cap, or a lease ≤ 0.</exception>
-    /// <exception cref="IOException">The server cannot be reached (the message names it, never the password).</exception>
     public async Task<SharedReserveResult> TryReserveAsync(IReadOnlyList<SharedBudgetNode> nodes, decimal usd, TimeSpan lease, CancellationToken cancellationToken = default)
     {
         Validate(nodes, usd);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(lease, TimeSpan.Zero);
         var id = "bres_" + Guid.NewGuid().ToString("N");
         var now = _time.GetUtcNow();
+        try
+        {
+            return await ReserveAsync(id, nodes, usd, now, lease, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (Unreachable(ex) && !cancellationToken.IsCancellationRequested)
+        {
+            var fault = ex is IOException ? ex.Message : $"The Cage ledger {_ledger.Where} cannot be reached: {PostgresConnection.Reason(ex)}";
+            return FailClosed
+                ? new SharedReserveResult(null, null) { Fault = fault }
+                : new SharedReserveResult(new SharedReservation(id, [.. nodes], usd, now + lease) { Held = false }, null) { Fault = fault };
+        }
+    }
+
+    /// <summary>A fault of the server or the way to it (not of the statement): the server is down, restarting or unreachable.</summary>
+    private static bool Unreachable(Exception ex) => ex is IOException or TimeoutException or System.Net.Sockets.SocketException
+        || ex is NpgsqlException { IsTransient: true } || ex is NpgsqlException and not PostgresException;
+
+    private async Task<SharedReserveResult> ReserveAsync(string id, IReadOnlyList<SharedBudgetNode> nodes, decimal usd, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken)
+    {
         var nowMs = now.ToUnixTimeMilliseconds();
         var names = new string[nodes.Count];
         var periods = new long[nodes.Count];
@@ -232,11 +265,28 @@ public sealed class PostgresBudgetReservations
     /// <param name="cancellationToken">Cancels the round trip.</param>
     /// <returns>The warning thresholds this settle crossed that no instance fired before, for the caller to raise.</returns>
     /// <exception cref="ArgumentException">A negative amount.</exception>
-    /// <exception cref="IOException">The server cannot be reached.</exception>
+    /// <exception cref="IOException">The server cannot be reached (the hold, if any, stays until its lease ends).</exception>
     public async Task<IReadOnlyList<SharedBudgetWarning>> SettleAsync(SharedReservation reservation, decimal actualUsd, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(reservation);
         ArgumentOutOfRangeException.ThrowIfNegative(actualUsd);
+        if (!reservation.Held)
+        {
+            return []; // admitted fail-open: the server holds nothing for it
+        }
+
+        try
+        {
+            return await SettleHeldAsync(reservation, actualUsd, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (Unreachable(ex) && ex is not IOException && !cancellationToken.IsCancellationRequested)
+        {
+            throw new IOException($"The Cage ledger {_ledger.Where} cannot be reached: {PostgresConnection.Reason(ex)}", ex);
+        }
+    }
+
+    private async Task<IReadOnlyList<SharedBudgetWarning>> SettleHeldAsync(SharedReservation reservation, decimal actualUsd, CancellationToken cancellationToken)
+    {
         await using var connection = await _ledger.OpenQuickAsync(asynchronousCommit: true, cancellationToken).ConfigureAwait(false);
         await using var command = new NpgsqlCommand(SettleSql, connection);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = reservation.Id });

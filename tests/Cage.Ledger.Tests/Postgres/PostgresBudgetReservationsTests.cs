@@ -142,4 +142,48 @@ public sealed class PostgresBudgetReservationsTests : PostgresSchemaTests
         Assert.That(whileLeased.RefusedBy, Is.EqualTo("org"), "the dead process's hold still counts until its lease ends");
         Assert.That(afterLease.Admitted, Is.True, "after the lease, its headroom is back");
     }
+
+    [Test]
+    public async Task ServerStopped_FailOpenAdmitsHoldingNothing_FailClosedRefuses_BothNamingTheFault_AndHoldsResumeAfterRestart()
+    {
+        var cluster = TestPostgres.Throwaway
+            ?? throw new InvalidOperationException($"this test stops and restarts the server: it needs the throwaway cluster, not {TestPostgres.Variable}");
+        await using var ledger = await PostgresLedger.OpenAsync(ConnectionString);
+        var open = new PostgresBudgetReservations(ledger);
+        var closed = new PostgresBudgetReservations(ledger) { FailClosed = true };
+        SharedBudgetNode[] org = [new("org", Period, 1.00m)];
+        var before = (await open.TryReserveAsync(org, 0.10m, TimeSpan.FromMinutes(1))).Reservation!;
+
+        SharedReserveResult admitted, refused;
+        IOException? settleFault;
+        await Task.Delay(1000); // holds commit without waiting for the WAL flush: give the WAL writer (≤ 3 × 200 ms) time before the crash
+        await cluster.StopServerAsync(); // immediate: a crash
+        try
+        {
+            admitted = await open.TryReserveAsync(org, 0.10m, TimeSpan.FromMinutes(1));
+            refused = await closed.TryReserveAsync(org, 0.10m, TimeSpan.FromMinutes(1));
+            settleFault = Assert.ThrowsAsync<IOException>(async () => await open.SettleAsync(before, 0.10m));
+            Assert.That(await open.SettleAsync(admitted.Reservation!, 0.10m), Is.Empty, "an unheld reservation settles without the server");
+        }
+        finally
+        {
+            await cluster.StartServerAsync();
+        }
+
+        Assert.That((admitted.Admitted, admitted.Reservation!.Held, admitted.Fault), Is.EqualTo((true, false, admitted.Fault)));
+        Assert.That(admitted.Fault, Does.Contain(ledger.Where));
+        Assert.That((refused.Admitted, refused.RefusedBy), Is.EqualTo((false, (string?)null)));
+        Assert.That(refused.Fault, Does.Contain(ledger.Where));
+        Assert.That(settleFault!.Message, Does.Contain(ledger.Where));
+
+        // Back: the next reservations are held on the server again (a pooled connection broken by the restart may fail once).
+        SharedReserveResult after = await open.TryReserveAsync(org, 0.50m, TimeSpan.FromMinutes(1));
+        if (after.Fault is not null)
+        {
+            after = await open.TryReserveAsync(org, 0.50m, TimeSpan.FromMinutes(1));
+        }
+
+        Assert.That((after.Admitted, after.Reservation!.Held, after.Fault), Is.EqualTo((true, true, (string?)null)));
+        Assert.That(await open.StateAsync("org", Period), Is.EqualTo((0m, 0.60m)), "the hold from before the stop and the new one");
+    }
 }
