@@ -4,13 +4,16 @@ using Npgsql;
 namespace CageNet.Ledger;
 
 /// <summary>
-/// The PostgreSQL ledger's write path: one connection, one transaction per batch. The batch goes to two temporary
-/// staging tables by binary <c>COPY</c> (one round trip for any number of rows), then two statements move it into the
-/// ledger with <c>INSERT … ON CONFLICT DO NOTHING</c> (idempotent by id and by call request id) and, in the same
-/// statement, add the rows actually inserted to the maintained totals (<c>call_totals</c>, <c>receipt_totals</c>) with
-/// <c>ON CONFLICT DO UPDATE</c>, in key order so concurrent writers lock total rows in the same order. The batch is
-/// acknowledged when the transaction has committed. A connection that failed is dropped and a new one opened on the
-/// next batch, so writes resume when the server comes back.
+/// The PostgreSQL ledger's write path: one connection, one transaction per batch. The calls of a batch go straight into
+/// <c>calls</c> by binary <c>COPY</c> (one round trip for any number of rows, the server's multi-row insert path), and
+/// their per-day sums, added up in the client, go to <c>call_totals</c> in one upsert (<c>ON CONFLICT DO UPDATE</c>, in
+/// key order so concurrent writers lock total rows in the same order). When the <c>COPY</c> meets a call already stored
+/// (a retried batch, or two instances sending the same call), the transaction is rolled back and the batch goes the
+/// idempotent way: binary <c>COPY</c> into a temporary staging table, then one statement that moves the rows with
+/// <c>INSERT … ON CONFLICT DO NOTHING</c> (by id and by call request id) and adds the rows actually inserted to the totals.
+/// Receipts always go that way (<c>receipt_totals</c> depend on their calls). The batch is acknowledged when the
+/// transaction has committed. A connection that failed is dropped and a new one opened on the next batch, so writes
+/// resume when the server comes back.
 /// </summary>
 internal sealed class PostgresWriter : IAsyncDisposable
 {
@@ -37,6 +40,24 @@ internal sealed class PostgresWriter : IAsyncDisposable
         """;
 
     private const string CopyCallsSql = "COPY cage_stage_calls (ord, " + CallNames + ") FROM STDIN (FORMAT BINARY);";
+
+    private const string CopyCallsDirectSql = "COPY calls (" + CallNames + ") FROM STDIN (FORMAT BINARY);";
+
+    // The client's per-day sums of the calls the COPY stored, one row per dimension, key and day.
+    private const string AddTotalsSql =
+        """
+        INSERT INTO call_totals AS t (dim, key, day, calls, input, cache_read, cache_write_5m, cache_write_1h, output, reasoning,
+                                      cost_e10, unpriced, missing, local)
+        SELECT * FROM unnest($1::smallint[], $2::text[], $3::integer[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
+                             $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[])
+            AS u (dim, key, day, calls, input, cache_read, cache_write_5m, cache_write_1h, output, reasoning, cost_e10, unpriced, missing, local)
+        ORDER BY u.dim, u.key, u.day
+        ON CONFLICT (dim, key, day) DO UPDATE SET
+            calls = t.calls + excluded.calls, input = t.input + excluded.input, cache_read = t.cache_read + excluded.cache_read,
+            cache_write_5m = t.cache_write_5m + excluded.cache_write_5m, cache_write_1h = t.cache_write_1h + excluded.cache_write_1h,
+            output = t.output + excluded.output, reasoning = t.reasoning + excluded.reasoning, cost_e10 = t.cost_e10 + excluded.cost_e10,
+            unpriced = t.unpriced + excluded.unpriced, missing = t.missing + excluded.missing, local = t.local + excluded.local;
+        """;
 
     private const string CopyReceiptsSql =
         """
@@ -114,6 +135,7 @@ internal sealed class PostgresWriter : IAsyncDisposable
     private readonly HashSet<string> _seenRequests = new(StringComparer.Ordinal);
     private readonly List<CallRecord> _calls = [];
     private readonly List<SavingsReceipt> _receipts = [];
+    private readonly CallTotals _totals = new();
     private NpgsqlConnection? _connection;
     private bool _disposed;
 
@@ -141,21 +163,21 @@ internal sealed class PostgresWriter : IAsyncDisposable
             var connection = _connection ??= await OpenAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-                long callsAdded = 0, receiptsAdded = 0;
+                (long Calls, long Receipts)? added = null;
                 if (_calls.Count > 0)
                 {
-                    await CopyCallsAsync(connection, cancellationToken).ConfigureAwait(false);
-                    callsAdded = await MoveAsync(connection, transaction, MoveCallsSql, cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        added = await StoreAsync(connection, direct: true, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+                    {
+                        // A call of the batch is stored already (the transaction rolled back): the idempotent way below.
+                    }
                 }
 
-                if (_receipts.Count > 0)
-                {
-                    await CopyReceiptsAsync(connection, cancellationToken).ConfigureAwait(false);
-                    receiptsAdded = await MoveAsync(connection, transaction, MoveReceiptsSql, cancellationToken).ConfigureAwait(false);
-                }
-
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                added ??= await StoreAsync(connection, direct: false, cancellationToken).ConfigureAwait(false);
+                var (callsAdded, receiptsAdded) = added.Value;
                 return new AppendResult((int)callsAdded, batch.Calls.Count - (int)callsAdded, (int)receiptsAdded, batch.Receipts.Count - (int)receiptsAdded);
             }
             catch
@@ -172,6 +194,69 @@ internal sealed class PostgresWriter : IAsyncDisposable
             _receipts.Clear();
             _gate.Release();
         }
+    }
+
+    /// <summary>
+    /// Stores the batch in one transaction: the calls by <c>COPY</c> straight into <c>calls</c> with the client's totals
+    /// (<paramref name="direct"/>; throws a unique violation when one is stored already), or through the staging table
+    /// and <c>ON CONFLICT DO NOTHING</c>; the receipts through theirs. Returns the rows added.
+    /// </summary>
+    private async Task<(long Calls, long Receipts)> StoreAsync(NpgsqlConnection connection, bool direct, CancellationToken cancellationToken)
+    {
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        long callsAdded = 0, receiptsAdded = 0;
+        if (_calls.Count > 0 && direct)
+        {
+            await CopyCallsAsync(connection, CopyCallsDirectSql, withOrder: false, cancellationToken).ConfigureAwait(false);
+            await AddTotalsAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+            callsAdded = _calls.Count;
+        }
+        else if (_calls.Count > 0)
+        {
+            await CopyCallsAsync(connection, CopyCallsSql, withOrder: true, cancellationToken).ConfigureAwait(false);
+            callsAdded = await MoveAsync(connection, transaction, MoveCallsSql, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (_receipts.Count > 0)
+        {
+            await CopyReceiptsAsync(connection, cancellationToken).ConfigureAwait(false);
+            receiptsAdded = await MoveAsync(connection, transaction, MoveReceiptsSql, cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return (callsAdded, receiptsAdded);
+    }
+
+    // The per-day sums of the batch's calls for every report dimension (as MoveCallsSql computes them on the server).
+    private async Task AddTotalsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        _totals.Clear();
+        foreach (var call in _calls)
+        {
+            _totals.Add(call, call.CostUsd is { } cost ? LedgerMoney.ToE10(cost) : 0);
+        }
+
+        var groups = _totals.Groups.Where(static g => g.Key.Dimension != CallTotals.RouteTask).ToList();
+        await using var command = new NpgsqlCommand(AddTotalsSql, connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter<short[]> { TypedValue = [.. groups.Select(static g => (short)g.Key.Dimension)] });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. groups.Select(static g => g.Key.Key)] });
+        command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = [.. groups.Select(static g => (int)g.Key.Day)] });
+        Column(static s => s.Calls);
+        Column(static s => s.Input);
+        Column(static s => s.CacheRead);
+        Column(static s => s.CacheWrite5m);
+        Column(static s => s.CacheWrite1h);
+        Column(static s => s.Output);
+        Column(static s => s.Reasoning);
+        Column(static s => s.CostE10);
+        Column(static s => s.Unpriced);
+        Column(static s => s.Missing);
+        Column(static s => s.Local);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        _totals.Clear();
+
+        void Column(Func<CallTotals.Sums, long> value) =>
+            command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. groups.Select(g => value(g.Value))] });
     }
 
     /// <summary>The batch without its repeats (same id, or same call request id, as an earlier record of the batch): they are skipped as repeats.</summary>
@@ -221,9 +306,9 @@ internal sealed class PostgresWriter : IAsyncDisposable
         return reader.GetInt64(0);
     }
 
-    private async Task CopyCallsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    private async Task CopyCallsAsync(NpgsqlConnection connection, string sql, bool withOrder, CancellationToken cancellationToken)
     {
-        await using var copy = await connection.BeginBinaryImportAsync(CopyCallsSql, cancellationToken).ConfigureAwait(false);
+        await using var copy = await connection.BeginBinaryImportAsync(sql, cancellationToken).ConfigureAwait(false);
         var ord = 0;
         foreach (var call in _calls)
         {
@@ -231,7 +316,11 @@ internal sealed class PostgresWriter : IAsyncDisposable
             var ms = call.Timestamp.ToUnixTimeMilliseconds();
             var usage = call.Usage;
             copy.StartRow();
-            copy.Write(ord++, NpgsqlDbType.Integer);
+            if (withOrder)
+            {
+                copy.Write(ord++, NpgsqlDbType.Integer);
+            }
+
             copy.Write(call.Id, NpgsqlDbType.Text);
             copy.Write(ms, NpgsqlDbType.Bigint);
             copy.Write((int)CallTotals.DayOf(ms), NpgsqlDbType.Integer);
