@@ -211,6 +211,12 @@ internal static class PostgresScale
         }
 
         times.Sort();
+        await using (var leases = await ledger.OpenQuickAsync(asynchronousCommit: true, CancellationToken.None))
+        {
+            await using var show = new Npgsql.NpgsqlCommand("SHOW synchronous_commit;", leases);
+            Console.WriteLine($"the reservations' connections: synchronous_commit = {await show.ExecuteScalarAsync()}");
+        }
+
         var trips = new List<double>();
         await using (var connection = await ledger.OpenReaderAsync(CancellationToken.None))
         {
