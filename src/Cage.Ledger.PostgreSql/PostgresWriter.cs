@@ -28,7 +28,7 @@ internal sealed class PostgresWriter : IAsyncDisposable
         CREATE TEMP TABLE IF NOT EXISTS cage_stage_receipts (
             ord integer, id text, ts_ms bigint, day integer, call_id text, task text, tool text, unit text,
             raw_alternative text, actual text, method text, confidence double precision, meta text,
-            raw_n numeric, actual_n numeric, tool_cost numeric, added_ms double precision, eliminated integer
+            raw_n numeric, actual_n numeric, tool_cost numeric, added_ms double precision, eliminated integer, prompt_k bigint
         ) ON COMMIT DELETE ROWS;
         """;
 
@@ -62,7 +62,7 @@ internal sealed class PostgresWriter : IAsyncDisposable
     private const string CopyReceiptsSql =
         """
         COPY cage_stage_receipts (ord, id, ts_ms, day, call_id, task, tool, unit, raw_alternative, actual, method, confidence,
-                                  meta, raw_n, actual_n, tool_cost, added_ms, eliminated) FROM STDIN (FORMAT BINARY);
+                                  meta, raw_n, actual_n, tool_cost, added_ms, eliminated, prompt_k) FROM STDIN (FORMAT BINARY);
         """;
 
     // The calls, then their per-day sums for every report dimension (ReportDimension's numbers; the day dimension's key is '').
@@ -96,8 +96,8 @@ internal sealed class PostgresWriter : IAsyncDisposable
         """;
 
     // The receipts (pending when they name a call the ledger does not have), then the sums of the ones that are not pending
-    // per day, tool, unit, method and pricing basis (basis 0: the call's provider, model, route and long-context bucket;
-    // basis 1: call-less, by task).
+    // per day, tool, unit, method and pricing basis (basis 0: the call's provider, model, route and long-context bucket,
+    // which the client chose as the SQLite ledger does, one per price tier of the model; basis 1: call-less, by task).
     private const string MoveReceiptsSql =
         """
         WITH ins AS (
@@ -112,8 +112,7 @@ internal sealed class PostgresWriter : IAsyncDisposable
                                              raw_alternative, actual, tool_cost, added_ms, eliminated, min_confidence)
             SELECT s.day, s.tool, s.unit, s.method, CASE WHEN s.call_id IS NULL THEN 1 ELSE 0 END,
                    coalesce(c.provider, ''), coalesce(c.model, ''),
-                   CASE WHEN c.input + c.cache_read + c.cache_write_5m + c.cache_write_1h > 32000
-                        THEN (c.input + c.cache_read + c.cache_write_5m + c.cache_write_1h + 999) / 1000 ELSE 0 END,
+                   s.prompt_k,
                    coalesce(c.route, ''), CASE WHEN s.call_id IS NULL THEN coalesce(s.task, '') ELSE '' END,
                    count(*), sum(s.raw_n), sum(s.actual_n), sum(s.tool_cost), sum(s.added_ms), sum(s.eliminated), min(s.confidence)
             FROM ins i JOIN cage_stage_receipts s ON s.id = i.id LEFT JOIN calls c ON c.id = s.call_id
@@ -136,6 +135,7 @@ internal sealed class PostgresWriter : IAsyncDisposable
     private readonly List<CallRecord> _calls = [];
     private readonly List<SavingsReceipt> _receipts = [];
     private readonly CallTotals _totals = new();
+    private readonly Dictionary<string, long> _promptK = new(StringComparer.Ordinal);
     private NpgsqlConnection? _connection;
     private bool _disposed;
 
@@ -219,12 +219,34 @@ internal sealed class PostgresWriter : IAsyncDisposable
 
         if (_receipts.Count > 0)
         {
+            await PromptBucketsAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
             await CopyReceiptsAsync(connection, cancellationToken).ConfigureAwait(false);
             receiptsAdded = await MoveAsync(connection, transaction, MoveReceiptsSql, cancellationToken).ConfigureAwait(false);
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return (callsAdded, receiptsAdded);
+    }
+
+    // The long-context bucket of each receipt's call (ReceiptTotals.PromptK: one per price tier of its model), from the calls
+    // the ledger has now (this batch's included); a receipt whose call is not there is stored pending and gets none.
+    private async Task PromptBucketsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        _promptK.Clear();
+        var ids = _receipts.Where(static r => !string.IsNullOrEmpty(r.CallId)).Select(static r => r.CallId!).Distinct(StringComparer.Ordinal).ToArray();
+        if (ids.Length == 0)
+        {
+            return;
+        }
+
+        await using var command = new NpgsqlCommand(
+            "SELECT id, provider, model, input + cache_read + cache_write_5m + cache_write_1h FROM calls WHERE id = ANY($1);", connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ids });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            _promptK[reader.GetString(0)] = ReceiptTotals.PromptK(reader.GetString(1), reader.GetString(2), reader.GetInt64(3));
+        }
     }
 
     // The per-day sums of the batch's calls for every report dimension (as MoveCallsSql computes them on the server).
@@ -380,6 +402,7 @@ internal sealed class PostgresWriter : IAsyncDisposable
             copy.Write(receipt.ToolCostUsd ?? 0m, NpgsqlDbType.Numeric);
             copy.Write(receipt.AddedLatencyMs ?? 0, NpgsqlDbType.Double);
             copy.Write(ReceiptTotal.IsEliminatedCall(receipt) ? 1 : 0, NpgsqlDbType.Integer);
+            copy.Write(receipt.CallId is { Length: > 0 } callId && _promptK.TryGetValue(callId, out var k) ? k : 0L, NpgsqlDbType.Bigint);
         }
 
         await copy.CompleteAsync(cancellationToken).ConfigureAwait(false);
