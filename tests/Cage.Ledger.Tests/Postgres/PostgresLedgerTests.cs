@@ -161,6 +161,31 @@ public sealed class PostgresLedgerTests : PostgresSchemaTests
         }));
     }
 
+    [Test]
+    public async Task CallsOfATask_AreFoundThroughTheTaskIndex()
+    {
+        await using var ledger = await PostgresLedger.OpenAsync(ConnectionString);
+        await ledger.AppendAsync(Batch([.. Enumerable.Range(0, 200).Select(i => Call($"c_{i}", task: $"t{i % 20}"))]));
+        await using var connection = await ledger.OpenReaderAsync(CancellationToken.None);
+        await using (var analyze = new NpgsqlCommand("ANALYZE calls; SET enable_seqscan = off;", connection))
+        {
+            await analyze.ExecuteNonQueryAsync();
+        }
+
+        await using var explain = new NpgsqlCommand("EXPLAIN SELECT id FROM calls WHERE task = 't3' ORDER BY ts_ms, seq;", connection);
+        var plan = new List<string>();
+        await using (var reader = await explain.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                plan.Add(reader.GetString(0));
+            }
+        }
+
+        Assert.That(string.Join('\n', plan), Does.Contain("ix_calls_task"));
+        Assert.That((await ledger.CallsForTaskAsync("t3")).Select(c => c.Id), Is.EqualTo(Enumerable.Range(0, 10).Select(i => $"c_{3 + (20 * i)}")));
+    }
+
     private async Task<long> ScalarAsync(string sql)
     {
         await using var connection = new NpgsqlConnection(ConnectionString);
