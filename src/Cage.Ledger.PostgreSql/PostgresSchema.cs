@@ -302,7 +302,11 @@ internal static class PostgresSchema
 
     /// <summary>Brings the database up to <see cref="LatestVersion"/> under the advisory lock; returns the version it is at afterwards.</summary>
     /// <exception cref="InvalidOperationException">The database has a newer Cage schema than this code knows, or Cage-named tables that Cage did not create.</exception>
-    public static async Task<int> MigrateAsync(NpgsqlConnection connection, string where, CancellationToken cancellationToken)
+    public static Task<int> MigrateAsync(NpgsqlConnection connection, string where, CancellationToken cancellationToken) =>
+        MigrateAsync(connection, where, LatestVersion, cancellationToken);
+
+    /// <summary>Brings the database up to <paramref name="target"/> (tests build an older schema with it).</summary>
+    internal static async Task<int> MigrateAsync(NpgsqlConnection connection, string where, int target, CancellationToken cancellationToken)
     {
         await ExecuteAsync(connection, string.Create(CultureInfo.InvariantCulture, $"SELECT pg_advisory_lock({MigrationLock});"), null, cancellationToken).ConfigureAwait(false);
         try
@@ -326,7 +330,7 @@ internal static class PostgresSchema
                     $"The database {where} already has calls/receipts tables but no Cage schema version; it is not a Cage ledger (use another database or schema).");
             }
 
-            while (version < LatestVersion)
+            while (version < target)
             {
                 await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
                 await ExecuteAsync(connection, Steps[version], transaction, cancellationToken).ConfigureAwait(false);
