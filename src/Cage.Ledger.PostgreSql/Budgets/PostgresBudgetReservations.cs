@@ -176,6 +176,7 @@ public sealed class PostgresBudgetReservations
     /// <param name="lease">How long the hold lasts unless settled or released; more than zero.</param>
     /// <param name="cancellationToken">Cancels the round trip.</param>
     /// <exception cref="ArgumentException">No nodes, a repeated or empty node, a negative amount or cap, or a lease ≤ 0.</exception>
+    /// <exception cref="InvalidOperationException">The counters cannot be found after creating them (a damaged or foreign schema).</exception>
     public async Task<SharedReserveResult> TryReserveAsync(IReadOnlyList<SharedBudgetNode> nodes, decimal usd, TimeSpan lease, CancellationToken cancellationToken = default)
     {
         Validate(nodes, usd);
@@ -219,7 +220,7 @@ public sealed class PostgresBudgetReservations
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = LedgerMoney.ToE10(usd) });
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = nowMs });
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = checked(nowMs + (long)Math.Ceiling(lease.TotalMilliseconds)) });
-        var swept = false;
+        bool swept = false, ensured = false;
         while (true)
         {
             bool admitted, expired;
@@ -238,6 +239,12 @@ public sealed class PostgresBudgetReservations
 
             if (found < nodes.Count)
             {
+                if (ensured)
+                {
+                    throw new InvalidOperationException($"The budget counters of {string.Join(", ", names)} were created but are not found: the ledger {_ledger.Where} is not in a state this version knows.");
+                }
+
+                ensured = true;
                 await using var ensure = new NpgsqlCommand(EnsureSql, connection);
                 ensure.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = names });
                 ensure.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = periods });
