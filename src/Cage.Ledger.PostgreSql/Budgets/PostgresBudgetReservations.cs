@@ -169,7 +169,7 @@ public sealed class PostgresBudgetReservations
     /// <summary>Holds <paramref name="usd"/> on every node, or on none when one of them has not the headroom.</summary>
     /// <remarks>
     /// One round trip when admitted. A refusal while some lease has run out costs two more (reclaim the expired leases,
-    /// try again), and the first reservation on a node in a period one more (create its counter).
+    /// try again), and the first reservation on a node in a period two more (create its counter, try again).
     /// </remarks>
     /// <param name="nodes">The nodes (a path from a leaf to the root, or any set); at least one, no repeats.</param>
     /// <param name="usd">The amount to hold (the call's estimated cost), ≥ 0.</param>
