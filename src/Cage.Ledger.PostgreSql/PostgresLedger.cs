@@ -35,12 +35,16 @@ public sealed class PostgresLedger : ILedgerStore, IDisposable, IAsyncDisposable
         """;
 
     private readonly NpgsqlDataSource _dataSource;
+    private readonly NpgsqlDataSource _quick;
+    private readonly NpgsqlDataSource _leases;
     private readonly PostgresWriter _writer;
     private int _disposed;
 
-    private PostgresLedger(NpgsqlDataSource dataSource, string where, int schemaVersion)
+    private PostgresLedger(NpgsqlDataSource dataSource, NpgsqlConnectionStringBuilder builder, string where, int schemaVersion)
     {
         _dataSource = dataSource;
+        _quick = QuickSource(builder, asynchronousCommit: false);
+        _leases = QuickSource(builder, asynchronousCommit: true);
         Where = where;
         SchemaVersion = schemaVersion;
         _writer = new PostgresWriter(dataSource);
@@ -76,7 +80,7 @@ public sealed class PostgresLedger : ILedgerStore, IDisposable, IAsyncDisposable
                 version = await PostgresSchema.MigrateAsync(connection, where, cancellationToken).ConfigureAwait(false);
             }
 
-            return new PostgresLedger(dataSource, where, version);
+            return new PostgresLedger(dataSource, builder, where, version);
         }
         catch (PostgresException ex)
         {
@@ -88,6 +92,26 @@ public sealed class PostgresLedger : ILedgerStore, IDisposable, IAsyncDisposable
             await dataSource.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    // The pools for the budget statements: no session reset when a connection goes back to the pool (a reset discards the
+    // server's cached plans, which cost more than the statements themselves), and the statements prepared on their
+    // second use. Their connections never keep session state: no temporary tables, no SET. The reservations' pool commits
+    // without waiting for the WAL flush (leases: see docs/postgres.md on what a server crash can lose).
+    private static NpgsqlDataSource QuickSource(NpgsqlConnectionStringBuilder builder, bool asynchronousCommit)
+    {
+        var quick = new NpgsqlConnectionStringBuilder(builder.ConnectionString)
+        {
+            NoResetOnClose = true,
+            MaxAutoPrepare = Math.Max(builder.MaxAutoPrepare, 16),
+            AutoPrepareMinUsages = 2,
+        };
+        if (asynchronousCommit)
+        {
+            quick.Options = (quick.Options is { Length: > 0 } options ? options + " " : "") + "-c synchronous_commit=off";
+        }
+
+        return NpgsqlDataSource.Create(quick);
     }
 
     private static async Task<NpgsqlConnection> OpenConnectionAsync(NpgsqlDataSource dataSource, string where, CancellationToken cancellationToken)
@@ -388,6 +412,16 @@ public sealed class PostgresLedger : ILedgerStore, IDisposable, IAsyncDisposable
         return await OpenConnectionAsync(_dataSource, Where, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>A connection from the pool for small, repeated statements (prepared, no session reset); see <see cref="QuickSource"/>.</summary>
+    /// <param name="asynchronousCommit">Whether its commits may return before the WAL flush (the shared reservations' leases).</param>
+    /// <param name="cancellationToken">Cancels the open.</param>
+    /// <exception cref="IOException">The server cannot be reached (the message names it, never the password).</exception>
+    internal async Task<NpgsqlConnection> OpenQuickAsync(bool asynchronousCommit, CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        return await OpenConnectionAsync(asynchronousCommit ? _leases : _quick, Where, cancellationToken).ConfigureAwait(false);
+    }
+
     private async Task<List<T>> ReadListAsync<T>(string sql, string value, Func<DbDataReader, T> read, CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
@@ -436,6 +470,8 @@ public sealed class PostgresLedger : ILedgerStore, IDisposable, IAsyncDisposable
         }
 
         await _writer.DisposeAsync().ConfigureAwait(false);
+        await _quick.DisposeAsync().ConfigureAwait(false);
+        await _leases.DisposeAsync().ConfigureAwait(false);
         await _dataSource.DisposeAsync().ConfigureAwait(false);
     }
 

@@ -251,6 +251,50 @@ internal static class PostgresSchema
         END
         $fn$;
         """,
+
+        // 3: reservations as single statements (PostgresBudgetReservations). A reservation is one row of budget_leases
+        //    (its nodes, periods, amount and lease) instead of one budget_holds row per node, and the reserve, settle and
+        //    sweep are plain statements sent by the client, so the step-2 functions go. A lease already reclaimed on some
+        //    of its nodes under step 2 gives back its holds on the others now, so every lease is either live or reclaimed.
+        """
+        UPDATE budget_counters c SET held_e10 = c.held_e10 - h.s
+        FROM (SELECT node, period_start_ms, sum(usd_e10) AS s FROM budget_holds
+              WHERE NOT reclaimed AND id IN (SELECT id FROM budget_holds WHERE reclaimed) GROUP BY 1, 2) h
+        WHERE c.node = h.node AND c.period_start_ms = h.period_start_ms;
+
+        CREATE TABLE budget_leases (
+            id         text     NOT NULL PRIMARY KEY,
+            nodes      text[]   NOT NULL,
+            periods    bigint[] NOT NULL,
+            usd_e10    bigint   NOT NULL,
+            expires_ms bigint   NOT NULL,
+            reclaimed  boolean  NOT NULL DEFAULT false
+        );
+        CREATE INDEX ix_budget_leases_live ON budget_leases (expires_ms) WHERE NOT reclaimed;
+        INSERT INTO budget_leases (id, nodes, periods, usd_e10, expires_ms, reclaimed)
+        SELECT id, array_agg(node ORDER BY node), array_agg(period_start_ms ORDER BY node), max(usd_e10), max(expires_ms), bool_or(reclaimed)
+        FROM budget_holds GROUP BY id;
+
+        DROP TABLE budget_holds;
+        DROP FUNCTION cage_budget_reserve(text, text[], bigint[], bigint[], bigint, bigint, bigint);
+        DROP FUNCTION cage_budget_settle(text, bigint, bigint, text[], bigint[], bigint[], text[]);
+        """,
+
+        // 4: the subscription estimator's learned state (PostgresBudgetStore), one row, as in the SQLite schema's step 9.
+        """
+        CREATE TABLE budget_estimator (
+            id         integer NOT NULL PRIMARY KEY CHECK (id = 1),
+            state      text    NOT NULL,
+            updated_ms bigint  NOT NULL
+        );
+        """,
+
+        // 5: the calls of a task are found through a hash index on task instead of a B-tree on (task, ts_ms, seq): the
+        //    per-task reads look a task up by equality and sort its few calls, and a hash entry costs ingest much less.
+        """
+        DROP INDEX ix_calls_task;
+        CREATE INDEX ix_calls_task ON calls USING hash (task) WHERE task IS NOT NULL;
+        """,
     ];
 
     /// <summary>The schema version this code writes: the number of migration steps.</summary>
@@ -258,7 +302,11 @@ internal static class PostgresSchema
 
     /// <summary>Brings the database up to <see cref="LatestVersion"/> under the advisory lock; returns the version it is at afterwards.</summary>
     /// <exception cref="InvalidOperationException">The database has a newer Cage schema than this code knows, or Cage-named tables that Cage did not create.</exception>
-    public static async Task<int> MigrateAsync(NpgsqlConnection connection, string where, CancellationToken cancellationToken)
+    public static Task<int> MigrateAsync(NpgsqlConnection connection, string where, CancellationToken cancellationToken) =>
+        MigrateAsync(connection, where, LatestVersion, cancellationToken);
+
+    /// <summary>Brings the database up to <paramref name="target"/> (tests build an older schema with it).</summary>
+    internal static async Task<int> MigrateAsync(NpgsqlConnection connection, string where, int target, CancellationToken cancellationToken)
     {
         await ExecuteAsync(connection, string.Create(CultureInfo.InvariantCulture, $"SELECT pg_advisory_lock({MigrationLock});"), null, cancellationToken).ConfigureAwait(false);
         try
@@ -282,7 +330,7 @@ internal static class PostgresSchema
                     $"The database {where} already has calls/receipts tables but no Cage schema version; it is not a Cage ledger (use another database or schema).");
             }
 
-            while (version < LatestVersion)
+            while (version < target)
             {
                 await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
                 await ExecuteAsync(connection, Steps[version], transaction, cancellationToken).ConfigureAwait(false);

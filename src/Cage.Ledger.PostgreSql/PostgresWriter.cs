@@ -4,13 +4,16 @@ using Npgsql;
 namespace CageNet.Ledger;
 
 /// <summary>
-/// The PostgreSQL ledger's write path: one connection, one transaction per batch. The batch goes to two temporary
-/// staging tables by binary <c>COPY</c> (one round trip for any number of rows), then two statements move it into the
-/// ledger with <c>INSERT … ON CONFLICT DO NOTHING</c> (idempotent by id and by call request id) and, in the same
-/// statement, add the rows actually inserted to the maintained totals (<c>call_totals</c>, <c>receipt_totals</c>) with
-/// <c>ON CONFLICT DO UPDATE</c>, in key order so concurrent writers lock total rows in the same order. The batch is
-/// acknowledged when the transaction has committed. A connection that failed is dropped and a new one opened on the
-/// next batch, so writes resume when the server comes back.
+/// The PostgreSQL ledger's write path: one connection, one transaction per batch. The calls of a batch go straight into
+/// <c>calls</c> by binary <c>COPY</c> (one round trip for any number of rows, the server's multi-row insert path), and
+/// their per-day sums, added up in the client, go to <c>call_totals</c> in one upsert (<c>ON CONFLICT DO UPDATE</c>, in
+/// key order so concurrent writers lock total rows in the same order). When the <c>COPY</c> meets a call already stored
+/// (a retried batch, or two instances sending the same call), the transaction is rolled back and the batch goes the
+/// idempotent way: binary <c>COPY</c> into a temporary staging table, then one statement that moves the rows with
+/// <c>INSERT … ON CONFLICT DO NOTHING</c> (by id and by call request id) and adds the rows actually inserted to the totals.
+/// Receipts always go that way (<c>receipt_totals</c> depend on their calls). The batch is acknowledged when the
+/// transaction has committed. A connection that failed is dropped and a new one opened on the next batch, so writes
+/// resume when the server comes back.
 /// </summary>
 internal sealed class PostgresWriter : IAsyncDisposable
 {
@@ -25,7 +28,7 @@ internal sealed class PostgresWriter : IAsyncDisposable
         CREATE TEMP TABLE IF NOT EXISTS cage_stage_receipts (
             ord integer, id text, ts_ms bigint, day integer, call_id text, task text, tool text, unit text,
             raw_alternative text, actual text, method text, confidence double precision, meta text,
-            raw_n numeric, actual_n numeric, tool_cost numeric, added_ms double precision, eliminated integer
+            raw_n numeric, actual_n numeric, tool_cost numeric, added_ms double precision, eliminated integer, prompt_k bigint
         ) ON COMMIT DELETE ROWS;
         """;
 
@@ -38,10 +41,28 @@ internal sealed class PostgresWriter : IAsyncDisposable
 
     private const string CopyCallsSql = "COPY cage_stage_calls (ord, " + CallNames + ") FROM STDIN (FORMAT BINARY);";
 
+    private const string CopyCallsDirectSql = "COPY calls (" + CallNames + ") FROM STDIN (FORMAT BINARY);";
+
+    // The client's per-day sums of the calls the COPY stored, one row per dimension, key and day.
+    private const string AddTotalsSql =
+        """
+        INSERT INTO call_totals AS t (dim, key, day, calls, input, cache_read, cache_write_5m, cache_write_1h, output, reasoning,
+                                      cost_e10, unpriced, missing, local)
+        SELECT * FROM unnest($1::smallint[], $2::text[], $3::integer[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
+                             $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[])
+            AS u (dim, key, day, calls, input, cache_read, cache_write_5m, cache_write_1h, output, reasoning, cost_e10, unpriced, missing, local)
+        ORDER BY u.dim, u.key, u.day
+        ON CONFLICT (dim, key, day) DO UPDATE SET
+            calls = t.calls + excluded.calls, input = t.input + excluded.input, cache_read = t.cache_read + excluded.cache_read,
+            cache_write_5m = t.cache_write_5m + excluded.cache_write_5m, cache_write_1h = t.cache_write_1h + excluded.cache_write_1h,
+            output = t.output + excluded.output, reasoning = t.reasoning + excluded.reasoning, cost_e10 = t.cost_e10 + excluded.cost_e10,
+            unpriced = t.unpriced + excluded.unpriced, missing = t.missing + excluded.missing, local = t.local + excluded.local;
+        """;
+
     private const string CopyReceiptsSql =
         """
         COPY cage_stage_receipts (ord, id, ts_ms, day, call_id, task, tool, unit, raw_alternative, actual, method, confidence,
-                                  meta, raw_n, actual_n, tool_cost, added_ms, eliminated) FROM STDIN (FORMAT BINARY);
+                                  meta, raw_n, actual_n, tool_cost, added_ms, eliminated, prompt_k) FROM STDIN (FORMAT BINARY);
         """;
 
     // The calls, then their per-day sums for every report dimension (ReportDimension's numbers; the day dimension's key is '').
@@ -75,8 +96,8 @@ internal sealed class PostgresWriter : IAsyncDisposable
         """;
 
     // The receipts (pending when they name a call the ledger does not have), then the sums of the ones that are not pending
-    // per day, tool, unit, method and pricing basis (basis 0: the call's provider, model, route and long-context bucket;
-    // basis 1: call-less, by task).
+    // per day, tool, unit, method and pricing basis (basis 0: the call's provider, model, route and long-context bucket,
+    // which the client chose as the SQLite ledger does, one per price tier of the model; basis 1: call-less, by task).
     private const string MoveReceiptsSql =
         """
         WITH ins AS (
@@ -91,8 +112,7 @@ internal sealed class PostgresWriter : IAsyncDisposable
                                              raw_alternative, actual, tool_cost, added_ms, eliminated, min_confidence)
             SELECT s.day, s.tool, s.unit, s.method, CASE WHEN s.call_id IS NULL THEN 1 ELSE 0 END,
                    coalesce(c.provider, ''), coalesce(c.model, ''),
-                   CASE WHEN c.input + c.cache_read + c.cache_write_5m + c.cache_write_1h > 32000
-                        THEN (c.input + c.cache_read + c.cache_write_5m + c.cache_write_1h + 999) / 1000 ELSE 0 END,
+                   s.prompt_k,
                    coalesce(c.route, ''), CASE WHEN s.call_id IS NULL THEN coalesce(s.task, '') ELSE '' END,
                    count(*), sum(s.raw_n), sum(s.actual_n), sum(s.tool_cost), sum(s.added_ms), sum(s.eliminated), min(s.confidence)
             FROM ins i JOIN cage_stage_receipts s ON s.id = i.id LEFT JOIN calls c ON c.id = s.call_id
@@ -114,6 +134,8 @@ internal sealed class PostgresWriter : IAsyncDisposable
     private readonly HashSet<string> _seenRequests = new(StringComparer.Ordinal);
     private readonly List<CallRecord> _calls = [];
     private readonly List<SavingsReceipt> _receipts = [];
+    private readonly CallTotals _totals = new();
+    private readonly Dictionary<string, long> _promptK = new(StringComparer.Ordinal);
     private NpgsqlConnection? _connection;
     private bool _disposed;
 
@@ -141,21 +163,21 @@ internal sealed class PostgresWriter : IAsyncDisposable
             var connection = _connection ??= await OpenAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-                long callsAdded = 0, receiptsAdded = 0;
+                (long Calls, long Receipts)? added = null;
                 if (_calls.Count > 0)
                 {
-                    await CopyCallsAsync(connection, cancellationToken).ConfigureAwait(false);
-                    callsAdded = await MoveAsync(connection, transaction, MoveCallsSql, cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        added = await StoreAsync(connection, direct: true, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+                    {
+                        // A call of the batch is stored already (the transaction rolled back): the idempotent way below.
+                    }
                 }
 
-                if (_receipts.Count > 0)
-                {
-                    await CopyReceiptsAsync(connection, cancellationToken).ConfigureAwait(false);
-                    receiptsAdded = await MoveAsync(connection, transaction, MoveReceiptsSql, cancellationToken).ConfigureAwait(false);
-                }
-
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                added ??= await StoreAsync(connection, direct: false, cancellationToken).ConfigureAwait(false);
+                var (callsAdded, receiptsAdded) = added.Value;
                 return new AppendResult((int)callsAdded, batch.Calls.Count - (int)callsAdded, (int)receiptsAdded, batch.Receipts.Count - (int)receiptsAdded);
             }
             catch
@@ -172,6 +194,91 @@ internal sealed class PostgresWriter : IAsyncDisposable
             _receipts.Clear();
             _gate.Release();
         }
+    }
+
+    /// <summary>
+    /// Stores the batch in one transaction: the calls by <c>COPY</c> straight into <c>calls</c> with the client's totals
+    /// (<paramref name="direct"/>; throws a unique violation when one is stored already), or through the staging table
+    /// and <c>ON CONFLICT DO NOTHING</c>; the receipts through theirs. Returns the rows added.
+    /// </summary>
+    private async Task<(long Calls, long Receipts)> StoreAsync(NpgsqlConnection connection, bool direct, CancellationToken cancellationToken)
+    {
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        long callsAdded = 0, receiptsAdded = 0;
+        if (_calls.Count > 0 && direct)
+        {
+            await CopyCallsAsync(connection, CopyCallsDirectSql, withOrder: false, cancellationToken).ConfigureAwait(false);
+            await AddTotalsAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+            callsAdded = _calls.Count;
+        }
+        else if (_calls.Count > 0)
+        {
+            await CopyCallsAsync(connection, CopyCallsSql, withOrder: true, cancellationToken).ConfigureAwait(false);
+            callsAdded = await MoveAsync(connection, transaction, MoveCallsSql, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (_receipts.Count > 0)
+        {
+            await PromptBucketsAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+            await CopyReceiptsAsync(connection, cancellationToken).ConfigureAwait(false);
+            receiptsAdded = await MoveAsync(connection, transaction, MoveReceiptsSql, cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return (callsAdded, receiptsAdded);
+    }
+
+    // The long-context bucket of each receipt's call (ReceiptTotals.PromptK: one per price tier of its model), from the calls
+    // the ledger has now (this batch's included); a receipt whose call is not there is stored pending and gets none.
+    private async Task PromptBucketsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        _promptK.Clear();
+        var ids = _receipts.Where(static r => !string.IsNullOrEmpty(r.CallId)).Select(static r => r.CallId!).Distinct(StringComparer.Ordinal).ToArray();
+        if (ids.Length == 0)
+        {
+            return;
+        }
+
+        await using var command = new NpgsqlCommand(
+            "SELECT id, provider, model, input + cache_read + cache_write_5m + cache_write_1h FROM calls WHERE id = ANY($1);", connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = ids });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            _promptK[reader.GetString(0)] = ReceiptTotals.PromptK(reader.GetString(1), reader.GetString(2), reader.GetInt64(3));
+        }
+    }
+
+    // The per-day sums of the batch's calls for every report dimension (as MoveCallsSql computes them on the server).
+    private async Task AddTotalsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        _totals.Clear();
+        foreach (var call in _calls)
+        {
+            _totals.Add(call, call.CostUsd is { } cost ? LedgerMoney.ToE10(cost) : 0);
+        }
+
+        var groups = _totals.Groups.Where(static g => g.Key.Dimension != CallTotals.RouteTask).ToList();
+        await using var command = new NpgsqlCommand(AddTotalsSql, connection, transaction);
+        command.Parameters.Add(new NpgsqlParameter<short[]> { TypedValue = [.. groups.Select(static g => (short)g.Key.Dimension)] });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. groups.Select(static g => g.Key.Key)] });
+        command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = [.. groups.Select(static g => (int)g.Key.Day)] });
+        Column(static s => s.Calls);
+        Column(static s => s.Input);
+        Column(static s => s.CacheRead);
+        Column(static s => s.CacheWrite5m);
+        Column(static s => s.CacheWrite1h);
+        Column(static s => s.Output);
+        Column(static s => s.Reasoning);
+        Column(static s => s.CostE10);
+        Column(static s => s.Unpriced);
+        Column(static s => s.Missing);
+        Column(static s => s.Local);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        _totals.Clear();
+
+        void Column(Func<CallTotals.Sums, long> value) =>
+            command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. groups.Select(g => value(g.Value))] });
     }
 
     /// <summary>The batch without its repeats (same id, or same call request id, as an earlier record of the batch): they are skipped as repeats.</summary>
@@ -221,9 +328,9 @@ internal sealed class PostgresWriter : IAsyncDisposable
         return reader.GetInt64(0);
     }
 
-    private async Task CopyCallsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    private async Task CopyCallsAsync(NpgsqlConnection connection, string sql, bool withOrder, CancellationToken cancellationToken)
     {
-        await using var copy = await connection.BeginBinaryImportAsync(CopyCallsSql, cancellationToken).ConfigureAwait(false);
+        await using var copy = await connection.BeginBinaryImportAsync(sql, cancellationToken).ConfigureAwait(false);
         var ord = 0;
         foreach (var call in _calls)
         {
@@ -231,7 +338,11 @@ internal sealed class PostgresWriter : IAsyncDisposable
             var ms = call.Timestamp.ToUnixTimeMilliseconds();
             var usage = call.Usage;
             copy.StartRow();
-            copy.Write(ord++, NpgsqlDbType.Integer);
+            if (withOrder)
+            {
+                copy.Write(ord++, NpgsqlDbType.Integer);
+            }
+
             copy.Write(call.Id, NpgsqlDbType.Text);
             copy.Write(ms, NpgsqlDbType.Bigint);
             copy.Write((int)CallTotals.DayOf(ms), NpgsqlDbType.Integer);
@@ -291,6 +402,7 @@ internal sealed class PostgresWriter : IAsyncDisposable
             copy.Write(receipt.ToolCostUsd ?? 0m, NpgsqlDbType.Numeric);
             copy.Write(receipt.AddedLatencyMs ?? 0, NpgsqlDbType.Double);
             copy.Write(ReceiptTotal.IsEliminatedCall(receipt) ? 1 : 0, NpgsqlDbType.Integer);
+            copy.Write(receipt.CallId is { Length: > 0 } callId && _promptK.TryGetValue(callId, out var k) ? k : 0L, NpgsqlDbType.Bigint);
         }
 
         await copy.CompleteAsync(cancellationToken).ConfigureAwait(false);

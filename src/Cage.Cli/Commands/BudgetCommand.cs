@@ -94,7 +94,7 @@ internal static class BudgetCommand
     /// <exception cref="CliException">The budget tree is invalid (exit 2, naming <paramref name="source"/>).</exception>
     internal static async Task<BudgetGuard> OpenGuardAsync(BudgetOptions options, string source, ILedgerStore ledger, TimeProvider time, CancellationToken cancellationToken)
     {
-        IBudgetStore store = ledger is SqliteLedger sqlite ? new SqliteBudgetStore(sqlite) : new InMemoryBudgetStore();
+        IBudgetStore store = ledger switch { SqliteLedger sqlite => new SqliteBudgetStore(sqlite), PostgresLedger postgres => new PostgresBudgetStore(postgres), _ => new InMemoryBudgetStore() };
         BudgetGuard guard;
         try
         {

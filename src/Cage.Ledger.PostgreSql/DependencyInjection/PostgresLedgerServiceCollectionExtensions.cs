@@ -17,8 +17,11 @@ public static class PostgresLedgerServiceCollectionExtensions
     /// Metering is fail-open: a server that cannot be reached is a counted, logged write fault — the app's LLM calls go on,
     /// and metering resumes (with the batches it kept) once the server answers again. Queries through
     /// <see cref="ILedgerReader"/> do throw in that case. In a generic host, a hosted service flushes the meter when the
-    /// host stops. A budget store registered by an earlier <c>AddSqliteLedger()</c> is removed: budget state is then kept in
-    /// memory per process.
+    /// host stops.
+    /// <para>It also registers a <see cref="CageNet.Ledger.PostgresBudgetStore"/> in the same database as the budget guard's
+    /// <see cref="CageNet.Budgets.IBudgetStore"/> (used when <c>.AddBudgets()</c> is added, in either order), replacing one
+    /// registered before: every instance's guard starts from the warnings, resets, charges and estimator state the whole
+    /// fleet saved. It opens the ledger on first use, so a server that is down is a logged store fault, not a start-up error.</para>
     /// </remarks>
     /// <param name="builder">The Cage builder.</param>
     /// <param name="connectionString">An Npgsql connection string or a <c>postgres://</c> URL (see <see cref="PostgresLedger.OpenAsync"/>).</param>
@@ -35,13 +38,16 @@ public static class PostgresLedgerServiceCollectionExtensions
         services.RemoveAll<ILedgerStore>();
         services.RemoveAll<ILedgerSink>();
         services.RemoveAll<ILedgerReader>();
-        services.RemoveAll<CageNet.Budgets.IBudgetStore>();
 
         services.AddSingleton(_ => PostgresLedger.OpenAsync(connectionString).GetAwaiter().GetResult());
         services.AddSingleton<ILedgerStore>(static sp => sp.GetRequiredService<PostgresLedger>());
         services.AddSingleton<ILedgerSink>(static sp => new SqliteLedgerServiceCollectionExtensions.DeferredLedgerSink<PostgresLedger>(sp));
         services.AddSingleton<ILedgerReader>(static sp => sp.GetRequiredService<PostgresLedger>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, SqliteLedgerServiceCollectionExtensions.FlushOnHostStop>());
+
+        // Budget state shared by the fleet, in the same database; harmless when budgets are not added.
+        services.RemoveAll<CageNet.Budgets.IBudgetStore>();
+        services.AddSingleton<CageNet.Budgets.IBudgetStore>(static sp => new PostgresBudgetStore(() => sp.GetRequiredService<PostgresLedger>()));
         return builder;
     }
 }

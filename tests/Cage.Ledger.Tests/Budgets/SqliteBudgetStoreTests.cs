@@ -6,51 +6,7 @@ namespace CageNet.Tests.Budgets;
 
 public sealed class SqliteBudgetStoreTests
 {
-    [Test]
-    public async Task SaveAsync_ThenLoadInANewLedgerInstance_RoundTrips()
-    {
-        using var test = TestLedger.Create();
-        var at = new DateTimeOffset(2026, 6, 20, 12, 0, 0, TimeSpan.Zero);
-        var store = new SqliteBudgetStore(test.Ledger);
-        await store.SaveAsync(new BudgetNodeState("org", DateTimeOffset.MinValue, null, ["usd:50%"], at));
-        await store.SaveAsync(new BudgetNodeState("org/alice", at.Date, at, [], at));
-        await store.SaveAsync(new BudgetNodeState("org", DateTimeOffset.MinValue, null, ["usd:50%", "usd:100%"], at.AddMinutes(1)));
-
-        var loaded = await new SqliteBudgetStore(test.Reopen()).LoadAsync();
-
-        Assert.That(loaded, Has.Count.EqualTo(2));
-        Assert.That(loaded[0].Node, Is.EqualTo("org"));
-        Assert.That(loaded[0].PeriodStart, Is.EqualTo(DateTimeOffset.MinValue));
-        Assert.That(loaded[0].WarningsFired, Is.EqualTo(new[] { "usd:50%", "usd:100%" }));
-        Assert.That(loaded[0].UpdatedAt, Is.EqualTo(at.AddMinutes(1)));
-        Assert.That(loaded[1].ResetAt, Is.EqualTo(at));
-        Assert.That(loaded[1].PeriodStart, Is.EqualTo(new DateTimeOffset(at.Date, TimeSpan.Zero)));
-    }
-
-    [Test]
-    public async Task AddChargesAsync_ThenLoadChargesInANewLedgerInstance_RoundTripsIdempotently()
-    {
-        using var test = TestLedger.Create();
-        var at = new DateTimeOffset(2026, 6, 20, 12, 0, 0, TimeSpan.Zero);
-        var day = new DateTimeOffset(2026, 6, 20, 0, 0, 0, TimeSpan.Zero);
-        var store = new SqliteBudgetStore(test.Ledger);
-        BudgetCharge[] charge =
-        [
-            new("b_1", "org", DateTimeOffset.MinValue, null, at, 0.0000000001m, 0, false),
-            new("b_1", "org/alice", day, at.AddMinutes(-5), at, 1.25m, 300, true),
-        ];
-        await store.AddChargesAsync(charge);
-        await store.AddChargesAsync(charge); // a retried write is a no-op
-        await store.AddChargesAsync([new("b_2", "org/alice", day.AddDays(-1), null, at.AddDays(-1), 9m, 9, false)]);
-
-        var reopened = new SqliteBudgetStore(test.Reopen());
-        var current = await reopened.LoadChargesAsync(day);
-        var all = await reopened.LoadChargesAsync(null);
-
-        Assert.That(current, Is.EqualTo(charge), "lifetime rows always, others from their period start on");
-        Assert.That(all.Select(c => c.Id), Is.EqualTo(new[] { "b_1", "b_2", "b_1" }));
-        Assert.ThrowsAsync<CageValidationException>(async () => await reopened.AddChargesAsync([new("b_3", "org", day, null, at, -1m, 0, false)]));
-    }
+    // Saves, charges and the estimator round trip in the shared contract (Contract/BudgetStoreContractTests.cs).
 
     [Test]
     public async Task AddSqliteLedger_RegistersTheStoreInTheLedgerFileWhicheverOrder()

@@ -142,4 +142,83 @@ public sealed class PostgresBudgetReservationsTests : PostgresSchemaTests
         Assert.That(whileLeased.RefusedBy, Is.EqualTo("org"), "the dead process's hold still counts until its lease ends");
         Assert.That(afterLease.Admitted, Is.True, "after the lease, its headroom is back");
     }
+
+    [Test]
+    public async Task ServerStopped_FailOpenAdmitsHoldingNothing_FailClosedRefuses_BothNamingTheFault_AndHoldsResumeAfterRestart()
+    {
+        var cluster = TestPostgres.Throwaway
+            ?? throw new InvalidOperationException($"this test stops and restarts the server: it needs the throwaway cluster, not {TestPostgres.Variable}");
+        await using var ledger = await PostgresLedger.OpenAsync(ConnectionString);
+        var open = new PostgresBudgetReservations(ledger);
+        var closed = new PostgresBudgetReservations(ledger) { FailClosed = true };
+        SharedBudgetNode[] org = [new("org", Period, 1.00m)];
+        var before = (await open.TryReserveAsync(org, 0.10m, TimeSpan.FromMinutes(1))).Reservation!;
+
+        SharedReserveResult admitted, refused;
+        IOException? settleFault;
+        await Task.Delay(1000); // holds commit without waiting for the WAL flush: give the WAL writer (≤ 3 × 200 ms) time before the crash
+        await cluster.StopServerAsync(); // immediate: a crash
+        try
+        {
+            admitted = await open.TryReserveAsync(org, 0.10m, TimeSpan.FromMinutes(1));
+            refused = await closed.TryReserveAsync(org, 0.10m, TimeSpan.FromMinutes(1));
+            settleFault = Assert.ThrowsAsync<IOException>(async () => await open.SettleAsync(before, 0.10m));
+            Assert.That(await open.SettleAsync(admitted.Reservation!, 0.10m), Is.Empty, "an unheld reservation settles without the server");
+        }
+        finally
+        {
+            await cluster.StartServerAsync();
+        }
+
+        Assert.That((admitted.Admitted, admitted.Reservation!.Held, admitted.Fault), Is.EqualTo((true, false, admitted.Fault)));
+        Assert.That(admitted.Fault, Does.Contain(ledger.Where));
+        Assert.That((refused.Admitted, refused.RefusedBy), Is.EqualTo((false, (string?)null)));
+        Assert.That(refused.Fault, Does.Contain(ledger.Where));
+        Assert.That(settleFault!.Message, Does.Contain(ledger.Where));
+
+        // Back: the next reservations are held on the server again (a pooled connection broken by the restart may fail once).
+        SharedReserveResult after = await open.TryReserveAsync(org, 0.50m, TimeSpan.FromMinutes(1));
+        if (after.Fault is not null)
+        {
+            after = await open.TryReserveAsync(org, 0.50m, TimeSpan.FromMinutes(1));
+        }
+
+        Assert.That((after.Admitted, after.Reservation!.Held, after.Fault), Is.EqualTo((true, true, (string?)null)));
+        Assert.That(await open.StateAsync("org", Period), Is.EqualTo((0m, 0.60m)), "the hold from before the stop and the new one");
+    }
+
+    [Test]
+    public async Task Step3Migration_StepTwoHoldsBecomeLeases_PartlyReclaimedOnesGiveTheirRestBack_AndSettleAsBefore()
+    {
+        await using (var connection = new Npgsql.NpgsqlConnection(ConnectionString))
+        {
+            await connection.OpenAsync();
+            await PostgresSchema.MigrateAsync(connection, "test", 2, CancellationToken.None); // the step-2 schema and its functions
+            var now = Period.AddDays(1).ToUnixTimeMilliseconds();
+            await using var command = new Npgsql.NpgsqlCommand(
+                $"""
+                SELECT cage_budget_reserve('live', ARRAY['org', 'org/a'], ARRAY[{Period.ToUnixTimeMilliseconds()}, {Period.ToUnixTimeMilliseconds()}]::bigint[],
+                                           ARRAY[10000000000, 10000000000]::bigint[], 3000000000, {now}, 60000);
+                SELECT cage_budget_reserve('partly', ARRAY['org', 'org/b'], ARRAY[{Period.ToUnixTimeMilliseconds()}, {Period.ToUnixTimeMilliseconds()}]::bigint[],
+                                           ARRAY[10000000000, 10000000000]::bigint[], 2000000000, {now}, 60000);
+                -- as step 2 reclaimed an expired hold: on org only, so far
+                UPDATE budget_holds SET reclaimed = true WHERE id = 'partly' AND node = 'org';
+                UPDATE budget_counters SET held_e10 = held_e10 - 2000000000 WHERE node = 'org';
+                """, connection);
+            await command.ExecuteNonQueryAsync();
+        }
+
+        await using var ledger = await PostgresLedger.OpenAsync(ConnectionString);
+        var budgets = new PostgresBudgetReservations(ledger, new FakeTimeProvider(Period.AddDays(1)));
+        var org = new SharedBudgetNode("org", Period, 1m);
+        var stateAfterMigration = await Task.WhenAll(new[] { "org", "org/a", "org/b" }.Select(n => budgets.StateAsync(n, Period)));
+        await budgets.SettleAsync(new SharedReservation("live", [org, new("org/a", Period, 1m)], 0.30m, Period.AddDays(1)), 0.25m);
+        await budgets.SettleAsync(new SharedReservation("partly", [org, new("org/b", Period, 1m)], 0.20m, Period.AddDays(1)), 0.15m);
+
+        Assert.That(ledger.SchemaVersion, Is.EqualTo(PostgresSchema.LatestVersion));
+        Assert.That(stateAfterMigration, Is.EqualTo(new[] { (0m, 0.30m), (0m, 0.30m), (0m, 0m) }), "the partly reclaimed hold is off org/b too");
+        Assert.That(await budgets.StateAsync("org", Period), Is.EqualTo((0.40m, 0m)));
+        Assert.That(await budgets.StateAsync("org/a", Period), Is.EqualTo((0.25m, 0m)));
+        Assert.That(await budgets.StateAsync("org/b", Period), Is.EqualTo((0.15m, 0m)), "a late settle of a reclaimed lease still counts its cost");
+    }
 }

@@ -129,6 +129,63 @@ public sealed class PostgresLedgerTests : PostgresSchemaTests
         Assert.That((await reader.ReportAsync(new ReportQuery(ReportDimension.Task, TimeWindow.All))).Total.Calls, Is.EqualTo(400));
     }
 
+    [Test]
+    public async Task ReceiptTotals_KeepABucketPerPriceTierOfTheModel_NotPerThousandTokens()
+    {
+        await using var ledger = await PostgresLedger.OpenAsync(ConnectionString);
+        // claude-sonnet-4-6 has one price whatever the prompt; claude-sonnet-4-5 is dearer above 200,000 tokens.
+        var calls = new[] { 40_000L, 90_000L, 150_000L, 210_000L, 260_000L }
+            .SelectMany(prompt => new[]
+            {
+                Call($"c_flat_{prompt}", model: "claude-sonnet-4-6", usage: new TokenUsage(prompt, 0, 0, 0, 10)),
+                Call($"c_tier_{prompt}", model: "claude-sonnet-4-5", usage: new TokenUsage(prompt, 0, 0, 0, 10)),
+            })
+            .ToArray();
+        await ledger.AppendAsync(Batch(calls));
+        await ledger.AppendAsync(Batch([.. calls.Select(c => Receipt("r_" + c.Id, callId: c.Id))]));
+
+        await using var connection = await ledger.OpenReaderAsync(CancellationToken.None);
+        await using var command = new NpgsqlCommand("SELECT model, prompt_k, receipts FROM receipt_totals ORDER BY model, prompt_k;", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<(string, long, long)>();
+        while (await reader.ReadAsync())
+        {
+            rows.Add((reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2)));
+        }
+
+        Assert.That(rows, Is.EqualTo(new[]
+        {
+            ("claude-sonnet-4-5", 0L, 3L),   // up to its 200,000-token tier
+            ("claude-sonnet-4-5", 201L, 2L), // above it
+            ("claude-sonnet-4-6", 0L, 5L),   // no tier: one bucket
+        }));
+    }
+
+    [Test]
+    public async Task CallsOfATask_AreFoundThroughTheTaskIndex()
+    {
+        await using var ledger = await PostgresLedger.OpenAsync(ConnectionString);
+        await ledger.AppendAsync(Batch([.. Enumerable.Range(0, 200).Select(i => Call($"c_{i}", task: $"t{i % 20}"))]));
+        await using var connection = await ledger.OpenReaderAsync(CancellationToken.None);
+        await using (var analyze = new NpgsqlCommand("ANALYZE calls; SET enable_seqscan = off;", connection))
+        {
+            await analyze.ExecuteNonQueryAsync();
+        }
+
+        await using var explain = new NpgsqlCommand("EXPLAIN SELECT id FROM calls WHERE task = 't3' ORDER BY ts_ms, seq;", connection);
+        var plan = new List<string>();
+        await using (var reader = await explain.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                plan.Add(reader.GetString(0));
+            }
+        }
+
+        Assert.That(string.Join('\n', plan), Does.Contain("ix_calls_task"));
+        Assert.That((await ledger.CallsForTaskAsync("t3")).Select(c => c.Id), Is.EqualTo(Enumerable.Range(0, 10).Select(i => $"c_{3 + (20 * i)}")));
+    }
+
     private async Task<long> ScalarAsync(string sql)
     {
         await using var connection = new NpgsqlConnection(ConnectionString);
