@@ -268,7 +268,7 @@ internal static class LedgerScale
         await Time("forecast", 3, async () => $"${(await service.ForecastAsync()).ProjectedMonthUsd:N2} projected");
         await Time("roi (whole ledger)", 3, async () => $"{(await service.RoiAsync()).Tools.Count} tools");
         await Time("roi --since 7d", 3, async () => $"{(await service.RoiAsync(new TimeWindow(end.AddDays(-7), null))).Tools.Count} tools");
-        await Time("recommend (whole ledger)", 1, async () => $"{(await service.RecommendAsync()).Routes.Count} routes");
+        await Time("recommend (whole ledger)", 5, async () => $"{(await service.RecommendAsync()).Routes.Count} routes");
     }
 
     private sealed class FixedClock(DateTimeOffset now) : TimeProvider
