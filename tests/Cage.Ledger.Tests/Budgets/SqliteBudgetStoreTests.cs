@@ -117,7 +117,7 @@ public sealed class LedgerSchemaBudgetMigrationTests
 
         var reopened = test.Reopen();
         var store = new SqliteBudgetStore(reopened);
-        Assert.That(reopened.SchemaVersion, Is.EqualTo(9));
+        Assert.That(reopened.SchemaVersion, Is.EqualTo(LedgerSchema.LatestVersion));
         Assert.That(await store.LoadEstimatorAsync(), Is.Null);
         await store.SaveEstimatorAsync("{\"windows\":{}}", DateTimeOffset.UnixEpoch);
         await store.SaveEstimatorAsync("{\"windows\":{\"5h\":null}}", DateTimeOffset.UnixEpoch.AddSeconds(1));
