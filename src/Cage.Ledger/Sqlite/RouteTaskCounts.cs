@@ -64,11 +64,13 @@ internal static class RouteTaskCounts
         {
             var stored = raws.GetValueOrDefault(route) ?? [];
             var (tasks, labelled, succeeded) = stored.Count == 0 ? (0, 0, 0) : CountStored(connection, segments, stored, known, ok);
-            if (alsoTasks.TryGetValue(route, out var more))
+            if (alsoTasks.TryGetValue(route, out var more) && more.Count > 0)
             {
+                // The tasks of the partial edge days' calls, read once; the whole days are probed per task.
+                var edgeTasks = stored.Count > 0 && segments.Edges.Count > 0 ? EdgeTasks(connection, segments, stored) : [];
                 foreach (var task in more)
                 {
-                    if (task == SpendReport.NoneKey || !HasTask(connection, segments, stored, task))
+                    if (task == SpendReport.NoneKey || !(edgeTasks.Contains(task) || InWholeDays(connection, segments, stored, task)))
                     {
                         tasks++;
                         if (OutcomeOf(connection, task) is { } outcome)
@@ -98,7 +100,7 @@ internal static class RouteTaskCounts
         }
         else
         {
-            sql.Append("SELECT count(*) FROM (").Append(TasksOf(command, segments, stored, task: null)).Append(");");
+            sql.Append("SELECT count(*) FROM (").Append(TasksOf(command, segments, stored)).Append(");");
         }
 
         command.CommandText = sql.ToString();
@@ -112,7 +114,7 @@ internal static class RouteTaskCounts
         outcomes.CommandText =
             $"""
             SELECT count(*), coalesce(sum(o.outcome IN ({Labels(outcomes, "$ok", ok)})), 0)
-            FROM ({TasksOf(outcomes, segments, stored, task: null)}) t JOIN outcomes o ON o.task = t.task
+            FROM ({TasksOf(outcomes, segments, stored)}) t JOIN outcomes o ON o.task = t.task
             WHERE o.outcome IN ({Labels(outcomes, "$known", known)});
             """;
         using var reader = outcomes.ExecuteReader();
@@ -120,17 +122,58 @@ internal static class RouteTaskCounts
         return (tasks, reader.GetInt32(0), reader.GetInt32(1));
     }
 
-    /// <summary>Whether the stored routes' calls in the window include <paramref name="task"/>.</summary>
-    private static bool HasTask(SqliteConnection connection, SqliteLedger.WindowSegments segments, List<string> stored, string task)
+    /// <summary>Whether the stored routes' pair rows of the window's whole days include <paramref name="task"/>.</summary>
+    private static bool InWholeDays(SqliteConnection connection, SqliteLedger.WindowSegments segments, List<string> stored, string task)
     {
-        if (stored.Count == 0)
+        if (stored.Count == 0 || !segments.WholeDays)
         {
             return false;
         }
 
         using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT EXISTS ({TasksOf(command, segments, stored, task)});";
+        command.Parameters.AddWithValue("$task", task);
+        var keys = new List<string>();
+        for (var i = 0; i < stored.Count; i++)
+        {
+            command.Parameters.AddWithValue($"$raw{i}", stored[i]);
+            keys.Add($"$raw{i} || char(31) || $task");
+        }
+
+        command.CommandText = $"SELECT EXISTS (SELECT 1 FROM call_totals WHERE dim = {PairDim} AND key IN ({string.Join(", ", keys)}){DayClause(command, segments)});";
         return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) != 0;
+    }
+
+    /// <summary>The distinct tasks of the stored routes' calls on the window's partial edge days.</summary>
+    private static HashSet<string> EdgeTasks(SqliteConnection connection, SqliteLedger.WindowSegments segments, List<string> stored)
+    {
+        using var command = connection.CreateCommand();
+        var ranges = new List<string>();
+        for (var e = 0; e < segments.Edges.Count; e++)
+        {
+            command.Parameters.AddWithValue($"$from{e}", segments.Edges[e].From);
+            command.Parameters.AddWithValue($"$to{e}", segments.Edges[e].To);
+            ranges.Add($"(rk >= $from{e} * 1048576 AND rk < $to{e} * 1048576)");
+        }
+
+        var raws = new List<string>();
+        for (var i = 0; i < stored.Count; i++)
+        {
+            command.Parameters.AddWithValue($"$raw{i}", stored[i]);
+            raws.Add($"$raw{i}");
+        }
+
+        command.CommandText = $"""
+            SELECT DISTINCT task FROM calls
+            WHERE ({string.Join(" OR ", ranges)}) AND coalesce(route, '') IN ({string.Join(", ", raws)}) AND task <> '' AND task <> '{SpendReport.NoneKey}';
+            """;
+        var tasks = new HashSet<string>(StringComparer.Ordinal);
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            tasks.Add(reader.GetString(0));
+        }
+
+        return tasks;
     }
 
     private static TaskOutcome? OutcomeOf(SqliteConnection connection, string task)
@@ -141,26 +184,16 @@ internal static class RouteTaskCounts
         return command.ExecuteScalar() is string label && WireNames.TryParseOutcome(label, out var outcome) ? outcome : null;
     }
 
-    /// <summary>
-    /// A SELECT of the distinct tasks (column <c>task</c>) of the stored routes' calls in the window, or, with
-    /// <paramref name="task"/>, of that one task only.
-    /// </summary>
-    private static string TasksOf(SqliteCommand command, SqliteLedger.WindowSegments segments, List<string> stored, string? task)
+    /// <summary>A SELECT of the distinct tasks (column <c>task</c>) of the stored routes' calls in the window.</summary>
+    private static string TasksOf(SqliteCommand command, SqliteLedger.WindowSegments segments, List<string> stored)
     {
         var parts = new List<string>();
-        if (task is not null)
-        {
-            command.Parameters.AddWithValue("$task", task);
-        }
-
         for (var i = 0; i < stored.Count; i++)
         {
             command.Parameters.AddWithValue($"$raw{i}", stored[i]);
             if (segments.WholeDays)
             {
-                parts.Add(task is null
-                    ? $"SELECT substr(key, length($raw{i}) + 2) AS task FROM call_totals WHERE {PairRange(command, segments, stored[i], i)}"
-                    : $"SELECT $task AS task FROM call_totals WHERE dim = {PairDim} AND key = $raw{i} || char(31) || $task{DayClause(command, segments)}");
+                parts.Add($"SELECT substr(key, length($raw{i}) + 2) AS task FROM call_totals WHERE {PairRange(command, segments, stored[i], i)}");
             }
 
             for (var e = 0; e < segments.Edges.Count; e++)
@@ -168,8 +201,7 @@ internal static class RouteTaskCounts
                 var (from, to) = segments.Edges[e];
                 command.Parameters.AddWithValue($"$from{i}_{e}", from);
                 command.Parameters.AddWithValue($"$to{i}_{e}", to);
-                parts.Add($"SELECT task FROM calls WHERE rk >= $from{i}_{e} * 1048576 AND rk < $to{i}_{e} * 1048576 AND coalesce(route, '') = $raw{i} AND "
-                    + (task is null ? "task <> '' AND task <> '(none)'" : "task = $task"));
+                parts.Add($"SELECT task FROM calls WHERE rk >= $from{i}_{e} * 1048576 AND rk < $to{i}_{e} * 1048576 AND coalesce(route, '') = $raw{i} AND task <> '' AND task <> '{SpendReport.NoneKey}'");
             }
         }
 

@@ -21,6 +21,8 @@ public sealed class RecommendTaskCountsTests : LedgerTestBase
         yield return new TestCaseData("2026-06-19T10:00:00Z", "2026-06-19T20:00:00Z").SetName("InsideOneDay");
         yield return new TestCaseData("2026-06-18T20:00:00Z", "2026-06-20T08:30:00Z").SetName("PartialEdgesBothSides");
         yield return new TestCaseData("2026-06-20T00:00:00Z", null).SetName("LastDay");
+        // The partial first day holds c2, the call of t2, which r2 (call-less, in the window) also names: counted once.
+        yield return new TestCaseData("2026-06-18T20:00:00Z", null).SetName("SincePartialDayWithAReceiptsTask");
     }
 
     [Test]
