@@ -65,8 +65,29 @@ internal sealed class DashboardApi(ILedgerReader ledger, IAttributionService att
     private async Task<string> ReportAsync(HttpRequest request, CancellationToken cancellationToken)
     {
         var by = Dimension(request, "by", "route");
-        var report = await ledger.ReportAsync(new ReportQuery(by, Window(request, "since", "until")), cancellationToken).ConfigureAwait(false);
+        var window = Window(request, "since", "until");
+        if (Top(request) is { } top)
+        {
+            // The most expensive groups only (the Breakdown page's task and session tabs), with the total of all of them.
+            var (shown, count) = await Queries.ReportTopAsync(by, window, top, cancellationToken).ConfigureAwait(false);
+            return ReportView.Json(shown, top: top, omitted: count - shown.Groups.Count);
+        }
+
+        var report = await ledger.ReportAsync(new ReportQuery(by, window), cancellationToken).ConfigureAwait(false);
         return CageViews.Json(report);
+    }
+
+    private static int? Top(HttpRequest request)
+    {
+        var text = Text(request, "top");
+        if (text is null)
+        {
+            return null;
+        }
+
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var top) && top is >= 1 and <= 10_000
+            ? top
+            : throw new BadRequestException($"top '{text}': give a whole number from 1 to 10000");
     }
 
     private async Task<string> BudgetAsync(CancellationToken cancellationToken)

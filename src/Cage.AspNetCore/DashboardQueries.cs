@@ -37,6 +37,24 @@ internal sealed class DashboardQueries(ILedgerReader ledger, TimeProvider time)
     }
 
     /// <summary>
+    /// The <paramref name="top"/> most expensive groups of a report (ties by key) with the total of every group, and how
+    /// many groups there are in all. Over a <see cref="SqliteLedger"/> SQLite picks them; otherwise the whole report is read.
+    /// </summary>
+    public async ValueTask<(SpendReport Report, int Count)> ReportTopAsync(ReportDimension by, TimeWindow window, int top, CancellationToken cancellationToken)
+    {
+        if (ledger is SqliteLedger sqlite && by != ReportDimension.Day)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var (groups, count) = SpendTop.Read(sqlite, by, window, top);
+            var total = (await ledger.ReportAsync(new ReportQuery(ReportDimension.Day, window), cancellationToken).ConfigureAwait(false)).Total;
+            return (new SpendReport(by, window, groups, total), count);
+        }
+
+        var report = await ledger.ReportAsync(new ReportQuery(by, window), cancellationToken).ConfigureAwait(false);
+        return (report with { Groups = [.. report.Groups.Take(top)] }, report.Groups.Count);
+    }
+
+    /// <summary>
     /// The spend of <paramref name="window"/> per bucket and group. An open start begins at the first day with calls;
     /// an open end stops at now, or at the end of the last day with calls when the start is open too.
     /// </summary>

@@ -96,18 +96,29 @@ public sealed class AttributionService : IAttributionService
             return tally;
         }
 
-        // Spend and tasks per route from the route × task totals (the SQLite ledger keeps them per day), not every call.
-        var pairs = await _ledger.ReportPairsAsync(new ReportQuery(ReportDimension.Route, window), ReportDimension.Task, cancellationToken).ConfigureAwait(false);
-        foreach (var group in pairs.Groups)
+        var counter = _ledger as IRouteTaskCounts;
+        if (counter is not null)
         {
-            var at = group.Key.IndexOf(SpendReport.PairSeparator, StringComparison.Ordinal);
-            var tally = Route(group.Key[..at]);
-            tally.Spend += group.Totals.CostUsd;
-            tally.UnpricedCalls += group.Totals.UnpricedCalls;
-            tally.LowerBound |= group.Totals.IsLowerBound;
-            if (group.Key[(at + 1)..] is var task && task != SpendReport.NoneKey)
+            // Spend per route from the report by route; the tasks per route are counted by the ledger itself below.
+            var byRoute = await _ledger.ReportAsync(new ReportQuery(ReportDimension.Route, window), cancellationToken).ConfigureAwait(false);
+            foreach (var group in byRoute.Groups)
             {
-                tally.Tasks.Add(task);
+                Route(group.Key).AddSpend(group.Totals);
+            }
+        }
+        else
+        {
+            // Spend and tasks per route from the route × task pairs.
+            var pairs = await _ledger.ReportPairsAsync(new ReportQuery(ReportDimension.Route, window), ReportDimension.Task, cancellationToken).ConfigureAwait(false);
+            foreach (var group in pairs.Groups)
+            {
+                var at = group.Key.IndexOf(SpendReport.PairSeparator, StringComparison.Ordinal);
+                var tally = Route(group.Key[..at]);
+                tally.AddSpend(group.Totals);
+                if (group.Key[(at + 1)..] is var task && task != SpendReport.NoneKey)
+                {
+                    tally.Tasks.Add(task);
+                }
             }
         }
 
@@ -116,11 +127,26 @@ public sealed class AttributionService : IAttributionService
             Route(scanned.Route).Add(scanned);
         }
 
-        var outcomes = (await _ledger.ReadOutcomesAsync(cancellationToken).ConfigureAwait(false))
-            .ToDictionary(o => o.Task, o => o.Outcome, StringComparer.Ordinal);
+        var wanted = routes.Values.Where(r => route is null || string.Equals(r.Name, route, StringComparison.Ordinal)).ToList();
+        IReadOnlyDictionary<string, TaskOutcome> outcomes;
+        if (counter is not null)
+        {
+            // The tasks of each route's calls, and those of its receipts (already in Tasks), counted by the ledger.
+            var counts = await counter.CountRouteTasksAsync(window, [.. wanted.Select(r => r.Name)], wanted.ToDictionary(r => r.Name, r => r.Tasks, StringComparer.Ordinal), cancellationToken).ConfigureAwait(false);
+            foreach (var tally in wanted)
+            {
+                tally.Counted = counts[tally.Name];
+            }
 
-        var result = routes.Values
-            .Where(r => route is null || string.Equals(r.Name, route, StringComparison.Ordinal))
+            outcomes = new Dictionary<string, TaskOutcome>(StringComparer.Ordinal);
+        }
+        else
+        {
+            outcomes = (await _ledger.ReadOutcomesAsync(cancellationToken).ConfigureAwait(false))
+                .ToDictionary(o => o.Task, o => o.Outcome, StringComparer.Ordinal);
+        }
+
+        var result = wanted
             .Select(r => r.Recommend(outcomes, _order))
             .OrderByDescending(r => r.CurrentCostUsd)
             .ThenBy(r => r.Route, StringComparer.Ordinal)
@@ -276,13 +302,24 @@ public sealed class AttributionService : IAttributionService
 
         public string Name => name;
 
-        public decimal Spend { get; set; }
+        public decimal Spend { get; private set; }
 
-        public long UnpricedCalls { get; set; }
+        public long UnpricedCalls { get; private set; }
 
-        public bool LowerBound { get; set; }
+        public bool LowerBound { get; private set; }
 
+        /// <summary>The route's tasks: all of them, or (when <see cref="Counted"/> is set) only those of its receipts.</summary>
         public HashSet<string> Tasks { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>The route's tasks as the ledger counted them, receipts' tasks included; null when <see cref="Tasks"/> holds them all.</summary>
+        public RouteTaskCount? Counted { get; set; }
+
+        public void AddSpend(SpendTotals totals)
+        {
+            Spend += totals.CostUsd;
+            UnpricedCalls += totals.UnpricedCalls;
+            LowerBound |= totals.IsLowerBound;
+        }
 
         public void Add(in ScannedReceipts scanned)
         {
@@ -303,17 +340,20 @@ public sealed class AttributionService : IAttributionService
         {
             var verdicts = _tools.Values.Select(Judge).ToList();
             var ownCosts = verdicts.Sum(v => v.OwnCostUsd);
-            var current = Spend + ownCosts;
+            // The spend at its shortest scale: summed per route or per route × task, the same amount (so the same report
+            // either way, to the trailing zero).
+            var current = (Spend / 1.000000000000000000000000000000000m) + ownCosts;
 
             // Switching a tool off undoes its saving (the input it spared comes back) and its own cost: the total moves by its net.
             var recommended = current + verdicts.Where(v => v.Verdict == Verdict.Skip).Sum(v => v.NetUsd ?? 0m);
-            var labelled = Tasks.Count(t => outcomes.ContainsKey(t));
-            var ok = Tasks.Count(t => outcomes.TryGetValue(t, out var o) && o == TaskOutcome.Ok);
-            var divisor = labelled > 0 ? ok : Tasks.Count;
+            var (tasks, labelled, ok) = Counted is { } counted
+                ? (counted.Tasks, counted.Labelled, counted.Ok)
+                : (Tasks.Count, Tasks.Count(t => outcomes.ContainsKey(t)), Tasks.Count(t => outcomes.TryGetValue(t, out var o) && o == TaskOutcome.Ok));
+            var divisor = labelled > 0 ? ok : tasks;
             return new RouteRecommendation
             {
                 Route = name,
-                Tasks = Tasks.Count,
+                Tasks = tasks,
                 SuccessfulTasks = ok,
                 CurrentCostUsd = current,
                 RecommendedCostUsd = recommended,

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using CageNet.Budgets;
 using CageNet.Ledger;
 
 namespace CageNet.Views;
@@ -126,8 +127,13 @@ internal static class ReportView
         ({ } since, { } until) => $" (since {since}, until {until})",
     };
 
-    /// <summary>The report as JSON; with <paramref name="second"/>, <c>groups</c> nests the second dimension's groups inside the first's.</summary>
-    public static string Json(SpendReport report, string? second = null)
+    /// <summary>
+    /// The report as JSON; with <paramref name="second"/>, <c>groups</c> nests the second dimension's groups inside the
+    /// first's. With <paramref name="top"/> (the dashboard's <c>report?top=</c>), <c>groups</c> holds only the most
+    /// expensive groups, the <c>total</c> still covers all of them, and <c>top</c> and <c>omitted</c> (the groups left
+    /// out) follow <c>groups</c>.
+    /// </summary>
+    public static string Json(SpendReport report, string? second = null, int? top = null, int omitted = 0)
     {
         ArgumentNullException.ThrowIfNull(report);
         return JsonOutput.Write(w =>
@@ -161,6 +167,12 @@ internal static class ReportView
             }
 
             w.WriteEndObject();
+            if (top is { } shown)
+            {
+                w.WriteNumber("top", shown);
+                w.WriteNumber("omitted", omitted);
+            }
+
             w.WritePropertyName("total");
             w.WriteStartObject();
             var total = report.Total;
@@ -187,4 +199,55 @@ internal static class ReportView
         w.WriteNumber("missing_usage_calls", t.MissingUsageCalls);
         w.WriteNumber("local_calls", t.LocalCalls);
     }
+
+    /// <summary>
+    /// The totals of one session's calls in a window (<c>cage report --session</c>): the same totals <c>cage meter</c>
+    /// prints and a host's <c>SessionCostTracker</c> holds, from the ledger's calls.
+    /// </summary>
+    public static async ValueTask<SessionCostAccumulator> SessionAsync(ILedgerReader ledger, string session, TimeWindow window, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ledger);
+        var costs = new SessionCostAccumulator();
+        await foreach (var call in ledger.ReadCallsAsync(window, cancellationToken).ConfigureAwait(false))
+        {
+            if (string.Equals(call.Session, session, StringComparison.Ordinal))
+            {
+                costs.Add(call);
+            }
+        }
+
+        return costs;
+    }
+
+    /// <summary>The JSON of one session's summary (<c>cage report --session ID --json</c>): totals, then per model × category.</summary>
+    public static string SessionJson(string session, SessionCostAccumulator costs) => JsonOutput.Write(w =>
+    {
+        var detail = costs.Detail();
+        w.WriteStartObject();
+        w.WriteString("session", session);
+        w.WriteNumber("calls", costs.Calls);
+        w.WriteNumber("prompt_tokens", detail.Sum(d => d.PromptTokens));
+        w.WriteNumber("completion_tokens", detail.Sum(d => d.CompletionTokens));
+        w.WriteDecimal("cost_usd", costs.CloudCostUsd);
+        w.WriteNumber("local_calls", detail.Where(d => d.IsLocal).Sum(d => d.Calls - d.UnknownCostCalls));
+        w.WriteNumber("unknown_cost_calls", costs.UnknownCostCalls);
+        w.WriteBoolean("is_lower_bound", costs.IsLowerBound);
+        w.WriteStartArray("detail");
+        foreach (var slot in detail)
+        {
+            w.WriteStartObject();
+            w.WriteString("model", slot.Model);
+            w.WriteString("category", slot.Category);
+            w.WriteNumber("calls", slot.Calls);
+            w.WriteNumber("prompt_tokens", slot.PromptTokens);
+            w.WriteNumber("completion_tokens", slot.CompletionTokens);
+            w.WriteDecimal("cost_usd", slot.CostUsd);
+            w.WriteBoolean("is_local", slot.IsLocal);
+            w.WriteNumber("unknown_cost_calls", slot.UnknownCostCalls);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        w.WriteEndObject();
+    });
 }

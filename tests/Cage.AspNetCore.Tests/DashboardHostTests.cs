@@ -96,6 +96,9 @@ public sealed class DashboardHostTests
         Assert.That(script.Replace("\"http://www.w3.org/2000/svg\"", "", StringComparison.Ordinal), Does.Not.Contain("innerHTML =").And.Not.Contain("http://").And.Not.Contain("https://"), "nothing but the SVG namespace names a URL");
 
         Assert.That(await http.GetStringAsync("ops/cage/api/report?by=route"), Is.EqualTo(CageViews.Json(await reader.ReportAsync(new ReportQuery(ReportDimension.Route, TimeWindow.All)))));
+        var top = await http.GetStringAsync("ops/cage/api/report?by=route&top=1");
+        Assert.That(top, Does.Contain("\"search\": {").And.Not.Contain("\"chat\"").And.Contain("\"top\": 1,\n  \"omitted\": 1,"));
+        Assert.That(top, Does.Contain("\"calls\": 2,\n    \"usd\": 1.75"), "the total counts the groups left out");
         var call = (await reader.FindCallAsync("c_host000002"))!;
         Assert.That(await http.GetStringAsync("ops/cage/api/why/c_host000002"), Is.EqualTo(CageViews.Json(call, await reader.ReceiptsForCallAsync("c_host000002"))));
         var calls = await http.GetStringAsync("ops/cage/api/calls?limit=1");
@@ -110,6 +113,7 @@ public sealed class DashboardHostTests
             ("series?bucket=week", "bucket 'week'"),
             ("series?bucket=hour&since=2020-01-01", "bucket 'hour' covers at most 14 days"),
             ("calls?limit=0", "limit '0'"),
+            ("report?by=task&top=0", "top '0'"),
             ("forecast?since=2026-01-01", "since '2026-01-01' is not a span"),
             ("attrib?shapley=maybe", "shapley 'maybe'"),
         })

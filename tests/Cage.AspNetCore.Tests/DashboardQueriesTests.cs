@@ -3,7 +3,7 @@ using CageNet.Ledger;
 namespace CageNet.AspNetCore.Tests;
 
 /// <summary>
-/// The spend series over a SQLite ledger (summed by SQLite from the per-day totals and the calls) against the same
+/// The spend series over a SQLite ledger (summed by SQLite from the per-day and per-hour totals and the calls) against the same
 /// series over an in-memory ledger holding the same calls (summed call by call from its reports and reads).
 /// </summary>
 public sealed class DashboardQueriesTests
@@ -13,23 +13,65 @@ public sealed class DashboardQueriesTests
         public override DateTimeOffset GetUtcNow() => now;
     }
 
+    private static LedgerBatch Calls()
+    {
+        var calls = new List<CallRecord>();
+        for (var i = 0; i < 400; i++)
+        {
+            // Every 37 minutes over ten days, some with no route or agent and one in ten unpriced.
+            var unpriced = i % 10 == 0;
+            calls.Add(DashboardLedger.Call($"c_series{i:D5}", DashboardLedger.End.AddMinutes(-37 * i), i % 3 == 0 ? "openai" : "anthropic",
+                i % 3 == 0 ? "gpt-4o" : "claude-sonnet-4-5", unpriced ? null : i % 5 == 0 ? "" : i % 11 == 0 ? "(none)" : "route-" + (i % 4), i % 7 == 0 ? "" : "agent-" + (i % 2),
+                "u" + (i % 23), unpriced ? null : 0.001m * (i % 13) + 0.0000001m));
+        }
+
+        return new LedgerBatch(calls, []);
+    }
+
+    [Test]
+    public async Task TheTopGroupsOfASqliteLedger_AreTheFirstGroupsOfTheWholeReport()
+    {
+        var folder = Directory.CreateTempSubdirectory("cage-top-");
+        try
+        {
+            var sqlite = SqliteLedger.Open(Path.Combine(folder.FullName, "ledger.db"));
+            await using (sqlite)
+            {
+                await sqlite.AppendAsync(Calls());
+                var clock = new Clock(DashboardLedger.End.AddHours(3));
+                var queries = new DashboardQueries(sqlite, clock);
+                foreach (var (by, window, top) in new (ReportDimension, TimeWindow, int)[]
+                {
+                    (ReportDimension.User, TimeWindow.All, 5),
+                    (ReportDimension.Route, TimeWindow.All, 2),
+                    (ReportDimension.User, TimeWindow.Parse("2026-06-13T05:30:00Z", "2026-06-19T17:00:00Z", clock), 7),
+                    (ReportDimension.Agent, TimeWindow.Parse("2026-06-17T05:30:00Z", "2026-06-17T17:10:00Z", clock), 1),
+                    (ReportDimension.Route, TimeWindow.Parse("7d", null, clock), 100),
+                })
+                {
+                    var whole = await sqlite.ReportAsync(new ReportQuery(by, window));
+                    var (shown, count) = await queries.ReportTopAsync(by, window, top, CancellationToken.None);
+                    var what = $"top {top} by {by} over {window}";
+                    Assert.That(count, Is.EqualTo(whole.Groups.Count), what);
+                    Assert.That(shown.Groups, Is.EqualTo(whole.Groups.Take(top).ToList()), what);
+                    Assert.That(shown.Total, Is.EqualTo(whole.Total), what);
+                    Assert.That(shown.Groups, Is.Not.Empty, what);
+                }
+            }
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
     [Test]
     public async Task TheSeriesOfASqliteLedger_EqualTheSeriesSummedCallByCall()
     {
         var folder = Directory.CreateTempSubdirectory("cage-series-");
         try
         {
-            var calls = new List<CallRecord>();
-            for (var i = 0; i < 400; i++)
-            {
-                // Every 37 minutes over ten days, some with no route or agent and one in ten unpriced.
-                var unpriced = i % 10 == 0;
-                calls.Add(DashboardLedger.Call($"c_series{i:D5}", DashboardLedger.End.AddMinutes(-37 * i), i % 3 == 0 ? "openai" : "anthropic",
-                    i % 3 == 0 ? "gpt-4o" : "claude-sonnet-4-5", unpriced ? null : i % 5 == 0 ? "" : "route-" + (i % 4), i % 7 == 0 ? "" : "agent-" + (i % 2), "u",
-                    unpriced ? null : 0.001m * (i % 13) + 0.0000001m));
-            }
-
-            var batch = new LedgerBatch(calls, []);
+            var batch = Calls();
             var memory = new InMemoryLedger();
             await memory.AppendAsync(batch);
             var sqlite = SqliteLedger.Open(Path.Combine(folder.FullName, "ledger.db"));
@@ -48,6 +90,10 @@ public sealed class DashboardQueriesTests
                     (true, ReportDimension.Model, TimeWindow.All),
                     (true, ReportDimension.Route, TimeWindow.Parse("2026-06-17T05:30:00Z", "2026-06-19T17:10:00Z", clock)),
                     (true, ReportDimension.Agent, TimeWindow.Parse("24h", null, clock)),
+                    // Whole hours only (call_totals_hour alone), and a dimension not summed per hour (the calls alone).
+                    (true, ReportDimension.Model, TimeWindow.Parse("2026-06-17T05:00:00Z", "2026-06-19T17:00:00Z", clock)),
+                    (true, ReportDimension.Route, TimeWindow.Parse("7d", null, clock)),
+                    (true, ReportDimension.User, TimeWindow.Parse("24h", null, clock)),
                 };
                 foreach (var (hourly, by, window) in windows)
                 {

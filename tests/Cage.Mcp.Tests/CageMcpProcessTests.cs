@@ -60,7 +60,8 @@ public sealed class CageMcpProcessTests
         Assert.That(why.InputSchema.GetProperty("required").EnumerateArray().Select(e => e.GetString()), Is.EqualTo(new[] { "call_id" }));
         var report = _tools.Single(t => t.Name == "report").ProtocolTool;
         Assert.That(report.InputSchema.GetProperty("properties").GetProperty("by").GetProperty("enum").EnumerateArray().Select(e => e.GetString()),
-            Does.Contain("model").And.Contain("route").And.Contain("user"));
+            Does.Contain("model").And.Contain("route").And.Contain("user").And.Contain("route,task").And.Contain("task,route").And.Not.Contain("route,route"));
+        Assert.That(report.InputSchema.GetProperty("properties").TryGetProperty("session", out _), Is.True);
     }
 
     // The tool's arguments, then the same view's command line.
@@ -70,6 +71,10 @@ public sealed class CageMcpProcessTests
         yield return new TestCaseData("report", """{"by": "model"}""", new[] { "report", "--by", "model", "--json" }).SetName("report by model");
         yield return new TestCaseData("report", """{"by": "session", "since": "7d"}""", new[] { "report", "--by", "session", "--since", "7d", "--json" }).SetName("report by session since 7d");
         yield return new TestCaseData("report", """{"by": "day", "since": "2026-06-01", "until": "2026-06-30"}""", new[] { "report", "--by", "day", "--since", "2026-06-01", "--until", "2026-06-30", "--json" }).SetName("report by day in June");
+        yield return new TestCaseData("report", """{"by": "route,task"}""", new[] { "report", "--by", "route,task", "--json" }).SetName("report by route and task");
+        yield return new TestCaseData("report", """{"by": "model,category", "since": "2026-06-01"}""", new[] { "report", "--by", "model,category", "--since", "2026-06-01", "--json" }).SetName("report by model and category since a date");
+        yield return new TestCaseData("report", """{"session": "s-mcp"}""", new[] { "report", "--session", "s-mcp", "--json" }).SetName("report of a session");
+        yield return new TestCaseData("report", """{"session": "s-none", "by": "model"}""", new[] { "report", "--session", "s-none", "--by", "model", "--json" }).SetName("report of a session with no calls");
         yield return new TestCaseData("attrib", """{"task": "fix-handover-bug"}""", new[] { "attrib", "--task", "fix-handover-bug", "--json" }).SetName("attrib of the worked example");
         yield return new TestCaseData("attrib", """{"task": "fix-handover-bug", "shapley": true}""", new[] { "attrib", "--task", "fix-handover-bug", "--shapley", "--json" }).SetName("attrib with shapley");
         yield return new TestCaseData("attrib", "{}", new[] { "attrib", "--json" }).SetName("attrib of the latest task");
@@ -144,6 +149,8 @@ public sealed class CageMcpProcessTests
     private static IEnumerable<TestCaseData> BadArguments()
     {
         yield return new TestCaseData("report", """{"by": "colour"}""", "argument 'by': 'colour' is not one of route, model").SetName("report: bad dimension");
+        yield return new TestCaseData("report", """{"by": "route,route"}""", "argument 'by': 'route,route' is not one of route, model").SetName("report: the same dimension twice");
+        yield return new TestCaseData("report", """{"session": 42}""", "argument 'session' must be a string (got a number)").SetName("report: session not a string");
         yield return new TestCaseData("report", """{"since": "yesterday"}""", "argument 'since' 'yesterday' is not a window").SetName("report: bad since");
         yield return new TestCaseData("report", """{"since": "7d", "until": "30d"}""", "'since' 7d is not before 'until' 30d").SetName("report: empty window");
         yield return new TestCaseData("report", """{"colour": "red"}""", "unknown argument 'colour': report takes by, since, until").SetName("report: unknown argument");

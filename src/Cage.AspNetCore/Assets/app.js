@@ -5,7 +5,7 @@
   const SVG = "http://www.w3.org/2000/svg";
   const COLORS = ["#2f6fde", "#12a26b", "#f79009", "#9e77ed", "#e04f5f", "#06aed4", "#b54708", "#667085", "#ee46bc", "#66c61c"];
   const main = document.getElementById("main");
-  const state = { bucket: "day", by: "model", range: "all", dim: "model", task: null, openCall: null, calls: -1 };
+  const state = { bucket: "day", by: "model", range: "all", dim: "model", all: false, task: null, openCall: null, calls: -1 };
 
   // ---- DOM helpers --------------------------------------------------------------------------------------------------
   function el(tag, attrs, ...children) {
@@ -208,8 +208,11 @@
 
   async function breakdown() {
     const dims = ["model", "route", "agent", "user", "session", "provider", "category", "task"];
-    const report = await api("report", { by: state.dim });
+    // The 100 most expensive groups (a ledger can hold 20,000 tasks); "show all" asks for the full listing.
+    const report = await api("report", { by: state.dim, top: state.all ? null : 100 });
     const groups = Object.entries(report.groups);
+    const more = report.omitted ? el("p", { class: "muted", id: "report-omitted" }, `The ${count(report.top)} most expensive of ${count(report.top + report.omitted)}; the TOTAL counts them all. `,
+      el("button", { type: "button", id: "report-all", onclick: () => { state.all = true; render(); } }, "Show all")) : null;
     const colorOf = palette(groups.map(([k]) => k));
     const table = el("table", { id: "report-table" },
       el("thead", {}, el("tr", {}, el("th", {}, state.dim), el("th", { class: "num" }, "calls"), el("th", { class: "num" }, "tokens in"), el("th", { class: "num" }, "cached in"), el("th", { class: "num" }, "tokens out"), el("th", { class: "num" }, "USD"), el("th", { class: "num" }, "share"))),
@@ -221,9 +224,9 @@
     return [
       el("h1", {}, "Spend by " + state.dim),
       el("p", { class: "sub muted" }, "The numbers of cage report --by " + state.dim + " --json, most expensive first."),
-      el("div", { class: "controls" }, el("label", {}, "Group by", seg(dims.map(d => [d, d]), state.dim, v => { state.dim = v; render(); }, "dim"))),
+      el("div", { class: "controls" }, el("label", {}, "Group by", seg(dims.map(d => [d, d]), state.dim, v => { state.dim = v; state.all = false; render(); }, "dim"))),
       panel("Chart", groups.length ? barChart(groups.map(([k, g]) => ({ key: k, usd: g.usd, color: colorOf(k) })), "report-chart", true) : empty("No calls.")),
-      panel("Table", table),
+      panel("Table", more, table),
     ];
   }
 

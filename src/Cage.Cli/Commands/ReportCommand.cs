@@ -58,17 +58,8 @@ internal static class ReportCommand
             {
                 if (parseResult.GetValue(session) is { Length: > 0 } id)
                 {
-                    // The same totals `cage meter` prints and a host's SessionCostTracker holds, from the ledger's calls.
-                    var costs = new SessionCostAccumulator();
-                    await foreach (var call in ledger.Store.ReadCallsAsync(window, cancellationToken).ConfigureAwait(false))
-                    {
-                        if (string.Equals(call.Session, id, StringComparison.Ordinal))
-                        {
-                            costs.Add(call);
-                        }
-                    }
-
-                    context.Write(parseResult.GetValue(json) ? SessionJson(id, costs) : SessionText(id, costs));
+                    var costs = await ReportView.SessionAsync(ledger.Store, id, window, cancellationToken).ConfigureAwait(false);
+                    context.Write(parseResult.GetValue(json) ? ReportView.SessionJson(id, costs) : SessionText(id, costs));
                     return ExitCodes.Ok;
                 }
 
@@ -98,35 +89,4 @@ internal static class ReportCommand
 
         return text.ToString();
     }
-
-    private static string SessionJson(string session, SessionCostAccumulator costs) => JsonOutput.Write(w =>
-    {
-        var detail = costs.Detail();
-        w.WriteStartObject();
-        w.WriteString("session", session);
-        w.WriteNumber("calls", costs.Calls);
-        w.WriteNumber("prompt_tokens", detail.Sum(d => d.PromptTokens));
-        w.WriteNumber("completion_tokens", detail.Sum(d => d.CompletionTokens));
-        w.WriteDecimal("cost_usd", costs.CloudCostUsd);
-        w.WriteNumber("local_calls", detail.Where(d => d.IsLocal).Sum(d => d.Calls - d.UnknownCostCalls));
-        w.WriteNumber("unknown_cost_calls", costs.UnknownCostCalls);
-        w.WriteBoolean("is_lower_bound", costs.IsLowerBound);
-        w.WriteStartArray("detail");
-        foreach (var slot in detail)
-        {
-            w.WriteStartObject();
-            w.WriteString("model", slot.Model);
-            w.WriteString("category", slot.Category);
-            w.WriteNumber("calls", slot.Calls);
-            w.WriteNumber("prompt_tokens", slot.PromptTokens);
-            w.WriteNumber("completion_tokens", slot.CompletionTokens);
-            w.WriteDecimal("cost_usd", slot.CostUsd);
-            w.WriteBoolean("is_local", slot.IsLocal);
-            w.WriteNumber("unknown_cost_calls", slot.UnknownCostCalls);
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
-        w.WriteEndObject();
-    });
 }

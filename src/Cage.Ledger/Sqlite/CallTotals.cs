@@ -1,8 +1,9 @@
 namespace CageNet.Ledger;
 
 /// <summary>
-/// The per-batch side of <c>call_totals</c>: sums of the calls a batch actually inserted, per report dimension,
-/// group key and UTC day, written with one upsert per (dimension, key, day) before the batch commits.
+/// The per-batch side of <c>call_totals</c> and <c>call_totals_hour</c>: sums of the calls a batch actually inserted,
+/// per report dimension, group key and UTC day (and per hour for <see cref="HourlyDimensions"/>), written with one
+/// upsert per (dimension, key, day or hour) before the batch commits.
 /// </summary>
 internal sealed class CallTotals
 {
@@ -17,8 +18,24 @@ internal sealed class CallTotals
     /// </summary>
     public const ReportDimension RouteTask = (ReportDimension)100;
 
-    // The lanes of the recent-group cache: one per dimension, then the route × task pairs.
-    private static readonly int Lanes = Dimensions.Length + 1;
+    /// <summary>
+    /// The dimensions also summed per UTC hour (<c>call_totals_hour</c>): those the dashboard's spend-over-time chart
+    /// stacks by. Their hourly groups carry the dimension plus <see cref="HourlyOffset"/>, and the hour number in the
+    /// group's <c>Day</c> slot.
+    /// </summary>
+    public static readonly ReportDimension[] HourlyDimensions = [ReportDimension.Model, ReportDimension.Route, ReportDimension.Agent];
+
+    /// <summary>Added to a dimension's number for its hourly groups.</summary>
+    public const int HourlyOffset = 200;
+
+    /// <summary>Milliseconds in an hour.</summary>
+    public const long MillisecondsPerHour = 3_600_000;
+
+    // The lanes of the recent-group cache: one per dimension, then the route × task pairs, then the hourly dimensions.
+    private static readonly ReportDimension[] LaneDimensions =
+        [.. Dimensions, RouteTask, .. HourlyDimensions.Select(d => (ReportDimension)((int)d + HourlyOffset))];
+
+    private static readonly int Lanes = LaneDimensions.Length;
 
     // Groups a dimension's recent-group cache holds: routes, models, providers and agents usually take a handful of
     // values that alternate from call to call.
@@ -52,6 +69,13 @@ internal sealed class CallTotals
     /// <summary>The UTC day number of an instant in Unix milliseconds (floor division, so 1969 lands on day −1).</summary>
     public static long DayOf(long unixMilliseconds) => Math.DivRem(unixMilliseconds, MillisecondsPerDay) is var (q, r) && r < 0 ? q - 1 : q;
 
+    /// <summary>The hour number (hours since the Unix epoch, floor division) of an instant in Unix milliseconds.</summary>
+    public static long HourOf(long unixMilliseconds) => Math.DivRem(unixMilliseconds, MillisecondsPerHour) is var (q, r) && r < 0 ? q - 1 : q;
+
+    /// <summary>The dimension of an hourly group (see <see cref="HourlyDimensions"/>), or null for a per-day group.</summary>
+    public static ReportDimension? HourlyDimensionOf(ReportDimension group) =>
+        (int)group >= HourlyOffset ? (ReportDimension)((int)group - HourlyOffset) : null;
+
     /// <summary>The group key of a call for a dimension: '' when the call has no value (reports show <c>(none)</c>).</summary>
     public static string KeyOf(CallRecord call, ReportDimension dimension) => dimension switch
     {
@@ -69,11 +93,18 @@ internal sealed class CallTotals
     /// <summary>Adds a call that was inserted.</summary>
     public void Add(CallRecord call, long costE10)
     {
-        var day = DayOf(call.Timestamp.ToUnixTimeMilliseconds());
+        var ms = call.Timestamp.ToUnixTimeMilliseconds();
+        var day = DayOf(ms);
         var delta = new Delta(call, costE10);
         for (var i = 0; i < Dimensions.Length; i++)
         {
             Find(i, KeyOf(call, Dimensions[i]), day).Add(in delta);
+        }
+
+        var hour = HourOf(ms);
+        for (var h = 0; h < HourlyDimensions.Length; h++)
+        {
+            Find(Dimensions.Length + 1 + h, KeyOf(call, HourlyDimensions[h]), hour).Add(in delta);
         }
 
         Find(Dimensions.Length, PairKey(call), day).Add(in delta);
@@ -104,11 +135,18 @@ internal sealed class CallTotals
     /// <summary>Takes back a call that was added earlier (its stored usage and cost are being replaced).</summary>
     public void Remove(CallRecord call, long costE10)
     {
-        var day = DayOf(call.Timestamp.ToUnixTimeMilliseconds());
+        var ms = call.Timestamp.ToUnixTimeMilliseconds();
+        var day = DayOf(ms);
         var delta = new Delta(call, costE10);
         for (var i = 0; i < Dimensions.Length; i++)
         {
             Find(i, KeyOf(call, Dimensions[i]), day).Remove(in delta);
+        }
+
+        var hour = HourOf(ms);
+        for (var h = 0; h < HourlyDimensions.Length; h++)
+        {
+            Find(Dimensions.Length + 1 + h, KeyOf(call, HourlyDimensions[h]), hour).Remove(in delta);
         }
 
         Find(Dimensions.Length, PairKey(call), day).Remove(in delta);
@@ -126,7 +164,7 @@ internal sealed class CallTotals
         Array.Clear(_pairTasks);
     }
 
-    /// <summary>The sums of dimension <paramref name="i"/>'s group for <paramref name="key"/> on <paramref name="day"/>.</summary>
+    /// <summary>The sums of lane <paramref name="i"/>'s group for <paramref name="key"/> on <paramref name="day"/> (an hour for the hourly lanes).</summary>
     private Sums Find(int i, string key, long day)
     {
         var first = i * Ways;
@@ -146,7 +184,7 @@ internal sealed class CallTotals
             return _cacheSums[last]!;
         }
 
-        var group = (i < Dimensions.Length ? Dimensions[i] : RouteTask, key, day);
+        var group = (LaneDimensions[i], key, day);
         if (!_sums.TryGetValue(group, out var sums))
         {
             sums = new Sums();

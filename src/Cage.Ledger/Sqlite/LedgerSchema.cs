@@ -295,6 +295,28 @@ internal static class LedgerSchema
             PRIMARY KEY (rollup, period_ms, node)
         ) WITHOUT ROWID;
         """,
+
+        // 11: calls and spend per UTC hour for the dimensions the dashboard's spend-over-time chart stacks by (model 1,
+        //     route 0, agent 4: CallTotals.HourlyDimensions; key '' for none), kept by the writer with call_totals, so an
+        //     hourly series reads whole hours from here and only its partial edge hours from the calls. Keyed by hour
+        //     first: a series is one range, and the writer appends at the end. Existing calls are summed into it here.
+        //     Self-contained (SQL only, no code step), so it can move to any position in this list.
+        """
+        CREATE TABLE call_totals_hour (
+            dim      INTEGER NOT NULL,
+            hour     INTEGER NOT NULL,
+            key      TEXT    NOT NULL,
+            calls    INTEGER NOT NULL,
+            cost_e10 INTEGER NOT NULL,
+            PRIMARY KEY (dim, hour, key)
+        ) WITHOUT ROWID;
+        INSERT INTO call_totals_hour (dim, hour, key, calls, cost_e10)
+        SELECT d.dim, CASE WHEN c.ts_ms >= 0 THEN c.ts_ms / 3600000 ELSE (c.ts_ms + 1) / 3600000 - 1 END,
+               coalesce(CASE d.dim WHEN 0 THEN c.route WHEN 1 THEN c.model ELSE c.agent END, ''),
+               count(*), coalesce(sum(c.cost_e10), 0)
+        FROM calls c CROSS JOIN (SELECT 0 AS dim UNION ALL SELECT 1 UNION ALL SELECT 4) d
+        GROUP BY 1, 2, 3;
+        """,
     ];
 
     // Runs after the SQL of the step with the same index (0-based), in the same transaction.

@@ -5,8 +5,9 @@ namespace CageNet.Ledger;
 /// <summary>
 /// Spend per time bucket and group key, summed by SQLite rather than read call by call: what the dashboard's
 /// spend-over-time chart reads. Day buckets come from <c>call_totals</c> (one row per group and day) for the whole days
-/// of the window and from the calls for its partial edge days; hour buckets are one <c>GROUP BY</c> over the window's
-/// calls (a range of the time-ordered key). No schema change: the same tables the reports read.
+/// of the window and from the calls for its partial edge days; hour buckets by model, route or agent come the same way
+/// from <c>call_totals_hour</c> (schema step 11) and the partial edge hours, and by any other dimension from one
+/// <c>GROUP BY</c> over the window's calls (a range of the time-ordered key).
 /// </summary>
 internal static class SpendBuckets
 {
@@ -29,45 +30,61 @@ internal static class SpendBuckets
 
         var buckets = new List<Bucket>();
         using var connection = ledger.OpenReader();
-        if (hourly)
+        if (!hourly)
         {
-            FromCalls(connection, dimension, 3_600_000, sinceMs, untilMs, buckets);
-            return buckets;
+            Whole(connection, dimension, CallTotals.MillisecondsPerDay, sinceMs, untilMs,
+                "SELECT day, key, sum(calls), sum(cost_e10) FROM call_totals WHERE dim = $dim AND day >= $first AND day < $end GROUP BY 1, 2;", buckets);
+        }
+        else if (Array.IndexOf(CallTotals.HourlyDimensions, dimension) >= 0)
+        {
+            Whole(connection, dimension, CallTotals.MillisecondsPerHour, sinceMs, untilMs,
+                "SELECT hour, key, calls, cost_e10 FROM call_totals_hour WHERE dim = $dim AND hour >= $first AND hour < $end;", buckets);
+        }
+        else
+        {
+            FromCalls(connection, dimension, CallTotals.MillisecondsPerHour, sinceMs, untilMs, buckets);
         }
 
-        const long day = CallTotals.MillisecondsPerDay;
-        var firstWhole = CallTotals.DayOf(sinceMs) + (CallTotals.DayOf(sinceMs) * day == sinceMs ? 0 : 1);
-        var endWhole = CallTotals.DayOf(untilMs);
+        return buckets;
+    }
+
+    /// <summary>
+    /// Buckets of <paramref name="bucketMs"/>: the whole ones from a totals table (<paramref name="wholeSql"/>: bucket
+    /// number, key, calls, cost over [<c>$first</c>, <c>$end</c>) for <c>$dim</c>), the partial ones at the edges from the calls.
+    /// </summary>
+    private static void Whole(SqliteConnection connection, ReportDimension dimension, long bucketMs, long sinceMs, long untilMs, string wholeSql, List<Bucket> buckets)
+    {
+        var first = Math.DivRem(sinceMs, bucketMs) is var (q, r) && r < 0 ? q - 1 : q;
+        var firstWhole = first + (first * bucketMs == sinceMs ? 0 : 1);
+        var endWhole = Math.DivRem(untilMs, bucketMs) is var (q2, r2) && r2 < 0 ? q2 - 1 : q2;
         if (firstWhole >= endWhole)
         {
-            FromCalls(connection, dimension, day, sinceMs, untilMs, buckets);
-            return buckets;
+            FromCalls(connection, dimension, bucketMs, sinceMs, untilMs, buckets);
+            return;
         }
 
-        if (sinceMs < firstWhole * day)
+        if (sinceMs < firstWhole * bucketMs)
         {
-            FromCalls(connection, dimension, day, sinceMs, firstWhole * day, buckets);
+            FromCalls(connection, dimension, bucketMs, sinceMs, firstWhole * bucketMs, buckets);
         }
 
         using (var command = connection.CreateCommand())
         {
-            command.CommandText = "SELECT day, key, sum(calls), sum(cost_e10) FROM call_totals WHERE dim = $dim AND day >= $first AND day < $end GROUP BY 1, 2;";
+            command.CommandText = wholeSql;
             command.Parameters.AddWithValue("$dim", (int)dimension);
             command.Parameters.AddWithValue("$first", firstWhole);
             command.Parameters.AddWithValue("$end", endWhole);
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
-                buckets.Add(new Bucket(reader.GetInt64(0) * day, Key(reader, 1), reader.GetInt64(2), reader.IsDBNull(3) ? 0 : reader.GetInt64(3)));
+                buckets.Add(new Bucket(reader.GetInt64(0) * bucketMs, Key(reader, 1), reader.GetInt64(2), reader.IsDBNull(3) ? 0 : reader.GetInt64(3)));
             }
         }
 
-        if (endWhole * day < untilMs)
+        if (endWhole * bucketMs < untilMs)
         {
-            FromCalls(connection, dimension, day, endWhole * day, untilMs, buckets);
+            FromCalls(connection, dimension, bucketMs, endWhole * bucketMs, untilMs, buckets);
         }
-
-        return buckets;
     }
 
     private static void FromCalls(SqliteConnection connection, ReportDimension dimension, long bucketMs, long sinceMs, long untilMs, List<Bucket> buckets)

@@ -16,7 +16,7 @@ namespace CageNet.Ledger;
 /// <see cref="SqliteLedgerOptions.BusyTimeoutMilliseconds"/>). Costs are stored as integers of 1e-10 USD: exact for
 /// every catalog price; a cost with finer precision is rounded half to even to 1e-10 USD.
 /// </remarks>
-public sealed partial class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisposable
+public sealed partial class SqliteLedger : ILedgerStore, IRouteTaskCounts, IDisposable, IAsyncDisposable
 {
     private const string CallColumns =
         """
@@ -344,36 +344,73 @@ public sealed partial class SqliteLedger : ILedgerStore, IDisposable, IAsyncDisp
         return ValueTask.FromResult(Finish(query, Groups(CallTotals.RouteTask, query.Window)));
     }
 
+    /// <inheritdoc/>
+    ValueTask<IReadOnlyDictionary<string, RouteTaskCount>> IRouteTaskCounts.CountRouteTasksAsync(
+        TimeWindow window, IReadOnlyCollection<string> routes, IReadOnlyDictionary<string, HashSet<string>> alsoTasks, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(window);
+        ArgumentNullException.ThrowIfNull(routes);
+        ArgumentNullException.ThrowIfNull(alsoTasks);
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = OpenReader();
+        return ValueTask.FromResult<IReadOnlyDictionary<string, RouteTaskCount>>(RouteTaskCounts.Count(connection, window, routes, alsoTasks));
+    }
+
     /// <summary>The groups of one dimension (or the route × task pairs) over a window.</summary>
     private Dictionary<string, SpendTotals> Groups(ReportDimension dimension, TimeWindow window)
     {
         // Whole UTC days inside the window come from call_totals (one row per group and day); the partial days at
         // the window's edges, if any, are summed from the calls themselves through the timestamp index.
-        var since = window.Since?.ToUnixTimeMilliseconds();
-        var until = window.Until?.ToUnixTimeMilliseconds();
-        var (firstWholeDay, endWholeDay) = WholeDays(since, until);
+        var segments = Segments(window);
         var groups = new Dictionary<string, SpendTotals>(StringComparer.Ordinal);
         using var connection = OpenReader();
-        if (firstWholeDay is { } first && endWholeDay is { } end && first >= end)
+        if (segments.WholeDays)
         {
-            AddGroups(connection, dimension, ReportSql(dimension, KeyWindowClause(since, until)), since, until, groups);
+            AddGroups(connection, dimension, TotalsSql(dimension, segments.FirstDay, segments.EndDay), segments.FirstDay, segments.EndDay, groups);
         }
-        else
-        {
-            AddGroups(connection, dimension, TotalsSql(dimension, firstWholeDay, endWholeDay), firstWholeDay, endWholeDay, groups);
-            if (since is { } from && firstWholeDay * CallTotals.MillisecondsPerDay is { } wholeFrom && from < wholeFrom)
-            {
-                AddGroups(connection, dimension, ReportSql(dimension, KeyWindowClause(from, wholeFrom)), from, wholeFrom, groups);
-            }
 
-            if (until is { } to && endWholeDay * CallTotals.MillisecondsPerDay is { } wholeTo && wholeTo < to)
-            {
-                AddGroups(connection, dimension, ReportSql(dimension, KeyWindowClause(wholeTo, to)), wholeTo, to, groups);
-            }
+        foreach (var (from, to) in segments.Edges)
+        {
+            AddGroups(connection, dimension, ReportSql(dimension, KeyWindowClause(from, to)), from, to, groups);
         }
 
         return groups;
     }
+
+    /// <summary>
+    /// How a window is read: its whole UTC days from the per-day totals (when <see cref="WindowSegments.WholeDays"/>,
+    /// bounded by <see cref="WindowSegments.FirstDay"/> and the exclusive <see cref="WindowSegments.EndDay"/>, null
+    /// when unbounded) and its partial days from the calls themselves (<see cref="WindowSegments.Edges"/>, Unix
+    /// milliseconds, end exclusive). A window inside one day is a single edge.
+    /// </summary>
+    internal static WindowSegments Segments(TimeWindow window)
+    {
+        var since = window.Since?.ToUnixTimeMilliseconds();
+        var until = window.Until?.ToUnixTimeMilliseconds();
+        var (firstWholeDay, endWholeDay) = WholeDays(since, until);
+        var edges = new List<(long From, long To)>();
+        if (firstWholeDay is { } first && endWholeDay is { } end && first >= end)
+        {
+            edges.Add((since!.Value, until!.Value));
+            return new WindowSegments(false, null, null, edges);
+        }
+
+        if (since is { } from && firstWholeDay * CallTotals.MillisecondsPerDay is { } wholeFrom && from < wholeFrom)
+        {
+            edges.Add((from, wholeFrom));
+        }
+
+        if (until is { } to && endWholeDay * CallTotals.MillisecondsPerDay is { } wholeTo && wholeTo < to)
+        {
+            edges.Add((wholeTo, to));
+        }
+
+        return new WindowSegments(true, firstWholeDay, endWholeDay, edges);
+    }
+
+    /// <summary>The parts of a window (see <see cref="Segments"/>).</summary>
+    internal readonly record struct WindowSegments(bool WholeDays, long? FirstDay, long? EndDay, List<(long From, long To)> Edges);
 
     /// <summary>The report over whole days: the per-day totals of one dimension, summed per group.</summary>
     internal static string TotalsSql(ReportDimension dimension, long? firstDay, long? endDay)

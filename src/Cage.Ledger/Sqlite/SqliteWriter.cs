@@ -88,6 +88,13 @@ internal sealed partial class SqliteWriter : IDisposable
             unpriced = unpriced + excluded.unpriced, missing = missing + excluded.missing, local = local + excluded.local;
         """;
 
+    // The hourly groups of CallTotals.HourlyDimensions (call_totals_hour, for the dashboard's hourly series).
+    private const string UpsertHourTotalsSql =
+        """
+        INSERT INTO call_totals_hour (dim, hour, key, calls, cost_e10) VALUES (?1, ?2, ?3, ?4, ?5)
+        ON CONFLICT (dim, hour, key) DO UPDATE SET calls = calls + excluded.calls, cost_e10 = cost_e10 + excluded.cost_e10;
+        """;
+
     private const int CancellationCheckInterval = 4096;
 
     private readonly Lock _gate = new();
@@ -99,6 +106,7 @@ internal sealed partial class SqliteWriter : IDisposable
     private readonly sqlite3_stmt _insertCall;
     private readonly sqlite3_stmt _insertReceipt;
     private readonly sqlite3_stmt _upsertTotals;
+    private readonly sqlite3_stmt _upsertHourTotals;
     private readonly sqlite3_stmt _callAt;
     private readonly KeyedTable _callKeys;
     private readonly sqlite3_stmt _insertPosting;
@@ -138,6 +146,7 @@ internal sealed partial class SqliteWriter : IDisposable
         _insertCall = Prepare(InsertCallSql);
         _insertReceipt = Prepare(InsertReceiptSql);
         _upsertTotals = Prepare(UpsertTotalsSql);
+        _upsertHourTotals = Prepare(UpsertHourTotalsSql);
         _callAt = Prepare(CallAtSql);
         _callKeys = new KeyedTable(db, path, "calls");
         _receiptKeys = new KeyedTable(db, path, "receipts");
@@ -490,6 +499,7 @@ internal sealed partial class SqliteWriter : IDisposable
             _insertCall.Dispose();
             _insertReceipt.Dispose();
             _upsertTotals.Dispose();
+            _upsertHourTotals.Dispose();
             _callAt.Dispose();
             _callKeys.Dispose();
             _receiptKeys.Dispose();
@@ -607,12 +617,24 @@ internal sealed partial class SqliteWriter : IDisposable
             : key;
     }
 
-    /// <summary>Adds the batch's per-day group sums to <c>call_totals</c> (inside the batch's transaction).</summary>
+    /// <summary>Adds the batch's per-day group sums to <c>call_totals</c> and its hourly ones to <c>call_totals_hour</c> (inside the batch's transaction).</summary>
     private void WriteTotals()
     {
         var s = _upsertTotals;
         foreach (var (group, sums) in _totals.Groups)
         {
+            if (CallTotals.HourlyDimensionOf(group.Dimension) is { } hourly)
+            {
+                var h = _upsertHourTotals;
+                NativeSqlite.BindInt64(h, 1, (int)hourly);
+                NativeSqlite.BindInt64(h, 2, group.Day); // the hour number
+                BindText(h, 3, group.Key);
+                NativeSqlite.BindInt64(h, 4, sums.Calls);
+                NativeSqlite.BindInt64(h, 5, sums.CostE10);
+                StepInsert(h);
+                continue;
+            }
+
             NativeSqlite.BindInt64(s, 1, (int)group.Dimension);
             BindText(s, 2, group.Key);
             NativeSqlite.BindInt64(s, 3, group.Day);

@@ -25,21 +25,43 @@ internal static partial class CageTools
 
     private static ToolParameter TaskParameter() => new("task", ArgumentKind.String, "The task. Default: the task of the latest call.");
 
+    // One dimension, or two different ones separated by a comma (route,task), as `cage report --by` takes them. A
+    // method, not a field: All, above, builds the tools while the fields are still being initialized.
+    private static string[] ReportBy() =>
+    [
+        .. CageViews.Dimensions.Keys,
+        .. CageViews.Dimensions.Keys.SelectMany(first => CageViews.Dimensions.Keys.Where(second => second != first).Select(second => first + "," + second)),
+    ];
+
     private static CageTool Report() => new(
         "report",
         "Spend report",
-        "Spend per group (calls, tokens in and out, cached tokens, cost in USD and the token buckets), most expensive first, with the total. Equals `cage report --by <by> --json`. A cost of null means unknown (every call unpriced), never $0.",
+        "Spend per group (calls, tokens in and out, cached tokens, cost in USD and the token buckets), most expensive first, with the total. Equals `cage report --by <by> --json`; with two dimensions (by \"route,task\") each group of the first holds the groups of the second. With session, one session's summary instead (calls, prompt and completion tokens, cost, then per model × category), as `cage report --session <id> --json`. A cost of null means unknown (every call unpriced), never $0.",
         readOnly: true,
         [
-            new("by", ArgumentKind.String, "Group by this dimension. Default: route.") { OneOf = [.. CageViews.Dimensions.Keys] },
+            new("by", ArgumentKind.String, "Group by this dimension, or by two different ones separated by a comma (route,task; model,category). Default: route.") { OneOf = ReportBy(), OneOfText = string.Join(", ", CageViews.Dimensions.Keys) + ", or two different ones separated by a comma (route,task)" },
             Since("calls"),
             new("until", ArgumentKind.String, "Only calls before this (a date includes that whole day): " + WindowHelp + "."),
+            new("session", ArgumentKind.String, "One session's summary instead of a report (by is then ignored, as with cage report --session)."),
         ],
         async (args, services, cancellationToken) =>
         {
-            var dimension = CageViews.Dimensions[args.String("by") ?? "route"];
+            var dims = (args.String("by") ?? "route").Split(',');
             var window = Window(services, args.String("since"), args.String("until"));
-            var report = await services.GetRequiredService<ILedgerReader>().ReportAsync(new ReportQuery(dimension, window), cancellationToken).ConfigureAwait(false);
+            var ledger = services.GetRequiredService<ILedgerReader>();
+            if (args.String("session") is { Length: > 0 } session)
+            {
+                return ReportView.SessionJson(session, await ReportView.SessionAsync(ledger, session, window, cancellationToken).ConfigureAwait(false));
+            }
+
+            var dimension = CageViews.Dimensions[dims[0]];
+            if (dims.Length == 2)
+            {
+                var pairs = await ledger.ReportPairsAsync(new ReportQuery(dimension, window), CageViews.Dimensions[dims[1]], cancellationToken).ConfigureAwait(false);
+                return ReportView.Json(pairs, dims[1]);
+            }
+
+            var report = await ledger.ReportAsync(new ReportQuery(dimension, window), cancellationToken).ConfigureAwait(false);
             return CageViews.Json(report);
         });
 

@@ -52,7 +52,7 @@ internal sealed class ToolArguments
                 Expect(name, value, JsonValueKind.String, "a string");
                 if (parameter.OneOf is { } allowed && !allowed.Contains(value.GetString()!, StringComparer.Ordinal))
                 {
-                    throw new ToolCallException($"argument '{name}': '{value.GetString()}' is not one of {string.Join(", ", allowed)}");
+                    throw new ToolCallException($"argument '{name}': '{value.GetString()}' is not one of {parameter.OneOfText ?? string.Join(", ", allowed)}");
                 }
 
                 break;

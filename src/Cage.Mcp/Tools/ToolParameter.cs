@@ -23,6 +23,9 @@ internal sealed record ToolParameter(string Name, ArgumentKind Kind, string Desc
     /// <summary>The allowed values of a string argument; <see langword="null"/> for any string.</summary>
     public IReadOnlyList<string>? OneOf { get; init; }
 
+    /// <summary>How an error names <see cref="OneOf"/>'s values when listing them all would not help; <see langword="null"/> lists them.</summary>
+    public string? OneOfText { get; init; }
+
     /// <summary>The smallest and largest allowed value of a number argument.</summary>
     public decimal? Minimum { get; init; }
 

@@ -1,0 +1,131 @@
+using System.Globalization;
+
+namespace CageNet.Ledger;
+
+/// <summary>
+/// The most expensive groups of a report, chosen by SQLite: the per-day totals of the window's whole days and the calls
+/// of its partial edge days are ranked per group by cost alone (over whole days, one walk of the dimension's totals in
+/// key order), and only the first <c>top</c> groups are then summed in full, so a report of 20,000 tasks returns only
+/// the rows asked for. The dashboard's Breakdown page reads it.
+/// </summary>
+internal static class SpendTop
+{
+    /// <summary>
+    /// The <paramref name="top"/> most expensive groups of <paramref name="dimension"/> over <paramref name="window"/>
+    /// (ties by key), and how many groups the window has in all.
+    /// </summary>
+    public static (List<SpendGroup> Groups, int Count) Read(SqliteLedger ledger, ReportDimension dimension, TimeWindow window, int top)
+    {
+        ArgumentNullException.ThrowIfNull(ledger);
+        ArgumentNullException.ThrowIfNull(window);
+        if (dimension == ReportDimension.Day || !Enum.IsDefined(dimension))
+        {
+            throw new ArgumentOutOfRangeException(nameof(dimension), dimension, "a group dimension other than day");
+        }
+
+        var segments = SqliteLedger.Segments(window);
+        using var connection = ledger.OpenReader();
+
+        // 1. The most expensive groups by cost alone, leaving out the (none) group (no value, or a literal "(none)"),
+        //    which is summed on its own: over whole days this walks the dimension's totals in key order.
+        var ranked = new List<string>();
+        using (var command = Command(connection, dimension, segments, all: false, out var parts))
+        {
+            command.CommandText = $"SELECT k, sum(c) AS cost FROM ({parts}) WHERE {NotNone} GROUP BY k ORDER BY cost DESC, k LIMIT $top;";
+            command.Parameters.AddWithValue("$top", top);
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                ranked.Add(reader.GetString(0));
+            }
+        }
+
+        int count;
+        using (var command = Command(connection, dimension, segments, all: false, out var parts))
+        {
+            command.CommandText = $"SELECT count(DISTINCT k), (SELECT count(*) FROM ({parts}) WHERE NOT ({NotNone})) FROM ({parts}) WHERE {NotNone};";
+            using var reader = command.ExecuteReader();
+            reader.Read();
+            count = reader.GetInt32(0) + (reader.GetInt64(1) > 0 ? 1 : 0);
+        }
+
+        // 2. Every sum of those groups and of the (none) group, then the first top of them by cost and key.
+        var groups = new Dictionary<string, SpendTotals>(StringComparer.Ordinal);
+        using (var command = Command(connection, dimension, segments, all: true, out var parts))
+        {
+            var keys = new List<string>();
+            for (var i = 0; i < ranked.Count; i++)
+            {
+                command.Parameters.AddWithValue($"$key{i}", ranked[i]);
+                keys.Add($"$key{i}");
+            }
+
+            var chosen = keys.Count == 0 ? "" : $"k IN ({string.Join(", ", keys)}) OR ";
+            command.CommandText = $"""
+                SELECT CASE WHEN {NotNone} THEN k ELSE '{SpendReport.NoneKey}' END AS g, sum(n), sum(input), sum(cache_read),
+                       sum(cache_write_5m), sum(cache_write_1h), sum(output), sum(reasoning), sum(cost_e10), sum(unpriced), sum(missing), sum(local)
+                FROM ({parts}) WHERE {chosen}NOT ({NotNone}) GROUP BY g;
+                """;
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                SqliteLedger.AddGroup(reader, dimension, groups);
+            }
+        }
+
+        var sorted = groups.Select(g => new SpendGroup(g.Key, g.Value))
+            .OrderByDescending(g => g.Totals.CostUsd).ThenBy(g => g.Key, StringComparer.Ordinal).Take(top).ToList();
+        return (sorted, count);
+    }
+
+    // A group key that is neither no value nor a literal "(none)" (the parts' keys are never NULL).
+    private const string NotNone = $"k <> '' AND k <> '{SpendReport.NoneKey}'";
+
+    /// <summary>
+    /// A command with the window's parameters bound, and the UNION ALL of its parts as <paramref name="parts"/>: the
+    /// dimension's per-day totals of the whole days and the calls of the partial days, with the key as <c>k</c> ('' for
+    /// none) and the cost as <c>c</c>, or (<paramref name="all"/>) every sum a report has.
+    /// </summary>
+    private static Microsoft.Data.Sqlite.SqliteCommand Command(
+        Microsoft.Data.Sqlite.SqliteConnection connection, ReportDimension dimension, SqliteLedger.WindowSegments segments, bool all, out string parts)
+    {
+        var command = connection.CreateCommand();
+        var list = new List<string>();
+        if (segments.WholeDays)
+        {
+            var days = (segments.FirstDay is null ? "" : " AND day >= $firstDay") + (segments.EndDay is null ? "" : " AND day < $endDay");
+            list.Add(all
+                ? $"SELECT key AS k, calls AS n, input, cache_read, cache_write_5m, cache_write_1h, output, reasoning, cost_e10, unpriced, missing, local FROM call_totals WHERE dim = $dim{days}"
+                : $"SELECT key AS k, cost_e10 AS c FROM call_totals WHERE dim = $dim{days}");
+            command.Parameters.AddWithValue("$dim", (int)dimension);
+            if (segments.FirstDay is { } first)
+            {
+                command.Parameters.AddWithValue("$firstDay", first);
+            }
+
+            if (segments.EndDay is { } end)
+            {
+                command.Parameters.AddWithValue("$endDay", end);
+            }
+        }
+
+        for (var e = 0; e < segments.Edges.Count; e++)
+        {
+            var (from, to) = segments.Edges[e];
+            command.Parameters.AddWithValue($"$from{e}", from);
+            command.Parameters.AddWithValue($"$to{e}", to);
+            var key = $"coalesce({SqliteLedger.KeyColumn(dimension)}, '')";
+            var range = $"FROM calls WHERE rk >= $from{e} * 1048576 AND rk < $to{e} * 1048576";
+            list.Add(all
+                ? $"""
+                  SELECT {key} AS k, 1 AS n, input, cache_read, cache_write_5m, cache_write_1h, output, coalesce(reasoning, 0) AS reasoning,
+                         coalesce(cost_e10, 0) AS cost_e10, cost_source = 3 AS unpriced, usage_status = 1 AS missing, cost_source = 2 AS local
+                  {range}
+                  """
+                : $"SELECT {key} AS k, coalesce(cost_e10, 0) AS c {range}");
+        }
+
+        parts = string.Join(" UNION ALL ", list);
+        return command;
+    }
+}
