@@ -67,7 +67,32 @@ public interface IBudgetEstimatorStore
 /// </param>
 /// <param name="WarningsFired">The threshold keys that fired.</param>
 /// <param name="UpdatedAt">When it was saved.</param>
-public sealed record BudgetNodeState(string Node, DateTimeOffset PeriodStart, DateTimeOffset? ResetAt, IReadOnlyList<string> WarningsFired, DateTimeOffset UpdatedAt);
+public sealed record BudgetNodeState(string Node, DateTimeOffset PeriodStart, DateTimeOffset? ResetAt, IReadOnlyList<string> WarningsFired, DateTimeOffset UpdatedAt)
+{
+    /// <summary>
+    /// A state as the ledger stores are keyed (times in Unix milliseconds, warnings as a JSON array of threshold keys). A
+    /// damaged warnings array reads as none: those warnings may fire again, nothing else is lost.
+    /// </summary>
+    internal static BudgetNodeState FromRow(string node, long periodStartMs, long? resetAtMs, string warningsJson, long updatedMs)
+    {
+        string[] warnings;
+        try
+        {
+            warnings = System.Text.Json.JsonSerializer.Deserialize<string[]>(warningsJson) ?? [];
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            warnings = [];
+        }
+
+        return new BudgetNodeState(
+            node,
+            DateTimeOffset.FromUnixTimeMilliseconds(periodStartMs),
+            resetAtMs is { } reset ? DateTimeOffset.FromUnixTimeMilliseconds(reset) : null,
+            warnings,
+            DateTimeOffset.FromUnixTimeMilliseconds(updatedMs));
+    }
+}
 
 /// <summary>
 /// Spend charged to one node without a ledger call (SPEC 7.5 durability): the guard adds it back to the node's counter

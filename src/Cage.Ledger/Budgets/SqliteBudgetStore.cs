@@ -37,22 +37,7 @@ public sealed class SqliteBudgetStore : IBudgetStore, IBudgetEstimatorStore
         var states = new List<BudgetNodeState>();
         while (reader.Read())
         {
-            string[] warnings;
-            try
-            {
-                warnings = JsonSerializer.Deserialize<string[]>(reader.GetString(3)) ?? [];
-            }
-            catch (JsonException)
-            {
-                warnings = []; // a damaged row: its warnings may fire again, nothing else is lost
-            }
-
-            states.Add(new BudgetNodeState(
-                reader.GetString(0),
-                FromMs(reader.GetInt64(1)),
-                reader.IsDBNull(2) ? null : FromMs(reader.GetInt64(2)),
-                warnings,
-                FromMs(reader.GetInt64(4))));
+            states.Add(BudgetNodeState.FromRow(reader.GetString(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetInt64(2), reader.GetString(3), reader.GetInt64(4)));
         }
 
         return ValueTask.FromResult<IReadOnlyList<BudgetNodeState>>(states);

@@ -35,7 +35,7 @@ public sealed partial class SqliteLedger : IBudgetRollupStore
                 return null;
             }
 
-            _writer.RegisterRollup(rollup, coverFromMs, nowMs, ReadCallsFrom);
+            _writer.RegisterRollup(rollup, coverFromMs, nowMs, ((IBudgetRollupStore)this).ReadBudgetCalls);
         }
     }
 
@@ -99,6 +99,7 @@ public sealed partial class SqliteLedger : IBudgetRollupStore
     }
 
     /// <inheritdoc/>
+    /// <remarks>Every call for <see cref="long.MinValue"/> (a tree with a lifetime node registering).</remarks>
     IEnumerable<CallRecord> IBudgetRollupStore.ReadBudgetCalls(long fromMs)
     {
         ThrowIfDisposed();
@@ -107,8 +108,8 @@ public sealed partial class SqliteLedger : IBudgetRollupStore
         command.CommandText =
             """
             SELECT ts_ms, session, task, agent, "user", input, cache_read, cache_write_5m, cache_write_1h, output, reasoning, cost_e10, tags
-            FROM calls WHERE rk >= $since * 1048576 ORDER BY rk;
-            """;
+            FROM calls
+            """ + (fromMs == long.MinValue ? "" : " WHERE rk >= $since * 1048576") + " ORDER BY rk;";
         command.Parameters.AddWithValue("$since", fromMs);
         using var reader = command.ExecuteReader();
         while (reader.Read())
@@ -125,20 +126,6 @@ public sealed partial class SqliteLedger : IBudgetRollupStore
                 CostUsd = reader.IsDBNull(11) ? null : LedgerMoney.FromE10(reader.GetInt64(11)),
                 Tags = LedgerJson.ReadMap(OptionalString(reader, 12)),
             };
-        }
-    }
-
-    /// <summary>The stored calls stamped at or after <paramref name="fromMs"/> (every call for <see cref="long.MinValue"/>), in key order.</summary>
-    private IEnumerable<CallRecord> ReadCallsFrom(long fromMs)
-    {
-        using var connection = OpenReader();
-        using var command = connection.CreateCommand();
-        command.CommandText = fromMs == long.MinValue ? $"SELECT {CallColumns} FROM calls;" : $"SELECT {CallColumns} FROM calls WHERE rk >= $since * 1048576;";
-        command.Parameters.AddWithValue("$since", fromMs);
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
-        {
-            yield return ReadCall(reader, 0);
         }
     }
 }
