@@ -122,9 +122,11 @@ public sealed class BudgetGuard : IDisposable
             if (_store is IBudgetEstimatorStore estimatorStore)
             {
                 await LoadEstimatorAsync(estimatorStore, cancellationToken).ConfigureAwait(false);
+                var recovered = await RecoverEstimatorTokensAsync(ledger, cancellationToken).ConfigureAwait(false);
                 if (!ReadOnly)
                 {
                     Estimator.Changed = _saveEstimator; // every change (a snapshot, a reconciliation, a new reference reading) is saved
+                    if (recovered > 0) SaveEstimator();
                 }
             }
 
@@ -155,6 +157,37 @@ public sealed class BudgetGuard : IDisposable
         {
             BudgetLog.EstimatorLoadFailed(_logger, ex);
         }
+    }
+
+    /// <summary>
+    /// Counts again the tokens of the calls the ledger stored after the estimator's saved mark (metered by a process that
+    /// stopped before its next save, SIGKILL included), from at most the longest subscription window (7 days) back.
+    /// </summary>
+    /// <returns>The number of calls counted again.</returns>
+    private async ValueTask<int> RecoverEstimatorTokensAsync(ILedgerReader? ledger, CancellationToken cancellationToken)
+    {
+        if (ledger is null || Estimator.CountedThrough is not { } through)
+        {
+            return 0;
+        }
+
+        var now = _time.GetUtcNow();
+        var oldest = now - TimeSpan.FromDays(7);
+        var recovered = 0;
+        await foreach (var call in ledger.ReadCallsAsync(new TimeWindow(through > oldest ? through : oldest, null), cancellationToken).ConfigureAwait(false))
+        {
+            if (call.Timestamp <= now && Estimator.RecoverTokens(call.Model, call.Usage.TotalTokens, call.Timestamp, call.Id))
+            {
+                recovered++;
+            }
+        }
+
+        if (recovered > 0)
+        {
+            BudgetLog.EstimatorRecovered(_logger, recovered, through);
+        }
+
+        return recovered;
     }
 
     private void SaveEstimator()
@@ -490,7 +523,7 @@ public sealed class BudgetGuard : IDisposable
         try
         {
             var tokens = record.Usage.TotalTokens;
-            Estimator.RecordTokens(record.Model, tokens);
+            Estimator.RecordTokens(record, tokens);
             if (scope.BudgetSkipNext)
             {
                 scope.BudgetSkipNext = false;

@@ -39,4 +39,7 @@ internal static partial class BudgetLog
 
     [LoggerMessage(EventId = 1112, Level = LogLevel.Warning, Message = "Cage subscription estimator state in the store could not be read; the estimator starts from its bootstrap")]
     public static partial void EstimatorLoadFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1113, Level = LogLevel.Information, Message = "Cage subscription estimator counted {Calls} calls the ledger stored after its last save ({Through:o}), metered before the previous process stopped")]
+    public static partial void EstimatorRecovered(ILogger logger, int calls, DateTimeOffset through);
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Reflection;
 using CageNet.Budgets;
+using CageNet.Budgets.Subscription;
 using CageNet.Ledger;
 
 namespace CageNet.Tests.Budgets;
@@ -64,7 +65,56 @@ public sealed class SqliteBudgetDurabilityTests
         }
     }
 
-    private static async Task<List<string>> RunAsync(string path, int calls, bool kill, CancellationToken cancellationToken)
+    [Test]
+    [CancelAfter(120_000)]
+    public async Task EstimatorTokens_MeteredAfterTheLastSave_AreCountedFromTheLedgerAfterASigkill(CancellationToken cancellationToken)
+    {
+        var folder = TestLedger.NewFolder();
+        var path = Path.Combine(folder, "ledger.db");
+        try
+        {
+            // A reading of 10% (saved), then two calls of 8,000 sonnet tokens that nothing saved before the SIGKILL.
+            var lines = await RunAsync(["estimator", path, "2", "8000"], kill: true, cancellationToken);
+            Assert.That(lines, Has.Count.EqualTo(2));
+            Assert.That(lines[1], Is.EqualTo("flushed"));
+            var resets = DateTimeOffset.Parse(lines[0]["resets ".Length..], System.Globalization.CultureInfo.InvariantCulture);
+
+            await using var ledger = SqliteLedger.Open(path);
+            var options = new BudgetOptions();
+            options.Node("seat").CapTokens(BudgetLimit.PercentOfSubscription(50));
+            var store = new SqliteBudgetStore(ledger);
+            using (var guard = new BudgetGuard(options, TimeProvider.System, store))
+            {
+                await guard.InitializeAsync(ledger, cancellationToken);
+
+                // The next reading (14%) reconciles against the 16,000 tokens the killed process metered: the sonnet
+                // bootstrap is 40,000 / 5 = 8,000 tokens per 1%, so they were estimated at 2%.
+                var now = DateTimeOffset.UtcNow;
+                guard.Estimator.Observe(new SubscriptionSample("5h", 0.14, now, resets));
+                var reconciled = guard.Estimator.LastReconciliation;
+                Assert.That(reconciled, Is.Not.Null, "the tokens metered before the SIGKILL reached the reading");
+                Assert.That(reconciled!.MeasuredPct, Is.EqualTo(4.0).Within(1e-9));
+                Assert.That(reconciled.EstimatedPct, Is.EqualTo(2.0).Within(1e-9));
+            }
+
+            // Counted once: a guard started after that one (which saved the reading) finds nothing more to count.
+            using var again = new BudgetGuard(options, TimeProvider.System, store);
+            await again.InitializeAsync(ledger, cancellationToken);
+            var now2 = DateTimeOffset.UtcNow.AddMilliseconds(1);
+            again.Estimator.Observe(new SubscriptionSample("5h", 0.16, now2, resets));
+            Assert.That(again.Estimator.LastReconciliation, Is.Null, "no tokens were pending: the recovered calls are not counted twice");
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            TestLedger.DeleteFolder(folder);
+        }
+    }
+
+    private static Task<List<string>> RunAsync(string path, int calls, bool kill, CancellationToken cancellationToken) =>
+        RunAsync(["budget", path, calls.ToString(System.Globalization.CultureInfo.InvariantCulture), .. (kill ? (string[])["wait"] : [])], kill, cancellationToken);
+
+    private static async Task<List<string>> RunAsync(string[] arguments, bool kill, CancellationToken cancellationToken)
     {
         var host = typeof(SqliteBudgetDurabilityTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .Single(a => a.Key == "CrashHostAssembly").Value;
@@ -75,7 +125,7 @@ public sealed class SqliteBudgetDurabilityTests
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { host!, "budget", path, calls.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(kill ? ["wait"] : []))
+        foreach (var arg in new[] { host! }.Concat(arguments))
         {
             start.ArgumentList.Add(arg);
         }

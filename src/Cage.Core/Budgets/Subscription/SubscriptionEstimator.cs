@@ -35,6 +35,13 @@ public sealed class SubscriptionEstimator
     private int _version;
     private SubscriptionReconciliation? _lastReconciliation;
 
+    // The latest ledger timestamp (Unix ms) of the metered calls counted, and the ids of those counted at exactly that
+    // millisecond: after a restart the guard counts again only the ledger's calls past this mark.
+    // Live calls are kept by reference so their ids are formatted only when the state is saved.
+    private long _throughMs = long.MinValue;
+    private readonly List<CallRecord> _throughCalls = [];
+    private readonly List<string> _throughIds = [];
+
     /// <summary>Creates an estimator.</summary>
     /// <param name="options">The settings; defaults when <see langword="null"/>.</param>
     /// <param name="logger">Receives reconciliation diffs and recalibrations.</param>
@@ -199,12 +206,107 @@ public sealed class SubscriptionEstimator
         var modelClass = ClassOf(model);
         lock (_gate)
         {
-            foreach (var state in _windows.Values)
+            AddPendingLocked(modelClass, tokens);
+        }
+    }
+
+    /// <summary>
+    /// Counts the tokens of one metered call and moves the mark of what has been counted to its ledger timestamp, so a
+    /// restart can count the ledger's calls past the mark (<see cref="CountedThrough"/>, <see cref="RecoverTokens"/>).
+    /// </summary>
+    internal void RecordTokens(CallRecord call, long tokens)
+    {
+        var modelClass = tokens > 0 ? ClassOf(call.Model) : null;
+        var ms = call.Timestamp.ToUnixTimeMilliseconds();
+        lock (_gate)
+        {
+            if (modelClass is not null) AddPendingLocked(modelClass, tokens);
+            if (MarkLocked(ms) && _throughCalls.Count < MaxMarkedIds) _throughCalls.Add(call);
+        }
+    }
+
+    /// <summary>The ledger timestamp of the latest metered call counted (saved with the state), or <see langword="null"/> when none was.</summary>
+    internal DateTimeOffset? CountedThrough
+    {
+        get
+        {
+            lock (_gate)
             {
-                state.Pending[modelClass] = state.Pending.GetValueOrDefault(modelClass) + tokens;
+                return _throughMs == long.MinValue ? null : DateTimeOffset.FromUnixTimeMilliseconds(_throughMs);
             }
         }
     }
+
+    /// <summary>
+    /// Counts again a call the ledger holds that the saved state had not counted (the process stopped after metering it
+    /// but before its next save): a call before the mark, or at it and already counted, is skipped.
+    /// </summary>
+    /// <returns>Whether it was counted.</returns>
+    internal bool RecoverTokens(string? model, long tokens, DateTimeOffset timestamp, string callId)
+    {
+        var ms = timestamp.ToUnixTimeMilliseconds();
+        var modelClass = tokens > 0 ? ClassOf(model) : null;
+        lock (_gate)
+        {
+            if (ms < _throughMs || (ms == _throughMs && MarkedLocked(callId)))
+            {
+                return false;
+            }
+
+            if (modelClass is not null) AddPendingLocked(modelClass, tokens);
+            if (MarkLocked(ms) && _throughIds.Count < MaxMarkedIds) _throughIds.Add(callId);
+            return true;
+        }
+    }
+
+    private void AddPendingLocked(string modelClass, long tokens)
+    {
+        foreach (var state in _windows.Values)
+        {
+            state.Pending[modelClass] = state.Pending.GetValueOrDefault(modelClass) + tokens;
+        }
+    }
+
+    /// <summary>Moves the mark to <paramref name="ms"/> when later; whether a call at <paramref name="ms"/> is now at the mark.</summary>
+    private bool MarkLocked(long ms)
+    {
+        if (ms > _throughMs)
+        {
+            _throughMs = ms;
+            _throughIds.Clear();
+            _throughCalls.Clear();
+        }
+
+        return ms == _throughMs;
+    }
+
+    private bool MarkedLocked(string callId)
+    {
+        if (_throughIds.Contains(callId, StringComparer.Ordinal)) return true;
+        foreach (var call in _throughCalls)
+        {
+            if (string.Equals(call.Id, callId, StringComparison.Ordinal)) return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// The saved mark: the latest call counted, or the latest reference reading when that is later (the pending tokens
+    /// count only calls after it, so a restart need not look further back). <see langword="null"/> when neither exists.
+    /// </summary>
+    private MarkDto? MarkDtoLocked()
+    {
+        var reading = _windows.Values.Max(w => w.Reference is { } r ? r.ObservedAt.ToUnixTimeMilliseconds() : long.MinValue);
+        return reading > _throughMs ? new MarkDto(reading, [])
+            : _throughMs == long.MinValue ? null
+            : new MarkDto(_throughMs, MarkedIdsLocked());
+    }
+
+    private string[] MarkedIdsLocked() => [.. _throughIds.Concat(_throughCalls.Select(c => c.Id)).Distinct(StringComparer.Ordinal).Take(MaxMarkedIds)];
+
+    /// <summary>Calls counted within one millisecond that the mark remembers by id (more in that millisecond are rare; past it a restart may count one twice).</summary>
+    private const int MaxMarkedIds = 64;
 
     /// <summary>The latest sample of a window, or <see langword="null"/>.</summary>
     /// <param name="window">The window (<c>5h</c>, <c>7d</c>, <c>7d_sonnet</c>…).</param>
@@ -389,7 +491,8 @@ public sealed class SubscriptionEstimator
 
     /// <summary>
     /// The estimator's learned state as JSON: per window and class the EMA of tokens per percent and its snapshot count,
-    /// the consecutive mismatches, the reference reading and the tokens metered since it. <see cref="ImportState"/>
+    /// the consecutive mismatches, the reference reading and the tokens metered since it, and the ledger timestamp of the
+    /// latest metered call those tokens count (so a restart counts the calls stored after it). <see cref="ImportState"/>
     /// reads it back (the guard saves it in its store whenever it changes and loads it at start-up).
     /// </summary>
     /// <returns>The state.</returns>
@@ -403,7 +506,10 @@ public sealed class SubscriptionEstimator
                     w.Value.Classes.ToDictionary(c => c.Key, c => (ClassDto?)new ClassDto(c.Value.Ema, c.Value.Snapshots)),
                     new Dictionary<string, long>(w.Value.Pending),
                     w.Value.ConsecutiveMismatches,
-                    w.Value.Reference is { } r ? new ReadingDto(r.Utilization, r.ObservedAt, r.ResetsAt) : null)));
+                    w.Value.Reference is { } r ? new ReadingDto(r.Utilization, r.ObservedAt, r.ResetsAt) : null)))
+            {
+                Through = MarkDtoLocked(),
+            };
             return JsonSerializer.Serialize(state, StateJson.Default.StateDto);
         }
     }
@@ -448,6 +554,14 @@ public sealed class SubscriptionEstimator
                 window.Reference = saved.Reference is { } r && double.IsFinite(r.Utilization)
                     ? new SubscriptionSample(known, r.Utilization, r.ObservedAt, r.ResetsAt)
                     : null;
+            }
+
+            _throughIds.Clear();
+            _throughCalls.Clear();
+            _throughMs = state.Through is { } mark ? mark.Ms : long.MinValue;
+            foreach (var id in state.Through?.Ids ?? [])
+            {
+                if (id is not null && _throughIds.Count < MaxMarkedIds) _throughIds.Add(id);
             }
 
             Interlocked.Increment(ref _version);
@@ -539,7 +653,13 @@ public sealed class SubscriptionEstimator
         return true;
     }
 
-    internal sealed record StateDto(Dictionary<string, WindowDto?>? Windows);
+    internal sealed record StateDto(Dictionary<string, WindowDto?>? Windows)
+    {
+        /// <summary>What the pending tokens have counted up to (absent in states saved before the mark existed).</summary>
+        public MarkDto? Through { get; init; }
+    }
+
+    internal sealed record MarkDto(long Ms, string?[]? Ids);
 
     internal sealed record WindowDto(Dictionary<string, ClassDto?>? Classes, Dictionary<string, long>? Pending, int Mismatches, ReadingDto? Reference);
 
