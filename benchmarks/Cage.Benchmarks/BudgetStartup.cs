@@ -11,6 +11,9 @@ namespace CageNet.Benchmarks;
 /// from the writer-kept rollup against the replay of the current periods' calls it replaces, in one sitting; and what
 /// keeping the rollup costs durable ingest (prebuilt calls into a file with and without a registered tree, alternated).
 /// The traffic is the scale harness's (90 days, 2 agents, 2,000 sessions); the clock is at the end of the 90 days.
+/// <c>--startup-only</c> skips the ingest comparison: the file is written once, batch by batch as it is generated (so
+/// 10M calls fit in memory), and the replay baseline runs once. <c>--reuse</c> (with <c>--startup-only</c>) keeps the
+/// file an earlier run left in <c>--dir</c> and times only the start-ups from its rollups.
 /// </summary>
 internal static class BudgetStartup
 {
@@ -33,33 +36,87 @@ internal static class BudgetStartup
     {
         var calls = 1_000_000;
         var dir = Path.Combine(Path.GetTempPath(), "cage-budgets");
+        var startupOnly = false;
+        var reuse = false;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
             {
                 case "--calls": calls = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--dir": dir = args[++i]; break;
+                case "--startup-only": startupOnly = true; break;
+                case "--reuse": reuse = true; break;
                 default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
             }
         }
 
         Console.WriteLine($"# Cage budget start-up: {calls:N0} calls  ({Environment.ProcessorCount} cores, .NET {Environment.Version}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription})");
+        var start = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        var path = Path.Combine(dir, "ledger.db");
+        if (reuse && startupOnly && File.Exists(path))
+        {
+            var at = new FixedTime(LedgerScale.Generate(calls - 1, 1, start, PriceCatalog.BuiltIn).Calls[0].Timestamp.AddMinutes(1));
+            var seat = await TimeStartAsync(() => SqliteLedger.Open(path), at, 9);
+            Console.WriteLine($"guard start-up from the rollup: median {seat.Median:F1} ms (min {seat.Min:F1}, max {seat.Max:F1}), {seat.Replayed:N0} calls replayed (the 5-hour seat's)");
+            var plainTree = await TimeStartAsync(() => SqliteLedger.Open(path), at, 9, seat: false);
+            Console.WriteLine($"the same tree without the 5-hour seat, from its rollup: median {plainTree.Median:F1} ms (min {plainTree.Min:F1}, max {plainTree.Max:F1}), {plainTree.Replayed:N0} calls replayed");
+            return 0;
+        }
+
         if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
         Directory.CreateDirectory(dir);
-        var start = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        var time = startupOnly ? await WriteOnceAsync(path, calls, start) : await CompareIngestAsync(path, calls, start);
+
+        // The last file has the rollup (registered before the calls). A copy without it is the replay baseline.
+        var bare = Path.Combine(dir, "bare.db");
+        File.Copy(path, bare);
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={bare};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "DELETE FROM budget_totals; DELETE FROM budget_rollups;";
+            command.ExecuteNonQuery();
+        }
+
+        var replay = await TimeStartAsync(() => SqliteLedger.OpenReadOnly(bare), time, startupOnly ? 1 : 3);
+        Console.WriteLine($"guard start-up replaying the current periods' calls (read-only, no rollup): median {replay.Median:F1} ms, {replay.Replayed:N0} calls replayed");
+
+        var sw2 = Stopwatch.StartNew();
+        await using (var ledger = SqliteLedger.Open(bare))
+        {
+            using var register = new BudgetGuard(Tree(), time, new SqliteBudgetStore(ledger));
+            await register.InitializeAsync(ledger);
+        }
+
+        sw2.Stop();
+        Console.WriteLine($"first start-up over that file, registering the tree (one pass over the current periods' calls): {sw2.Elapsed.TotalMilliseconds:F0} ms");
+
+        var fromRollup = await TimeStartAsync(() => SqliteLedger.Open(path), time, 9);
+        Console.WriteLine($"guard start-up from the rollup: median {fromRollup.Median:F1} ms (min {fromRollup.Min:F1}, max {fromRollup.Max:F1}), {fromRollup.Replayed:N0} calls replayed (the 5-hour seat's)");
+        Console.WriteLine($"same answer as the replay: {(fromRollup.Status == replay.Status ? "yes" : "NO")}  ({fromRollup.Nodes:N0} nodes in the tree)");
+        await using (var ledger = SqliteLedger.Open(path))
+        {
+            using var register = new BudgetGuard(Tree(seat: false), time, new SqliteBudgetStore(ledger));
+            await register.InitializeAsync(ledger); // registers the tree without the seat
+        }
+
+        var noSeat = await TimeStartAsync(() => SqliteLedger.Open(path), time, 9, seat: false);
+        Console.WriteLine($"the same tree without the 5-hour seat, from its rollup: median {noSeat.Median:F1} ms (min {noSeat.Min:F1}, max {noSeat.Max:F1}), {noSeat.Replayed:N0} calls replayed");
+        return fromRollup.Status == replay.Status ? 0 : 1;
+    }
+
+    /// <summary>Ingest with and without a registered tree, alternated, three rounds each; leaves the file with the rollup at <paramref name="path"/>.</summary>
+    private static async Task<TimeProvider> CompareIngestAsync(string path, int calls, DateTimeOffset start)
+    {
         var prebuilt = new List<CallRecord[]>();
         for (var offset = 0; offset < calls; offset += 10_000)
         {
             prebuilt.Add(LedgerScale.Generate(offset, Math.Min(10_000, calls - offset), start, PriceCatalog.BuiltIn).Calls);
         }
 
-        var end = prebuilt[^1][^1].Timestamp;
-        var time = new FixedTime(end.AddMinutes(1));
-
-        // Ingest with and without a registered tree, alternated, three rounds each.
+        var time = new FixedTime(prebuilt[^1][^1].Timestamp.AddMinutes(1));
         var plain = new List<double>();
         var rolled = new List<double>();
-        var path = Path.Combine(dir, "ledger.db");
         for (var round = 0; round < 3; round++)
         {
             foreach (var withRollup in new[] { false, true })
@@ -86,47 +143,31 @@ internal static class BudgetStartup
             }
         }
 
-        prebuilt.Clear();
         plain.Sort();
         rolled.Sort();
         Console.WriteLine($"ingest of prebuilt calls, 10k-call transactions: without a tree {plain[1]:N0} calls/s, with the tree's rollup {rolled[1]:N0} calls/s (medians of 3): {rolled[1] / plain[1]:P0}");
+        return time;
+    }
 
-        // The last file has the rollup (registered before the calls). A copy without it is the replay baseline.
-        var bare = Path.Combine(dir, "bare.db");
-        File.Copy(path, bare);
-        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={bare};Pooling=False"))
+    /// <summary>Writes the calls once into a file with the tree registered, generating each batch as it goes.</summary>
+    private static async Task<TimeProvider> WriteOnceAsync(string path, int calls, DateTimeOffset start)
+    {
+        var end = LedgerScale.Generate(calls - 1, 1, start, PriceCatalog.BuiltIn).Calls[0].Timestamp;
+        var time = new FixedTime(end.AddMinutes(1));
+        await using var ledger = SqliteLedger.Open(path);
+        using (var register = new BudgetGuard(Tree(), time, new SqliteBudgetStore(ledger)))
         {
-            connection.Open();
-            using var command = connection.CreateCommand();
-            command.CommandText = "DELETE FROM budget_totals; DELETE FROM budget_rollups;";
-            command.ExecuteNonQuery();
+            await register.InitializeAsync(ledger); // an empty file: registers the tree
         }
 
-        var replay = await TimeStartAsync(() => SqliteLedger.OpenReadOnly(bare), time, 3);
-        Console.WriteLine($"guard start-up replaying the current periods' calls (read-only, no rollup): median {replay.Median:F1} ms, {replay.Replayed:N0} calls replayed");
-
-        var sw2 = Stopwatch.StartNew();
-        await using (var ledger = SqliteLedger.Open(bare))
+        var sw = Stopwatch.StartNew();
+        for (var offset = 0; offset < calls; offset += 10_000)
         {
-            using var register = new BudgetGuard(Tree(), time, new SqliteBudgetStore(ledger));
-            await register.InitializeAsync(ledger);
+            await ledger.AppendAsync(new LedgerBatch(LedgerScale.Generate(offset, Math.Min(10_000, calls - offset), start, PriceCatalog.BuiltIn).Calls, []));
         }
 
-        sw2.Stop();
-        Console.WriteLine($"first start-up over that file, registering the tree (one pass over the current periods' calls): {sw2.Elapsed.TotalMilliseconds:F0} ms");
-
-        var fromRollup = await TimeStartAsync(() => SqliteLedger.Open(path), time, 9);
-        Console.WriteLine($"guard start-up from the rollup: median {fromRollup.Median:F1} ms (min {fromRollup.Min:F1}, max {fromRollup.Max:F1}), {fromRollup.Replayed:N0} calls replayed (the 5-hour seat's)");
-        Console.WriteLine($"same answer as the replay: {(fromRollup.Status == replay.Status ? "yes" : "NO")}  ({fromRollup.Nodes:N0} nodes in the tree)");
-        await using (var ledger = SqliteLedger.Open(path))
-        {
-            using var register = new BudgetGuard(Tree(seat: false), time, new SqliteBudgetStore(ledger));
-            await register.InitializeAsync(ledger); // registers the tree without the seat
-        }
-
-        var noSeat = await TimeStartAsync(() => SqliteLedger.Open(path), time, 9, seat: false);
-        Console.WriteLine($"the same tree without the 5-hour seat, from its rollup: median {noSeat.Median:F1} ms (min {noSeat.Min:F1}, max {noSeat.Max:F1}), {noSeat.Replayed:N0} calls replayed");
-        return fromRollup.Status == replay.Status ? 0 : 1;
+        Console.WriteLine($"wrote {calls:N0} calls with the tree's rollup in {sw.Elapsed.TotalSeconds:F0} s; {new FileInfo(path).Length / (double)calls:F0} bytes per call on disk");
+        return time;
     }
 
     private static async Task<(double Median, double Min, double Max, long Replayed, string Status, int Nodes)> TimeStartAsync(Func<SqliteLedger> open, TimeProvider time, int rounds, bool seat = true)
