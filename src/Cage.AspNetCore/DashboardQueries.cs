@@ -28,6 +28,12 @@ internal sealed class DashboardQueries(ILedgerReader ledger, TimeProvider time)
     public const int MaxHours = 14 * 24;
 
     /// <summary>
+    /// The most cells (series × buckets) one series answer may hold: a stack by model, route or agent is a few
+    /// thousand, while 2,000 sessions over 90 days (180,000) would be megabytes no chart can show.
+    /// </summary>
+    public const int MaxCells = 20_000;
+
+    /// <summary>
     /// The longest range (48 hours) of an hourly series by a dimension the ledger keeps no hourly totals for (user,
     /// session, task, provider, category: only model, route and agent are summed per hour), which is summed from the calls.
     /// </summary>
@@ -157,6 +163,12 @@ internal sealed class DashboardQueries(ILedgerReader ledger, TimeProvider time)
                     group.Calls[i] += g.Totals.Calls;
                 }
             }
+        }
+
+        if ((long)groups.Count * count > MaxCells)
+        {
+            throw new FormatException(string.Create(CultureInfo.InvariantCulture,
+                $"by '{ReportView.NameOf(by)}': {groups.Count:N0} series × {count:N0} {(hourly ? "hours" : "days")} is more than the {MaxCells:N0} cells a series holds; stack by model, route or agent, or give a shorter since"));
         }
 
         var sorted = groups.Values

@@ -136,4 +136,23 @@ public sealed class DashboardQueriesTests
             folder.Delete(recursive: true);
         }
     }
+
+    [Test]
+    public async Task ASeriesOfMoreCellsThanItHolds_IsRefusedNamingBy_WhileTheFewSeriesOfTheSameCallsAnswer()
+    {
+        // 210 users, two calls a day from 7 March to 20 June: 210 series × 106 days is 22,260 cells, over the 20,000 a series holds.
+        var memory = new InMemoryLedger();
+        var start = DashboardLedger.End.AddDays(-105);
+        await memory.AppendAsync(new LedgerBatch(
+            [.. Enumerable.Range(0, 210).Select(i => DashboardLedger.Call($"c_cells{i:D4}", start.AddHours(12 * i), "openai", "gpt-4o", "chat", "codex", $"user-{i:D3}", 0.01m))], []));
+        var queries = new DashboardQueries(memory, new Clock(DashboardLedger.End));
+
+        var refused = Assert.ThrowsAsync<FormatException>(async () => await queries.SeriesAsync(false, ReportDimension.User, TimeWindow.All, CancellationToken.None));
+        Assert.That(refused!.Message, Does.StartWith("by 'user': 210 series × 106 days is more than the 20,000 cells a series holds"));
+        var byModel = await queries.SeriesAsync(false, ReportDimension.Model, TimeWindow.All, CancellationToken.None);
+        Assert.That(byModel.Groups.Single().Calls.Sum(), Is.EqualTo(210), "one series, every call");
+        Assert.That(byModel.Buckets, Has.Count.EqualTo(106));
+        var lastWeek = await queries.SeriesAsync(false, ReportDimension.User, TimeWindow.Parse("2026-06-13T00:00:00Z", null, new Clock(DashboardLedger.End)), CancellationToken.None);
+        Assert.That(lastWeek.Groups, Has.Count.EqualTo(15), "a week of users is few enough");
+    }
 }

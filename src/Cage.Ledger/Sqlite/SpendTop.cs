@@ -30,24 +30,40 @@ internal static class SpendTop
         var segments = SqliteLedger.Segments(window);
         using var connection = ledger.OpenReader();
 
-        // 1. Every group's cost, with no value and a literal "(none)" as one (none) group, ranked here as a report
-        //    ranks its groups (cost, then key, ordinal): one pass that also counts the groups.
-        var ranked = new List<(string Key, long Cost)>();
+        // 1. The page's groups by cost alone, ranked by SQLite as a report ranks its groups (cost, then key, ordinal as
+        //    .NET compares strings): the groups with a value grouped by their raw key (over whole days one walk of the
+        //    dimension's totals in key order), and no value with a literal "(none)" as the one (none) group.
+        connection.CreateCollation(Ordinal, string.CompareOrdinal);
+        var page = new List<string>();
         using (var command = Command(connection, dimension, segments, all: false, out var parts))
         {
-            command.CommandText = $"SELECT {Group}, coalesce(sum(c), 0) FROM ({parts}) GROUP BY g;";
+            command.CommandText = $"""
+                SELECT k, sum(c) AS cost FROM ({parts}) WHERE {NotNone} GROUP BY k
+                UNION ALL
+                SELECT '{SpendReport.NoneKey}', sum(c) FROM ({parts}) WHERE k IN ('', '{SpendReport.NoneKey}') HAVING count(*) > 0
+                ORDER BY cost DESC, k COLLATE {Ordinal} LIMIT $top OFFSET $offset;
+                """;
+            command.Parameters.AddWithValue("$top", top);
+            command.Parameters.AddWithValue("$offset", offset);
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
-                ranked.Add((reader.GetString(0), reader.GetInt64(1)));
+                page.Add(reader.GetString(0));
             }
         }
 
-        ranked.Sort(static (a, b) => b.Cost.CompareTo(a.Cost) is var byCost and not 0 ? byCost : string.CompareOrdinal(a.Key, b.Key));
-        var page = ranked.Skip(offset).Take(top).Select(g => g.Key).ToList();
+        int count;
+        using (var command = Command(connection, dimension, segments, all: false, out var parts))
+        {
+            command.CommandText = $"SELECT count(DISTINCT k), (SELECT count(*) FROM ({parts}) WHERE k IN ('', '{SpendReport.NoneKey}')) FROM ({parts}) WHERE {NotNone};";
+            using var reader = command.ExecuteReader();
+            reader.Read();
+            count = reader.GetInt32(0) + (reader.GetInt64(1) > 0 ? 1 : 0);
+        }
+
         if (page.Count == 0)
         {
-            return ([], ranked.Count);
+            return ([], count);
         }
 
         // 2. Every sum of the page's groups, in the page's order.
@@ -55,12 +71,10 @@ internal static class SpendTop
         using (var command = Command(connection, dimension, segments, all: true, out var parts))
         {
             var keys = new List<string>();
-            var none = false;
             foreach (var key in page)
             {
                 if (key == SpendReport.NoneKey)
                 {
-                    none = true;
                     continue;
                 }
 
@@ -74,7 +88,7 @@ internal static class SpendTop
                 chosen.Add($"k IN ({string.Join(", ", keys)})");
             }
 
-            if (none)
+            if (keys.Count < page.Count)
             {
                 chosen.Add($"NOT ({NotNone})");
             }
@@ -91,8 +105,11 @@ internal static class SpendTop
             }
         }
 
-        return (page.Select(key => new SpendGroup(key, groups[key])).ToList(), ranked.Count);
+        return (page.Select(key => new SpendGroup(key, groups[key])).ToList(), count);
     }
+
+    // The collation of group keys in a report's order: ordinal, as .NET compares strings (UTF-16 code units).
+    private const string Ordinal = "cage_ordinal";
 
     // The group of a part's key: itself, or (none) for no value and a literal "(none)".
     private const string Group = $"CASE WHEN {NotNone} THEN k ELSE '{SpendReport.NoneKey}' END AS g";
