@@ -85,7 +85,7 @@ internal sealed class DashboardApi(ILedgerReader ledger, IAttributionService att
     }
 
     /// <summary>The most groups one page of a report may hold: a page of tasks stays well under 50 ms at 1M calls.</summary>
-    public const int MaxTop = 1_000;
+    public const int MaxTop = 250;
 
     private static int? Top(HttpRequest request)
     {
