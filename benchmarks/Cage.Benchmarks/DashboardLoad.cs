@@ -79,11 +79,13 @@ internal static class DashboardLoad
                 string[] endpoints =
                 [
                     "api/report?by=model", "api/report?by=route", "api/report?by=agent", "api/report?by=user", "api/report?by=session",
-                    "api/report?by=task", "api/report?by=task&top=100", "api/report?by=session&top=100", "api/report?by=task&top=100&since=7d",
+                    "api/report?by=task", "api/report?by=task&top=100", "api/report?by=task&top=100&offset=10000", "api/report?by=task&top=100&offset=19900",
+                    "api/report?by=task&top=250&offset=19750", "api/report?by=session&top=100", "api/report?by=task&top=100&since=7d",
                     "api/report?by=model&since=7d",
                     "api/series?bucket=day&by=model", "api/series?bucket=day&by=route&since=30d", "api/series?bucket=day&by=agent&since=7d",
                     "api/series?bucket=hour&by=model", "api/series?bucket=hour&by=model&since=24h", "api/series?bucket=hour&by=route&since=7d",
-                    "api/series?bucket=hour&by=agent&since=14d", "api/series?bucket=hour&by=user&since=7d",
+                    "api/series?bucket=hour&by=agent&since=14d", "api/series?bucket=hour&by=user&since=48h",
+                    "api/series?bucket=hour&by=session&since=48h", "api/series?bucket=day&by=session&since=7d", "api/series?bucket=day&by=task&since=7d",
                     "api/calls?limit=100", $"api/why/{callId}", "api/attrib?task=task-12345", "api/matrix?task=task-12345", "api/attrib",
                     "api/roi?since=7d", "api/roi", "api/forecast", "api/budget", "",
                 ];

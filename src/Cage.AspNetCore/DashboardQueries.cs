@@ -1,5 +1,6 @@
 using System.Globalization;
 using CageNet.Ledger;
+using CageNet.Views;
 
 namespace CageNet.AspNetCore;
 
@@ -26,6 +27,18 @@ internal sealed class DashboardQueries(ILedgerReader ledger, TimeProvider time)
     /// <summary>The most hour buckets one series may have (14 days).</summary>
     public const int MaxHours = 14 * 24;
 
+    /// <summary>
+    /// The most cells (series × buckets) one series answer may hold: a stack by model, route or agent is a few
+    /// thousand, while 2,000 sessions over 90 days (180,000) would be megabytes no chart can show.
+    /// </summary>
+    public const int MaxCells = 20_000;
+
+    /// <summary>
+    /// The longest range (48 hours) of an hourly series by a dimension the ledger keeps no hourly totals for (user,
+    /// session, task, provider, category: only model, route and agent are summed per hour), which is summed from the calls.
+    /// </summary>
+    public static readonly TimeSpan MaxHoursFromCalls = TimeSpan.FromHours(48);
+
     private static readonly TimeSpan Day = TimeSpan.FromDays(1);
     private static readonly TimeSpan Hour = TimeSpan.FromHours(1);
 
@@ -37,21 +50,22 @@ internal sealed class DashboardQueries(ILedgerReader ledger, TimeProvider time)
     }
 
     /// <summary>
-    /// The <paramref name="top"/> most expensive groups of a report (ties by key) with the total of every group, and how
-    /// many groups there are in all. Over a <see cref="SqliteLedger"/> SQLite picks them; otherwise the whole report is read.
+    /// A page of a report's groups: the <paramref name="top"/> groups from rank <paramref name="offset"/> (from 0; most
+    /// expensive first, ties by key), with the total of every group, and how many groups there are in all. Over a
+    /// <see cref="SqliteLedger"/> SQLite picks them; otherwise the whole report is read.
     /// </summary>
-    public async ValueTask<(SpendReport Report, int Count)> ReportTopAsync(ReportDimension by, TimeWindow window, int top, CancellationToken cancellationToken)
+    public async ValueTask<(SpendReport Report, int Count)> ReportTopAsync(ReportDimension by, TimeWindow window, int top, int offset, CancellationToken cancellationToken)
     {
         if (ledger is SqliteLedger sqlite && by != ReportDimension.Day)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var (groups, count) = SpendTop.Read(sqlite, by, window, top);
+            var (groups, count) = SpendTop.Read(sqlite, by, window, top, offset);
             var total = (await ledger.ReportAsync(new ReportQuery(ReportDimension.Day, window), cancellationToken).ConfigureAwait(false)).Total;
             return (new SpendReport(by, window, groups, total), count);
         }
 
         var report = await ledger.ReportAsync(new ReportQuery(by, window), cancellationToken).ConfigureAwait(false);
-        return (report with { Groups = [.. report.Groups.Take(top)] }, report.Groups.Count);
+        return (report with { Groups = [.. report.Groups.Skip(offset).Take(top)] }, report.Groups.Count);
     }
 
     /// <summary>
@@ -83,6 +97,12 @@ internal sealed class DashboardQueries(ILedgerReader ledger, TimeProvider time)
         if (hourly && count > MaxHours)
         {
             throw new FormatException($"bucket 'hour' covers at most {MaxHours / 24} days and this range spans {Math.Ceiling((last - start) / Day).ToString(CultureInfo.InvariantCulture)}; use bucket=day or a shorter since");
+        }
+
+        if (hourly && Array.IndexOf(CallTotals.HourlyDimensions, by) < 0 && last - first > MaxHoursFromCalls)
+        {
+            var name = ReportView.NameOf(by);
+            throw new FormatException($"by '{name}' per hour covers at most {MaxHoursFromCalls.TotalHours.ToString(CultureInfo.InvariantCulture)} hours (hours are kept only by model, route and agent) and this range spans {Math.Ceiling((last - first) / Hour).ToString(CultureInfo.InvariantCulture)}; use a shorter since (48h), bucket=day, or by=model, route or agent");
         }
 
         if (!hourly && count > 3660)
@@ -143,6 +163,12 @@ internal sealed class DashboardQueries(ILedgerReader ledger, TimeProvider time)
                     group.Calls[i] += g.Totals.Calls;
                 }
             }
+        }
+
+        if ((long)groups.Count * count > MaxCells)
+        {
+            throw new FormatException(string.Create(CultureInfo.InvariantCulture,
+                $"by '{ReportView.NameOf(by)}': {groups.Count:N0} series × {count:N0} {(hourly ? "hours" : "days")} is more than the {MaxCells:N0} cells a series holds; stack by model, route or agent, or give a shorter since"));
         }
 
         var sorted = groups.Values

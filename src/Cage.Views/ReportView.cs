@@ -129,11 +129,12 @@ internal static class ReportView
 
     /// <summary>
     /// The report as JSON; with <paramref name="second"/>, <c>groups</c> nests the second dimension's groups inside the
-    /// first's. With <paramref name="top"/> (the dashboard's <c>report?top=</c>), <c>groups</c> holds only the most
-    /// expensive groups, the <c>total</c> still covers all of them, and <c>top</c> and <c>omitted</c> (the groups left
-    /// out) follow <c>groups</c>.
+    /// first's. With <paramref name="top"/> (the dashboard's <c>report?top=&amp;offset=</c>), <c>groups</c> holds one
+    /// page of the groups (at most <paramref name="top"/>, from rank <paramref name="offset"/>), the <c>total</c> still
+    /// covers all of them, and <c>top</c>, <c>offset</c> and <c>omitted</c> (the groups not on the page) follow
+    /// <c>groups</c>.
     /// </summary>
-    public static string Json(SpendReport report, string? second = null, int? top = null, int omitted = 0)
+    public static string Json(SpendReport report, string? second = null, int? top = null, int omitted = 0, int offset = 0)
     {
         ArgumentNullException.ThrowIfNull(report);
         return JsonOutput.Write(w =>
@@ -170,6 +171,7 @@ internal static class ReportView
             if (top is { } shown)
             {
                 w.WriteNumber("top", shown);
+                w.WriteNumber("offset", offset);
                 w.WriteNumber("omitted", omitted);
             }
 

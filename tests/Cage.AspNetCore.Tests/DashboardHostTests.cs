@@ -97,8 +97,13 @@ public sealed class DashboardHostTests
 
         Assert.That(await http.GetStringAsync("ops/cage/api/report?by=route"), Is.EqualTo(CageViews.Json(await reader.ReportAsync(new ReportQuery(ReportDimension.Route, TimeWindow.All)))));
         var top = await http.GetStringAsync("ops/cage/api/report?by=route&top=1");
-        Assert.That(top, Does.Contain("\"search\": {").And.Not.Contain("\"chat\"").And.Contain("\"top\": 1,\n  \"omitted\": 1,"));
+        Assert.That(top, Does.Contain("\"search\": {").And.Not.Contain("\"chat\"").And.Contain("\"top\": 1,\n  \"offset\": 0,\n  \"omitted\": 1,"));
         Assert.That(top, Does.Contain("\"calls\": 2,\n    \"usd\": 1.75"), "the total counts the groups left out");
+        var second = await http.GetStringAsync("ops/cage/api/report?by=route&top=1&offset=1");
+        Assert.That(second, Does.Contain("\"chat\": {").And.Not.Contain("\"search\"").And.Contain("\"top\": 1,\n  \"offset\": 1,\n  \"omitted\": 1,"));
+        Assert.That(second, Does.Contain("\"calls\": 2,\n    \"usd\": 1.75"), "every page's total counts every group");
+        var past = await http.GetStringAsync("ops/cage/api/report?by=route&top=5&offset=2");
+        Assert.That(past, Does.Contain("\"groups\": {},").And.Contain("\"offset\": 2,\n  \"omitted\": 2,"), "a page past the last group is empty");
         var call = (await reader.FindCallAsync("c_host000002"))!;
         Assert.That(await http.GetStringAsync("ops/cage/api/why/c_host000002"), Is.EqualTo(CageViews.Json(call, await reader.ReceiptsForCallAsync("c_host000002"))));
         var calls = await http.GetStringAsync("ops/cage/api/calls?limit=1");
@@ -114,6 +119,11 @@ public sealed class DashboardHostTests
             ("series?bucket=hour&since=2020-01-01", "bucket 'hour' covers at most 14 days"),
             ("calls?limit=0", "limit '0'"),
             ("report?by=task&top=0", "top '0'"),
+            ("report?by=task&top=251", "top '251': give a whole number from 1 to 250"),
+            ("report?by=task&top=100&offset=-1", "offset '-1'"),
+            ("report?by=task&offset=100", "offset '100' pages the groups: give top too"),
+            ("series?bucket=hour&by=user&since=7d", "by 'user' per hour covers at most 48 hours"),
+            ("series?bucket=hour&by=session&since=2020-01-01", "bucket 'hour' covers at most 14 days"),
             ("forecast?since=2026-01-01", "since '2026-01-01' is not a span"),
             ("attrib?shapley=maybe", "shapley 'maybe'"),
         })

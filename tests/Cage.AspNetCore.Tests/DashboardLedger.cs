@@ -39,10 +39,11 @@ internal static class DashboardLedger
         return path;
     }
 
-    /// <summary>A call with its cost as the provider reported it; a <see langword="null"/> cost makes it unpriced.</summary>
-    public static CallRecord Call(string id, DateTimeOffset at, string provider, string model, string? route, string agent, string user, decimal? cost) => new()
+    /// <summary>A call with its cost as the provider reported it (a <see langword="null"/> cost makes it unpriced), of <paramref name="task"/> if given.</summary>
+    public static CallRecord Call(string id, DateTimeOffset at, string provider, string model, string? route, string agent, string user, decimal? cost, string? task = null) => new()
     {
         Id = id,
+        Task = task,
         Timestamp = at,
         Session = "s-" + user,
         Agent = agent,

@@ -50,12 +50,39 @@ public sealed class DashboardQueriesTests
                 })
                 {
                     var whole = await sqlite.ReportAsync(new ReportQuery(by, window));
-                    var (shown, count) = await queries.ReportTopAsync(by, window, top, CancellationToken.None);
+                    var (shown, count) = await queries.ReportTopAsync(by, window, top, 0, CancellationToken.None);
                     var what = $"top {top} by {by} over {window}";
                     Assert.That(count, Is.EqualTo(whole.Groups.Count), what);
                     Assert.That(shown.Groups, Is.EqualTo(whole.Groups.Take(top).ToList()), what);
                     Assert.That(shown.Total, Is.EqualTo(whole.Total), what);
                     Assert.That(shown.Groups, Is.Not.Empty, what);
+
+                    // Page by page, every group once, in the report's order (the (none) group where it ranks).
+                    var paged = new List<SpendGroup>();
+                    for (var offset = 0; offset <= count; offset += top)
+                    {
+                        var (page, pageCount) = await queries.ReportTopAsync(by, window, top, offset, CancellationToken.None);
+                        Assert.That(pageCount, Is.EqualTo(count), $"{what}, offset {offset}");
+                        Assert.That(page.Total, Is.EqualTo(whole.Total), $"{what}, offset {offset}");
+                        paged.AddRange(page.Groups);
+                    }
+
+                    Assert.That(paged, Is.EqualTo(whole.Groups), $"{what}, every page");
+                }
+
+                // Pages of 3 of the 23 users (eight pages, the last short), and of the routes and agents one at a time,
+                // with their (none) groups (no value, and for routes also a literal "(none)") wherever they rank.
+                foreach (var (by, top) in new[] { (ReportDimension.User, 3), (ReportDimension.Route, 1), (ReportDimension.Agent, 1) })
+                {
+                    var whole = await sqlite.ReportAsync(new ReportQuery(by, TimeWindow.All));
+                    Assert.That(whole.Groups.Count, Is.GreaterThan(2 * top), $"{by} has pages to turn");
+                    var paged = new List<SpendGroup>();
+                    for (var offset = 0; offset < whole.Groups.Count; offset += top)
+                    {
+                        paged.AddRange((await queries.ReportTopAsync(by, TimeWindow.All, top, offset, CancellationToken.None)).Report.Groups);
+                    }
+
+                    Assert.That(paged, Is.EqualTo(whole.Groups), $"pages of {top} by {by}");
                 }
             }
         }
@@ -108,5 +135,24 @@ public sealed class DashboardQueriesTests
         {
             folder.Delete(recursive: true);
         }
+    }
+
+    [Test]
+    public async Task ASeriesOfMoreCellsThanItHolds_IsRefusedNamingBy_WhileTheFewSeriesOfTheSameCallsAnswer()
+    {
+        // 210 users, two calls a day from 7 March to 20 June: 210 series × 106 days is 22,260 cells, over the 20,000 a series holds.
+        var memory = new InMemoryLedger();
+        var start = DashboardLedger.End.AddDays(-105);
+        await memory.AppendAsync(new LedgerBatch(
+            [.. Enumerable.Range(0, 210).Select(i => DashboardLedger.Call($"c_cells{i:D4}", start.AddHours(12 * i), "openai", "gpt-4o", "chat", "codex", $"user-{i:D3}", 0.01m))], []));
+        var queries = new DashboardQueries(memory, new Clock(DashboardLedger.End));
+
+        var refused = Assert.ThrowsAsync<FormatException>(async () => await queries.SeriesAsync(false, ReportDimension.User, TimeWindow.All, CancellationToken.None));
+        Assert.That(refused!.Message, Does.StartWith("by 'user': 210 series × 106 days is more than the 20,000 cells a series holds"));
+        var byModel = await queries.SeriesAsync(false, ReportDimension.Model, TimeWindow.All, CancellationToken.None);
+        Assert.That(byModel.Groups.Single().Calls.Sum(), Is.EqualTo(210), "one series, every call");
+        Assert.That(byModel.Buckets, Has.Count.EqualTo(106));
+        var lastWeek = await queries.SeriesAsync(false, ReportDimension.User, TimeWindow.Parse("2026-06-13T00:00:00Z", null, new Clock(DashboardLedger.End)), CancellationToken.None);
+        Assert.That(lastWeek.Groups, Has.Count.EqualTo(15), "a week of users is few enough");
     }
 }

@@ -5,7 +5,7 @@
   const SVG = "http://www.w3.org/2000/svg";
   const COLORS = ["#2f6fde", "#12a26b", "#f79009", "#9e77ed", "#e04f5f", "#06aed4", "#b54708", "#667085", "#ee46bc", "#66c61c"];
   const main = document.getElementById("main");
-  const state = { bucket: "day", by: "model", range: "all", dim: "model", all: false, task: null, openCall: null, calls: -1 };
+  const state = { bucket: "day", by: "model", range: "all", dim: "model", offset: 0, task: null, openCall: null, calls: -1 };
 
   // ---- DOM helpers --------------------------------------------------------------------------------------------------
   function el(tag, attrs, ...children) {
@@ -206,13 +206,26 @@
     return el("div", { class: "card" + (big ? " big" : ""), id: id }, el("div", { class: "label" }, labelText), el("div", { class: "value" }, value), el("div", { class: "note" }, note));
   }
 
+  const PAGE = 100; // groups per page of the Breakdown table
   async function breakdown() {
     const dims = ["model", "route", "agent", "user", "session", "provider", "category", "task"];
-    // The 100 most expensive groups (a ledger can hold 20,000 tasks); "show all" asks for the full listing.
-    const report = await api("report", { by: state.dim, top: state.all ? null : 100 });
+    // A page of 100 groups at a time, most expensive first (a ledger can hold 20,000 tasks); the TOTAL counts them all.
+    let report = await api("report", { by: state.dim, top: PAGE, offset: state.offset || null });
+    if (state.offset > 0 && Object.keys(report.groups).length === 0) {
+      state.offset = 0;
+      report = await api("report", { by: state.dim, top: PAGE });
+    }
     const groups = Object.entries(report.groups);
-    const more = report.omitted ? el("p", { class: "muted", id: "report-omitted" }, `The ${count(report.top)} most expensive of ${count(report.top + report.omitted)}; the TOTAL counts them all. `,
-      el("button", { type: "button", id: "report-all", onclick: () => { state.all = true; render(); } }, "Show all")) : null;
+    const all = groups.length + report.omitted;
+    const go = offset => { state.offset = offset; render(); };
+    const last = Math.max(0, Math.ceil(all / PAGE) - 1) * PAGE;
+    const more = all > PAGE ? el("p", { class: "muted pager", id: "report-pages" },
+      el("span", { id: "report-range" }, `Groups ${count(report.offset + 1)}–${count(report.offset + groups.length)} of ${count(all)}, most expensive first; the TOTAL counts them all.`), " ",
+      el("span", { class: "seg" },
+        el("button", { type: "button", id: "report-first", disabled: report.offset === 0 ? "disabled" : null, onclick: () => go(0) }, "« First"),
+        el("button", { type: "button", id: "report-prev", disabled: report.offset === 0 ? "disabled" : null, onclick: () => go(Math.max(0, report.offset - PAGE)) }, "‹ Previous"),
+        el("button", { type: "button", id: "report-next", disabled: report.offset + groups.length >= all ? "disabled" : null, onclick: () => go(report.offset + PAGE) }, "Next ›"),
+        el("button", { type: "button", id: "report-last", disabled: report.offset >= last ? "disabled" : null, onclick: () => go(last) }, "Last »"))) : null;
     const colorOf = palette(groups.map(([k]) => k));
     const table = el("table", { id: "report-table" },
       el("thead", {}, el("tr", {}, el("th", {}, state.dim), el("th", { class: "num" }, "calls"), el("th", { class: "num" }, "tokens in"), el("th", { class: "num" }, "cached in"), el("th", { class: "num" }, "tokens out"), el("th", { class: "num" }, "USD"), el("th", { class: "num" }, "share"))),
@@ -223,8 +236,8 @@
           el("td", { class: "num" }, count(report.total.cached_in)), el("td", { class: "num" }, count(report.total.tokens_out)), usdCell(report.total.usd), el("td", { class: "num" }, ""))));
     return [
       el("h1", {}, "Spend by " + state.dim),
-      el("p", { class: "sub muted" }, "The numbers of cage report --by " + state.dim + " --json, most expensive first."),
-      el("div", { class: "controls" }, el("label", {}, "Group by", seg(dims.map(d => [d, d]), state.dim, v => { state.dim = v; state.all = false; render(); }, "dim"))),
+      el("p", { class: "sub muted" }, "The numbers of cage report --by " + state.dim + " --json, most expensive first, a page of " + PAGE + " groups at a time."),
+      el("div", { class: "controls" }, el("label", {}, "Group by", seg(dims.map(d => [d, d]), state.dim, v => { state.dim = v; state.offset = 0; render(); }, "dim"))),
       panel("Chart", groups.length ? barChart(groups.map(([k, g]) => ({ key: k, usd: g.usd, color: colorOf(k) })), "report-chart", true) : empty("No calls.")),
       panel("Table", more, table),
     ];

@@ -3,21 +3,25 @@ using System.Globalization;
 namespace CageNet.Ledger;
 
 /// <summary>
-/// The most expensive groups of a report, chosen by SQLite: the per-day totals of the window's whole days and the calls
-/// of its partial edge days are ranked per group by cost alone (over whole days, one walk of the dimension's totals in
-/// key order), and only the first <c>top</c> groups are then summed in full, so a report of 20,000 tasks returns only
-/// the rows asked for. The dashboard's Breakdown page reads it.
+/// A page of the groups of a report, most expensive first, chosen by SQLite: the per-day totals of the window's whole
+/// days and the calls of its partial edge days are summed per group by cost alone (over whole days, one walk of the
+/// dimension's totals in key order, summing one column), the groups are ranked by cost and key, and only the page's
+/// groups are then summed in full, so a report of 20,000 tasks returns only the rows asked for. The dashboard's
+/// Breakdown page reads it, a page at a time.
 /// </summary>
 internal static class SpendTop
 {
     /// <summary>
-    /// The <paramref name="top"/> most expensive groups of <paramref name="dimension"/> over <paramref name="window"/>
-    /// (ties by key), and how many groups the window has in all.
+    /// The groups of <paramref name="dimension"/> over <paramref name="window"/> ranked <paramref name="offset"/> to
+    /// <paramref name="offset"/> + <paramref name="top"/> − 1 (from 0; most expensive first, ties by key, as a report
+    /// orders them), and how many groups the window has in all.
     /// </summary>
-    public static (List<SpendGroup> Groups, int Count) Read(SqliteLedger ledger, ReportDimension dimension, TimeWindow window, int top)
+    public static (List<SpendGroup> Groups, int Count) Read(SqliteLedger ledger, ReportDimension dimension, TimeWindow window, int top, int offset = 0)
     {
         ArgumentNullException.ThrowIfNull(ledger);
         ArgumentNullException.ThrowIfNull(window);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(top);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
         if (dimension == ReportDimension.Day || !Enum.IsDefined(dimension))
         {
             throw new ArgumentOutOfRangeException(nameof(dimension), dimension, "a group dimension other than day");
@@ -26,45 +30,74 @@ internal static class SpendTop
         var segments = SqliteLedger.Segments(window);
         using var connection = ledger.OpenReader();
 
-        // 1. The most expensive groups by cost alone, leaving out the (none) group (no value, or a literal "(none)"),
-        //    which is summed on its own: over whole days this walks the dimension's totals in key order.
-        var ranked = new List<string>();
+        // 1. The page's groups by cost alone, ranked by SQLite as a report ranks its groups (cost, then key): the groups
+        //    with a value grouped by their raw key (over whole days one walk of the dimension's totals in key order),
+        //    and no value with a literal "(none)" as the one (none) group. Ties are ordered by the keys' UTF-8 bytes,
+        //    which is the report's ordinal order except between a character from U+E000 to U+FFFF and one above
+        //    U+FFFF at the first difference (a .NET collation here would be called on every tie, and many tasks tie).
+        var page = new List<string>();
         using (var command = Command(connection, dimension, segments, all: false, out var parts))
         {
-            command.CommandText = $"SELECT k, sum(c) AS cost FROM ({parts}) WHERE {NotNone} GROUP BY k ORDER BY cost DESC, k LIMIT $top;";
+            command.CommandText = $"""
+                SELECT k, sum(c) AS cost FROM ({parts}) WHERE {NotNone} GROUP BY k
+                UNION ALL
+                SELECT '{SpendReport.NoneKey}', sum(c) FROM ({parts}) WHERE k IN ('', '{SpendReport.NoneKey}') HAVING count(*) > 0
+                ORDER BY cost DESC, k LIMIT $top OFFSET $offset;
+                """;
             command.Parameters.AddWithValue("$top", top);
+            command.Parameters.AddWithValue("$offset", offset);
             using var reader = command.ExecuteReader();
             while (reader.Read())
             {
-                ranked.Add(reader.GetString(0));
+                page.Add(reader.GetString(0));
             }
         }
 
         int count;
         using (var command = Command(connection, dimension, segments, all: false, out var parts))
         {
-            command.CommandText = $"SELECT count(DISTINCT k), (SELECT count(*) FROM ({parts}) WHERE NOT ({NotNone})) FROM ({parts}) WHERE {NotNone};";
+            command.CommandText = $"SELECT count(DISTINCT k), (SELECT count(*) FROM ({parts}) WHERE k IN ('', '{SpendReport.NoneKey}')) FROM ({parts}) WHERE {NotNone};";
             using var reader = command.ExecuteReader();
             reader.Read();
             count = reader.GetInt32(0) + (reader.GetInt64(1) > 0 ? 1 : 0);
         }
 
-        // 2. Every sum of those groups and of the (none) group, then the first top of them by cost and key.
+        if (page.Count == 0)
+        {
+            return ([], count);
+        }
+
+        // 2. Every sum of the page's groups, in the page's order.
         var groups = new Dictionary<string, SpendTotals>(StringComparer.Ordinal);
         using (var command = Command(connection, dimension, segments, all: true, out var parts))
         {
             var keys = new List<string>();
-            for (var i = 0; i < ranked.Count; i++)
+            foreach (var key in page)
             {
-                command.Parameters.AddWithValue($"$key{i}", ranked[i]);
-                keys.Add($"$key{i}");
+                if (key == SpendReport.NoneKey)
+                {
+                    continue;
+                }
+
+                command.Parameters.AddWithValue($"$key{keys.Count}", key);
+                keys.Add($"$key{keys.Count}");
             }
 
-            var chosen = keys.Count == 0 ? "" : $"k IN ({string.Join(", ", keys)}) OR ";
+            var chosen = new List<string>();
+            if (keys.Count > 0)
+            {
+                chosen.Add($"k IN ({string.Join(", ", keys)})");
+            }
+
+            if (keys.Count < page.Count)
+            {
+                chosen.Add($"NOT ({NotNone})");
+            }
+
             command.CommandText = $"""
-                SELECT CASE WHEN {NotNone} THEN k ELSE '{SpendReport.NoneKey}' END AS g, sum(n), sum(input), sum(cache_read),
+                SELECT {Group}, sum(n), sum(input), sum(cache_read),
                        sum(cache_write_5m), sum(cache_write_1h), sum(output), sum(reasoning), sum(cost_e10), sum(unpriced), sum(missing), sum(local)
-                FROM ({parts}) WHERE {chosen}NOT ({NotNone}) GROUP BY g;
+                FROM ({parts}) WHERE {string.Join(" OR ", chosen)} GROUP BY g;
                 """;
             using var reader = command.ExecuteReader();
             while (reader.Read())
@@ -73,10 +106,11 @@ internal static class SpendTop
             }
         }
 
-        var sorted = groups.Select(g => new SpendGroup(g.Key, g.Value))
-            .OrderByDescending(g => g.Totals.CostUsd).ThenBy(g => g.Key, StringComparer.Ordinal).Take(top).ToList();
-        return (sorted, count);
+        return (page.Select(key => new SpendGroup(key, groups[key])).ToList(), count);
     }
+
+    // The group of a part's key: itself, or (none) for no value and a literal "(none)".
+    private const string Group = $"CASE WHEN {NotNone} THEN k ELSE '{SpendReport.NoneKey}' END AS g";
 
     // A group key that is neither no value nor a literal "(none)" (the parts' keys are never NULL).
     private const string NotNone = $"k <> '' AND k <> '{SpendReport.NoneKey}'";
