@@ -27,7 +27,7 @@ internal sealed class RoundTripCombiner<TRequest, TResult>(Func<IReadOnlyList<TR
     /// <summary>Queues <paramref name="request"/> and returns its result when the round trip that carried it is back.</summary>
     public Task<TResult> SubmitAsync(TRequest request)
     {
-        var done = new TaskCompletionSource<TResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var done = new TaskCompletionSource<TResult>();
         lock (_gate)
         {
             _queued.Add((request, done));
@@ -75,23 +75,58 @@ internal sealed class RoundTripCombiner<TRequest, TResult>(Func<IReadOnlyList<TR
                 Interlocked.Increment(ref _combined);
             }
 
+            TResult[]? results = null;
+            Exception? failure = null;
             try
             {
-                var results = await send([.. batch.Select(b => b.Request)]).ConfigureAwait(false);
-                for (var i = 0; i < batch.Count; i++)
-                {
-                    batch[i].Done.TrySetResult(results[i]);
-                }
+                results = await send([.. batch.Select(b => b.Request)]).ConfigureAwait(false);
             }
 #pragma warning disable CA1031 // every caller of the batch gets the exception, as it would have alone
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                foreach (var (_, done) in batch)
+                failure = ex;
+            }
+
+            // Nothing queued meanwhile: this run ends here, and the callers continue on this thread, as they would after
+            // their own round trip (one that sends again starts a new run). Else the next round trip goes first and the
+            // callers continue on the thread pool, so that none of them can hold it up.
+            bool more;
+            lock (_gate)
+            {
+                more = _queued.Count > 0;
+                _sending = more;
+            }
+
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var (done, result) = (batch[i].Done, results is null ? default : results[i]);
+                if (!more)
                 {
-                    done.TrySetException(ex);
+                    Complete(done, result, failure);
+                }
+                else
+                {
+                    ThreadPool.UnsafeQueueUserWorkItem(static s => Complete(s.done, s.result, s.failure), (done, result, failure), preferLocal: false);
                 }
             }
+
+            if (!more)
+            {
+                return;
+            }
+        }
+    }
+
+    private static void Complete(TaskCompletionSource<TResult> done, TResult? result, Exception? failure)
+    {
+        if (failure is null)
+        {
+            done.TrySetResult(result!);
+        }
+        else
+        {
+            done.TrySetException(failure);
         }
     }
 }
