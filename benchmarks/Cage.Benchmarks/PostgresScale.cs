@@ -335,7 +335,6 @@ internal static class PostgresScale
             }
         }
 
-        var server = ServerCpuSeconds();
         foreach (var worker in workers)
         {
             await worker.StandardInput.WriteLineAsync("go");
@@ -343,7 +342,6 @@ internal static class PostgresScale
         }
 
         var counts = await Task.WhenAll(workers.Select(async w => double.Parse((await w.StandardOutput.ReadLineAsync())!, CultureInfo.InvariantCulture)));
-        server = ServerCpuSeconds() - server;
         foreach (var worker in workers)
         {
             await worker.WaitForExitAsync();
@@ -351,7 +349,7 @@ internal static class PostgresScale
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"reservations (reserve + settle) across 4 processes x {callers} callers, one tree, {(combined ? "combined" : "one round trip each")}: {counts.Sum():N0}/s; server CPU per reservation {server * 1e6 / (counts.Sum() * seconds):F0} µs (load {LoadAverage()})"));
+            $"reservations (reserve + settle) across 4 processes x {callers} callers, one tree, {(combined ? "combined" : "one round trip each")}: {counts.Sum():N0}/s (load {LoadAverage()})"));
     }
 
     /// <summary>One process of <see cref="ProcessesAsync"/>: prints its reservations per second.</summary>
