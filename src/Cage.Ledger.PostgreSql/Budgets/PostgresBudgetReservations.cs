@@ -285,9 +285,25 @@ public sealed class PostgresBudgetReservations
         bool swept = false, ensured = false;
         while (true)
         {
-            var rows = left.Count == 1
-                ? await ReserveOneAsync(connection, left[0], nowMs).ConfigureAwait(false)
-                : await ReserveManyAsync(connection, left, nowMs).ConfigureAwait(false);
+            List<(ReserveOutcome Outcome, bool Expired)>? rows;
+            try
+            {
+                if (swept)
+                {
+                    await SweepAsync(connection, nowMs, CancellationToken.None).ConfigureAwait(false);
+                }
+
+                rows = left.Count == 1
+                    ? await ReserveOneAsync(connection, left[0], nowMs).ConfigureAwait(false)
+                    : await ReserveManyAsync(connection, left, nowMs).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (swept && Unreachable(ex))
+            {
+                // The server went away while reclaiming expired leases for the refused ones: they stay refused (as they
+                // were decided), and the admitted ones of the first pass keep their results (they are held).
+                return outcomes;
+            }
+
             if (rows is null)
             {
                 if (ensured)
@@ -321,9 +337,8 @@ public sealed class PostgresBudgetReservations
                 return outcomes;
             }
 
-            // Some lease ran out unreclaimed: reclaim them and try the refused ones again.
+            // Some lease ran out unreclaimed: reclaim them (at the top of the loop) and try the refused ones again.
             swept = true;
-            await SweepAsync(connection, nowMs, CancellationToken.None).ConfigureAwait(false);
             (left, at) = ([.. refused.Select(i => left[i])], [.. refused.Select(i => at[i])]);
         }
     }
