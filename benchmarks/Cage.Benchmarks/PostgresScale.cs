@@ -14,11 +14,15 @@ namespace CageNet.Benchmarks;
 /// </summary>
 internal static class PostgresScale
 {
+    private static string? s_dataFolder;
+
     public static async Task<int> RunAsync(string[] args)
     {
         var calls = 1_000_000;
         var batch = 4_096;
-        var phases = "ingest,report,budgets";
+        var phases = "ingest,report,budgets,processes";
+        var seconds = 10;
+        var drop = "";
         string? connection = Environment.GetEnvironmentVariable("CAGE_BENCH_POSTGRES");
         for (var i = 0; i < args.Length - 1; i++)
         {
@@ -26,6 +30,8 @@ internal static class PostgresScale
             if (args[i] == "--batch") batch = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
             if (args[i] == "--connection") connection = args[i + 1];
             if (args[i] == "--phases") phases = args[i + 1];
+            if (args[i] == "--drop") drop = args[i + 1];
+            if (args[i] == "--seconds") seconds = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
         }
 
         TestPostgres.Cluster? cluster = null;
@@ -33,19 +39,36 @@ internal static class PostgresScale
         {
             cluster = await TestPostgres.Cluster.StartAsync(durable: true);
             connection = cluster.ConnectionString;
+            s_dataFolder = cluster.DataFolder;
             Console.WriteLine($"throwaway cluster in {cluster.Folder} (fsync on, synchronous_commit on)");
         }
 
         try
         {
             await using var ledger = await PostgresLedger.OpenAsync(connection);
+            await DropAsync(ledger, drop);
             if (phases.Contains("ingest", StringComparison.Ordinal)) await IngestAsync(ledger, calls, batch);
             if (phases.Contains("report", StringComparison.Ordinal)) await ReportAsync(ledger);
             if (phases.Contains("budgets", StringComparison.Ordinal))
             {
                 await ReserveSettleAsync(ledger);
-                await ReservationsPerSecondAsync(connection, sharedTree: true);
-                await ReservationsPerSecondAsync(connection, sharedTree: false);
+                Console.WriteLine($"load average before the reservations: {LoadAverage()}");
+                foreach (var combined in new[] { false, true, false, true })
+                {
+                    await ReservationsPerSecondAsync(connection, sharedTree: true, combined, seconds);
+                }
+
+                await ReservationsPerSecondAsync(connection, sharedTree: false, combined: false, seconds);
+                await ReservationsPerSecondAsync(connection, sharedTree: false, combined: true, seconds);
+            }
+
+            if (phases.Contains("processes", StringComparison.Ordinal))
+            {
+                Console.WriteLine($"load average before the processes: {LoadAverage()}");
+                foreach (var (combined, callers) in new[] { (false, 8), (true, 8), (false, 8), (true, 8), (true, 32) })
+                {
+                    await ProcessesAsync(connection, combined, callers, seconds);
+                }
             }
             return 0;
         }
@@ -110,6 +133,20 @@ internal static class PostgresScale
         await reader.ReadAsync();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"size: calls {reader.GetInt64(0) / 1048576.0:F0} MiB with indexes ({reader.GetInt64(0) / (double)count:F0} B per call), call_totals {reader.GetInt64(1) / 1048576.0:F1} MiB in {reader.GetInt64(2):N0} rows"));
+    }
+
+    // --drop: indexes (or "pkey") of calls dropped before the ingest, to measure what each costs. Breaks idempotency: for
+    // measurement only, on a throwaway database.
+    private static async Task DropAsync(PostgresLedger ledger, string drop)
+    {
+        foreach (var name in drop.Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            await using var connection = await ledger.OpenReaderAsync(CancellationToken.None);
+            await using var command = new Npgsql.NpgsqlCommand(
+                name == "pkey" ? "ALTER TABLE calls DROP CONSTRAINT calls_pkey;" : $"DROP INDEX {name};", connection);
+            await command.ExecuteNonQueryAsync();
+            Console.WriteLine($"dropped {name} (measurement only: the ledger is not idempotent without it)");
+        }
     }
 
     // The floor: the same calls, same batches, one binary COPY per transaction into a table without indexes or totals.
@@ -236,19 +273,22 @@ internal static class PostgresScale
     }
 
     // Four instances (each its own ledger and connection pool) × 8 callers, one shared tree; or, as the baseline without
-    // the shared root's row lock, every caller on a tree of its own (same statements, same nodes per reservation).
-    private static async Task ReservationsPerSecondAsync(string connection, bool sharedTree)
+    // the shared root's row lock, every caller on a tree of its own (same statements, same nodes per reservation). Combined:
+    // the callers of an instance share one PostgresBudgetReservations, so what they queue while a round trip is in flight
+    // goes together in the next; not combined: each caller has its own, so every reservation and settle is its own round
+    // trip and single statement (the path a lone caller takes).
+    private static async Task ReservationsPerSecondAsync(string connection, bool sharedTree, bool combined, int seconds)
     {
         var ledgers = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => PostgresLedger.OpenAsync(connection)));
-        var period = new DateTimeOffset(2026, 7, 1, 0, 0, 0, TimeSpan.Zero);
+        var shared = ledgers.Select(l => new PostgresBudgetReservations(l)).ToArray();
         var done = 0L;
+        var (client, server) = (Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds, ServerCpuSeconds());
         var clock = Stopwatch.StartNew();
-        var until = TimeSpan.FromSeconds(10);
+        var until = TimeSpan.FromSeconds(seconds);
         await Task.WhenAll(ledgers.SelectMany((ledger, p) => Enumerable.Range(0, 8).Select(c => Task.Run(async () =>
         {
-            var budgets = new PostgresBudgetReservations(ledger);
-            var org = sharedTree ? "org" : $"org-{p}-{c}";
-            SharedBudgetNode[] tree = [new($"{org}/team-{p % 2}/user-{p}-{c}", period, 1_000_000m), new($"{org}/team-{p % 2}", period, 1_000_000m), new(org, period, 1_000_000m)];
+            var budgets = combined ? shared[p] : new PostgresBudgetReservations(ledger);
+            var tree = Tree(sharedTree ? "org" : $"org-{p}-{c}", p, c);
             while (clock.Elapsed < until)
             {
                 var result = await budgets.TryReserveAsync(tree, 0.01m, TimeSpan.FromMinutes(1));
@@ -256,13 +296,139 @@ internal static class PostgresScale
                 Interlocked.Increment(ref done);
             }
         }))));
+        var elapsed = clock.Elapsed.TotalSeconds;
+        (client, server) = (Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - client, ServerCpuSeconds() - server);
+        var trips = shared.Select(b => b.RoundTrips).ToArray();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"reservations (reserve + settle) across 4 instances x 8 callers, {(sharedTree ? "one tree" : "a tree each (baseline: no shared row lock)")}: {done / clock.Elapsed.TotalSeconds:N0}/s"));
+            $"reservations (reserve + settle) across 4 instances x 8 callers in one process, {(sharedTree ? "one tree" : "a tree each (no shared row lock)")}, " +
+            $"{(combined ? $"combined ({done / (double)Math.Max(1, trips.Sum(t => t.Reserves)):F1} reserves per round trip)" : "one round trip each")}: " +
+            $"{done / elapsed:N0}/s; CPU per reservation: client {client * 1e6 / done:F0} µs, server {server * 1e6 / done:F0} µs (load {LoadAverage()})"));
         foreach (var ledger in ledgers)
         {
             await ledger.DisposeAsync();
         }
     }
+
+    private static SharedBudgetNode[] Tree(string org, int process, int caller)
+    {
+        var period = new DateTimeOffset(2026, 7, 1, 0, 0, 0, TimeSpan.Zero);
+        return [new($"{org}/team-{process % 2}/user-{process}-{caller}", period, 1_000_000m), new($"{org}/team-{process % 2}", period, 1_000_000m), new(org, period, 1_000_000m)];
+    }
+
+    // Four real processes (this program as postgres-worker) × callers, one shared tree: each opens its ledger, warms up,
+    // says "ready", waits for "go" on its input, runs for the seconds and prints how many reservations it reserved and settled.
+    private static async Task ProcessesAsync(string connection, bool combined, int callers, int seconds)
+    {
+        var self = Environment.ProcessPath!;
+        var prefix = Path.GetFileNameWithoutExtension(self) == "dotnet" ? $"\"{typeof(PostgresScale).Assembly.Location}\" " : "";
+        var workers = Enumerable.Range(0, 4).Select(p => Process.Start(new ProcessStartInfo(self,
+            string.Create(CultureInfo.InvariantCulture, $"{prefix}postgres-worker \"{connection}\" {p} {callers} {seconds} {(combined ? "combined" : "alone")}"))
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false,
+        })!).ToList();
+        foreach (var worker in workers)
+        {
+            var ready = await worker.StandardOutput.ReadLineAsync();
+            if (ready != "ready")
+            {
+                throw new InvalidOperationException($"a worker said '{ready}' instead of ready");
+            }
+        }
+
+        foreach (var worker in workers)
+        {
+            await worker.StandardInput.WriteLineAsync("go");
+            await worker.StandardInput.FlushAsync();
+        }
+
+        var counts = await Task.WhenAll(workers.Select(async w => double.Parse((await w.StandardOutput.ReadLineAsync())!, CultureInfo.InvariantCulture)));
+        foreach (var worker in workers)
+        {
+            await worker.WaitForExitAsync();
+            worker.Dispose();
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"reservations (reserve + settle) across 4 processes x {callers} callers, one tree, {(combined ? "combined" : "one round trip each")}: {counts.Sum():N0}/s (load {LoadAverage()})"));
+    }
+
+    /// <summary>One process of <see cref="ProcessesAsync"/>: prints its reservations per second.</summary>
+    public static async Task<int> WorkerAsync(string[] args)
+    {
+        var (connection, process, callers, seconds, combined) = (args[0], int.Parse(args[1], CultureInfo.InvariantCulture),
+            int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture), args[4] == "combined");
+        await using var ledger = await PostgresLedger.OpenAsync(connection);
+        var shared = new PostgresBudgetReservations(ledger);
+        var budgets = Enumerable.Range(0, callers).Select(_ => combined ? shared : new PostgresBudgetReservations(ledger)).ToArray();
+        var trees = Enumerable.Range(0, callers).Select(c => Tree("org", process, c)).ToArray();
+        for (var c = 0; c < callers; c++)
+        {
+            await budgets[c].SettleAsync((await budgets[c].TryReserveAsync(trees[c], 0.01m, TimeSpan.FromMinutes(1))).Reservation!, 0.01m);
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, callers).Select(async c =>
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                await budgets[c].SettleAsync((await budgets[c].TryReserveAsync(trees[c], 0.01m, TimeSpan.FromMinutes(1))).Reservation!, 0.01m);
+            }
+        }));
+        Console.WriteLine("ready");
+        if (Console.ReadLine() != "go")
+        {
+            return 1;
+        }
+
+        var done = 0L;
+        var clock = Stopwatch.StartNew();
+        var until = TimeSpan.FromSeconds(seconds);
+        await Task.WhenAll(Enumerable.Range(0, callers).Select(c => Task.Run(async () =>
+        {
+            while (clock.Elapsed < until)
+            {
+                var result = await budgets[c].TryReserveAsync(trees[c], 0.01m, TimeSpan.FromMinutes(1));
+                await budgets[c].SettleAsync(result.Reservation!, 0.01m);
+                Interlocked.Increment(ref done);
+            }
+        })));
+        Console.WriteLine((done / clock.Elapsed.TotalSeconds).ToString("F1", CultureInfo.InvariantCulture));
+        return 0;
+    }
+
+    // The CPU the throwaway cluster's server processes used so far (the postmaster's children alive now), 0 for a server of --connection.
+    private static double ServerCpuSeconds()
+    {
+        if (s_dataFolder is null || !File.Exists(Path.Combine(s_dataFolder, "postmaster.pid")))
+        {
+            return 0;
+        }
+
+        var postmaster = File.ReadLines(Path.Combine(s_dataFolder, "postmaster.pid")).First().Trim();
+        var ticks = 0L;
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                if (fields[1] == postmaster || Path.GetFileName(dir) == postmaster)
+                {
+                    ticks += long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+
+        return ticks / 100.0;
+    }
+
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 
     private static double Median(List<double> values)
     {

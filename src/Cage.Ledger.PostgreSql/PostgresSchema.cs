@@ -295,6 +295,78 @@ internal static class PostgresSchema
         DROP INDEX ix_calls_task;
         CREATE INDEX ix_calls_task ON calls USING hash (task) WHERE task IS NOT NULL;
         """,
+
+        // 6: combined reservations (PostgresBudgetReservations): the reservations one process queued while its previous
+        //    round trip was in flight go to the server together, and this function decides them one after the other in
+        //    that order, each all-or-none across its nodes, in one transaction. p_first[i] .. p_first[i + 1] - 1 are the
+        //    positions of reservation i's nodes in p_nodes, p_periods and p_caps. It locks every counter of the batch in
+        //    node order, then reads their latest committed spend and holds (a new snapshot, after the locks), so what it
+        //    decides on cannot change until it commits; a reservation is admitted when spend + holds + what this batch
+        //    admitted before it + its amount is within the cap on each of its nodes. Returns one row per reservation in
+        //    order (admitted, the first node in node order that refused, whether some lease has run out unreclaimed), or
+        //    no rows when a counter is missing (nothing is held: the caller creates the counters and sends it again).
+        """
+        CREATE FUNCTION cage_budget_reserve_batch(p_ids text[], p_usd bigint[], p_ends bigint[], p_first integer[],
+                                                  p_nodes text[], p_periods bigint[], p_caps bigint[], p_now bigint)
+            RETURNS TABLE (admitted boolean, refused text, expired boolean)
+        LANGUAGE plpgsql AS $fn$
+        DECLARE
+            c_nodes   text[];
+            c_periods bigint[];
+            used      bigint[];
+            added     bigint[];
+            k         integer[];
+            ok        boolean[];
+            why       text[];
+            bad       text;
+            reserves  integer := cardinality(p_ids);
+            any_out   boolean;
+        BEGIN
+            PERFORM 1 FROM budget_counters c
+            JOIN (SELECT DISTINCT n, p FROM unnest(p_nodes, p_periods) AS t (n, p)) d ON c.node = d.n AND c.period_start_ms = d.p
+            ORDER BY c.node COLLATE "C", c.period_start_ms FOR NO KEY UPDATE OF c;
+            SELECT array_agg(c.node ORDER BY c.node COLLATE "C", c.period_start_ms),
+                   array_agg(c.period_start_ms ORDER BY c.node COLLATE "C", c.period_start_ms),
+                   array_agg(c.spent_e10 + c.held_e10 ORDER BY c.node COLLATE "C", c.period_start_ms)
+            INTO c_nodes, c_periods, used
+            FROM budget_counters c
+            JOIN (SELECT DISTINCT n, p FROM unnest(p_nodes, p_periods) AS t (n, p)) d ON c.node = d.n AND c.period_start_ms = d.p;
+            SELECT array_agg(x.pos ORDER BY t.r) INTO k
+            FROM unnest(p_nodes, p_periods) WITH ORDINALITY AS t (n, p, r)
+            LEFT JOIN unnest(c_nodes, c_periods) WITH ORDINALITY AS x (n, p, pos) ON x.n = t.n AND x.p = t.p;
+            IF c_nodes IS NULL OR array_position(k, NULL) IS NOT NULL THEN
+                RETURN;
+            END IF;
+            added := array_fill(0::bigint, ARRAY[cardinality(c_nodes)]);
+            ok := array_fill(false, ARRAY[reserves]);
+            why := array_fill(NULL::text, ARRAY[reserves]);
+            FOR i IN 1 .. reserves LOOP
+                bad := NULL;
+                FOR j IN p_first[i] .. p_first[i + 1] - 1 LOOP
+                    IF used[k[j]] + added[k[j]] + p_usd[i] > p_caps[j] AND (bad IS NULL OR p_nodes[j] COLLATE "C" < bad COLLATE "C") THEN
+                        bad := p_nodes[j];
+                    END IF;
+                END LOOP;
+                IF bad IS NULL THEN
+                    FOR j IN p_first[i] .. p_first[i + 1] - 1 LOOP
+                        added[k[j]] := added[k[j]] + p_usd[i];
+                    END LOOP;
+                    ok[i] := true;
+                ELSE
+                    why[i] := bad;
+                END IF;
+            END LOOP;
+            UPDATE budget_counters c SET held_e10 = c.held_e10 + a.s
+            FROM unnest(c_nodes, c_periods, added) AS a (n, p, s)
+            WHERE a.s <> 0 AND c.node = a.n AND c.period_start_ms = a.p;
+            INSERT INTO budget_leases (id, nodes, periods, usd_e10, expires_ms)
+            SELECT p_ids[i], p_nodes[p_first[i] : p_first[i + 1] - 1], p_periods[p_first[i] : p_first[i + 1] - 1], p_usd[i], p_ends[i]
+            FROM generate_series(1, reserves) AS i WHERE ok[i];
+            any_out := NOT (true = ALL (ok)) AND EXISTS (SELECT 1 FROM budget_leases WHERE NOT reclaimed AND expires_ms <= p_now);
+            RETURN QUERY SELECT ok[i], why[i], NOT ok[i] AND any_out FROM generate_series(1, reserves) AS i ORDER BY i;
+        END
+        $fn$;
+        """,
     ];
 
     /// <summary>The schema version this code writes: the number of migration steps.</summary>

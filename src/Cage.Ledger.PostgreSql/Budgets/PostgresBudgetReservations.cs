@@ -49,7 +49,9 @@ public sealed record SharedBudgetWarning(string Node, decimal Threshold);
 /// checks spend + holds + amount against each cap on the counters' latest versions, and holds the amount on all of them
 /// or none — so N instances together never admit more than a cap. Holds are leases: a process killed while holding gives
 /// its headroom back to the first reservation refused after the lease. Settling is one statement too: it adds the actual
-/// cost to every node and reports the warning thresholds it crossed, each once for the whole fleet. Thread-safe.
+/// cost to every node and reports the warning thresholds it crossed, each once for the whole fleet. Thread-safe: share one
+/// instance per process, so that what concurrent callers queue while a round trip is in flight goes together in the next
+/// (one function call deciding the reservations in order, each all-or-none; one statement for the settles).
 /// </summary>
 /// <remarks>
 /// Amounts are dollars, stored as integers of 1e-10 USD. Lease expiry uses the injected clock of the instance that
@@ -119,6 +121,50 @@ public sealed class PostgresBudgetReservations
         RETURNING bw.node, bw.threshold;
         """;
 
+    // $1 ids, $2 amounts, $3 ends, $4 first positions, $5 nodes, $6 periods, $7 caps, $8 now: reservations queued together,
+    // decided in order by the step-6 function (see PostgresSchema).
+    private const string ReserveBatchSql = "SELECT admitted, refused, expired FROM cage_budget_reserve_batch($1, $2, $3, $4, $5, $6, $7, $8);";
+
+    // $1 ids, $2 actual costs, $3 now, and per node of each settle: $4 which settle (1-based), $5 node, $6 period, $7 cap,
+    // $8 warnings. Settles queued together: the leases that are there go (a repeated or second settle finds none), the
+    // counters of their nodes are locked in node order and get each node's summed cost and holds in one update; then each
+    // threshold that the spend reached and nobody fired before is given to the first settle, in queue order, whose running
+    // spend on that node (the spend before the batch plus the costs of the settles up to it) reaches it.
+    private const string SettleBatchSql =
+        """
+        WITH s AS (SELECT * FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS s (id, usd, o)),
+        gone AS (
+            DELETE FROM budget_leases l USING s WHERE l.id = s.id
+            RETURNING s.o, s.usd, CASE WHEN l.reclaimed THEN 0 ELSE l.usd_e10 END AS held),
+        w AS (
+            SELECT t.o, t.n, t.p, t.cap, t.warn, g.usd, g.held
+            FROM unnest($4::integer[], $5::text[], $6::bigint[], $7::bigint[], $8::text[]) AS t (o, n, p, cap, warn) JOIN gone g ON g.o = t.o),
+        per AS (SELECT n, p, sum(usd) AS spend, sum(held) AS held FROM w GROUP BY n, p),
+        lk AS (
+            SELECT c.node FROM budget_counters c JOIN per ON c.node = per.n AND c.period_start_ms = per.p
+            ORDER BY c.node COLLATE "C", c.period_start_ms FOR NO KEY UPDATE OF c),
+        up AS (
+            UPDATE budget_counters c SET spent_e10 = c.spent_e10 + per.spend, held_e10 = c.held_e10 - per.held
+            FROM per WHERE (SELECT count(*) FROM lk) > 0 AND c.node = per.n AND c.period_start_ms = per.p
+            RETURNING c.node, c.period_start_ms, c.spent_e10 - per.spend AS before),
+        run AS (
+            SELECT w.o, w.n, w.p, w.cap, w.warn, u.before + sum(w.usd) OVER (PARTITION BY w.n, w.p ORDER BY w.o) AS spent
+            FROM w JOIN up u ON u.node = w.n AND u.period_start_ms = w.p),
+        crossed AS (
+            SELECT DISTINCT ON (r.n, r.p, x.threshold) r.o, r.n, r.p, x.threshold
+            FROM run r CROSS JOIN LATERAL unnest(string_to_array(nullif(r.warn, ''), ',')) AS x (threshold)
+            WHERE r.spent >= r.cap * x.threshold::numeric
+            ORDER BY r.n, r.p, x.threshold, r.o),
+        fired AS (
+            INSERT INTO budget_warnings AS bw (node, period_start_ms, threshold, fired_ms)
+            SELECT n, p, threshold, $3 FROM crossed ORDER BY n COLLATE "C", p, threshold
+            ON CONFLICT DO NOTHING
+            RETURNING bw.node, bw.period_start_ms, bw.threshold)
+        SELECT c.o::integer, f.node, f.threshold
+        FROM fired f JOIN crossed c ON c.n = f.node AND c.p = f.period_start_ms AND c.threshold = f.threshold
+        ORDER BY c.o, f.node COLLATE "C", f.threshold;
+        """;
+
     // $1 now. Reclaims the leases that ran out (a lease being settled right now is skipped: its settle takes the hold off),
     // giving their holds back on every node in one update per counter, locked in node order; and forgets reclaimed leases
     // a day past their end (a settle after that adds nothing).
@@ -144,8 +190,13 @@ public sealed class PostgresBudgetReservations
         SELECT count(*)::integer FROM gone;
         """;
 
+    // The most reservations (or settles) one round trip carries.
+    private const int MostPerRoundTrip = 256;
+
     private readonly PostgresLedger _ledger;
     private readonly TimeProvider _time;
+    private readonly RoundTripCombiner<ReserveRequest, ReserveOutcome> _reserves;
+    private readonly RoundTripCombiner<SettleRequest, IReadOnlyList<SharedBudgetWarning>> _settles;
 
     /// <summary>Creates the reservations over an open ledger (its schema has the tables).</summary>
     /// <param name="ledger">The ledger.</param>
@@ -156,7 +207,13 @@ public sealed class PostgresBudgetReservations
         ArgumentNullException.ThrowIfNull(ledger);
         _ledger = ledger;
         _time = time ?? TimeProvider.System;
+        _reserves = new(SendReservesAsync, MostPerRoundTrip);
+        _settles = new(SendSettlesAsync, MostPerRoundTrip);
     }
+
+    /// <summary>The reserve and settle round trips sent, and how many of them carried more than one (tests and benchmarks read it).</summary>
+    internal (long Reserves, long CombinedReserves, long Settles, long CombinedSettles) RoundTrips =>
+        (_reserves.RoundTrips, _reserves.CombinedRoundTrips, _settles.RoundTrips, _settles.CombinedRoundTrips);
 
     /// <summary>
     /// Whether a reservation is refused when the server cannot be reached (a connection failure or a server shutting
@@ -183,9 +240,27 @@ public sealed class PostgresBudgetReservations
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(lease, TimeSpan.Zero);
         var id = "bres_" + Guid.NewGuid().ToString("N");
         var now = _time.GetUtcNow();
+        var nowMs = now.ToUnixTimeMilliseconds();
+        var request = new ReserveRequest(id, nodes, LedgerMoney.ToE10(usd), checked(nowMs + (long)Math.Ceiling(lease.TotalMilliseconds)));
         try
         {
-            return await ReserveAsync(id, nodes, usd, now, lease, cancellationToken).ConfigureAwait(false);
+            var sent = _reserves.SubmitAsync(request);
+            ReserveOutcome outcome;
+            try
+            {
+                outcome = await sent.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!sent.IsCompleted)
+            {
+                // Already queued or on its way: when it was admitted after all, give the hold back (nobody will settle it).
+                _ = sent.ContinueWith(t => t.Result.Admitted ? ReleaseAsync(new SharedReservation(id, [.. nodes], usd, now + lease)) : Task.CompletedTask,
+                    CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+                throw;
+            }
+
+            return outcome.Admitted
+                ? new SharedReserveResult(new SharedReservation(id, [.. nodes], usd, now + lease), null)
+                : new SharedReserveResult(null, outcome.RefusedBy);
         }
         catch (Exception ex) when (Unreachable(ex) && !cancellationToken.IsCancellationRequested)
         {
@@ -200,67 +275,117 @@ public sealed class PostgresBudgetReservations
     private static bool Unreachable(Exception ex) => ex is IOException or TimeoutException or System.Net.Sockets.SocketException
         || ex is NpgsqlException { IsTransient: true } || ex is NpgsqlException and not PostgresException;
 
-    private async Task<SharedReserveResult> ReserveAsync(string id, IReadOnlyList<SharedBudgetNode> nodes, decimal usd, DateTimeOffset now, TimeSpan lease, CancellationToken cancellationToken)
+    private async Task<ReserveOutcome[]> SendReservesAsync(IReadOnlyList<ReserveRequest> batch)
     {
-        var nowMs = now.ToUnixTimeMilliseconds();
-        var names = new string[nodes.Count];
-        var periods = new long[nodes.Count];
-        var caps = new long[nodes.Count];
-        for (var i = 0; i < nodes.Count; i++)
-        {
-            (names[i], periods[i], caps[i]) = (nodes[i].Node, nodes[i].PeriodStart.ToUnixTimeMilliseconds(), LedgerMoney.ToE10(nodes[i].CapUsd));
-        }
-
-        await using var connection = await _ledger.OpenQuickAsync(asynchronousCommit: true, cancellationToken).ConfigureAwait(false);
-        await using var command = new NpgsqlCommand(ReserveSql, connection);
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = id });
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = names });
-        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = periods });
-        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = caps });
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = LedgerMoney.ToE10(usd) });
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = nowMs });
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = checked(nowMs + (long)Math.Ceiling(lease.TotalMilliseconds)) });
+        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        await using var connection = await _ledger.OpenQuickAsync(asynchronousCommit: true, CancellationToken.None).ConfigureAwait(false);
+        var outcomes = new ReserveOutcome[batch.Count];
+        var left = batch;
+        var at = Enumerable.Range(0, batch.Count).ToList();
         bool swept = false, ensured = false;
         while (true)
         {
-            bool admitted, expired;
-            int found;
-            string? refused;
-            await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+            List<(ReserveOutcome Outcome, bool Expired)>? rows;
+            try
             {
-                await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-                (admitted, found, refused, expired) = (reader.GetBoolean(0), reader.GetInt32(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetBoolean(3));
+                if (swept)
+                {
+                    await SweepAsync(connection, nowMs, CancellationToken.None).ConfigureAwait(false);
+                }
+
+                rows = left.Count == 1
+                    ? await ReserveOneAsync(connection, left[0], nowMs).ConfigureAwait(false)
+                    : await ReserveManyAsync(connection, left, nowMs).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (swept && Unreachable(ex))
+            {
+                // The server went away while reclaiming expired leases for the refused ones: they stay refused (as they
+                // were decided), and the admitted ones of the first pass keep their results (they are held).
+                return outcomes;
             }
 
-            if (admitted)
-            {
-                return new SharedReserveResult(new SharedReservation(id, [.. nodes], usd, now + lease), null);
-            }
-
-            if (found < nodes.Count)
+            if (rows is null)
             {
                 if (ensured)
                 {
-                    throw new InvalidOperationException($"The budget counters of {string.Join(", ", names)} were created but are not found: the ledger {_ledger.Where} is not in a state this version knows.");
+                    throw new InvalidOperationException(
+                        $"The budget counters of {string.Join(", ", left.SelectMany(r => r.Nodes).Select(n => n.Node).Distinct())} were created but are not found: the ledger {_ledger.Where} is not in a state this version knows.");
                 }
 
                 ensured = true;
                 await using var ensure = new NpgsqlCommand(EnsureSql, connection);
-                ensure.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = names });
-                ensure.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = periods });
-                await ensure.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                ensure.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. left.SelectMany(r => r.Nodes).Select(n => n.Node)] });
+                ensure.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. left.SelectMany(r => r.Nodes).Select(n => n.PeriodStart.ToUnixTimeMilliseconds())] });
+                await ensure.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
                 continue;
             }
 
-            if (expired && !swept)
+            var refused = new List<int>();
+            var expired = false;
+            for (var i = 0; i < rows.Count; i++)
             {
-                swept = true;
-                await SweepAsync(connection, nowMs, cancellationToken).ConfigureAwait(false);
-                continue;
+                outcomes[at[i]] = rows[i].Outcome;
+                if (!rows[i].Outcome.Admitted)
+                {
+                    refused.Add(i);
+                    expired |= rows[i].Expired;
+                }
             }
 
-            return new SharedReserveResult(null, refused);
+            if (refused.Count == 0 || !expired || swept)
+            {
+                return outcomes;
+            }
+
+            // Some lease ran out unreclaimed: reclaim them (at the top of the loop) and try the refused ones again.
+            swept = true;
+            (left, at) = ([.. refused.Select(i => left[i])], [.. refused.Select(i => at[i])]);
         }
+    }
+
+    // One reservation alone: the single statement. Null when a counter is missing.
+    private static async Task<List<(ReserveOutcome Outcome, bool Expired)>?> ReserveOneAsync(NpgsqlConnection connection, ReserveRequest request, long nowMs)
+    {
+        await using var command = new NpgsqlCommand(ReserveSql, connection);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = request.Id });
+        AddNodes(command, request.Nodes, withWarnings: false);
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = request.UsdE10 });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = nowMs });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = request.EndMs });
+        await using var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+        await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false);
+        var (admitted, found, refused, expired) = (reader.GetBoolean(0), reader.GetInt32(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetBoolean(3));
+        return !admitted && found < request.Nodes.Count ? null : [(new ReserveOutcome(admitted, refused), expired)];
+    }
+
+    // Reservations queued together: one call of the step-6 function, which decides them in order. Null when a counter is missing.
+    private static async Task<List<(ReserveOutcome Outcome, bool Expired)>?> ReserveManyAsync(NpgsqlConnection connection, IReadOnlyList<ReserveRequest> batch, long nowMs)
+    {
+        var first = new int[batch.Count + 1];
+        var nodes = new List<SharedBudgetNode>();
+        for (var i = 0; i < batch.Count; i++)
+        {
+            first[i] = nodes.Count + 1;
+            nodes.AddRange(batch[i].Nodes);
+        }
+
+        first[batch.Count] = nodes.Count + 1;
+        await using var command = new NpgsqlCommand(ReserveBatchSql, connection);
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. batch.Select(r => r.Id)] });
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. batch.Select(r => r.UsdE10)] });
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. batch.Select(r => r.EndMs)] });
+        command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = first });
+        AddNodes(command, nodes, withWarnings: false);
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = nowMs });
+        var rows = new List<(ReserveOutcome Outcome, bool Expired)>(batch.Count);
+        await using var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+        while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            rows.Add((new ReserveOutcome(reader.GetBoolean(0), reader.IsDBNull(1) ? null : reader.GetString(1)), reader.GetBoolean(2)));
+        }
+
+        return rows.Count == 0 ? null : rows.Count == batch.Count ? rows
+            : throw new InvalidOperationException($"The budget reservations function answered {rows.Count} of {batch.Count} reservations: the ledger is not in a state this version knows.");
     }
 
     /// <summary>
@@ -292,19 +417,48 @@ public sealed class PostgresBudgetReservations
         }
     }
 
-    private async Task<IReadOnlyList<SharedBudgetWarning>> SettleHeldAsync(SharedReservation reservation, decimal actualUsd, CancellationToken cancellationToken)
+    private Task<IReadOnlyList<SharedBudgetWarning>> SettleHeldAsync(SharedReservation reservation, decimal actualUsd, CancellationToken cancellationToken) =>
+        _settles.SubmitAsync(new SettleRequest(reservation, LedgerMoney.ToE10(actualUsd))).WaitAsync(cancellationToken);
+
+    private async Task<IReadOnlyList<SharedBudgetWarning>[]> SendSettlesAsync(IReadOnlyList<SettleRequest> batch)
     {
-        await using var connection = await _ledger.OpenQuickAsync(asynchronousCommit: true, cancellationToken).ConfigureAwait(false);
-        await using var command = new NpgsqlCommand(SettleSql, connection);
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = reservation.Id });
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = LedgerMoney.ToE10(actualUsd) });
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = _time.GetUtcNow().ToUnixTimeMilliseconds() });
-        AddNodes(command, reservation.Nodes, withWarnings: true);
-        var warnings = new List<SharedBudgetWarning>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        await using var connection = await _ledger.OpenQuickAsync(asynchronousCommit: true, CancellationToken.None).ConfigureAwait(false);
+        var warnings = new List<SharedBudgetWarning>[batch.Count];
+        for (var i = 0; i < batch.Count; i++)
         {
-            warnings.Add(new SharedBudgetWarning(reader.GetString(0), decimal.Parse(reader.GetString(1), NumberStyles.Float, CultureInfo.InvariantCulture)));
+            warnings[i] = [];
+        }
+
+        NpgsqlCommand command;
+        if (batch.Count == 1)
+        {
+            command = new NpgsqlCommand(SettleSql, connection);
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = batch[0].Reservation.Id });
+            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = batch[0].ActualE10 });
+            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = nowMs });
+            AddNodes(command, batch[0].Reservation.Nodes, withWarnings: true);
+        }
+        else
+        {
+            command = new NpgsqlCommand(SettleBatchSql, connection);
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. batch.Select(r => r.Reservation.Id)] });
+            command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. batch.Select(r => r.ActualE10)] });
+            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = nowMs });
+            command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = [.. batch.SelectMany((r, i) => r.Reservation.Nodes.Select(_ => i + 1))] });
+            AddNodes(command, [.. batch.SelectMany(r => r.Reservation.Nodes)], withWarnings: true);
+        }
+
+        await using (command)
+        {
+            await using var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+            var single = reader.FieldCount == 2;
+            while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                var (settle, column) = single ? (0, 0) : (reader.GetInt32(0) - 1, 1);
+                warnings[settle].Add(new SharedBudgetWarning(reader.GetString(column),
+                    decimal.Parse(reader.GetString(column + 1), NumberStyles.Float, CultureInfo.InvariantCulture)));
+            }
         }
 
         return warnings;
@@ -380,4 +534,10 @@ public sealed class PostgresBudgetReservations
             }
         }
     }
+
+    private readonly record struct ReserveRequest(string Id, IReadOnlyList<SharedBudgetNode> Nodes, long UsdE10, long EndMs);
+
+    private readonly record struct ReserveOutcome(bool Admitted, string? RefusedBy);
+
+    private readonly record struct SettleRequest(SharedReservation Reservation, long ActualE10);
 }

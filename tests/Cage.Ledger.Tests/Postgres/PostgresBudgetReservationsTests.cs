@@ -91,6 +91,83 @@ public sealed class PostgresBudgetReservationsTests : PostgresSchemaTests
     }
 
     [Test]
+    public async Task SixtyFourConcurrentCallersOnOneInstance_ShareRoundTrips_AdmitExactlyTheSmallestCap_AndEachWarningGoesToOneSettle()
+    {
+        await using var ledger = await PostgresLedger.OpenAsync(ConnectionString);
+        var budgets = new PostgresBudgetReservations(ledger, new FakeTimeProvider(Period.AddDays(1)));
+        var team = new SharedBudgetNode("org/team", Period, 0.30m) { WarnAt = [0.5m, 1m] };
+        var org = new SharedBudgetNode("org", Period, 0.50m);
+        await budgets.TryReserveAsync([team, org], 0m, TimeSpan.FromMinutes(1)); // the counters exist: every later round trip decides
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 64).Select(i => Task.Run(() =>
+            budgets.TryReserveAsync([new($"org/team/user-{i}", Period, 1m), team, org], 0.01m, TimeSpan.FromMinutes(1)))));
+        var afterReserves = budgets.RoundTrips;
+        var held = await budgets.StateAsync("org/team", Period);
+        var warnings = (await Task.WhenAll(results.Where(r => r.Admitted).Select(r => Task.Run(() => budgets.SettleAsync(r.Reservation!, 0.01m)))))
+            .Where(w => w.Count > 0).ToList();
+        var settleTrips = budgets.RoundTrips;
+
+        // $0.30 at the team in $0.01 reservations: 30 of the 64 fit; each refused one names the team, the first full node.
+        Assert.That(results.Count(r => r.Admitted), Is.EqualTo(30));
+        Assert.That(results.Where(r => !r.Admitted).Select(r => r.RefusedBy).Distinct(), Is.EqualTo(new[] { "org/team" }));
+        Assert.That(held, Is.EqualTo((0m, 0.30m)));
+        Assert.That(afterReserves.CombinedReserves, Is.GreaterThan(0), "some round trips carried several reservations");
+        Assert.That(afterReserves.Reserves, Is.LessThan(65));
+        Assert.That(settleTrips.CombinedSettles, Is.GreaterThan(0), "some round trips carried several settles");
+        Assert.That(await budgets.StateAsync("org/team", Period), Is.EqualTo((0.30m, 0m)));
+        Assert.That(await budgets.StateAsync("org", Period), Is.EqualTo((0.30m, 0m)));
+        Assert.That(await budgets.StateAsync("org/team/user-7", Period), Is.EqualTo(results[7].Admitted ? (0.01m, 0m) : (0m, 0m)));
+        Assert.That(warnings.Select(w => w.Count), Is.All.EqualTo(1), "one threshold per settle: each crossing is its own settle");
+        Assert.That(warnings.SelectMany(w => w).Order(Comparer<SharedBudgetWarning>.Create((x, y) => x.Threshold.CompareTo(y.Threshold))),
+            Is.EqualTo(new[] { new SharedBudgetWarning("org/team", 0.5m), new SharedBudgetWarning("org/team", 1m) }));
+    }
+
+    [Test]
+    public async Task ConcurrentCallersAfterAHoldersLeaseRanOut_TheCombinedRoundTripReclaimsIt_AndAdmitsUpToTheCap()
+    {
+        await using var ledger = await PostgresLedger.OpenAsync(ConnectionString);
+        var time = new FakeTimeProvider(Period.AddDays(1));
+        var budgets = new PostgresBudgetReservations(ledger, time);
+        SharedBudgetNode[] org = [new("org", Period, 1.00m)];
+        await budgets.TryReserveAsync(org, 0.90m, TimeSpan.FromSeconds(30)); // never settled
+        time.Advance(TimeSpan.FromSeconds(31));
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => Task.Run(() => budgets.TryReserveAsync(org, 0.25m, TimeSpan.FromSeconds(30)))));
+
+        Assert.That(results.Count(r => r.Admitted), Is.EqualTo(4), "the expired $0.90 is back: four $0.25 fit in $1.00");
+        Assert.That(await budgets.StateAsync("org", Period), Is.EqualTo((0m, 1.00m)));
+        Assert.That(budgets.RoundTrips.CombinedReserves, Is.GreaterThan(0));
+    }
+
+    [Test]
+    public async Task CallerCancelledWhileItsReservationIsQueued_GetsCancelled_AndNothingStaysHeldForIt()
+    {
+        await using var ledger = await PostgresLedger.OpenAsync(ConnectionString);
+        var budgets = new PostgresBudgetReservations(ledger, new FakeTimeProvider(Period.AddDays(1)));
+        SharedBudgetNode[] org = [new("org", Period, 100m)];
+        await budgets.TryReserveAsync(org, 0m, TimeSpan.FromMinutes(1));
+        using var cancel = new CancellationTokenSource();
+
+        var others = Enumerable.Range(0, 8).Select(_ => budgets.TryReserveAsync(org, 1m, TimeSpan.FromMinutes(1))).ToList();
+        var cancelled = budgets.TryReserveAsync(org, 5m, TimeSpan.FromMinutes(1), cancel.Token);
+        await cancel.CancelAsync();
+        Assert.ThrowsAsync<TaskCanceledException>(async () => await cancelled);
+        foreach (var other in await Task.WhenAll(others))
+        {
+            await budgets.ReleaseAsync(other.Reservation!);
+        }
+
+        var state = await budgets.StateAsync("org", Period);
+        for (var i = 0; i < 100 && state.HeldUsd != 0; i++)
+        {
+            await Task.Delay(20); // the release of an admitted but abandoned reservation follows its round trip
+            state = await budgets.StateAsync("org", Period);
+        }
+
+        Assert.That(state, Is.EqualTo((0m, 0m)));
+    }
+
+    [Test]
     public async Task FourProcessesTimes32Callers_SmallCap_NoOvershootAndEveryWarningOnce([Values(4)] int processes)
     {
         var hosts = Enumerable.Range(0, processes)
