@@ -16,7 +16,7 @@ namespace CageNet.Ledger;
 /// <see cref="SqliteLedgerOptions.BusyTimeoutMilliseconds"/>). Costs are stored as integers of 1e-10 USD: exact for
 /// every catalog price; a cost with finer precision is rounded half to even to 1e-10 USD.
 /// </remarks>
-public sealed partial class SqliteLedger : ILedgerStore, IRouteTaskCounts, IDisposable, IAsyncDisposable
+public sealed partial class SqliteLedger : ILedgerStore, IRouteTaskCounts, ITaskQualityCounts, IDisposable, IAsyncDisposable
 {
     private const string CallColumns =
         """
@@ -355,6 +355,16 @@ public sealed partial class SqliteLedger : ILedgerStore, IRouteTaskCounts, IDisp
         cancellationToken.ThrowIfCancellationRequested();
         using var connection = OpenReader();
         return ValueTask.FromResult<IReadOnlyDictionary<string, RouteTaskCount>>(RouteTaskCounts.Count(connection, window, routes, alsoTasks));
+    }
+
+    /// <inheritdoc/>
+    ValueTask<TaskQualityCount> ITaskQualityCounts.CountTaskQualityAsync(TimeWindow window, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(window);
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = OpenReader();
+        return ValueTask.FromResult(TaskQuality.Count(connection, window));
     }
 
     /// <summary>The groups of one dimension (or the route × task pairs) over a window.</summary>
