@@ -69,6 +69,7 @@ public sealed class SqliteLedgerQueryPlanTests
 
         Assert.That(plan, Has.Some.StartsWith("SEARCH call_totals USING PRIMARY KEY (dim=?"), string.Join(" | ", plan));
         Assert.That(plan, Has.None.Contains("calls "), string.Join(" | ", plan));
+        Assert.That(plan, Has.None.Contains("TEMP B-TREE"), "the rows come in key order, unsorted: " + string.Join(" | ", plan));
     }
 
     private static bool IsFullScan(string step) =>
