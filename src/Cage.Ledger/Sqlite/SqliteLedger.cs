@@ -377,17 +377,7 @@ public sealed partial class SqliteLedger : ILedgerStore, IRouteTaskCounts, ITask
         using var connection = OpenReader();
         if (segments.WholeDays)
         {
-            if (dimension is ReportDimension.Task or CallTotals.RouteTask && segments.FirstDay is null && segments.EndDay is null)
-            {
-                // Many groups of a day or two each, over the whole ledger: summed in C# as the rows pass. (A bounded
-                // window still walks every group's rows and returns only some: SQLite's GROUP BY was faster there.)
-                AddTotalRows(connection, dimension, segments.FirstDay, segments.EndDay, groups);
-            }
-            else
-            {
-                // Few groups of many days each: summed by SQLite, a row per group comes back.
-                AddGroups(connection, dimension, GroupedTotalsSql(dimension, segments.FirstDay, segments.EndDay), segments.FirstDay, segments.EndDay, groups);
-            }
+            AddGroups(connection, dimension, TotalsSql(dimension, segments.FirstDay, segments.EndDay), segments.FirstDay, segments.EndDay, groups);
         }
 
         foreach (var (from, to) in segments.Edges)
@@ -433,7 +423,7 @@ public sealed partial class SqliteLedger : ILedgerStore, IRouteTaskCounts, ITask
     internal readonly record struct WindowSegments(bool WholeDays, long? FirstDay, long? EndDay, List<(long From, long To)> Edges);
 
     /// <summary>The report over whole days: the per-day totals of one dimension, summed per group.</summary>
-    internal static string GroupedTotalsSql(ReportDimension dimension, long? firstDay, long? endDay)
+    internal static string TotalsSql(ReportDimension dimension, long? firstDay, long? endDay)
     {
         var key = dimension == ReportDimension.Day ? "day" : "key";
         var where = string.Create(CultureInfo.InvariantCulture, $"dim = {(int)dimension}")
@@ -446,15 +436,6 @@ public sealed partial class SqliteLedger : ILedgerStore, IRouteTaskCounts, ITask
             GROUP BY 1;
             """;
     }
-
-    /// <summary>The report over whole days: the per-day totals of one dimension in key order (summed per group as they are read).</summary>
-    internal static string TotalsSql(ReportDimension dimension, long? firstDay, long? endDay) =>
-        string.Create(CultureInfo.InvariantCulture, $"""
-            SELECT {(dimension == ReportDimension.Day ? "day" : "key")}, calls, input, cache_read, cache_write_5m, cache_write_1h, output, reasoning,
-                   cost_e10, unpriced, missing, local
-            FROM call_totals WHERE dim = {(int)dimension}{(firstDay is null ? "" : " AND day >= $since")}{(endDay is null ? "" : " AND day < $until")}
-            ORDER BY dim, key, day;
-            """);
 
     /// <summary>The report over raw calls (partial days): one GROUP BY over the window, summing buckets and cost and counting flags.</summary>
     internal static string ReportSql(ReportDimension dimension, string windowClause)
@@ -963,100 +944,36 @@ public sealed partial class SqliteLedger : ILedgerStore, IRouteTaskCounts, ITask
     }
 
     /// <summary>
-    /// The per-day totals of one dimension over whole days, summed per group in C#: the rows come in key order (the
-    /// table's primary key is dim, key, day), so a group's days are adjacent and are added up as they pass, with no
-    /// GROUP BY in SQLite (for 200,000 tasks of a day or two each, a fifth faster; for groups of many days, such as
-    /// routes, slower than SQLite's sums, which return one row per group).
-    /// </summary>
-    private static void AddTotalRows(SqliteConnection connection, ReportDimension dimension, long? firstDay, long? endDay, Dictionary<string, SpendTotals> groups)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = TotalsSql(dimension, firstDay, endDay);
-        if (firstDay is { } from)
-        {
-            command.Parameters.AddWithValue("$since", from);
-        }
-
-        if (endDay is { } to)
-        {
-            command.Parameters.AddWithValue("$until", to);
-        }
-
-        using var reader = command.ExecuteReader();
-        var sums = new long[11];
-        string? key = null;
-        long day = 0;
-        var any = false;
-        while (reader.Read())
-        {
-            var same = dimension == ReportDimension.Day ? any && reader.GetInt64(0) == day : any && string.Equals(reader.GetString(0), key, StringComparison.Ordinal);
-            if (!same)
-            {
-                if (any)
-                {
-                    AddGroup(dimension == ReportDimension.Day ? DayName(day) : GroupName(key!, dimension), sums, groups);
-                }
-
-                if (dimension == ReportDimension.Day)
-                {
-                    day = reader.GetInt64(0);
-                }
-                else
-                {
-                    key = reader.GetString(0);
-                }
-
-                Array.Clear(sums);
-                any = true;
-            }
-
-            for (var i = 0; i < sums.Length; i++)
-            {
-                sums[i] += reader.GetInt64(i + 1);
-            }
-        }
-
-        if (any)
-        {
-            AddGroup(dimension == ReportDimension.Day ? DayName(day) : GroupName(key!, dimension), sums, groups);
-        }
-    }
-
-    private static void AddGroup(string name, long[] sums, Dictionary<string, SpendTotals> groups)
-    {
-        var totals = new SpendTotals
-        {
-            Calls = sums[0], Input = sums[1], CacheRead = sums[2], CacheWrite5m = sums[3], CacheWrite1h = sums[4], Output = sums[5],
-            Reasoning = sums[6], CostUsd = LedgerMoney.FromE10(sums[7]), UnpricedCalls = sums[8], MissingUsageCalls = sums[9], LocalCalls = sums[10],
-        };
-        groups[name] = groups.TryGetValue(name, out var existing) ? SpendTotals.Sum(existing, totals) : totals;
-    }
-
-    private static string DayName(long day) => DateTimeOffset.UnixEpoch.AddDays(day).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
-
-    /// <summary>The report key of a stored key: no value and a literal "(none)" are <see cref="SpendReport.NoneKey"/>, on either side of a pair.</summary>
-    private static string GroupName(string stored, ReportDimension dimension)
-    {
-        if (dimension == CallTotals.RouteTask)
-        {
-            var at = stored.IndexOf(SpendReport.PairSeparator, StringComparison.Ordinal);
-            var (route, task) = at < 0 ? (stored, "") : (stored[..at], stored[(at + 1)..]);
-            return (route.Length == 0 ? SpendReport.NoneKey : route) + SpendReport.PairSeparator + (task.Length == 0 ? SpendReport.NoneKey : task);
-        }
-
-        return stored.Length == 0 ? SpendReport.NoneKey : stored;
-    }
-
-    /// <summary>
     /// Reads one report row (key, count, the token sums, cost in 1e-10 USD, unpriced, missing, local) into
     /// <paramref name="groups"/>: the same group from whole days and edge days, or a literal "(none)" value and missing
     /// values, is one group. Shared with the PostgreSQL ledger, whose report queries return the same columns.
     /// </summary>
     internal static void AddGroup(DbDataReader reader, ReportDimension dimension, Dictionary<string, SpendTotals> groups)
     {
-        var name = reader.IsDBNull(0) ? SpendReport.NoneKey
-            : dimension == ReportDimension.Day ? DayName(reader.GetInt64(0))
-            : GroupName(reader.GetString(0), dimension);
+        string name;
+        if (reader.IsDBNull(0))
+        {
+            name = SpendReport.NoneKey;
+        }
+        else if (dimension == CallTotals.RouteTask)
+        {
+            var pair = reader.GetString(0);
+            var at = pair.IndexOf(SpendReport.PairSeparator, StringComparison.Ordinal);
+            var (route, task) = at < 0 ? (pair, "") : (pair[..at], pair[(at + 1)..]);
+            name = (route.Length == 0 ? SpendReport.NoneKey : route) + SpendReport.PairSeparator + (task.Length == 0 ? SpendReport.NoneKey : task);
+        }
+        else if (dimension == ReportDimension.Day)
+        {
+            name = DateTimeOffset.UnixEpoch.AddDays(reader.GetInt64(0)).ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+        }
+        else
+        {
+            name = reader.GetString(0);
+            if (name.Length == 0)
+            {
+                name = SpendReport.NoneKey;
+            }
+        }
 
         var totals = new SpendTotals
         {
