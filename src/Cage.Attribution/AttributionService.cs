@@ -158,6 +158,17 @@ public sealed class AttributionService : IAttributionService
     public async ValueTask<QualityReport> QualityAsync(TimeWindow? window = null, CancellationToken cancellationToken = default)
     {
         window ??= TimeWindow.All;
+        if (_ledger is ITaskQualityCounts counter)
+        {
+            // Summed by the ledger itself, without a group per task.
+            var q = await counter.CountTaskQualityAsync(window, cancellationToken).ConfigureAwait(false);
+            return new QualityReport
+            {
+                Window = window, TotalUsd = q.TotalUsd, Tasks = q.Tasks, Ok = q.Ok, Redo = q.Redo, Failed = q.Failed,
+                UnpricedCalls = q.UnpricedCalls, IsLowerBound = q.UnpricedCalls > 0 || q.MissingUsageCalls > 0, UntaskedUsd = q.UntaskedUsd,
+            };
+        }
+
         var report = await _ledger.ReportAsync(new ReportQuery(ReportDimension.Task, window), cancellationToken).ConfigureAwait(false);
         var outcomes = (await _ledger.ReadOutcomesAsync(cancellationToken).ConfigureAwait(false))
             .ToDictionary(o => o.Task, o => o.Outcome, StringComparer.Ordinal);

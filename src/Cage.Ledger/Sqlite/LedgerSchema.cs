@@ -317,13 +317,45 @@ internal static class LedgerSchema
         FROM calls c CROSS JOIN (SELECT 0 AS dim UNION ALL SELECT 1 UNION ALL SELECT 4) d
         GROUP BY 1, 2, 3;
         """,
+
+        ReceiptMonthsStep,
     ];
+
+    // 12: receipt_totals summed per UTC month, kept by
+    //     the writer with receipt_totals, so a window's whole months read one row per month and group instead of one per
+    //     day (roi and recommend over the whole ledger read a few hundred rows at any size). day is the month's first UTC
+    //     day. Existing rows are summed into it by ReceiptMonths.Migrate (exact decimals, so in code); the step finds
+    //     its code by this text, not by its position, so it can move in the list.
+    private const string ReceiptMonthsStep =
+        """
+        CREATE TABLE receipt_totals_month (
+            day            INTEGER NOT NULL,
+            tool           TEXT    NOT NULL,
+            unit           TEXT    NOT NULL,
+            method         TEXT    NOT NULL,
+            basis          INTEGER NOT NULL,
+            provider       TEXT    NOT NULL,
+            model          TEXT    NOT NULL,
+            prompt_k       INTEGER NOT NULL,
+            route          TEXT    NOT NULL,
+            task           TEXT    NOT NULL,
+            receipts       INTEGER NOT NULL,
+            raw_alternative TEXT   NOT NULL,
+            actual         TEXT    NOT NULL,
+            tool_cost      TEXT    NOT NULL,
+            added_ms       REAL    NOT NULL,
+            eliminated     INTEGER NOT NULL,
+            min_confidence REAL    NOT NULL,
+            PRIMARY KEY (day, tool, unit, method, basis, provider, model, prompt_k, route, task)
+        ) WITHOUT ROWID;
+        """;
 
     // Runs after the SQL of the step with the same index (0-based), in the same transaction.
     private static readonly Dictionary<int, Action<SqliteConnection, SqliteTransaction, string>> CodeSteps = new()
     {
         [4] = KeyedCallsMigration.Run,
         [5] = KeyedCallsMigration.RunReceipts,
+        [Array.IndexOf(Steps, ReceiptMonthsStep)] = ReceiptMonths.Migrate,
     };
 
     /// <summary>The schema version this code writes: the number of migration steps.</summary>

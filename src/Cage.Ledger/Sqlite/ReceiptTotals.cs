@@ -16,6 +16,8 @@ internal sealed class ReceiptTotals
 
     public IEnumerable<KeyValuePair<Key, Sums>> Groups => _sums;
 
+    public int Count => _sums.Count;
+
     // Every long-context threshold of the built-in price map, ascending: the buckets of a model the map does not know
     // (a custom map's model, an unpriced one), so a custom tier at a common threshold is still found.
     private static readonly long[] AnyThresholds = PriceCatalogThresholds().SelectMany(t => t.Value).Distinct().Order().ToArray();
@@ -98,6 +100,44 @@ internal sealed class ReceiptTotals
 
     public void Clear() => _sums.Clear();
 
+    /// <summary>The first day (a UTC day number) of the UTC month holding day <paramref name="day"/>: the key of its <c>receipt_totals_month</c> rows.</summary>
+    public static long MonthOf(long day)
+    {
+        var date = DateOnly.FromDayNumber(checked((int)(day + UnixEpochDayNumber)));
+        return new DateOnly(date.Year, date.Month, 1).DayNumber - UnixEpochDayNumber;
+    }
+
+    /// <summary>The first day of the month after the one holding day <paramref name="day"/>.</summary>
+    public static long NextMonth(long day)
+    {
+        var date = DateOnly.FromDayNumber(checked((int)(day + UnixEpochDayNumber)));
+        return new DateOnly(date.Year, date.Month, 1).AddMonths(1).DayNumber - UnixEpochDayNumber;
+    }
+
+    private static readonly int UnixEpochDayNumber = DateOnly.FromDateTime(DateTime.UnixEpoch).DayNumber;
+
+    /// <summary>The batch's groups summed per UTC month (<see cref="Key.Day"/> the month's first day): the batch's rows of <c>receipt_totals_month</c>.</summary>
+    public Dictionary<Key, Sums> MonthGroups() => ByMonth(_sums);
+
+    /// <summary>Groups keyed by day, summed per UTC month (exact decimal addition).</summary>
+    public static Dictionary<Key, Sums> ByMonth(IEnumerable<KeyValuePair<Key, Sums>> days)
+    {
+        var months = new Dictionary<Key, Sums>();
+        foreach (var (key, sums) in days)
+        {
+            var month = key with { Day = MonthOf(key.Day) };
+            if (!months.TryGetValue(month, out var into))
+            {
+                into = new Sums();
+                months.Add(month, into);
+            }
+
+            into.Add(sums);
+        }
+
+        return months;
+    }
+
     internal static string Text(decimal value) => value.ToString(CultureInfo.InvariantCulture);
 
     internal static decimal Parse(string text) => decimal.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
@@ -119,5 +159,17 @@ internal sealed class ReceiptTotals
         public double AddedMs;
         public long Eliminated;
         public double MinConfidence = 1.0;
+
+        /// <summary>Adds another group's sums to these.</summary>
+        public void Add(Sums other)
+        {
+            Receipts += other.Receipts;
+            Raw += other.Raw;
+            Actual += other.Actual;
+            ToolCost += other.ToolCost;
+            AddedMs += other.AddedMs;
+            Eliminated += other.Eliminated;
+            MinConfidence = Math.Min(MinConfidence, other.MinConfidence);
+        }
     }
 }

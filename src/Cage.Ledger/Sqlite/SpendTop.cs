@@ -120,7 +120,7 @@ internal static class SpendTop
     /// dimension's per-day totals of the whole days and the calls of the partial days, with the key as <c>k</c> ('' for
     /// none) and the cost as <c>c</c>, or (<paramref name="all"/>) every sum a report has.
     /// </summary>
-    private static Microsoft.Data.Sqlite.SqliteCommand Command(
+    internal static Microsoft.Data.Sqlite.SqliteCommand Command(
         Microsoft.Data.Sqlite.SqliteConnection connection, ReportDimension dimension, SqliteLedger.WindowSegments segments, bool all, out string parts)
     {
         var command = connection.CreateCommand();

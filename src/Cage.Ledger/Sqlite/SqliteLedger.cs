@@ -16,7 +16,7 @@ namespace CageNet.Ledger;
 /// <see cref="SqliteLedgerOptions.BusyTimeoutMilliseconds"/>). Costs are stored as integers of 1e-10 USD: exact for
 /// every catalog price; a cost with finer precision is rounded half to even to 1e-10 USD.
 /// </remarks>
-public sealed partial class SqliteLedger : ILedgerStore, IRouteTaskCounts, IDisposable, IAsyncDisposable
+public sealed partial class SqliteLedger : ILedgerStore, IRouteTaskCounts, ITaskQualityCounts, IDisposable, IAsyncDisposable
 {
     private const string CallColumns =
         """
@@ -355,6 +355,16 @@ public sealed partial class SqliteLedger : ILedgerStore, IRouteTaskCounts, IDisp
         cancellationToken.ThrowIfCancellationRequested();
         using var connection = OpenReader();
         return ValueTask.FromResult<IReadOnlyDictionary<string, RouteTaskCount>>(RouteTaskCounts.Count(connection, window, routes, alsoTasks));
+    }
+
+    /// <inheritdoc/>
+    ValueTask<TaskQualityCount> ITaskQualityCounts.CountTaskQualityAsync(TimeWindow window, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(window);
+        ThrowIfDisposed();
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = OpenReader();
+        return ValueTask.FromResult(TaskQuality.Count(connection, window));
     }
 
     /// <summary>The groups of one dimension (or the route × task pairs) over a window.</summary>
@@ -717,7 +727,8 @@ public sealed partial class SqliteLedger : ILedgerStore, IRouteTaskCounts, IDisp
 
     /// <inheritdoc/>
     /// <remarks>
-    /// Whole UTC days come from <c>receipt_totals</c> (one row per day and group); the partial days at the window's edges
+    /// Whole UTC months come from <c>receipt_totals_month</c> (one row per month and group), the other whole UTC days from
+    /// <c>receipt_totals</c> (one row per day and group); the partial days at the window's edges
     /// and the receipts whose call was unknown when they were stored (pending) are read one by one, joined to their call.
     /// </remarks>
     public async IAsyncEnumerable<ReceiptTotal> ReadReceiptTotalsAsync(TimeWindow window, [EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -740,18 +751,37 @@ public sealed partial class SqliteLedger : ILedgerStore, IRouteTaskCounts, IDisp
             yield break;
         }
 
-        await using (var command = connection.CreateCommand())
+        // The whole months inside the whole days from receipt_totals_month, the days around them from receipt_totals.
+        var firstMonth = firstWholeDay is { } fm ? (ReceiptTotals.MonthOf(fm) == fm ? fm : ReceiptTotals.NextMonth(fm)) : (long?)null;
+        var endMonth = endWholeDay is { } em ? ReceiptTotals.MonthOf(em) : (long?)null;
+        if (firstMonth is { } a && endMonth is { } b && a >= b)
         {
-            var where = (firstWholeDay is null ? "" : " AND day >= $since") + (endWholeDay is null ? "" : " AND day < $until");
-            command.CommandText =
-                "SELECT day, tool, unit, method, basis, provider, model, prompt_k, route, task, receipts, raw_alternative, actual, tool_cost, "
-                + "added_ms, eliminated, min_confidence FROM receipt_totals WHERE 1 = 1" + where + ";";
-            if (firstWholeDay is { } fd) command.Parameters.AddWithValue("$since", fd);
-            if (endWholeDay is { } ed) command.Parameters.AddWithValue("$until", ed);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
+            await foreach (var item in ReceiptTotalRowsAsync(connection, "receipt_totals", firstWholeDay, endWholeDay, cancellationToken).ConfigureAwait(false))
             {
-                yield return ReadReceiptTotal(reader);
+                yield return item;
+            }
+        }
+        else
+        {
+            await foreach (var item in ReceiptTotalRowsAsync(connection, "receipt_totals_month", firstMonth, endMonth, cancellationToken).ConfigureAwait(false))
+            {
+                yield return item;
+            }
+
+            if (firstWholeDay is { } dayBefore && firstMonth is { } monthFrom && dayBefore < monthFrom)
+            {
+                await foreach (var item in ReceiptTotalRowsAsync(connection, "receipt_totals", dayBefore, monthFrom, cancellationToken).ConfigureAwait(false))
+                {
+                    yield return item;
+                }
+            }
+
+            if (endWholeDay is { } dayAfter && endMonth is { } monthTo && monthTo < dayAfter)
+            {
+                await foreach (var item in ReceiptTotalRowsAsync(connection, "receipt_totals", monthTo, dayAfter, cancellationToken).ConfigureAwait(false))
+                {
+                    yield return item;
+                }
             }
         }
 
@@ -779,6 +809,23 @@ public sealed partial class SqliteLedger : ILedgerStore, IRouteTaskCounts, IDisp
             {
                 yield return item;
             }
+        }
+    }
+
+    /// <summary>The rows of <c>receipt_totals</c> or <c>receipt_totals_month</c> whose day is in [<paramref name="from"/>, <paramref name="to"/>) (null: unbounded).</summary>
+    private static async IAsyncEnumerable<ReceiptTotal> ReceiptTotalRowsAsync(SqliteConnection connection, string table, long? from, long? to, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        var where = (from is null ? "" : " AND day >= $since") + (to is null ? "" : " AND day < $until");
+        command.CommandText =
+            "SELECT day, tool, unit, method, basis, provider, model, prompt_k, route, task, receipts, raw_alternative, actual, tool_cost, "
+            + "added_ms, eliminated, min_confidence FROM " + table + " WHERE 1 = 1" + where + ";";
+        if (from is { } f) command.Parameters.AddWithValue("$since", f);
+        if (to is { } t) command.Parameters.AddWithValue("$until", t);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            yield return ReadReceiptTotal(reader);
         }
     }
 

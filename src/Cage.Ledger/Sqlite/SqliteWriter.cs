@@ -59,12 +59,13 @@ internal sealed partial class SqliteWriter : IDisposable
     private const string ReceiptTotalsKey =
         "day = ?1 AND tool = ?2 AND unit = ?3 AND method = ?4 AND basis = ?5 AND provider = ?6 AND model = ?7 AND prompt_k = ?8 AND route = ?9 AND task = ?10";
 
-    private const string ReadReceiptTotalsSql =
-        "SELECT receipts, raw_alternative, actual, tool_cost, added_ms, eliminated, min_confidence FROM receipt_totals WHERE " + ReceiptTotalsKey + ";";
+    // The same statements serve receipt_totals (per day) and receipt_totals_month (per month, day = its first day).
+    private static string ReadReceiptTotalsSql(string table) =>
+        "SELECT receipts, raw_alternative, actual, tool_cost, added_ms, eliminated, min_confidence FROM " + table + " WHERE " + ReceiptTotalsKey + ";";
 
-    private const string WriteReceiptTotalsSql =
-        """
-        INSERT INTO receipt_totals (day, tool, unit, method, basis, provider, model, prompt_k, route, task,
+    private static string WriteReceiptTotalsSql(string table) =>
+        $"""
+        INSERT INTO {table} (day, tool, unit, method, basis, provider, model, prompt_k, route, task,
                                     receipts, raw_alternative, actual, tool_cost, added_ms, eliminated, min_confidence)
         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
         ON CONFLICT (day, tool, unit, method, basis, provider, model, prompt_k, route, task) DO UPDATE SET
@@ -112,6 +113,8 @@ internal sealed partial class SqliteWriter : IDisposable
     private readonly sqlite3_stmt _insertPosting;
     private readonly sqlite3_stmt _readReceiptTotals;
     private readonly sqlite3_stmt _writeReceiptTotals;
+    private readonly sqlite3_stmt _readReceiptMonths;
+    private readonly sqlite3_stmt _writeReceiptMonths;
     private readonly CallTotals _totals = new();
     private readonly ReceiptTotals _receiptTotals = new();
     private readonly Dictionary<string, StoredCall> _batchCalls = new(StringComparer.Ordinal);
@@ -151,8 +154,10 @@ internal sealed partial class SqliteWriter : IDisposable
         _callKeys = new KeyedTable(db, path, "calls");
         _receiptKeys = new KeyedTable(db, path, "receipts");
         _insertPosting = Prepare(InsertPostingSql);
-        _readReceiptTotals = Prepare(ReadReceiptTotalsSql);
-        _writeReceiptTotals = Prepare(WriteReceiptTotalsSql);
+        _readReceiptTotals = Prepare(ReadReceiptTotalsSql("receipt_totals"));
+        _writeReceiptTotals = Prepare(WriteReceiptTotalsSql("receipt_totals"));
+        _readReceiptMonths = Prepare(ReadReceiptTotalsSql("receipt_totals_month"));
+        _writeReceiptMonths = Prepare(WriteReceiptTotalsSql("receipt_totals_month"));
     }
 
     /// <summary>
@@ -506,6 +511,8 @@ internal sealed partial class SqliteWriter : IDisposable
             _insertPosting.Dispose();
             _readReceiptTotals.Dispose();
             _writeReceiptTotals.Dispose();
+            _readReceiptMonths.Dispose();
+            _writeReceiptMonths.Dispose();
             _rollupStampStatement?.Dispose();
             _upsertRollup?.Dispose();
             _begin.Dispose();
@@ -790,27 +797,39 @@ internal sealed partial class SqliteWriter : IDisposable
         _batchCalls.Clear();
     }
 
-    /// <summary>Merges the batch's receipt sums into <c>receipt_totals</c> (inside the batch's transaction): exact decimal addition.</summary>
+    /// <summary>
+    /// Merges the batch's receipt sums into <c>receipt_totals</c> and, summed per month, into <c>receipt_totals_month</c>
+    /// (inside the batch's transaction): exact decimal addition.
+    /// </summary>
     private void WriteReceiptTotals()
     {
-        foreach (var (k, sums) in _receiptTotals.Groups)
+        if (_receiptTotals.Count > 0)
         {
-            BindReceiptKey(_readReceiptTotals, k);
+            MergeReceiptTotals(_readReceiptTotals, _writeReceiptTotals, _receiptTotals.Groups);
+            MergeReceiptTotals(_readReceiptMonths, _writeReceiptMonths, _receiptTotals.MonthGroups());
+        }
+    }
+
+    private void MergeReceiptTotals(sqlite3_stmt read, sqlite3_stmt write, IEnumerable<KeyValuePair<ReceiptTotals.Key, ReceiptTotals.Sums>> groups)
+    {
+        foreach (var (k, sums) in groups)
+        {
+            BindReceiptKey(read, k);
             long receipts = sums.Receipts, eliminated = sums.Eliminated;
             decimal rawAlternative = sums.Raw, actual = sums.Actual, toolCost = sums.ToolCost;
             double addedMs = sums.AddedMs, minConfidence = sums.MinConfidence;
             try
             {
-                var rc = NativeSqlite.Step(_readReceiptTotals);
+                var rc = NativeSqlite.Step(read);
                 if (rc == raw.SQLITE_ROW)
                 {
-                    receipts += raw.sqlite3_column_int64(_readReceiptTotals, 0);
-                    rawAlternative += ReceiptTotals.Parse(raw.sqlite3_column_text(_readReceiptTotals, 1).utf8_to_string());
-                    actual += ReceiptTotals.Parse(raw.sqlite3_column_text(_readReceiptTotals, 2).utf8_to_string());
-                    toolCost += ReceiptTotals.Parse(raw.sqlite3_column_text(_readReceiptTotals, 3).utf8_to_string());
-                    addedMs += raw.sqlite3_column_double(_readReceiptTotals, 4);
-                    eliminated += raw.sqlite3_column_int64(_readReceiptTotals, 5);
-                    minConfidence = Math.Min(minConfidence, raw.sqlite3_column_double(_readReceiptTotals, 6));
+                    receipts += raw.sqlite3_column_int64(read, 0);
+                    rawAlternative += ReceiptTotals.Parse(raw.sqlite3_column_text(read, 1).utf8_to_string());
+                    actual += ReceiptTotals.Parse(raw.sqlite3_column_text(read, 2).utf8_to_string());
+                    toolCost += ReceiptTotals.Parse(raw.sqlite3_column_text(read, 3).utf8_to_string());
+                    addedMs += raw.sqlite3_column_double(read, 4);
+                    eliminated += raw.sqlite3_column_int64(read, 5);
+                    minConfidence = Math.Min(minConfidence, raw.sqlite3_column_double(read, 6));
                 }
                 else if (rc != raw.SQLITE_DONE)
                 {
@@ -819,10 +838,10 @@ internal sealed partial class SqliteWriter : IDisposable
             }
             finally
             {
-                NativeSqlite.Reset(_readReceiptTotals);
+                NativeSqlite.Reset(read);
             }
 
-            var s = _writeReceiptTotals;
+            var s = write;
             BindReceiptKey(s, k);
             NativeSqlite.BindInt64(s, 11, receipts);
             BindText(s, 12, ReceiptTotals.Text(rawAlternative));

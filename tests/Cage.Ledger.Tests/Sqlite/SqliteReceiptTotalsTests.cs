@@ -122,6 +122,93 @@ public sealed class SqliteReceiptTotalsTests
         await AssertSameTotals(test.Ledger, memory, new TimeWindow(At(since), At(until)));
     }
 
+    // Calls and receipts on both sides of two month boundaries (Feb → Mar → Apr 2026), for the per-month totals.
+    private static LedgerBatch MonthsBatch()
+    {
+        var calls = new List<CallRecord>();
+        var receipts = new List<SavingsReceipt>();
+        string[] days = ["2026-02-10", "2026-02-28", "2026-03-01", "2026-03-15", "2026-03-31", "2026-04-01", "2026-04-20"];
+        for (var i = 0; i < days.Length; i++)
+        {
+            var id = $"m{i}";
+            calls.Add(Call(id, $"{days[i]}T08:00:00Z", route: i % 2 == 0 ? "code-edit" : "chat", task: $"t{i}"));
+            receipts.Add(Receipt($"{id}-a", $"{days[i]}T08:00:01Z", "graphify", 3_000.5m + i, 300.25m, id, $"t{i}"));
+            receipts.Add(Receipt($"{id}-b", $"{days[i]}T23:59:59.999Z", "fux", 800m, 160m + (0.1m * i), id, $"t{i}", method: SavingsMethod.Estimated));
+        }
+
+        return new LedgerBatch(calls, receipts);
+    }
+
+    [TestCase(null, null)]
+    [TestCase("2026-02-15T00:00:00Z", "2026-04-10T00:00:00Z")]
+    [TestCase("2026-02-28T12:00:00Z", null)]
+    [TestCase(null, "2026-04-01T08:00:00.500Z")]
+    [TestCase("2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z")]
+    [TestCase("2026-03-01T00:00:00Z", "2026-05-01T00:00:00Z")]
+    [TestCase("2026-03-02T00:00:00Z", "2026-03-31T00:00:00Z")]
+    [TestCase("2026-01-01T00:00:00Z", "2026-03-01T00:00:00Z")]
+    public async Task ReadReceiptTotals_WindowsAcrossMonths_CombineMonthsDaysAndEdgesExactly(string? since, string? until)
+    {
+        using var test = TestLedger.Create();
+        var memory = new InMemoryLedger();
+        var batch = MonthsBatch();
+        await test.Ledger.AppendAsync(batch);
+        await memory.AppendAsync(batch);
+
+        await AssertSameTotals(test.Ledger, memory, new TimeWindow(since is null ? null : At(since), until is null ? null : At(until)));
+    }
+
+    [Test]
+    public async Task ReadReceiptTotals_WholeLedger_ReadsOneRowPerMonthAndGroup()
+    {
+        using var test = TestLedger.Create();
+        await test.Ledger.AppendAsync(MonthsBatch());
+
+        var rows = 0;
+        await foreach (var _ in test.Ledger.ReadReceiptTotalsAsync(TimeWindow.All))
+        {
+            rows++;
+        }
+
+        // 7 days × 2 tools × 2 routes' groups per day → per month: Feb (code-edit, chat), Mar (code-edit, chat), Apr (chat, code-edit), each × 2 tools.
+        Assert.That(Scalar(test.Ledger, "SELECT count(*) FROM receipt_totals;"), Is.EqualTo(14));
+        Assert.That(Scalar(test.Ledger, "SELECT count(*) FROM receipt_totals_month;"), Is.EqualTo(12));
+        Assert.That(rows, Is.EqualTo(12));
+        Assert.That(Scalar(test.Ledger, "SELECT count(DISTINCT day) FROM receipt_totals_month;"), Is.EqualTo(3));
+        Assert.That(Scalar(test.Ledger, "SELECT min(day) FROM receipt_totals_month;"), Is.EqualTo(20_485), "2026-02-01 is UTC day 20,485");
+    }
+
+    [Test]
+    public async Task Open_LedgerOfTheStepBefore_MigrationSumsItsReceiptTotalsPerMonth()
+    {
+        using var test = TestLedger.Create();
+        var memory = new InMemoryLedger();
+        var batch = MonthsBatch();
+        await test.Ledger.AppendAsync(batch);
+        await memory.AppendAsync(batch);
+        test.Ledger.Dispose();
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={test.Path};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            // The file as the step before receipt_totals_month (the latest step) left it.
+            command.CommandText = $"DROP TABLE receipt_totals_month; PRAGMA user_version = {LedgerSchema.LatestVersion - 1};";
+            command.ExecuteNonQuery();
+        }
+
+        var reopened = test.Reopen();
+
+        Assert.That(reopened.SchemaVersion, Is.EqualTo(LedgerSchema.LatestVersion));
+        Assert.That(Scalar(reopened, "SELECT count(*) FROM receipt_totals_month;"), Is.EqualTo(12));
+        await AssertSameTotals(reopened, memory, TimeWindow.All);
+        await AssertSameTotals(reopened, memory, new TimeWindow(At("2026-02-15T00:00:00Z"), At("2026-04-10T00:00:00Z")));
+
+        // And the writer adds to the migrated rows.
+        await reopened.AppendAsync(new LedgerBatch([], [Receipt("late", "2026-03-20T10:00:00Z", "graphify", 10m, 1m, "m3", "t3")]));
+        await memory.AppendAsync(new LedgerBatch([], [Receipt("late", "2026-03-20T10:00:00Z", "graphify", 10m, 1m, "m3", "t3")]));
+        await AssertSameTotals(reopened, memory, TimeWindow.All);
+    }
+
     [Test]
     public async Task Append_SameReceiptsTwice_TotalsCountThemOnce()
     {
