@@ -147,6 +147,7 @@ public sealed class BudgetReservation : IDisposable
     private bool Complete(int final, long usd, long tokens, bool explicitCall, bool unpriced = false, long? meteredAt = null)
     {
         long holdUsd = UsdUnits, holdTokens = EstimatedTokens;
+        var expired = false;
         if (Interlocked.CompareExchange(ref _state, final, Open) != Open)
         {
             // A late settle after the lease expired: the hold is gone, but the money was spent.
@@ -157,6 +158,7 @@ public sealed class BudgetReservation : IDisposable
 
             holdUsd = 0;
             holdTokens = 0;
+            expired = true;
         }
 
         MeterScope? deferTo = null;
@@ -173,7 +175,7 @@ public sealed class BudgetReservation : IDisposable
             }
         }
 
-        _guard.Complete(this, holdUsd, holdTokens, usd, tokens, unpriced, meteredAt, deferTo);
+        _guard.Complete(this, holdUsd, holdTokens, usd, tokens, unpriced, meteredAt, deferTo, expired);
         return true;
     }
 }
