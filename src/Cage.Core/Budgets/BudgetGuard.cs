@@ -32,7 +32,7 @@ public sealed class BudgetGuard : IDisposable
     private readonly TimeProvider _time;
     private readonly IBudgetStore _store;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<long, BudgetReservation> _live = new();
+    private readonly BudgetLeases _live = new();
     private readonly Dictionary<string, List<BudgetNodeState>> _saved = new(StringComparer.Ordinal);
     private readonly Meter? _ownedMeter;
     private readonly Counter<long> _warnings;
@@ -325,7 +325,6 @@ public sealed class BudgetGuard : IDisposable
 
         var now = startedTicks is null ? _time.GetUtcNow().UtcTicks : 0; // a metered call needs no clock read
         List<BudgetCharge>? rows = null;
-        string? id = null;
         foreach (var template in _tree.Route(scope))
         {
             if (template.IsTemplated && now == 0) now = _time.GetUtcNow().UtcTicks; // when the instance was last used
@@ -344,7 +343,7 @@ public sealed class BudgetGuard : IDisposable
 
                 var counter = node.At(now);
                 Apply(counter, usd, usd, tokens, tokens, unpriced);
-                AddRow(ref rows, ref id, counter, now, usd, tokens, unpriced);
+                AddRow(ref rows, counter, now, usd, tokens, unpriced);
             }
             finally
             {
@@ -419,7 +418,7 @@ public sealed class BudgetGuard : IDisposable
     {
         var now = _time.GetUtcNow().UtcTicks;
         var reclaimed = 0;
-        foreach (var (_, reservation) in _live)
+        foreach (var reservation in _live.Open())
         {
             if (reservation.ExpiresTicks <= now && reservation.Expire())
             {
@@ -686,7 +685,7 @@ public sealed class BudgetGuard : IDisposable
             reservation = new BudgetReservation(this, Interlocked.Increment(ref _nextId), counters, usd, tokens, SaturatingAdd(now, _leaseTicks));
             if (register)
             {
-                _live[reservation.Id] = reservation;
+                _live.Add(reservation);
             }
 
             refusal = null;
@@ -696,7 +695,7 @@ public sealed class BudgetGuard : IDisposable
 
     internal void Unhold(BudgetReservation reservation)
     {
-        _live.TryRemove(reservation.Id, out _);
+        _live.Remove(reservation);
         foreach (var counter in reservation.Counters)
         {
             counter.Unhold(reservation.UsdUnits, reservation.EstimatedTokens);
@@ -759,11 +758,10 @@ public sealed class BudgetGuard : IDisposable
     /// </summary>
     internal void Complete(BudgetReservation reservation, long holdUsd, long holdTokens, long usd, long tokens, bool unpriced, long? meteredAt = null, MeterScope? deferTo = null, bool expired = false)
     {
-        _live.TryRemove(reservation.Id, out _);
+        _live.Remove(reservation);
         tokens = BudgetLimits.ClampTokens(tokens);
         var now = 0L;
         List<BudgetCharge>? rows = null;
-        string? id = null;
         // An open reservation holds its instances pinned; an expired one gave them back, so a late settle pins them again.
         PeriodCounter?[] counters = expired ? Repin(reservation.Counters) : reservation.Counters;
         try
@@ -809,7 +807,7 @@ public sealed class BudgetGuard : IDisposable
                 if (meteredAt is null)
                 {
                     if (now == 0) now = _time.GetUtcNow().UtcTicks;
-                    AddRow(ref rows, ref id, target, now, usd, tokens, unpriced);
+                    AddRow(ref rows, target, now, usd, tokens, unpriced);
                 }
             }
         }
@@ -843,25 +841,28 @@ public sealed class BudgetGuard : IDisposable
         return startedTicks >= counter.StartTicks && startedTicks >= counter.ResetAtTicks ? counter : null;
     }
 
-    /// <summary>Adds the row recording spend charged to <paramref name="counter"/> without a ledger call (configured nodes only).</summary>
-    private static void AddRow(ref List<BudgetCharge>? rows, ref string? id, PeriodCounter counter, long nowTicks, long usd, long tokens, bool unpriced)
+    /// <summary>
+    /// Adds the row recording spend charged to <paramref name="counter"/> without a ledger call (configured nodes only).
+    /// The rows of one charge share its id, time and amount, which are made once, for the first row.
+    /// </summary>
+    private static void AddRow(ref List<BudgetCharge>? rows, PeriodCounter counter, long nowTicks, long usd, long tokens, bool unpriced)
     {
         if (!counter.Node.Template.Configured || (usd == 0 && tokens == 0 && !unpriced))
         {
             return;
         }
 
-        var at = new DateTimeOffset(nowTicks, TimeSpan.Zero);
-        id ??= CageIds.New('b', at);
-        (rows ??= []).Add(new BudgetCharge(
-            id,
-            counter.Node.Path,
-            counter.Node.Template.Period == BudgetPeriod.Lifetime ? DateTimeOffset.MinValue : counter.Start,
-            counter.ResetAtTicks > 0 ? new DateTimeOffset(counter.ResetAtTicks, TimeSpan.Zero) : null,
-            CageIds.TruncateToMilliseconds(at),
-            BudgetMoney.FromUnits(usd),
-            tokens,
-            unpriced));
+        var periodStart = counter.Node.Template.Period == BudgetPeriod.Lifetime ? DateTimeOffset.MinValue : counter.Start;
+        DateTimeOffset? resetAt = counter.ResetAtTicks > 0 ? new DateTimeOffset(counter.ResetAtTicks, TimeSpan.Zero) : null;
+        if (rows is { Count: > 0 })
+        {
+            var first = rows[0];
+            rows.Add(new BudgetCharge(first.Id, counter.Node.Path, periodStart, resetAt, first.At, first.Usd, tokens, unpriced));
+            return;
+        }
+
+        var at = new DateTimeOffset(TruncateToMs(nowTicks), TimeSpan.Zero);
+        (rows ??= []).Add(new BudgetCharge(CageIds.New('b', at), counter.Node.Path, periodStart, resetAt, at, BudgetMoney.FromUnits(usd), tokens, unpriced));
     }
 
     /// <summary>Records charges in the store (fail-open: a fault is logged, the call goes on).</summary>

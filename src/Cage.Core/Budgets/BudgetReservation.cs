@@ -66,6 +66,9 @@ public sealed class BudgetReservation : IDisposable
 
     internal long ExpiresTicks { get; }
 
+    /// <summary>Where the lease registry keeps it (<see cref="BudgetLeases"/>; −1 in its overflow, −2 not registered).</summary>
+    internal int Slot { get; set; } = -2;
+
     internal PeriodCounter[] Counters => _counters;
 
     internal void Bind(MeterScope scope)
