@@ -917,7 +917,7 @@ public sealed class BudgetGuard : IDisposable
             return counter;
         }
 
-        var restored = new PeriodCounter(node, spend.StartTicks, spend.EndTicks, spend.ResetAtTicks);
+        var restored = new PeriodCounter(node, spend.StartTicks, spend.EndTicks, 0);
         restored.Restore(spend);
         return restored;
     }

@@ -264,18 +264,18 @@ internal sealed class RollingWindow
 /// The spend of an evicted instance's current period, kept so the instance rebuilt for the next call starts where it
 /// stopped: a value in its template's table (no object), a fraction of the live instance's size.
 /// </summary>
-internal readonly record struct EvictedSpend(long StartTicks, long EndTicks, long ResetAtTicks, long Spent, long SpentTokens, long UnpricedCalls, int Warned)
+internal readonly record struct EvictedSpend(long StartTicks, long EndTicks, long Spent, long SpentTokens, int UnpricedCalls, int Warned)
 {
-    /// <summary>What an idle counter leaves, or <see langword="null"/> when nothing is worth keeping (no spend, no warning, no reset, or its period has ended).</summary>
+    /// <summary>What an idle counter leaves (one not reset in its period), or <see langword="null"/> when nothing is worth keeping (no spend, no warning, or its period has ended).</summary>
     public static EvictedSpend? Of(PeriodCounter counter, long nowTicks)
     {
         var (spent, tokens, unpriced, warned) = (Volatile.Read(ref counter.Spent), Volatile.Read(ref counter.SpentTokens), Volatile.Read(ref counter.UnpricedCalls), Volatile.Read(ref counter.Warned));
-        if (!counter.IsOpenAt(nowTicks) || (spent == 0 && tokens == 0 && unpriced == 0 && warned == 0 && counter.ResetAtTicks == 0))
+        if (!counter.IsOpenAt(nowTicks) || (spent == 0 && tokens == 0 && unpriced == 0 && warned == 0))
         {
             return null;
         }
 
-        return new EvictedSpend(counter.StartTicks, counter.EndTicks, counter.ResetAtTicks, spent, tokens, unpriced, warned);
+        return new EvictedSpend(counter.StartTicks, counter.EndTicks, spent, tokens, (int)Math.Min(unpriced, int.MaxValue), warned);
     }
 }
 

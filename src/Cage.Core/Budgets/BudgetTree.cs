@@ -262,9 +262,9 @@ internal sealed class NodeTemplate
                 }
 
                 var counter = node.Current;
-                if (counter.Rolling is { } rolling && rolling.NextExpiry is not null)
+                if ((counter.Rolling is { } rolling && rolling.NextExpiry is not null) || (counter.ResetAtTicks != 0 && counter.IsOpenAt(nowTicks)))
                 {
-                    node.Unevict(); // a rolling sum with spend in it keeps its minute buckets: not compact
+                    node.Unevict(); // a rolling sum with spend in it keeps its minute buckets, and a reset period its reset: not compact
                     continue;
                 }
 
@@ -291,7 +291,7 @@ internal sealed class NodeTemplate
                     if (spend.EndTicks <= nowTicks) _evicted.Remove(key);
                 }
 
-                if (_evicted.Count == 0) _evicted.TrimExcess();
+                if (_evicted.Count < _evicted.EnsureCapacity(0) * 3 / 4) _evicted.TrimExcess(); // the records are what memory is left: no slack
             }
         }
 

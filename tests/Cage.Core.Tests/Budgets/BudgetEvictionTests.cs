@@ -147,6 +147,48 @@ public sealed class BudgetEvictionTests
     }
 
     [Test]
+    public void EvictedInstances_TakeAFractionOfTheMemoryOfLiveOnes()
+    {
+        // 20,000 users × 2 nodes each (org/{user}, org/{user}/{agent}) with spend: measured live, then evicted.
+        const int Users = 20_000;
+        var time = Clock();
+        using var guard = Guard(time, o =>
+        {
+            o.EvictIdleAfter = TimeSpan.FromMinutes(1);
+            o.Node("org").CapUsd(1_000m).Every(BudgetPeriod.Day).Block();
+            o.Node("org/{user}").CapUsd(1m).Every(BudgetPeriod.Day).Block();
+            o.Node("org/{user}/{agent}").CapUsd(1m).Every(BudgetPeriod.Day).Block();
+        }, new NullStore());
+        var scopes = Enumerable.Range(0, Users).Select(i => new BudgetScope(User: "user-" + i, Agent: "agent-" + (i % 10))).ToArray();
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        foreach (var scope in scopes)
+        {
+            guard.Admit(scope, 0.01m).Settle(0.01m);
+        }
+
+        var live = GC.GetTotalMemory(forceFullCollection: true) - before;
+        time.Advance(TimeSpan.FromMinutes(2));
+        Assert.That(guard.InstanceCounts(), Is.EqualTo((0, 2 * Users)));
+        var evicted = GC.GetTotalMemory(forceFullCollection: true) - before;
+        TestContext.Out.WriteLine($"per instance: live {live / (2.0 * Users):F0} B, evicted {evicted / (2.0 * Users):F0} B");
+        Assert.That(evicted, Is.LessThan(live / 3), $"live {live:N0} B, evicted {evicted:N0} B");
+        Assert.That(guard.Node("org/user-7/agent-7").Usd.Spent, Is.EqualTo(0.01m));
+        GC.KeepAlive(scopes);
+    }
+
+    /// <summary>Keeps nothing (so the memory measured is the guard's).</summary>
+    private sealed class NullStore : IBudgetStore
+    {
+        public ValueTask<IReadOnlyList<BudgetNodeState>> LoadAsync(CancellationToken cancellationToken = default) => ValueTask.FromResult<IReadOnlyList<BudgetNodeState>>([]);
+
+        public ValueTask SaveAsync(BudgetNodeState state, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
+
+        public ValueTask AddChargesAsync(IReadOnlyList<BudgetCharge> charges, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
+
+        public ValueTask<IReadOnlyList<BudgetCharge>> LoadChargesAsync(DateTimeOffset? since, CancellationToken cancellationToken = default) => ValueTask.FromResult<IReadOnlyList<BudgetCharge>>([]);
+    }
+
+    [Test]
     [Repeat(3)]
     public void ManyCallers_WhileTheSweeperEvictsAggressively_LoseNoSpendAndPassNoCap()
     {
