@@ -1,4 +1,5 @@
 using CageNet.Budgets;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Time.Testing;
 using static CageNet.Tests.Budgets.BudgetTestKit;
 
@@ -115,6 +116,17 @@ public sealed class BudgetEvictionTests
         time.Advance(TimeSpan.FromHours(3));
         Assert.That(guard.InstanceCounts(), Is.EqualTo((1, 0)));
         Assert.That(() => PerUser(time, TimeSpan.Zero), Throws.TypeOf<BudgetConfigurationException>().With.Message.Contains("EvictIdleAfter"));
+    }
+
+    [Test]
+    public void EvictIdleAfter_IsReadFromConfiguration()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Cage:Budgets:EvictIdleAfter"] = "00:02:30",
+        }).Build();
+        Assert.That(BudgetConfiguration.Read(configuration.GetSection("Cage:Budgets")).EvictIdleAfter, Is.EqualTo(TimeSpan.FromSeconds(150)));
+        Assert.That(new BudgetOptions().EvictIdleAfter, Is.EqualTo(TimeSpan.FromMinutes(10)));
     }
 
     [Test]
