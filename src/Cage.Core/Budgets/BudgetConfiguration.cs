@@ -56,6 +56,7 @@ public static class BudgetConfiguration
                     var seconds = Number(child);
                     options.LeaseDuration = seconds is > 0 and <= 31_536_000 ? TimeSpan.FromSeconds((double)seconds) : throw Error(child, $"'{child.Value}' is not a number of seconds in (0, 31536000]");
                     break;
+                case "evictidleafter": options.EvictIdleAfter = Duration(child); break;
                 case "failclosed": options.FailClosed = Bool(child); break;
                 case "fallbackusdpermilliontokens": options.FallbackUsdPerMillionTokens = Number(child); break;
                 case "nodes": ReadNodes(child, options); break;
@@ -75,7 +76,7 @@ public static class BudgetConfiguration
                 case "day": ReadNodeSettings(child, NodeAt(child, options, "day", BudgetPeriod.Day)); break;
                 case "week": ReadNodeSettings(child, NodeAt(child, options, "week", BudgetPeriod.Week)); break;
                 case "month": ReadNodeSettings(child, NodeAt(child, options, "month", BudgetPeriod.Month)); break;
-                default: throw Error(child, "is not a budget setting (TimeZone, OnExceed, LeaseDuration, FailClosed, FallbackUsdPerMillionTokens, Nodes, Routes, Labels, Subscription; or the flat Session, Day, Week, Month)");
+                default: throw Error(child, "is not a budget setting (TimeZone, OnExceed, LeaseDuration, EvictIdleAfter, FailClosed, FallbackUsdPerMillionTokens, Nodes, Routes, Labels, Subscription; or the flat Session, Day, Week, Month)");
             }
         }
     }

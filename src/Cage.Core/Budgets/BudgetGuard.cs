@@ -32,13 +32,16 @@ public sealed class BudgetGuard : IDisposable
     private readonly TimeProvider _time;
     private readonly IBudgetStore _store;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<long, BudgetReservation> _live = new();
+    private readonly BudgetLeases _live = new();
     private readonly Dictionary<string, List<BudgetNodeState>> _saved = new(StringComparer.Ordinal);
     private readonly Meter? _ownedMeter;
     private readonly Counter<long> _warnings;
     private readonly Counter<long> _refusals;
     private readonly ITimer _reaper;
     private readonly long _leaseTicks;
+    private readonly long _idleTicks;
+    private readonly Lock _sweepGate = new();
+    private int _initializing;
     private readonly Action _saveEstimator;
     private long _nextId;
     private volatile bool _unavailable;
@@ -61,14 +64,20 @@ public sealed class BudgetGuard : IDisposable
         Estimator = estimator ?? new SubscriptionEstimator(options.Subscription, _logger);
         _tree = BudgetTree.Compile(options, Estimator);
         _leaseTicks = options.LeaseDuration.Ticks;
+        if (options.EvictIdleAfter <= TimeSpan.Zero && options.EvictIdleAfter != Timeout.InfiniteTimeSpan)
+        {
+            throw new BudgetConfigurationException($"Cage:Budgets:EvictIdleAfter must be positive (got {options.EvictIdleAfter})");
+        }
+
+        _idleTicks = options.EvictIdleAfter == Timeout.InfiniteTimeSpan ? long.MaxValue : options.EvictIdleAfter.Ticks;
         _saveEstimator = SaveEstimator;
 
         var meter = meterFactory?.Create(new MeterOptions(CageTelemetry.MeterName)) ?? (_ownedMeter = new Meter(CageTelemetry.MeterName));
         _warnings = meter.CreateCounter<long>(CageTelemetry.BudgetWarnings, "{warning}", "Budget warn thresholds crossed.");
         _refusals = meter.CreateCounter<long>(CageTelemetry.BudgetRefusals, "{call}", "Calls refused by a blocking budget.");
 
-        var sweep = TimeSpan.FromTicks(Math.Clamp(options.LeaseDuration.Ticks / 4, TimeSpan.TicksPerMillisecond * 10, TimeSpan.TicksPerSecond * 30));
-        _reaper = _time.CreateTimer(static state => ((BudgetGuard)state!).ReclaimExpired(), this, sweep, sweep);
+        var sweep = TimeSpan.FromTicks(Math.Clamp(Math.Min(options.LeaseDuration.Ticks, _idleTicks) / 4, TimeSpan.TicksPerMillisecond * 10, TimeSpan.TicksPerSecond * 30));
+        _reaper = _time.CreateTimer(static state => ((BudgetGuard)state!).Sweep(), this, sweep, sweep);
     }
 
     /// <summary>Raised once per warn threshold per period, on the call that crossed it (after it is logged and counted).</summary>
@@ -103,6 +112,7 @@ public sealed class BudgetGuard : IDisposable
     /// <returns>The number of calls replayed.</returns>
     public async ValueTask<long> InitializeAsync(ILedgerReader? ledger, CancellationToken cancellationToken = default)
     {
+        Interlocked.Increment(ref _initializing); // the rebuild adds to instances without pinning them: no eviction meanwhile
         try
         {
             var states = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
@@ -139,6 +149,10 @@ public sealed class BudgetGuard : IDisposable
             _unavailable = _options.FailClosed;
             BudgetLog.LoadFailed(_logger, ex, _options.FailClosed ? "refusing calls (FailClosed)" : "admitting calls (fail-open)");
             return 0;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _initializing);
         }
     }
 
@@ -281,7 +295,7 @@ public sealed class BudgetGuard : IDisposable
             var now = _time.GetUtcNow().UtcTicks;
             foreach (var template in _tree.Route(scope))
             {
-                var counter = CounterFor(template, scope, now);
+                var counter = CounterFor(template, scope, now, pin: false);
                 if (counter.Fits(usd, tokens) is { } metric)
                 {
                     if (attempt == 0 && !_live.IsEmpty && ReclaimExpired() > 0)
@@ -344,23 +358,30 @@ public sealed class BudgetGuard : IDisposable
 
         var now = startedTicks is null ? _time.GetUtcNow().UtcTicks : 0; // a metered call needs no clock read
         List<BudgetCharge>? rows = null;
-        string? id = null;
         foreach (var template in _tree.Route(scope))
         {
-            var node = template.Instance(this, scope);
-            if (startedTicks is { } started)
+            if (template.IsTemplated && now == 0) now = _time.GetUtcNow().UtcTicks; // when the instance was last used
+            var node = template.Pinned(this, scope, now);
+            try
             {
-                if (Locate(node, started) is { } located)
+                if (startedTicks is { } started)
                 {
-                    Apply(located, usd, usd, tokens, tokens, unpriced, started);
+                    if (Locate(node, started) is { } located)
+                    {
+                        Apply(located, usd, usd, tokens, tokens, unpriced, started);
+                    }
+
+                    continue;
                 }
 
-                continue;
+                var counter = node.At(now);
+                Apply(counter, usd, usd, tokens, tokens, unpriced);
+                AddRow(ref rows, counter, now, usd, tokens, unpriced);
             }
-
-            var counter = node.At(now);
-            Apply(counter, usd, usd, tokens, tokens, unpriced);
-            AddRow(ref rows, ref id, counter, now, usd, tokens, unpriced);
+            finally
+            {
+                node.Unpin();
+            }
         }
 
         Persist(rows);
@@ -405,16 +426,23 @@ public sealed class BudgetGuard : IDisposable
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         var (template, scope) = Resolve(path);
-        var node = template.Instance(this, scope);
         var now = _time.GetUtcNow();
-        var effective = TruncateToMs(now.UtcTicks) + TimeSpan.TicksPerMillisecond;
-        if (template.Period != BudgetPeriod.FiveHours)
+        var node = template.Pinned(this, scope, now.UtcTicks);
+        try
         {
-            node.At(now.UtcTicks); // a calendar rollover nobody has triggered yet: reset the current period
-        }
+            var effective = TruncateToMs(now.UtcTicks) + TimeSpan.TicksPerMillisecond;
+            if (template.Period != BudgetPeriod.FiveHours)
+            {
+                node.At(now.UtcTicks); // a calendar rollover nobody has triggered yet: reset the current period
+            }
 
-        var counter = node.Replace(current => new PeriodCounter(node, current.StartTicks, current.EndTicks, effective));
-        Save(counter, now);
+            var counter = node.Replace(current => new PeriodCounter(node, current.StartTicks, current.EndTicks, effective));
+            Save(counter, now);
+        }
+        finally
+        {
+            node.Unpin();
+        }
     }
 
     /// <summary>Reclaims every reservation whose lease ran out (a timer also does this); returns how many.</summary>
@@ -423,7 +451,7 @@ public sealed class BudgetGuard : IDisposable
     {
         var now = _time.GetUtcNow().UtcTicks;
         var reclaimed = 0;
-        foreach (var (_, reservation) in _live)
+        foreach (var reservation in _live.Open())
         {
             if (reservation.ExpiresTicks <= now && reservation.Expire())
             {
@@ -438,6 +466,51 @@ public sealed class BudgetGuard : IDisposable
 
         return reclaimed;
     }
+
+    /// <summary>The timer: reclaims expired leases, then evicts idle instances.</summary>
+    private void Sweep()
+    {
+        ReclaimExpired();
+        EvictIdle();
+    }
+
+    /// <summary>
+    /// Evicts the instances of templated nodes that no reservation holds and no call used for
+    /// <see cref="BudgetOptions.EvictIdleAfter"/> (the lease timer does this); returns how many.
+    /// </summary>
+    internal int EvictIdle()
+    {
+        if (_idleTicks == long.MaxValue || Volatile.Read(ref _initializing) > 0 || !_sweepGate.TryEnter())
+        {
+            return 0;
+        }
+
+        try
+        {
+            var now = _time.GetUtcNow().UtcTicks;
+            var evicted = 0;
+            foreach (var template in _tree.Templates)
+            {
+                evicted += template.Evict(now - _idleTicks, now);
+            }
+
+            Evictions += evicted;
+            return evicted;
+        }
+        finally
+        {
+            _sweepGate.Exit();
+        }
+    }
+
+    /// <summary>The instances of templated nodes in memory, and the evicted ones whose spend is kept.</summary>
+    internal (int Live, int Evicted) InstanceCounts() =>
+        (_tree.Templates.Where(t => t.IsTemplated).Sum(t => t.InstanceCount), _tree.Templates.Sum(t => t.EvictedCount));
+
+    internal long UtcTicks => _time.GetUtcNow().UtcTicks;
+
+    /// <summary>How many instances were evicted so far (written under the sweep lock).</summary>
+    internal long Evictions { get; private set; }
 
     /// <summary>Stops the lease timer and saves the estimator's state once more (the tokens metered since its last reading).</summary>
     public void Dispose()
@@ -570,7 +643,7 @@ public sealed class BudgetGuard : IDisposable
             BudgetMetric? failed = null;
             for (; held < templates.Length; held++)
             {
-                var counter = CounterFor(templates[held], scope, now);
+                var counter = CounterFor(templates[held], scope, now, pin: true); // each instance stays pinned until the reservation completes
                 counters[held] = counter;
                 if ((failed = counter.TryHold(usd, tokens)) is not null)
                 {
@@ -605,6 +678,7 @@ public sealed class BudgetGuard : IDisposable
                 {
                     reservation = null;
                     refusal = Refuse(counters[held], failed.Value, failed == BudgetMetric.Usd ? usd : tokens);
+                    Unpin(counters, counters.Length);
                     if (register)
                     {
                         _refusals.Add(1, new KeyValuePair<string, object?>("cage.budget.node", counters[held].Node.Template.Path));
@@ -625,11 +699,13 @@ public sealed class BudgetGuard : IDisposable
                 // Expired leases may be what fills the node: reclaim them once and try again.
                 if (attempt == 0 && !_live.IsEmpty && ReclaimExpired() > 0)
                 {
+                    Unpin(counters, held + 1);
                     continue;
                 }
 
                 reservation = null;
                 refusal = Refuse(counters[held], metric, metric == BudgetMetric.Usd ? usd : tokens);
+                Unpin(counters, held + 1);
                 if (register)
                 {
                     _refusals.Add(1, new KeyValuePair<string, object?>("cage.budget.node", counters[held].Node.Template.Path));
@@ -642,7 +718,7 @@ public sealed class BudgetGuard : IDisposable
             reservation = new BudgetReservation(this, Interlocked.Increment(ref _nextId), counters, usd, tokens, SaturatingAdd(now, _leaseTicks));
             if (register)
             {
-                _live[reservation.Id] = reservation;
+                _live.Add(reservation);
             }
 
             refusal = null;
@@ -652,11 +728,59 @@ public sealed class BudgetGuard : IDisposable
 
     internal void Unhold(BudgetReservation reservation)
     {
-        _live.TryRemove(reservation.Id, out _);
+        _live.Remove(reservation);
         foreach (var counter in reservation.Counters)
         {
             counter.Unhold(reservation.UsdUnits, reservation.EstimatedTokens);
         }
+
+        Unpin(reservation.Counters, reservation.Counters.Length);
+    }
+
+    private static void Unpin(PeriodCounter?[] counters, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            counters[i]?.Node.Unpin();
+        }
+    }
+
+    /// <summary>
+    /// Pins the instances of an expired reservation again for its late settle. One evicted meanwhile is looked up again
+    /// (rebuilt with its spend) and charged in its place when it is still in the same period; otherwise (an ended
+    /// period that was dropped from memory) that node is skipped (<see langword="null"/>).
+    /// </summary>
+    private PeriodCounter?[] Repin(PeriodCounter[] counters)
+    {
+        var now = _time.GetUtcNow().UtcTicks;
+        var pinned = new PeriodCounter?[counters.Length];
+        for (var i = 0; i < counters.Length; i++)
+        {
+            var counter = counters[i];
+            var node = counter.Node;
+            if (node.TryPin(now))
+            {
+                pinned[i] = counter;
+                continue;
+            }
+
+            var fresh = node.Template.Instance(this, node.Key, pin: true, now);
+            var current = fresh.Current;
+            if (counter.Provisional)
+            {
+                pinned[i] = new PeriodCounter(fresh, counter.StartTicks, counter.EndTicks, 0) { Provisional = true };
+            }
+            else if (current.StartTicks == counter.StartTicks && current.ResetAtTicks == counter.ResetAtTicks)
+            {
+                pinned[i] = current;
+            }
+            else
+            {
+                fresh.Unpin();
+            }
+        }
+
+        return pinned;
     }
 
     /// <summary>
@@ -665,55 +789,64 @@ public sealed class BudgetGuard : IDisposable
     /// recorded in the store (deferred to <paramref name="deferTo"/>'s disposal when that scope's next metered call,
     /// which would carry it, has not been reported yet).
     /// </summary>
-    internal void Complete(BudgetReservation reservation, long holdUsd, long holdTokens, long usd, long tokens, bool unpriced, long? meteredAt = null, MeterScope? deferTo = null)
+    internal void Complete(BudgetReservation reservation, long holdUsd, long holdTokens, long usd, long tokens, bool unpriced, long? meteredAt = null, MeterScope? deferTo = null, bool expired = false)
     {
-        _live.TryRemove(reservation.Id, out _);
+        _live.Remove(reservation);
         tokens = BudgetLimits.ClampTokens(tokens);
         var now = 0L;
         List<BudgetCharge>? rows = null;
-        string? id = null;
-        foreach (var counter in reservation.Counters)
+        // An open reservation holds its instances pinned; an expired one gave them back, so a late settle pins them again.
+        PeriodCounter?[] counters = expired ? Repin(reservation.Counters) : reservation.Counters;
+        try
         {
-            PeriodCounter? target;
-            if (counter.Provisional)
+            foreach (var counter in counters)
             {
-                // Reserved with nothing held while the 5-hour window was closed: the first spend opens it now.
-                if (usd == 0 && tokens == 0 && !unpriced) continue;
-                if (now == 0) now = _time.GetUtcNow().UtcTicks;
-                target = meteredAt is { } started ? Locate(counter.Node, started) : counter.Node.At(now);
-                if (target is null) continue;
-                Apply(target, usd, usd, tokens, tokens, unpriced, meteredAt ?? 0);
-            }
-            else
-            {
-                target = counter;
-                if (meteredAt is { } started)
+                if (counter is null) continue; // evicted, and its period has ended
+                PeriodCounter? target;
+                if (counter.Provisional)
                 {
-                    target = Locate(counter.Node, started);
-                    if (target is null && counter.Covers(started))
-                    {
-                        target = counter; // a period that ended (or a reset) since: it settles where it started
-                    }
-                }
-
-                if (ReferenceEquals(target, counter))
-                {
-                    Apply(counter, usd - holdUsd, usd, tokens - holdTokens, tokens, unpriced, meteredAt ?? 0);
-                }
-                else
-                {
-                    // The call started in another period than the reservation's (or after a reset): charge it there.
-                    counter.Unhold(holdUsd, holdTokens);
+                    // Reserved with nothing held while the 5-hour window was closed: the first spend opens it now.
+                    if (usd == 0 && tokens == 0 && !unpriced) continue;
+                    if (now == 0) now = _time.GetUtcNow().UtcTicks;
+                    target = meteredAt is { } started ? Locate(counter.Node, started) : counter.Node.At(now);
                     if (target is null) continue;
                     Apply(target, usd, usd, tokens, tokens, unpriced, meteredAt ?? 0);
                 }
-            }
+                else
+                {
+                    target = counter;
+                    if (meteredAt is { } started)
+                    {
+                        target = Locate(counter.Node, started);
+                        if (target is null && counter.Covers(started))
+                        {
+                            target = counter; // a period that ended (or a reset) since: it settles where it started
+                        }
+                    }
 
-            if (meteredAt is null)
-            {
-                if (now == 0) now = _time.GetUtcNow().UtcTicks;
-                AddRow(ref rows, ref id, target, now, usd, tokens, unpriced);
+                    if (ReferenceEquals(target, counter))
+                    {
+                        Apply(counter, usd - holdUsd, usd, tokens - holdTokens, tokens, unpriced, meteredAt ?? 0);
+                    }
+                    else
+                    {
+                        // The call started in another period than the reservation's (or after a reset): charge it there.
+                        counter.Unhold(holdUsd, holdTokens);
+                        if (target is null) continue;
+                        Apply(target, usd, usd, tokens, tokens, unpriced, meteredAt ?? 0);
+                    }
+                }
+
+                if (meteredAt is null)
+                {
+                    if (now == 0) now = _time.GetUtcNow().UtcTicks;
+                    AddRow(ref rows, target, now, usd, tokens, unpriced);
+                }
             }
+        }
+        finally
+        {
+            Unpin(counters, counters.Length);
         }
 
         if (rows is not null && deferTo is not null)
@@ -741,25 +874,28 @@ public sealed class BudgetGuard : IDisposable
         return startedTicks >= counter.StartTicks && startedTicks >= counter.ResetAtTicks ? counter : null;
     }
 
-    /// <summary>Adds the row recording spend charged to <paramref name="counter"/> without a ledger call (configured nodes only).</summary>
-    private static void AddRow(ref List<BudgetCharge>? rows, ref string? id, PeriodCounter counter, long nowTicks, long usd, long tokens, bool unpriced)
+    /// <summary>
+    /// Adds the row recording spend charged to <paramref name="counter"/> without a ledger call (configured nodes only).
+    /// The rows of one charge share its id, time and amount, which are made once, for the first row.
+    /// </summary>
+    private static void AddRow(ref List<BudgetCharge>? rows, PeriodCounter counter, long nowTicks, long usd, long tokens, bool unpriced)
     {
         if (!counter.Node.Template.Configured || (usd == 0 && tokens == 0 && !unpriced))
         {
             return;
         }
 
-        var at = new DateTimeOffset(nowTicks, TimeSpan.Zero);
-        id ??= CageIds.New('b', at);
-        (rows ??= []).Add(new BudgetCharge(
-            id,
-            counter.Node.Path,
-            counter.Node.Template.Period == BudgetPeriod.Lifetime ? DateTimeOffset.MinValue : counter.Start,
-            counter.ResetAtTicks > 0 ? new DateTimeOffset(counter.ResetAtTicks, TimeSpan.Zero) : null,
-            CageIds.TruncateToMilliseconds(at),
-            BudgetMoney.FromUnits(usd),
-            tokens,
-            unpriced));
+        var periodStart = counter.Node.Template.Period == BudgetPeriod.Lifetime ? DateTimeOffset.MinValue : counter.Start;
+        DateTimeOffset? resetAt = counter.ResetAtTicks > 0 ? new DateTimeOffset(counter.ResetAtTicks, TimeSpan.Zero) : null;
+        if (rows is { Count: > 0 })
+        {
+            var first = rows[0];
+            rows.Add(new BudgetCharge(first.Id, counter.Node.Path, periodStart, resetAt, first.At, first.Usd, tokens, unpriced));
+            return;
+        }
+
+        var at = new DateTimeOffset(TruncateToMs(nowTicks), TimeSpan.Zero);
+        (rows ??= []).Add(new BudgetCharge(CageIds.New('b', at), counter.Node.Path, periodStart, resetAt, at, BudgetMoney.FromUnits(usd), tokens, unpriced));
     }
 
     /// <summary>Records charges in the store (fail-open: a fault is logged, the call goes on).</summary>
@@ -786,9 +922,9 @@ public sealed class BudgetGuard : IDisposable
         "the budget guard could not load its state and is configured to fail closed");
 
     /// <summary>The counter a call is admitted against: the current period's, or a provisional (unopened) 5-hour window.</summary>
-    private PeriodCounter CounterFor(NodeTemplate template, in BudgetScope scope, long now)
+    private PeriodCounter CounterFor(NodeTemplate template, in BudgetScope scope, long now, bool pin)
     {
-        var node = template.Instance(this, scope);
+        var node = pin ? template.Pinned(this, scope, now) : template.Instance(this, scope);
         var counter = node.Current;
         if (counter.IsOpenAt(now))
         {
@@ -801,8 +937,25 @@ public sealed class BudgetGuard : IDisposable
             : node.At(now); // a calendar rollover: nothing is saved
     }
 
-    /// <summary>The counter a new node instance starts with: the current period, with its saved warnings and reset.</summary>
-    internal PeriodCounter InitialCounter(BudgetNode node)
+    /// <summary>
+    /// The counter a new node instance starts with: the current period, with its saved warnings and reset, and the spend
+    /// an eviction of the same instance left when that was in this period.
+    /// </summary>
+    internal PeriodCounter InitialCounter(BudgetNode node, EvictedSpend? evicted)
+    {
+        var counter = InitialCounter(node);
+        if (evicted is not { } spend || spend.EndTicks <= UtcTicks ||
+            (spend.StartTicks != counter.StartTicks && node.Template.Period != BudgetPeriod.FiveHours))
+        {
+            return counter;
+        }
+
+        var restored = new PeriodCounter(node, spend.StartTicks, spend.EndTicks, 0);
+        restored.Restore(spend);
+        return restored;
+    }
+
+    private PeriodCounter InitialCounter(BudgetNode node)
     {
         var template = node.Template;
         var now = _time.GetUtcNow();

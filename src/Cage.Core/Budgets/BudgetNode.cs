@@ -67,6 +67,13 @@ internal sealed class PeriodCounter
         }
     }
 
+    /// <summary>Takes back the spend an evicted instance left (no reservation was open on it).</summary>
+    public void Restore(in EvictedSpend spend)
+    {
+        (Spent, Committed, SpentTokens, CommittedTokens, UnpricedCalls, Warned) = (spend.Spent, spend.Spent, spend.SpentTokens, spend.SpentTokens, spend.UnpricedCalls, spend.Warned);
+        UnpricedLogged = spend.UnpricedCalls > 0 ? 1 : 0;
+    }
+
     /// <summary>Clears the warnings whose threshold the spend is now below (a rolling sum that fell back), so they fire again.</summary>
     public void RearmBelowSpend()
     {
@@ -253,20 +260,118 @@ internal sealed class RollingWindow
     }
 }
 
-/// <summary>One concrete node (<c>org/users/alice</c>): its template and its current period's counter.</summary>
+/// <summary>
+/// The spend of an evicted instance's current period, kept so the instance rebuilt for the next call starts where it
+/// stopped: a value in its template's table (no object), a fraction of the live instance's size.
+/// </summary>
+internal readonly record struct EvictedSpend(long StartTicks, long EndTicks, long Spent, long SpentTokens, int UnpricedCalls, int Warned)
+{
+    /// <summary>What an idle counter leaves (one not reset in its period), or <see langword="null"/> when nothing is worth keeping (no spend, no warning, or its period has ended).</summary>
+    public static EvictedSpend? Of(PeriodCounter counter, long nowTicks)
+    {
+        var (spent, tokens, unpriced, warned) = (Volatile.Read(ref counter.Spent), Volatile.Read(ref counter.SpentTokens), Volatile.Read(ref counter.UnpricedCalls), Volatile.Read(ref counter.Warned));
+        if (!counter.IsOpenAt(nowTicks) || (spent == 0 && tokens == 0 && unpriced == 0 && warned == 0))
+        {
+            return null;
+        }
+
+        return new EvictedSpend(counter.StartTicks, counter.EndTicks, spent, tokens, (int)Math.Min(unpriced, int.MaxValue), warned);
+    }
+}
+
+/// <summary>
+/// One concrete node (<c>org/users/alice</c>): its template and its current period's counter. An instance of a
+/// templated node can be evicted when idle: every write to its counters happens while the writer holds a pin
+/// (<see cref="TryPin"/>), and the sweeper evicts only by turning a pin count of 0 into −1 (<see cref="TryEvict"/>), so
+/// once evicted no one can change it and a caller that finds it evicted looks the instance up again.
+/// </summary>
 internal sealed class BudgetNode
 {
+    private const int EvictedPins = -1;
+
     private readonly BudgetGuard _guard;
     private readonly Lock _gate = new();
     private PeriodCounter _current;
+    private int _pins;
 
-    public BudgetNode(NodeTemplate template, string path, BudgetGuard guard)
+    /// <summary>When a caller last pinned it (UTC ticks).</summary>
+    private long _touched;
+
+    public BudgetNode(NodeTemplate template, in InstanceKey key, string path, BudgetGuard guard, EvictedSpend? evicted = null)
     {
         Template = template;
+        Key = key;
         Path = path;
         _guard = guard;
-        _current = guard.InitialCounter(this);
+        _touched = guard.UtcTicks;
+        _current = guard.InitialCounter(this, evicted);
     }
+
+    /// <summary>The template's values this instance stands for.</summary>
+    public InstanceKey Key { get; }
+
+    /// <summary>Whether a caller holds it, so it cannot be evicted.</summary>
+    public int Pins => Volatile.Read(ref _pins);
+
+    public long Touched => Volatile.Read(ref _touched);
+
+    /// <summary>
+    /// Pins an instance of a templated node while the caller writes to it (a reservation holds its pins until it
+    /// completes); <see langword="false"/> when it has been evicted (look it up again). Literal nodes are never evicted.
+    /// </summary>
+    public bool TryPin(long nowTicks)
+    {
+        if (!Template.IsTemplated)
+        {
+            return true;
+        }
+
+        var pins = Volatile.Read(ref _pins);
+        while (true)
+        {
+            if (pins == EvictedPins)
+            {
+                return false;
+            }
+
+            var seen = Interlocked.CompareExchange(ref _pins, pins + 1, pins);
+            if (seen == pins)
+            {
+                if (nowTicks > Volatile.Read(ref _touched)) Volatile.Write(ref _touched, nowTicks);
+                return true;
+            }
+
+            pins = seen;
+        }
+    }
+
+    public void Unpin()
+    {
+        if (Template.IsTemplated)
+        {
+            Interlocked.Decrement(ref _pins);
+        }
+    }
+
+    /// <summary>Evicts it if no one holds it and it was not touched since <paramref name="idleBeforeTicks"/> (the sweeper, under the template's lock).</summary>
+    public bool TryEvict(long idleBeforeTicks)
+    {
+        if (Volatile.Read(ref _touched) >= idleBeforeTicks || Interlocked.CompareExchange(ref _pins, EvictedPins, 0) != 0)
+        {
+            return false;
+        }
+
+        if (Volatile.Read(ref _touched) >= idleBeforeTicks)
+        {
+            Volatile.Write(ref _pins, 0); // pinned and released in between: not idle after all
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Takes an eviction back (the sweeper found state it cannot keep compactly); callers waiting on the lock then pin it.</summary>
+    public void Unevict() => Volatile.Write(ref _pins, 0);
 
     public NodeTemplate Template { get; }
     public string Path { get; }

@@ -27,6 +27,14 @@ public sealed class BudgetOptions
     public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>
+    /// How long an instance of a templated node (<c>org/{user}</c> for one user) stays in memory with no call and no
+    /// open reservation; the lease timer then drops it, keeping only its spend for the current period (a few numbers),
+    /// and the next call for it rebuilds it. <see cref="Timeout.InfiniteTimeSpan"/> keeps every instance. Default 10
+    /// minutes.
+    /// </summary>
+    public TimeSpan EvictIdleAfter { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
     /// Whether the guard refuses calls when its state cannot be loaded (the store or the ledger failed at start-up).
     /// Default <see langword="false"/>: fail-open, the fault is logged and calls go on.
     /// </summary>

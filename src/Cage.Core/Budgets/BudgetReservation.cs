@@ -66,6 +66,9 @@ public sealed class BudgetReservation : IDisposable
 
     internal long ExpiresTicks { get; }
 
+    /// <summary>Where the lease registry keeps it (<see cref="BudgetLeases"/>; −1 in its overflow, −2 not registered).</summary>
+    internal int Slot { get; set; } = -2;
+
     internal PeriodCounter[] Counters => _counters;
 
     internal void Bind(MeterScope scope)
@@ -147,6 +150,7 @@ public sealed class BudgetReservation : IDisposable
     private bool Complete(int final, long usd, long tokens, bool explicitCall, bool unpriced = false, long? meteredAt = null)
     {
         long holdUsd = UsdUnits, holdTokens = EstimatedTokens;
+        var expired = false;
         if (Interlocked.CompareExchange(ref _state, final, Open) != Open)
         {
             // A late settle after the lease expired: the hold is gone, but the money was spent.
@@ -157,6 +161,7 @@ public sealed class BudgetReservation : IDisposable
 
             holdUsd = 0;
             holdTokens = 0;
+            expired = true;
         }
 
         MeterScope? deferTo = null;
@@ -173,7 +178,7 @@ public sealed class BudgetReservation : IDisposable
             }
         }
 
-        _guard.Complete(this, holdUsd, holdTokens, usd, tokens, unpriced, meteredAt, deferTo);
+        _guard.Complete(this, holdUsd, holdTokens, usd, tokens, unpriced, meteredAt, deferTo, expired);
         return true;
     }
 }

@@ -122,7 +122,7 @@ public sealed class InMemoryBudgetStore : IBudgetStore, IBudgetEstimatorStore
     private readonly Lock _gate = new();
     private string? _estimator;
     private readonly Dictionary<(string, DateTimeOffset), BudgetNodeState> _states = [];
-    private readonly Dictionary<string, List<BudgetCharge>> _charges = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, NodeCharges> _charges = new(StringComparer.Ordinal);
 
     /// <summary>How many state saves were made (charges are not counted).</summary>
     public int Saves { get; private set; }
@@ -134,7 +134,7 @@ public sealed class InMemoryBudgetStore : IBudgetStore, IBudgetEstimatorStore
         {
             lock (_gate)
             {
-                return _charges.Values.Sum(l => l.Count);
+                return _charges.Values.Sum(c => c.Count);
             }
         }
     }
@@ -170,30 +170,12 @@ public sealed class InMemoryBudgetStore : IBudgetStore, IBudgetEstimatorStore
             foreach (var charge in charges)
             {
                 ArgumentNullException.ThrowIfNull(charge);
-                if (!_charges.TryGetValue(charge.Node, out var rows))
+                if (!_charges.TryGetValue(charge.Node, out var kept))
                 {
-                    _charges[charge.Node] = rows = [];
+                    _charges[charge.Node] = kept = new NodeCharges(charge);
                 }
 
-                if (rows.Count > 0 && (rows[0].PeriodStart, rows[0].ResetAt ?? DateTimeOffset.MinValue).CompareTo((charge.PeriodStart, charge.ResetAt ?? DateTimeOffset.MinValue)) is var order && order != 0)
-                {
-                    if (order > 0)
-                    {
-                        continue; // an earlier period or reset than the kept rows: it can no longer count
-                    }
-
-                    rows.Clear(); // a later period or reset: the kept rows can no longer count
-                }
-
-                var sum = charge.Unpriced ? -1 : rows.FindIndex(r => !r.Unpriced);
-                if (sum >= 0)
-                {
-                    rows[sum] = rows[sum] with { Usd = rows[sum].Usd + charge.Usd, Tokens = rows[sum].Tokens + charge.Tokens, At = charge.At };
-                }
-                else
-                {
-                    rows.Add(charge);
-                }
+                kept.Add(charge);
             }
         }
 
@@ -206,7 +188,7 @@ public sealed class InMemoryBudgetStore : IBudgetStore, IBudgetEstimatorStore
         lock (_gate)
         {
             return ValueTask.FromResult<IReadOnlyList<BudgetCharge>>(
-                [.. _charges.Values.SelectMany(l => l).Where(c => since is null || c.PeriodStart >= since || c.PeriodStart == DateTimeOffset.MinValue)]);
+                [.. _charges.Values.SelectMany(c => c.Rows()).Where(c => since is null || c.PeriodStart >= since || c.PeriodStart == DateTimeOffset.MinValue)]);
         }
     }
 
@@ -229,5 +211,64 @@ public sealed class InMemoryBudgetStore : IBudgetStore, IBudgetEstimatorStore
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// The charges kept for one node: those of the latest period and reset it was given, the priced ones summed in place
+    /// (the first one's id, the last one's time), the unpriced ones a row each.
+    /// </summary>
+    private sealed class NodeCharges(BudgetCharge first)
+    {
+        private DateTimeOffset _periodStart = first.PeriodStart;
+        private DateTimeOffset? _resetAt = first.ResetAt;
+        private BudgetCharge? _summed;
+        private DateTimeOffset _at;
+        private decimal _usd;
+        private long _tokens;
+        private List<BudgetCharge>? _unpriced;
+
+        public int Count => (_summed is null ? 0 : 1) + (_unpriced?.Count ?? 0);
+
+        public void Add(BudgetCharge charge)
+        {
+            var order = _periodStart.CompareTo(charge.PeriodStart);
+            if (order == 0) order = (_resetAt ?? DateTimeOffset.MinValue).CompareTo(charge.ResetAt ?? DateTimeOffset.MinValue);
+            if (order > 0)
+            {
+                return; // an earlier period or reset than the kept rows: it can no longer count
+            }
+
+            if (order < 0)
+            {
+                // A later period or reset: the kept rows can no longer count.
+                (_periodStart, _resetAt, _summed, _unpriced) = (charge.PeriodStart, charge.ResetAt, null, null);
+            }
+
+            if (charge.Unpriced)
+            {
+                (_unpriced ??= []).Add(charge);
+            }
+            else if (_summed is null)
+            {
+                (_summed, _at, _usd, _tokens) = (charge, charge.At, charge.Usd, charge.Tokens);
+            }
+            else
+            {
+                (_at, _usd, _tokens) = (charge.At, _usd + charge.Usd, _tokens + charge.Tokens);
+            }
+        }
+
+        public IEnumerable<BudgetCharge> Rows()
+        {
+            if (_summed is not null)
+            {
+                yield return _summed with { Usd = _usd, Tokens = _tokens, At = _at };
+            }
+
+            foreach (var row in _unpriced ?? [])
+            {
+                yield return row;
+            }
+        }
     }
 }

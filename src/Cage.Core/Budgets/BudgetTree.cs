@@ -73,6 +73,8 @@ internal sealed record BudgetThreshold(BudgetMetric Metric, string Key, long? Fi
 internal sealed class NodeTemplate
 {
     private readonly ConcurrentDictionary<InstanceKey, BudgetNode> _instances = new();
+    private readonly Dictionary<InstanceKey, EvictedSpend> _evicted = [];
+    private readonly Lock _gate = new();
     private BudgetNode? _single;
     private int _tokenCapVersion = -1;
     private long[]? _thresholdValues;
@@ -191,26 +193,127 @@ internal sealed class NodeTemplate
         return values;
     }
 
-    public BudgetNode Instance(BudgetGuard guard, in BudgetScope scope)
-    {
-        if (!IsTemplated)
-        {
-            return _single ?? Interlocked.CompareExchange(ref _single, new BudgetNode(this, Path, guard), null) ?? _single;
-        }
+    /// <summary>The instance <paramref name="scope"/> binds, for reading (an instance evicted meanwhile still reads what it held).</summary>
+    public BudgetNode Instance(BudgetGuard guard, in BudgetScope scope) => IsTemplated ? Instance(guard, Key(scope), pin: false, 0) : Single(guard);
 
-        var key = Key(scope);
-        if (_instances.TryGetValue(key, out var node))
+    /// <summary>The instance <paramref name="scope"/> binds, pinned (<see cref="BudgetNode.TryPin"/>) for writing: unpin it when done.</summary>
+    public BudgetNode Pinned(BudgetGuard guard, in BudgetScope scope, long nowTicks) => IsTemplated ? Instance(guard, Key(scope), pin: true, nowTicks) : Single(guard);
+
+    private BudgetNode Single(BudgetGuard guard) =>
+        _single ?? Interlocked.CompareExchange(ref _single, new BudgetNode(this, default, Path, guard), null) ?? _single;
+
+    /// <summary>
+    /// The instance for <paramref name="key"/>: found without a lock; created (from the spend its eviction left, if
+    /// any) under the template's lock, which the sweeper also holds while it evicts, so an instance is never created
+    /// twice nor from a record its eviction has not written yet.
+    /// </summary>
+    public BudgetNode Instance(BudgetGuard guard, in InstanceKey key, bool pin, long nowTicks)
+    {
+        if (_instances.TryGetValue(key, out var node) && (!pin || node.TryPin(nowTicks)))
         {
             return node;
         }
 
-        return _instances.GetOrAdd(key, static (k, state) => new BudgetNode(state.Template, state.Template.Concrete(k), state.Guard), (Template: this, Guard: guard));
+        lock (_gate)
+        {
+            // Under the lock a listed instance is not evicted (the sweeper evicts and unlists it under this lock).
+            if (_instances.TryGetValue(key, out node))
+            {
+                if (pin && !node.TryPin(nowTicks))
+                {
+                    throw new InvalidOperationException($"budget node '{node.Path}' is evicted but still listed");
+                }
+
+                return node;
+            }
+
+            node = new BudgetNode(this, key, Concrete(key), guard, _evicted.Remove(key, out var evicted) ? evicted : null);
+            if (pin) node.TryPin(nowTicks);
+            _instances[key] = node;
+            return node;
+        }
+    }
+
+    /// <summary>
+    /// Evicts the instances no one holds and no call touched since <paramref name="idleBeforeTicks"/>, keeping the
+    /// spend of each one's current period in a compact record, and drops the records of periods that have ended.
+    /// </summary>
+    /// <returns>How many instances were evicted.</returns>
+    public int Evict(long idleBeforeTicks, long nowTicks)
+    {
+        if (!IsTemplated)
+        {
+            return 0;
+        }
+
+        var evicted = 0;
+        foreach (var (key, node) in _instances)
+        {
+            if (node.Pins != 0 || node.Touched >= idleBeforeTicks)
+            {
+                continue;
+            }
+
+            lock (_gate)
+            {
+                if (!node.TryEvict(idleBeforeTicks))
+                {
+                    continue;
+                }
+
+                var counter = node.Current;
+                if ((counter.Rolling is { } rolling && rolling.NextExpiry is not null) || (counter.ResetAtTicks != 0 && counter.IsOpenAt(nowTicks)))
+                {
+                    node.Unevict(); // a rolling sum with spend in it keeps its minute buckets, and a reset period its reset: not compact
+                    continue;
+                }
+
+                if (counter.Rolling is null && EvictedSpend.Of(counter, nowTicks) is { } spend)
+                {
+                    _evicted[key] = spend;
+                }
+                else
+                {
+                    _evicted.Remove(key);
+                }
+
+                _instances.TryRemove(new KeyValuePair<InstanceKey, BudgetNode>(key, node));
+                evicted++;
+            }
+        }
+
+        lock (_gate)
+        {
+            if (_evicted.Count > 0)
+            {
+                foreach (var (key, spend) in _evicted)
+                {
+                    if (spend.EndTicks <= nowTicks) _evicted.Remove(key);
+                }
+
+                if (_evicted.Count < _evicted.EnsureCapacity(0) * 3 / 4) _evicted.TrimExcess(); // the records are what memory is left: no slack
+            }
+        }
+
+        return evicted;
     }
 
     public IEnumerable<BudgetNode> Instances => _single is { } single ? [single] : _instances.Values;
 
     /// <summary>The number of instances in memory.</summary>
     public int InstanceCount => _single is null ? _instances.Count : 1;
+
+    /// <summary>The number of evicted instances whose current period's spend is kept.</summary>
+    public int EvictedCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _evicted.Count;
+            }
+        }
+    }
 
     /// <summary>The scope's values for the template's variables.</summary>
     public InstanceKey Key(in BudgetScope scope)
