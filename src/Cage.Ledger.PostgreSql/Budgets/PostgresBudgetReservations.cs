@@ -51,7 +51,8 @@ public sealed record SharedBudgetWarning(string Node, decimal Threshold);
 /// its headroom back to the first reservation refused after the lease. Settling is one statement too: it adds the actual
 /// cost to every node and reports the warning thresholds it crossed, each once for the whole fleet. Thread-safe: share one
 /// instance per process, so that what concurrent callers queue while a round trip is in flight goes together in the next
-/// (one function call deciding the reservations in order, each all-or-none; one statement for the settles).
+/// (one function call deciding the reservations in order, each all-or-none; one statement for the settles; both in one
+/// transaction when both are queued).
 /// </summary>
 /// <remarks>
 /// Amounts are dollars, stored as integers of 1e-10 USD. Lease expiry uses the injected clock of the instance that
