@@ -51,7 +51,8 @@ public sealed record SharedBudgetWarning(string Node, decimal Threshold);
 /// its headroom back to the first reservation refused after the lease. Settling is one statement too: it adds the actual
 /// cost to every node and reports the warning thresholds it crossed, each once for the whole fleet. Thread-safe: share one
 /// instance per process, so that what concurrent callers queue while a round trip is in flight goes together in the next
-/// (one function call deciding the reservations in order, each all-or-none; one statement for the settles).
+/// (one function call deciding the reservations in order, each all-or-none; one statement for the settles; both in one
+/// transaction when both are queued).
 /// </summary>
 /// <remarks>
 /// Amounts are dollars, stored as integers of 1e-10 USD. Lease expiry uses the injected clock of the instance that
@@ -165,6 +166,20 @@ public sealed class PostgresBudgetReservations
         ORDER BY c.o, f.node COLLATE "C", f.threshold;
         """;
 
+    // $1 ids of the leases a mixed round trip settles: locked first (in id order), as a settle or a sweep locks a lease
+    // before its counters; a sweep skips them (SKIP LOCKED), so it cannot wait on this round trip while holding them.
+    private const string LockLeasesSql = "SELECT 1 FROM budget_leases WHERE id = ANY($1::text[]) ORDER BY id COLLATE \"C\" FOR UPDATE;";
+
+    // $1 nodes, $2 periods: every counter a mixed round trip's settles and reserves touch, locked in node order before
+    // either statement runs, so that the two together keep the one lock order (the settle alone would lock its nodes, then
+    // the reserve its own, out of order across two trees).
+    private const string LockCountersSql =
+        """
+        SELECT 1 FROM budget_counters c
+        JOIN (SELECT DISTINCT n, p FROM unnest($1::text[], $2::bigint[]) AS t (n, p)) d ON c.node = d.n AND c.period_start_ms = d.p
+        ORDER BY c.node COLLATE "C", c.period_start_ms FOR NO KEY UPDATE OF c;
+        """;
+
     // $1 now. Reclaims the leases that ran out (a lease being settled right now is skipped: its settle takes the hold off),
     // giving their holds back on every node in one update per counter, locked in node order; and forgets reclaimed leases
     // a day past their end (a settle after that adds nothing).
@@ -195,8 +210,8 @@ public sealed class PostgresBudgetReservations
 
     private readonly PostgresLedger _ledger;
     private readonly TimeProvider _time;
-    private readonly RoundTripCombiner<ReserveRequest, ReserveOutcome> _reserves;
-    private readonly RoundTripCombiner<SettleRequest, IReadOnlyList<SharedBudgetWarning>> _settles;
+    private readonly RoundTripCombiner<Operation, OperationResult> _trips;
+    private long _reserveTrips, _combinedReserves, _settleTrips, _combinedSettles, _mixedTrips;
 
     /// <summary>Creates the reservations over an open ledger (its schema has the tables).</summary>
     /// <param name="ledger">The ledger.</param>
@@ -207,13 +222,16 @@ public sealed class PostgresBudgetReservations
         ArgumentNullException.ThrowIfNull(ledger);
         _ledger = ledger;
         _time = time ?? TimeProvider.System;
-        _reserves = new(SendReservesAsync, MostPerRoundTrip);
-        _settles = new(SendSettlesAsync, MostPerRoundTrip);
+        _trips = new(SendAsync, MostPerRoundTrip);
     }
 
-    /// <summary>The reserve and settle round trips sent, and how many of them carried more than one (tests and benchmarks read it).</summary>
-    internal (long Reserves, long CombinedReserves, long Settles, long CombinedSettles) RoundTrips =>
-        (_reserves.RoundTrips, _reserves.CombinedRoundTrips, _settles.RoundTrips, _settles.CombinedRoundTrips);
+    /// <summary>
+    /// The round trips that carried reserves, how many of them carried more than one; the same for settles; and how many
+    /// carried both (tests and benchmarks read it).
+    /// </summary>
+    internal (long Reserves, long CombinedReserves, long Settles, long CombinedSettles, long Mixed) RoundTrips =>
+        (Interlocked.Read(ref _reserveTrips), Interlocked.Read(ref _combinedReserves), Interlocked.Read(ref _settleTrips),
+         Interlocked.Read(ref _combinedSettles), Interlocked.Read(ref _mixedTrips));
 
     /// <summary>
     /// Whether a reservation is refused when the server cannot be reached (a connection failure or a server shutting
@@ -244,16 +262,16 @@ public sealed class PostgresBudgetReservations
         var request = new ReserveRequest(id, nodes, LedgerMoney.ToE10(usd), checked(nowMs + (long)Math.Ceiling(lease.TotalMilliseconds)));
         try
         {
-            var sent = _reserves.SubmitAsync(request);
+            var sent = _trips.SubmitAsync(new Operation(request, default, IsSettle: false));
             ReserveOutcome outcome;
             try
             {
-                outcome = await sent.WaitAsync(cancellationToken).ConfigureAwait(false);
+                outcome = (await sent.WaitAsync(cancellationToken).ConfigureAwait(false)).Reserve;
             }
             catch (OperationCanceledException) when (!sent.IsCompleted)
             {
                 // Already queued or on its way: when it was admitted after all, give the hold back (nobody will settle it).
-                _ = sent.ContinueWith(t => t.Result.Admitted ? ReleaseAsync(new SharedReservation(id, [.. nodes], usd, now + lease)) : Task.CompletedTask,
+                _ = sent.ContinueWith(t => t.Result.Reserve.Admitted ? ReleaseAsync(new SharedReservation(id, [.. nodes], usd, now + lease)) : Task.CompletedTask,
                     CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
                 throw;
             }
@@ -275,33 +293,141 @@ public sealed class PostgresBudgetReservations
     private static bool Unreachable(Exception ex) => ex is IOException or TimeoutException or System.Net.Sockets.SocketException
         || ex is NpgsqlException { IsTransient: true } || ex is NpgsqlException and not PostgresException;
 
-    private async Task<ReserveOutcome[]> SendReservesAsync(IReadOnlyList<ReserveRequest> batch)
+    // One round trip for what this instance queued meanwhile, reserves and settles alike. Both kinds: one transaction
+    // (an NpgsqlBatch, one commit) that locks the settled leases, then every counter of the round trip in node order,
+    // settles, then decides the reserves; so each process has one transaction at a time on a tree's root row, carrying
+    // twice as much. Reserves that need their counters created or expired leases reclaimed go on in their own round trips.
+    private async Task<OperationResult[]> SendAsync(IReadOnlyList<Operation> batch)
     {
+        List<ReserveRequest> reserves = [];
+        List<SettleRequest> settles = [];
+        foreach (var operation in batch)
+        {
+            if (operation.IsSettle)
+            {
+                settles.Add(operation.Settle);
+            }
+            else
+            {
+                reserves.Add(operation.Reserve);
+            }
+        }
+
+        Count(reserves.Count, ref _reserveTrips, ref _combinedReserves);
+        Count(settles.Count, ref _settleTrips, ref _combinedSettles);
+        if (reserves.Count > 0 && settles.Count > 0)
+        {
+            Interlocked.Increment(ref _mixedTrips);
+        }
+
         var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
         await using var connection = await _ledger.OpenQuickAsync(asynchronousCommit: true, CancellationToken.None).ConfigureAwait(false);
+        IReadOnlyList<SharedBudgetWarning>[] warnings = [];
+        List<(ReserveOutcome Outcome, bool Expired)>? decided = null;
+        var reservesDecided = false;
+        await using (var round = new NpgsqlBatch(connection))
+        {
+            if (settles.Count > 0)
+            {
+                if (reserves.Count > 0)
+                {
+                    var locks = new NpgsqlBatchCommand(LockLeasesSql);
+                    locks.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. settles.Select(s => s.Reservation.Id)] });
+                    round.BatchCommands.Add(locks);
+                    var counters = new NpgsqlBatchCommand(LockCountersSql);
+                    var all = settles.SelectMany(s => s.Reservation.Nodes).Concat(reserves.SelectMany(r => r.Nodes)).ToList();
+                    counters.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. all.Select(n => n.Node)] });
+                    counters.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. all.Select(n => n.PeriodStart.ToUnixTimeMilliseconds())] });
+                    round.BatchCommands.Add(counters);
+                }
+
+                round.BatchCommands.Add(SettleCommand(settles, nowMs));
+            }
+
+            if (reserves.Count > 0 && settles.Count > 0)
+            {
+                round.BatchCommands.Add(ReserveCommand(reserves, nowMs));
+            }
+
+            if (settles.Count > 0)
+            {
+                await using var reader = await round.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+                if (reserves.Count > 0)
+                {
+                    await reader.NextResultAsync(CancellationToken.None).ConfigureAwait(false); // past the leases' locks
+                    await reader.NextResultAsync(CancellationToken.None).ConfigureAwait(false); // past the counters' locks
+                }
+
+                warnings = await ReadWarningsAsync(reader, settles.Count).ConfigureAwait(false);
+                if (reserves.Count > 0)
+                {
+                    await reader.NextResultAsync(CancellationToken.None).ConfigureAwait(false);
+                    decided = await ReadReservesAsync(reader, reserves).ConfigureAwait(false);
+                    reservesDecided = true;
+                }
+            }
+        }
+
+        var reserved = reserves.Count == 0 ? [] : await ReserveAsync(connection, reserves, nowMs, reservesDecided, decided).ConfigureAwait(false);
+        var results = new OperationResult[batch.Count];
+        int nextReserve = 0, nextSettle = 0;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            results[i] = batch[i].IsSettle ? new OperationResult(default, warnings[nextSettle++]) : new OperationResult(reserved[nextReserve++], []);
+        }
+
+        return results;
+    }
+
+    private static void Count(int carried, ref long trips, ref long combined)
+    {
+        if (carried > 0)
+        {
+            Interlocked.Increment(ref trips);
+        }
+
+        if (carried > 1)
+        {
+            Interlocked.Increment(ref combined);
+        }
+    }
+
+    // Decides the reserves (in order): from the round trip that already carried them (decided, when reservesDecided; null
+    // rows when a counter was missing), else in a round trip of their own; then creates missing counters and reclaims
+    // expired leases for the refused ones, each at most once, and tries those again.
+    private async Task<ReserveOutcome[]> ReserveAsync(NpgsqlConnection connection, IReadOnlyList<ReserveRequest> batch, long nowMs,
+        bool reservesDecided, List<(ReserveOutcome Outcome, bool Expired)>? decided)
+    {
         var outcomes = new ReserveOutcome[batch.Count];
         var left = batch;
         var at = Enumerable.Range(0, batch.Count).ToList();
-        bool swept = false, ensured = false;
+        bool swept = false, ensured = false, first = reservesDecided;
         while (true)
         {
             List<(ReserveOutcome Outcome, bool Expired)>? rows;
-            try
+            if (first)
             {
-                if (swept)
-                {
-                    await SweepAsync(connection, nowMs, CancellationToken.None).ConfigureAwait(false);
-                }
-
-                rows = left.Count == 1
-                    ? await ReserveOneAsync(connection, left[0], nowMs).ConfigureAwait(false)
-                    : await ReserveManyAsync(connection, left, nowMs).ConfigureAwait(false);
+                (rows, first) = (decided, false);
             }
-            catch (Exception ex) when (swept && Unreachable(ex))
+            else
             {
-                // The server went away while reclaiming expired leases for the refused ones: they stay refused (as they
-                // were decided), and the admitted ones of the first pass keep their results (they are held).
-                return outcomes;
+                try
+                {
+                    if (swept)
+                    {
+                        await SweepAsync(connection, nowMs, CancellationToken.None).ConfigureAwait(false);
+                    }
+
+                    await using var alone = new NpgsqlBatch(connection) { BatchCommands = { ReserveCommand(left, nowMs) } };
+                    await using var reader = await alone.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+                    rows = await ReadReservesAsync(reader, left).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (swept && Unreachable(ex))
+                {
+                    // The server went away while reclaiming expired leases for the refused ones: they stay refused (as they
+                    // were decided), and the admitted ones of the first pass keep their results (they are held).
+                    return outcomes;
+                }
             }
 
             if (rows is null)
@@ -343,24 +469,21 @@ public sealed class PostgresBudgetReservations
         }
     }
 
-    // One reservation alone: the single statement. Null when a counter is missing.
-    private static async Task<List<(ReserveOutcome Outcome, bool Expired)>?> ReserveOneAsync(NpgsqlConnection connection, ReserveRequest request, long nowMs)
+    // The reserve statement: one reservation alone is the single statement; several are one call of the step-6 function,
+    // which decides them in order.
+    private static NpgsqlBatchCommand ReserveCommand(IReadOnlyList<ReserveRequest> batch, long nowMs)
     {
-        await using var command = new NpgsqlCommand(ReserveSql, connection);
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = request.Id });
-        AddNodes(command, request.Nodes, withWarnings: false);
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = request.UsdE10 });
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = nowMs });
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = request.EndMs });
-        await using var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
-        await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false);
-        var (admitted, found, refused, expired) = (reader.GetBoolean(0), reader.GetInt32(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetBoolean(3));
-        return !admitted && found < request.Nodes.Count ? null : [(new ReserveOutcome(admitted, refused), expired)];
-    }
+        if (batch.Count == 1)
+        {
+            var one = new NpgsqlBatchCommand(ReserveSql);
+            one.Parameters.Add(new NpgsqlParameter<string> { TypedValue = batch[0].Id });
+            AddNodes(one.Parameters, batch[0].Nodes, withWarnings: false);
+            one.Parameters.Add(new NpgsqlParameter<long> { TypedValue = batch[0].UsdE10 });
+            one.Parameters.Add(new NpgsqlParameter<long> { TypedValue = nowMs });
+            one.Parameters.Add(new NpgsqlParameter<long> { TypedValue = batch[0].EndMs });
+            return one;
+        }
 
-    // Reservations queued together: one call of the step-6 function, which decides them in order. Null when a counter is missing.
-    private static async Task<List<(ReserveOutcome Outcome, bool Expired)>?> ReserveManyAsync(NpgsqlConnection connection, IReadOnlyList<ReserveRequest> batch, long nowMs)
-    {
         var first = new int[batch.Count + 1];
         var nodes = new List<SharedBudgetNode>();
         for (var i = 0; i < batch.Count; i++)
@@ -370,15 +493,27 @@ public sealed class PostgresBudgetReservations
         }
 
         first[batch.Count] = nodes.Count + 1;
-        await using var command = new NpgsqlCommand(ReserveBatchSql, connection);
+        var command = new NpgsqlBatchCommand(ReserveBatchSql);
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. batch.Select(r => r.Id)] });
         command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. batch.Select(r => r.UsdE10)] });
         command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. batch.Select(r => r.EndMs)] });
         command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = first });
-        AddNodes(command, nodes, withWarnings: false);
+        AddNodes(command.Parameters, nodes, withWarnings: false);
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = nowMs });
+        return command;
+    }
+
+    // The reserve statement's rows, one per reservation in order; null when a counter is missing.
+    private static async Task<List<(ReserveOutcome Outcome, bool Expired)>?> ReadReservesAsync(NpgsqlDataReader reader, IReadOnlyList<ReserveRequest> batch)
+    {
+        if (batch.Count == 1)
+        {
+            await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false);
+            var (admitted, found, refused, expired) = (reader.GetBoolean(0), reader.GetInt32(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetBoolean(3));
+            return !admitted && found < batch[0].Nodes.Count ? null : [(new ReserveOutcome(admitted, refused), expired)];
+        }
+
         var rows = new List<(ReserveOutcome Outcome, bool Expired)>(batch.Count);
-        await using var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
         while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
             rows.Add((new ReserveOutcome(reader.GetBoolean(0), reader.IsDBNull(1) ? null : reader.GetString(1)), reader.GetBoolean(2)));
@@ -417,48 +552,50 @@ public sealed class PostgresBudgetReservations
         }
     }
 
-    private Task<IReadOnlyList<SharedBudgetWarning>> SettleHeldAsync(SharedReservation reservation, decimal actualUsd, CancellationToken cancellationToken) =>
-        _settles.SubmitAsync(new SettleRequest(reservation, LedgerMoney.ToE10(actualUsd))).WaitAsync(cancellationToken);
+    private async Task<IReadOnlyList<SharedBudgetWarning>> SettleHeldAsync(SharedReservation reservation, decimal actualUsd, CancellationToken cancellationToken) =>
+        (await _trips.SubmitAsync(new Operation(default, new SettleRequest(reservation, LedgerMoney.ToE10(actualUsd)), IsSettle: true))
+            .WaitAsync(cancellationToken).ConfigureAwait(false)).Warnings;
 
-    private async Task<IReadOnlyList<SharedBudgetWarning>[]> SendSettlesAsync(IReadOnlyList<SettleRequest> batch)
+    // The settle statement: one settle alone is the single statement, several the batch statement.
+    private static NpgsqlBatchCommand SettleCommand(IReadOnlyList<SettleRequest> batch, long nowMs)
     {
-        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        await using var connection = await _ledger.OpenQuickAsync(asynchronousCommit: true, CancellationToken.None).ConfigureAwait(false);
-        var warnings = new List<SharedBudgetWarning>[batch.Count];
-        for (var i = 0; i < batch.Count; i++)
-        {
-            warnings[i] = [];
-        }
-
-        NpgsqlCommand command;
+        NpgsqlBatchCommand command;
         if (batch.Count == 1)
         {
-            command = new NpgsqlCommand(SettleSql, connection);
+            command = new NpgsqlBatchCommand(SettleSql);
             command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = batch[0].Reservation.Id });
             command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = batch[0].ActualE10 });
             command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = nowMs });
-            AddNodes(command, batch[0].Reservation.Nodes, withWarnings: true);
+            AddNodes(command.Parameters, batch[0].Reservation.Nodes, withWarnings: true);
         }
         else
         {
-            command = new NpgsqlCommand(SettleBatchSql, connection);
+            command = new NpgsqlBatchCommand(SettleBatchSql);
             command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. batch.Select(r => r.Reservation.Id)] });
             command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. batch.Select(r => r.ActualE10)] });
             command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = nowMs });
             command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = [.. batch.SelectMany((r, i) => r.Reservation.Nodes.Select(_ => i + 1))] });
-            AddNodes(command, [.. batch.SelectMany(r => r.Reservation.Nodes)], withWarnings: true);
+            AddNodes(command.Parameters, [.. batch.SelectMany(r => r.Reservation.Nodes)], withWarnings: true);
         }
 
-        await using (command)
+        return command;
+    }
+
+    // The settle statement's rows: the warnings each settle fired.
+    private static async Task<IReadOnlyList<SharedBudgetWarning>[]> ReadWarningsAsync(NpgsqlDataReader reader, int settles)
+    {
+        var warnings = new List<SharedBudgetWarning>[settles];
+        for (var i = 0; i < settles; i++)
         {
-            await using var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
-            var single = reader.FieldCount == 2;
-            while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
-            {
-                var (settle, column) = single ? (0, 0) : (reader.GetInt32(0) - 1, 1);
-                warnings[settle].Add(new SharedBudgetWarning(reader.GetString(column),
-                    decimal.Parse(reader.GetString(column + 1), NumberStyles.Float, CultureInfo.InvariantCulture)));
-            }
+            warnings[i] = [];
+        }
+
+        var single = reader.FieldCount == 2;
+        while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            var (settle, column) = single ? (0, 0) : (reader.GetInt32(0) - 1, 1);
+            warnings[settle].Add(new SharedBudgetWarning(reader.GetString(column),
+                decimal.Parse(reader.GetString(column + 1), NumberStyles.Float, CultureInfo.InvariantCulture)));
         }
 
         return warnings;
@@ -496,14 +633,14 @@ public sealed class PostgresBudgetReservations
         await sweep.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static void AddNodes(NpgsqlCommand command, IReadOnlyList<SharedBudgetNode> nodes, bool withWarnings)
+    private static void AddNodes(NpgsqlParameterCollection parameters, IReadOnlyList<SharedBudgetNode> nodes, bool withWarnings)
     {
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. nodes.Select(n => n.Node)] });
-        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. nodes.Select(n => n.PeriodStart.ToUnixTimeMilliseconds())] });
-        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. nodes.Select(n => LedgerMoney.ToE10(n.CapUsd))] });
+        parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. nodes.Select(n => n.Node)] });
+        parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. nodes.Select(n => n.PeriodStart.ToUnixTimeMilliseconds())] });
+        parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. nodes.Select(n => LedgerMoney.ToE10(n.CapUsd))] });
         if (withWarnings)
         {
-            command.Parameters.Add(new NpgsqlParameter<string[]>
+            parameters.Add(new NpgsqlParameter<string[]>
             {
                 TypedValue = [.. nodes.Select(n => string.Join(',', n.WarnAt.Select(w => w.ToString(CultureInfo.InvariantCulture))))],
             });
@@ -540,4 +677,10 @@ public sealed class PostgresBudgetReservations
     private readonly record struct ReserveOutcome(bool Admitted, string? RefusedBy);
 
     private readonly record struct SettleRequest(SharedReservation Reservation, long ActualE10);
+
+    // What a caller queues: a reserve or a settle.
+    private readonly record struct Operation(ReserveRequest Reserve, SettleRequest Settle, bool IsSettle);
+
+    // What it gets back: the reserve's outcome, or the settle's warnings.
+    private readonly record struct OperationResult(ReserveOutcome Reserve, IReadOnlyList<SharedBudgetWarning> Warnings);
 }

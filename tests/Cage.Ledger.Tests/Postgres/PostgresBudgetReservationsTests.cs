@@ -123,6 +123,44 @@ public sealed class PostgresBudgetReservationsTests : PostgresSchemaTests
     }
 
     [Test]
+    public async Task TwoInstancesSettlingAndReservingAcrossTwoTrees_MixedRoundTrips_AdmitExactlyEachCap_WithoutDeadlock()
+    {
+        await using var ledger = await PostgresLedger.OpenAsync(ConnectionString);
+        var instances = new[] { new PostgresBudgetReservations(ledger), new PostgresBudgetReservations(ledger) };
+        SharedBudgetNode[] Tree(string root, int caller) =>
+            [new($"{root}/team/user-{caller}", Period, 1m), new($"{root}/team", Period, 1m), new(root, Period, 0.50m)];
+
+        // 2 instances x 16 callers, each 20 times reserve $0.01 then settle it, alternating the trees (roots a and b) from one
+        // attempt to the next and between neighbours, so that a round trip often settles on one tree and reserves on the other.
+        var admitted = await Task.WhenAll(instances.SelectMany(budgets => Enumerable.Range(0, 16).Select(c => Task.Run(async () =>
+        {
+            var trees = new[] { Tree("a", c), Tree("b", c) };
+            var (onA, onB) = (0, 0);
+            for (var i = 0; i < 20; i++)
+            {
+                var result = await budgets.TryReserveAsync(trees[(c + i) % 2], 0.01m, TimeSpan.FromMinutes(1));
+                if (result.Admitted)
+                {
+                    await budgets.SettleAsync(result.Reservation!, 0.01m);
+                    (onA, onB) = (c + i) % 2 == 0 ? (onA + 1, onB) : (onA, onB + 1);
+                }
+            }
+
+            return (onA, onB);
+        }))));
+
+        // $0.50 at each root in $0.01 reservations settled at $0.01: exactly 50 of the 320 attempts on each tree fit.
+        Assert.That(admitted.Sum(a => a.onA), Is.EqualTo(50));
+        Assert.That(admitted.Sum(a => a.onB), Is.EqualTo(50));
+        Assert.That(await State(instances[0], "a"), Is.EqualTo((0.50m, 0m)));
+        Assert.That(await State(instances[0], "b"), Is.EqualTo((0.50m, 0m)));
+        Assert.That(instances.Sum(b => b.RoundTrips.Mixed), Is.GreaterThan(0), "some round trips settled and reserved together");
+        Assert.That(instances.Sum(b => b.RoundTrips.Reserves), Is.LessThan(640), "reserves shared round trips");
+
+        static Task<(decimal SpentUsd, decimal HeldUsd)> State(PostgresBudgetReservations b, string node) => b.StateAsync(node, Period);
+    }
+
+    [Test]
     public async Task ConcurrentCallersAfterAHoldersLeaseRanOut_TheCombinedRoundTripReclaimsIt_AndAdmitsUpToTheCap()
     {
         await using var ledger = await PostgresLedger.OpenAsync(ConnectionString);
