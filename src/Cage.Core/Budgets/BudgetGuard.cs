@@ -553,6 +553,11 @@ public sealed class BudgetGuard : IDisposable
             if (template.Configured) template.Instance(this, scope);
         }
 
+        foreach (var template in _tree.Templates)
+        {
+            if (template.Configured) template.CreateKept(this); // instances whose spend the rebuild (or an eviction) kept outside memory
+        }
+
         var nodes = new List<BudgetNodeStatus>();
         foreach (var template in _tree.Templates)
         {
@@ -944,13 +949,20 @@ public sealed class BudgetGuard : IDisposable
     internal PeriodCounter InitialCounter(BudgetNode node, EvictedSpend? evicted)
     {
         var counter = InitialCounter(node);
-        if (evicted is not { } spend || spend.EndTicks <= UtcTicks ||
+        if (evicted is not { } spend || spend.EndTicks <= UtcTicks || counter.ResetAtTicks != 0 ||
             (spend.StartTicks != counter.StartTicks && node.Template.Period != BudgetPeriod.FiveHours))
         {
+            return counter; // nothing kept for this period, or a reset in it (whose spend is replayed from the reset)
+        }
+
+        if (spend.StartTicks == counter.StartTicks)
+        {
+            counter.Restore(spend with { Warned = spend.Warned | counter.Warned }); // the counter carries the saved warnings and state
+            MarkCrossed(counter);
             return counter;
         }
 
-        var restored = new PeriodCounter(node, spend.StartTicks, spend.EndTicks, 0);
+        var restored = new PeriodCounter(node, spend.StartTicks, spend.EndTicks, 0); // a 5-hour window an eviction kept
         restored.Restore(spend);
         return restored;
     }
@@ -995,6 +1007,20 @@ public sealed class BudgetGuard : IDisposable
 
         var (start, end) = BudgetPeriods.Calendar(node.Template.Period, new DateTimeOffset(nowTicks, TimeSpan.Zero), _tree.Zone);
         return Counter(node, start.UtcTicks, end.UtcTicks, Saved(node.Path, start));
+    }
+
+    /// <summary>Marks the warn thresholds the counter's spend is already past as fired (they were crossed before a rebuild).</summary>
+    private static void MarkCrossed(PeriodCounter counter)
+    {
+        var template = counter.Node.Template;
+        foreach (var threshold in template.Thresholds)
+        {
+            var spent = threshold.Metric == BudgetMetric.Usd ? counter.Spent : counter.SpentTokens;
+            if (template.ThresholdValue(threshold) is { } value && spent >= value && value > 0)
+            {
+                counter.Warned |= threshold.Bit;
+            }
+        }
     }
 
     private PeriodCounter Counter(BudgetNode node, long start, long end, BudgetNodeState? saved)
@@ -1189,6 +1215,13 @@ public sealed class BudgetGuard : IDisposable
         var useRollup = rolled is not null;
         var replayFrom = useRollup ? (rolled == DateTimeOffset.MaxValue ? now : rolled) : since;
 
+        // The nodes with a saved reset: only they, of the rolled-up nodes, are rebuilt from the calls.
+        HashSet<string> resetPaths;
+        lock (_saved)
+        {
+            resetPaths = [.. _saved.Where(p => p.Value.Any(s => s.ResetAt is not null)).Select(p => p.Key)];
+        }
+
         long calls = 0;
         var replayed = ledger is null ? AsyncEnumerable.Empty<CallRecord>()
             : useRollup && ledger is IBudgetRollupStore lean ? lean.ReadBudgetCalls(replayFrom!.Value.ToUnixTimeMilliseconds()).ToAsyncEnumerable()
@@ -1207,11 +1240,16 @@ public sealed class BudgetGuard : IDisposable
             var unpriced = call.CostUsd is null;
             foreach (var template in _tree.Route(scope))
             {
+                if (useRollup && (!template.Configured || (BudgetRollup.Rolls(template) && (resetPaths.Count == 0 || !resetPaths.Contains(template.Concrete(template.Key(scope)))))))
+                {
+                    continue; // its rollup row counted it (or an implied ancestor, which nothing reads): no instance needed
+                }
+
                 var node = template.Instance(this, scope);
                 var counter = node.Current;
-                if (useRollup && (!template.Configured || (BudgetRollup.Rolls(template) && counter.ResetAtTicks == 0)))
+                if (useRollup && BudgetRollup.Rolls(template) && counter.ResetAtTicks == 0)
                 {
-                    continue; // its rollup row counted it (or an implied ancestor, which nothing reads)
+                    continue; // a reset of an earlier period: the rollup row counted it
                 }
 
                 if (template.Period == BudgetPeriod.FiveHours && !counter.IsOpenAt(nowTicks))
@@ -1261,20 +1299,14 @@ public sealed class BudgetGuard : IDisposable
             counter.AddRebuilt(chargeUsd, chargeTokens, charge.Unpriced);
         }
 
-        // Thresholds the rebuilt spend is already past were crossed before: they do not fire again.
+        // Thresholds the rebuilt spend is already past were crossed before: they do not fire again (an instance created
+        // later from the spend kept for it is marked the same way, in InitialCounter).
         foreach (var template in _tree.Templates)
         {
             foreach (var node in template.Instances)
             {
                 var counter = node.Current;
-                foreach (var threshold in template.Thresholds)
-                {
-                    var spent = threshold.Metric == BudgetMetric.Usd ? counter.Spent : counter.SpentTokens;
-                    if (template.ThresholdValue(threshold) is { } value && spent >= value && value > 0)
-                    {
-                        counter.Warned |= threshold.Bit;
-                    }
-                }
+                MarkCrossed(counter);
 
                 if (counter.Rolling is not null) counter.RearmBelowSpend(); // a saved warning the rolling sum has fallen back below
 
@@ -1306,24 +1338,42 @@ public sealed class BudgetGuard : IDisposable
         // The rows name nodes by path; a bound value with a '/' in it makes a path that does not parse back to its node,
         // and then the calls are replayed instead (before anything was added).
         var nowTicks = now.UtcTicks;
-        var resolved = new List<(BudgetNode Node, RollupRow Row)>(rows.Count);
+        var resolved = new List<(NodeTemplate Template, BudgetScope Scope, RollupRow Row)>(rows.Count);
         foreach (var row in rows)
         {
             if (TryResolve(row.Node) is not { } match || !BudgetRollup.Rolls(match.Template) ||
-                match.Template.Instance(this, match.Scope) is not { } node || !string.Equals(node.Path, row.Node, StringComparison.Ordinal))
+                !string.Equals(match.Template.Concrete(match.Template.Key(match.Scope)), row.Node, StringComparison.Ordinal))
             {
                 return null;
             }
 
-            resolved.Add((node, row));
+            resolved.Add((match.Template, match.Scope, row));
         }
 
-        foreach (var (node, row) in resolved)
+        var periods = new Dictionary<BudgetPeriod, (long Start, long End)>();
+        foreach (var (template, scope, row) in resolved)
         {
-            // A node with calls in a period since the earliest current calendar period start (or a lifetime node with
-            // calls) is in the tree; its spend counts when the row is of its current period.
-            var counter = node.Current;
-            if (!counter.IsOpenAt(nowTicks) || counter.ResetAtTicks != 0 || DateTimeOffset.FromUnixTimeMilliseconds(row.PeriodStartMs).UtcTicks != counter.StartTicks)
+            // Only a row of the node's current period counts (a lifetime node has one period).
+            if (!periods.TryGetValue(template.Period, out var current))
+            {
+                var calendar = template.Period == BudgetPeriod.Lifetime ? default : BudgetPeriods.Calendar(template.Period, now, _tree.Zone);
+                periods[template.Period] = current = template.Period == BudgetPeriod.Lifetime ? (LifetimeStart, Never) : (calendar.Start.UtcTicks, calendar.End.UtcTicks);
+            }
+
+            // A node with calls since the earliest current calendar period start (or a lifetime node with calls) is in
+            // the tree; its spend counts when the row is of its current period. A templated instance is not created
+            // until a call needs it (or `cage budget` lists it): its spend waits beside the template, as an evicted
+            // instance's does (a node reset in this period then starts from its reset and is replayed).
+            var isCurrent = DateTimeOffset.FromUnixTimeMilliseconds(row.PeriodStartMs).UtcTicks == current.Start;
+            if (template.IsTemplated && template.KeepRebuilt(template.Key(scope), isCurrent
+                ? new EvictedSpend(current.Start, current.End, row.Usd, row.Tokens, (int)Math.Min(row.Unpriced, int.MaxValue), 0)
+                : new EvictedSpend(current.Start, current.End, 0, 0, 0, 0), replace: isCurrent))
+            {
+                continue;
+            }
+
+            var counter = template.Instance(this, scope).Current;
+            if (!isCurrent || !counter.IsOpenAt(nowTicks) || counter.ResetAtTicks != 0 || counter.StartTicks != current.Start)
             {
                 continue; // an earlier period, or a node reset in this one (replayed from its reset)
             }

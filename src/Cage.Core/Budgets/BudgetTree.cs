@@ -298,6 +298,48 @@ internal sealed class NodeTemplate
         return evicted;
     }
 
+    /// <summary>
+    /// Keeps the spend a rebuild read for an instance that is not in memory, as an eviction would: the instance is
+    /// created with it when a call first needs it, so a start-up over many instances creates none of them.
+    /// </summary>
+    /// <param name="key">The instance.</param>
+    /// <param name="spend">Its spend in the current period.</param>
+    /// <param name="replace">Whether it replaces a record kept before (a row of an earlier period keeps only a zero one, if none).</param>
+    /// <returns>Whether it was kept; <see langword="false"/> when the instance is already in memory (add to it instead).</returns>
+    public bool KeepRebuilt(in InstanceKey key, in EvictedSpend spend, bool replace)
+    {
+        lock (_gate)
+        {
+            if (_instances.ContainsKey(key))
+            {
+                return false;
+            }
+
+            if (replace || !_evicted.ContainsKey(key)) _evicted[key] = spend;
+            return true;
+        }
+    }
+
+    /// <summary>Creates every instance whose spend is kept outside memory (for <c>cage budget</c>, which lists them all).</summary>
+    public void CreateKept(BudgetGuard guard)
+    {
+        if (!IsTemplated)
+        {
+            return;
+        }
+
+        List<InstanceKey> keys;
+        lock (_gate)
+        {
+            keys = [.. _evicted.Keys];
+        }
+
+        foreach (var key in keys)
+        {
+            Instance(guard, key, pin: false, 0);
+        }
+    }
+
     public IEnumerable<BudgetNode> Instances => _single is { } single ? [single] : _instances.Values;
 
     /// <summary>The number of instances in memory.</summary>

@@ -113,6 +113,34 @@ public sealed class BudgetRollupTests
     }
 
     [Test]
+    public async Task StartingFromTheRollup_CreatesNoTemplatedInstance_UntilACallNeedsIt_ThenItHasItsRolledUpSpend()
+    {
+        using var test = TestLedger.Create();
+        var time = new FakeTimeProvider(Now);
+        await test.Ledger.AppendAsync(new LedgerBatch(Traffic(3000, 7), []));
+        var (first, _) = await StartAsync(test.Ledger, new SqliteBudgetStore(test.Ledger), time); // registers the tree
+        first.Dispose();
+        var scope = new BudgetScope(User: "u3", Agent: "agent-1") { Labels = new Dictionary<string, string> { ["team"] = "team-b" } };
+        var (reference, _) = await StartAsync(new ReplayOnly(test.Ledger), new SqliteBudgetStore(test.Ledger), time);
+        using (reference)
+        {
+            var (guard, _) = await StartAsync(test.Ledger, new SqliteBudgetStore(test.Ledger), time);
+            using (guard)
+            {
+                var before = guard.InstanceCounts();
+                Assert.That(before.Live, Is.Zero, "the start-up kept the instances' spend without creating them");
+                Assert.That(before.Evicted, Is.GreaterThan(5), "one kept record per user of the day and per agent");
+
+                var status = guard.GetStatus(scope).Nodes.Select(n => (n.Path, n.Usd.Spent, n.Tokens.Spent, n.UnpricedCalls, n.WarningsFired.Count));
+                var expected = reference.GetStatus(scope).Nodes.Select(n => (n.Path, n.Usd.Spent, n.Tokens.Spent, n.UnpricedCalls, n.WarningsFired.Count));
+                Assert.That(status, Is.EqualTo(expected));
+                Assert.That(status.Single(n => n.Path == "agents/agent-1").Item2, Is.GreaterThan(0m));
+                Assert.That(guard.InstanceCounts().Live, Is.EqualTo(2), "the call's user and agent instances, created from what was kept");
+            }
+        }
+    }
+
+    [Test]
     public async Task CallsWrittenByAnotherLedgerInstance_AreInTheRollup()
     {
         using var test = TestLedger.Create();

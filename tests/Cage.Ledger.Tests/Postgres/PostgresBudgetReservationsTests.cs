@@ -242,8 +242,11 @@ public sealed class PostgresBudgetReservationsTests : PostgresSchemaTests
     [Test]
     public async Task KilledProcessHoldingAReservation_ItsHeadroomComesBackAfterTheLease()
     {
-        using var holder = SqliteLedgerCrashTests.StartHost("pgbudget", ConnectionString, "hold", "0.40", "3000");
+        // A 10 s lease: long enough that the check below runs inside it on a loaded 2-core machine (kill, open, reserve).
+        var lease = TimeSpan.FromSeconds(10);
+        using var holder = SqliteLedgerCrashTests.StartHost("pgbudget", ConnectionString, "hold", "0.40", lease.TotalMilliseconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Assert.That(await holder.StandardOutput.ReadLineAsync(), Is.EqualTo("held"), await Task.Run(() => holder.HasExited ? holder.StandardError.ReadToEnd() : ""));
+        var sinceHeld = System.Diagnostics.Stopwatch.StartNew(); // the lease began just before "held"
         holder.Kill(entireProcessTree: true); // SIGKILL: it never settles or releases
         await holder.WaitForExitAsync();
         await using var ledger = await PostgresLedger.OpenAsync(ConnectionString);
@@ -251,8 +254,12 @@ public sealed class PostgresBudgetReservationsTests : PostgresSchemaTests
         SharedBudgetNode[] org = [new("org", Period, 0.50m)];
 
         var whileLeased = await budgets.TryReserveAsync(org, 0.40m, TimeSpan.FromSeconds(30));
-        await Task.Delay(TimeSpan.FromSeconds(3.2));
+        var checkedAt = sinceHeld.Elapsed;
+        var wait = lease + TimeSpan.FromMilliseconds(300) - sinceHeld.Elapsed;
+        if (wait > TimeSpan.Zero) await Task.Delay(wait);
         var afterLease = await budgets.TryReserveAsync(org, 0.40m, TimeSpan.FromSeconds(30));
+
+        Assert.That(checkedAt, Is.LessThan(lease), "the first check ran inside the dead process's lease");
 
         Assert.That(whileLeased.RefusedBy, Is.EqualTo("org"), "the dead process's hold still counts until its lease ends");
         Assert.That(afterLease.Admitted, Is.True, "after the lease, its headroom is back");
