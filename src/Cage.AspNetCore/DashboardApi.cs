@@ -80,9 +80,26 @@ internal sealed class DashboardApi(ILedgerReader ledger, IAttributionService att
             throw new BadRequestException($"offset '{orphan}' pages the groups: give top too (top=100&offset={orphan})");
         }
 
+        // Unpaged, the CLI's `--json` shape, while the dimension has at most MaxUnpaged groups in the window; past that
+        // (20,000 tasks are 7.6 MB), the first page of MaxTop, so no request serialises every group of a large ledger.
+        if (ledger is SqliteLedger)
+        {
+            // SQLite ranks the first page without summing every group: a large dimension costs one page, not a listing.
+            var (first, groups) = await Queries.ReportTopAsync(by, window, MaxTop, 0, cancellationToken).ConfigureAwait(false);
+            if (groups > MaxUnpaged)
+            {
+                return ReportView.Json(first, top: MaxTop, offset: 0, omitted: groups - first.Groups.Count);
+            }
+        }
+
         var report = await ledger.ReportAsync(new ReportQuery(by, window), cancellationToken).ConfigureAwait(false);
-        return CageViews.Json(report);
+        return report.Groups.Count > MaxUnpaged
+            ? ReportView.Json(report with { Groups = [.. report.Groups.Take(MaxTop)] }, top: MaxTop, offset: 0, omitted: report.Groups.Count - MaxTop)
+            : CageViews.Json(report);
     }
+
+    /// <summary>The most groups a report without <c>top</c> lists in full; with more, it answers with the first page of <see cref="MaxTop"/>.</summary>
+    public const int MaxUnpaged = 1_000;
 
     /// <summary>The most groups one page of a report may hold: a page of tasks stays well under 50 ms at 1M calls.</summary>
     public const int MaxTop = 250;

@@ -75,6 +75,44 @@ public sealed class DashboardHostTests
         Assert.That(await response.Content.ReadAsStringAsync(), Is.EqualTo(CageViews.Json(await reader.ReportAsync(new ReportQuery(ReportDimension.Model, TimeWindow.All)))));
     }
 
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task AReportWithoutTop_OverMoreGroupsThanItListsInFull_AnswersWithTheFirstPage(bool sqlite)
+    {
+        var folder = Directory.CreateTempSubdirectory("cage-dashboard-unpaged-").FullName;
+        try
+        {
+            await using var app = await HostAsync(
+                s =>
+                {
+                    var cage = s.AddCage();
+                    if (sqlite) cage.AddSqliteLedger(o => o.Path = Path.Combine(folder, "ledger.db"));
+                    cage.AddAttribution();
+                },
+                a => a.MapCageDashboard("/cage"));
+            var tasks = DashboardApi.MaxUnpaged + 5;
+            var calls = Enumerable.Range(0, tasks).Select(i => DashboardLedger.Call(
+                "c_unpaged" + i.ToString("D5", System.Globalization.CultureInfo.InvariantCulture), DashboardLedger.End.AddMinutes(-i), "openai", "gpt-4o",
+                "chat", "codex", "alice", 0.001m * (i % 97 + 1), task: "t" + i.ToString("D5", System.Globalization.CultureInfo.InvariantCulture))).ToList();
+            await app.Services.GetRequiredService<ILedgerStore>().AppendAsync(new LedgerBatch(calls, []));
+            var reader = app.Services.GetRequiredService<ILedgerReader>();
+            using var http = new HttpClient { BaseAddress = Address(app) };
+
+            var unpaged = await http.GetStringAsync("cage/api/report?by=task");
+            var page = await http.GetStringAsync($"cage/api/report?by=task&top={DashboardApi.MaxTop}");
+            Assert.That(unpaged, Is.EqualTo(page), "past MaxUnpaged groups, a request without top is the first page");
+            Assert.That(unpaged, Does.Contain($"\"top\": {DashboardApi.MaxTop},\n  \"offset\": 0,\n  \"omitted\": {tasks - DashboardApi.MaxTop},"));
+
+            // At most MaxUnpaged groups: the CLI's --json listing, whole.
+            Assert.That(await http.GetStringAsync("cage/api/report?by=model"), Is.EqualTo(CageViews.Json(await reader.ReportAsync(new ReportQuery(ReportDimension.Model, TimeWindow.All)))));
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Test]
     public async Task TheDashboard_ServesItsPageAndTheViewsOfTheHostsLedger_AndRefusesBadArguments()
     {
