@@ -1338,20 +1338,25 @@ public sealed class BudgetGuard : IDisposable
         // The rows name nodes by path; a bound value with a '/' in it makes a path that does not parse back to its node,
         // and then the calls are replayed instead (before anything was added).
         var nowTicks = now.UtcTicks;
-        var resolved = new List<(NodeTemplate Template, BudgetScope Scope, RollupRow Row)>(rows.Count);
+        var resolved = new List<(NodeTemplate Template, BudgetScope Scope, InstanceKey Key, RollupRow Row)>(rows.Count);
         foreach (var row in rows)
         {
-            if (TryResolve(row.Node) is not { } match || !BudgetRollup.Rolls(match.Template) ||
-                !string.Equals(match.Template.Concrete(match.Template.Key(match.Scope)), row.Node, StringComparison.Ordinal))
+            if (TryResolve(row.Node) is not { } match || !BudgetRollup.Rolls(match.Template))
             {
                 return null;
             }
 
-            resolved.Add((match.Template, match.Scope, row));
+            var key = match.Template.Key(match.Scope);
+            if (!string.Equals(match.Template.Concrete(key), row.Node, StringComparison.Ordinal))
+            {
+                return null;
+            }
+
+            resolved.Add((match.Template, match.Scope, key, row));
         }
 
         var periods = new Dictionary<BudgetPeriod, (long Start, long End)>();
-        foreach (var (template, scope, row) in resolved)
+        foreach (var (template, scope, key, row) in resolved)
         {
             // Only a row of the node's current period counts (a lifetime node has one period).
             if (!periods.TryGetValue(template.Period, out var current))
@@ -1365,7 +1370,7 @@ public sealed class BudgetGuard : IDisposable
             // until a call needs it (or `cage budget` lists it): its spend waits beside the template, as an evicted
             // instance's does (a node reset in this period then starts from its reset and is replayed).
             var isCurrent = DateTimeOffset.FromUnixTimeMilliseconds(row.PeriodStartMs).UtcTicks == current.Start;
-            if (template.IsTemplated && template.KeepRebuilt(template.Key(scope), isCurrent
+            if (template.IsTemplated && template.KeepRebuilt(key, isCurrent
                 ? new EvictedSpend(current.Start, current.End, row.Usd, row.Tokens, (int)Math.Min(row.Unpriced, int.MaxValue), 0)
                 : new EvictedSpend(current.Start, current.End, 0, 0, 0, 0), replace: isCurrent))
             {
