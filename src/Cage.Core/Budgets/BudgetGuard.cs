@@ -22,7 +22,7 @@ namespace CageNet.Budgets;
 /// <see cref="IBudgetStore"/> recorded, and loads warning/reset/window state from the store. Under any concurrency a
 /// node's spend exceeds its cap by at most what calls admitted in flight cost beyond their estimates.
 /// </remarks>
-public sealed class BudgetGuard : IDisposable
+public sealed partial class BudgetGuard : IDisposable
 {
     private static readonly long LifetimeStart = DateTimeOffset.MinValue.UtcTicks;
     private static readonly long Never = DateTimeOffset.MaxValue.UtcTicks;
@@ -224,7 +224,13 @@ public sealed class BudgetGuard : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(estimatedUsd);
         ArgumentOutOfRangeException.ThrowIfNegative(estimatedTokens);
-        return TryReserveCore(scope, BudgetMoney.ToUnits(estimatedUsd), estimatedTokens, register: true, out reservation, out refusal);
+        if (!TryReserveCore(scope, BudgetMoney.ToUnits(estimatedUsd), estimatedTokens, register: true, out reservation, out refusal))
+        {
+            return false;
+        }
+
+        SyncOnFleet(reservation);
+        return true;
     }
 
     /// <summary>
@@ -250,8 +256,8 @@ public sealed class BudgetGuard : IDisposable
             return false;
         }
 
-        scope.BudgetReservation?.Dispose(); // a previous reservation the scope never used
-        reservation.Bind(scope);
+        BindTo(scope, reservation); // releasing a previous reservation the scope never used
+        SyncOnFleet(reservation);
         return true;
     }
 
@@ -516,6 +522,11 @@ public sealed class BudgetGuard : IDisposable
     public void Dispose()
     {
         _reaper.Dispose();
+        if (!WaitForSharedSettles(TimeSpan.FromSeconds(5)))
+        {
+            BudgetLog.SharedSettlesLeft(_logger, Volatile.Read(ref _sharedPending));
+        }
+
         if (Estimator.Changed == _saveEstimator)
         {
             Estimator.Changed = null;
@@ -815,7 +826,7 @@ public sealed class BudgetGuard : IDisposable
                     if (now == 0) now = _time.GetUtcNow().UtcTicks;
                     target = meteredAt is { } started ? Locate(counter.Node, started) : counter.Node.At(now);
                     if (target is null) continue;
-                    Apply(target, usd, usd, tokens, tokens, unpriced, meteredAt ?? 0);
+                    Apply(target, usd, usd, tokens, tokens, unpriced, meteredAt ?? 0, FleetWarns(reservation, counter));
                 }
                 else
                 {
@@ -831,14 +842,14 @@ public sealed class BudgetGuard : IDisposable
 
                     if (ReferenceEquals(target, counter))
                     {
-                        Apply(counter, usd - holdUsd, usd, tokens - holdTokens, tokens, unpriced, meteredAt ?? 0);
+                        Apply(counter, usd - holdUsd, usd, tokens - holdTokens, tokens, unpriced, meteredAt ?? 0, FleetWarns(reservation, counter));
                     }
                     else
                     {
                         // The call started in another period than the reservation's (or after a reset): charge it there.
                         counter.Unhold(holdUsd, holdTokens);
                         if (target is null) continue;
-                        Apply(target, usd, usd, tokens, tokens, unpriced, meteredAt ?? 0);
+                        Apply(target, usd, usd, tokens, tokens, unpriced, meteredAt ?? 0, FleetWarns(reservation, counter));
                     }
                 }
 
@@ -854,6 +865,7 @@ public sealed class BudgetGuard : IDisposable
             Unpin(counters, counters.Length);
         }
 
+        SettleShared(reservation, usd);
         if (rows is not null && deferTo is not null)
         {
             deferTo.BudgetDeferred = (this, rows);
@@ -923,8 +935,8 @@ public sealed class BudgetGuard : IDisposable
     internal long UnknownCostUnits(long tokens, long otherwise) =>
         _options.FallbackUsdPerMillionTokens is { } rate && tokens > 0 ? BudgetMoney.ToUnits(rate * tokens / 1_000_000m) : otherwise;
 
-    private BudgetRefusal Unavailable(long usd) => new("(budget state unavailable)", "usd", 0, 0, 0, BudgetMoney.FromUnits(usd), BudgetPeriod.Lifetime, null,
-        "the budget guard could not load its state and is configured to fail closed");
+    private static BudgetRefusal Unavailable(long usd, string? why = null) => new("(budget state unavailable)", "usd", 0, 0, 0, BudgetMoney.FromUnits(usd), BudgetPeriod.Lifetime, null,
+        why ?? "the budget guard could not load its state and is configured to fail closed");
 
     /// <summary>The counter a call is admitted against: the current period's, or a provisional (unopened) 5-hour window.</summary>
     private PeriodCounter CounterFor(NodeTemplate template, in BudgetScope scope, long now, bool pin)
@@ -1048,7 +1060,8 @@ public sealed class BudgetGuard : IDisposable
         }
     }
 
-    private void Apply(PeriodCounter counter, long committedUsd, long spentUsd, long committedTokens, long spentTokens, bool unpriced = false, long atTicks = 0)
+    // fleetWarns: the fleet fires this node's dollar thresholds up to its cap (the settle of a shared hold), not this process.
+    private void Apply(PeriodCounter counter, long committedUsd, long spentUsd, long committedTokens, long spentTokens, bool unpriced = false, long atTicks = 0, bool fleetWarns = false)
     {
         if (counter.Rolling is { } rolling)
         {
@@ -1087,7 +1100,7 @@ public sealed class BudgetGuard : IDisposable
             var threshold = thresholds[i];
             var (after, added) = threshold.Metric == BudgetMetric.Usd ? (usd, spentUsd) : (tokens, spentTokens);
             var value = values[i];
-            if (added <= 0 || value < 0)
+            if (added <= 0 || value < 0 || fleetWarns && IsFleetThreshold(threshold, value, counter.Node.Template.UsdCap ?? 0, out _))
             {
                 continue;
             }
@@ -1100,7 +1113,7 @@ public sealed class BudgetGuard : IDisposable
         }
     }
 
-    private void Fire(PeriodCounter counter, BudgetThreshold threshold, long value, long after)
+    private void Fire(PeriodCounter counter, BudgetThreshold threshold, long value, long after, bool fleet = false)
     {
         var template = counter.Node.Template;
         var isUsd = threshold.Metric == BudgetMetric.Usd;
@@ -1110,7 +1123,7 @@ public sealed class BudgetGuard : IDisposable
             ? $"{BudgetTree.Format(pct)}% of its {BudgetTree.Amount(threshold.Metric, cap ?? 0)} cap"
             : BudgetTree.Amount(threshold.Metric, value);
         var resets = ResetsText(counter, "no reset");
-        var message = $"budget '{counter.Node.Path}' crossed {what}: spent {BudgetTree.Amount(threshold.Metric, after)}" +
+        var message = $"budget '{counter.Node.Path}' crossed {what}{(fleet ? " across the fleet" : "")}: spent {BudgetTree.Amount(threshold.Metric, after)}" +
             (cap is { } c && threshold.PctOfCap is null ? $" of {BudgetTree.Amount(threshold.Metric, c)}" : "") +
             $" ({BudgetPeriods.Name(template.Period)} period, {resets})";
         var args = new BudgetWarningEventArgs(counter.Node.Path, threshold.Key, isUsd ? "usd" : "tokens", Display(value), Display(after),
@@ -1414,16 +1427,23 @@ public sealed class BudgetGuard : IDisposable
         ResetsAt(counter) is { } at ? (counter.Rolling is null ? "resets " : "its oldest spend leaves the sum ") + at.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)
         : counter.Rolling is null ? never : "nothing spent in the last 5 hours";
 
-    private BudgetRefusal Refuse(PeriodCounter counter, BudgetMetric metric, long requested)
+    // fleet: the shared reservations' refusal; the spend and holds shown are then the fleet's, when it could read them.
+    private BudgetRefusal Refuse(PeriodCounter counter, BudgetMetric metric, long requested, SharedReserveResult? fleet = null)
     {
         var template = counter.Node.Template;
         var isUsd = metric == BudgetMetric.Usd;
         var spent = isUsd ? Volatile.Read(ref counter.Spent) : Volatile.Read(ref counter.SpentTokens);
         var committed = isUsd ? Volatile.Read(ref counter.Committed) : Volatile.Read(ref counter.CommittedTokens);
+        if (fleet is { RefusedSpentUsd: { } fleetSpent })
+        {
+            spent = BudgetMoney.ToUnits(fleetSpent);
+            committed = spent + BudgetMoney.ToUnits(fleet.RefusedHeldUsd ?? 0m);
+        }
+
         var cap = template.Cap(metric) ?? 0;
         decimal Display(long v) => isUsd ? BudgetMoney.FromUnits(v) : v;
         var resets = ResetsText(counter, "lifetime budget, no reset");
-        var message = $"budget '{counter.Node.Path}' is exhausted: spent {BudgetTree.Amount(metric, spent)}" +
+        var message = $"budget '{counter.Node.Path}' is exhausted{(fleet is null ? "" : " across the fleet")}: spent {BudgetTree.Amount(metric, spent)}" +
             (committed > spent ? $" + reserved {BudgetTree.Amount(metric, committed - spent)}" : "") +
             $" of {BudgetTree.Amount(metric, cap)}" + (requested > 0 ? $", this call needs {BudgetTree.Amount(metric, requested)}" : "") +
             $" ({BudgetPeriods.Name(template.Period)} period, {resets})";

@@ -40,6 +40,18 @@ internal static partial class BudgetLog
     [LoggerMessage(EventId = 1112, Level = LogLevel.Warning, Message = "Cage subscription estimator state in the store could not be read; the estimator starts from its bootstrap")]
     public static partial void EstimatorLoadFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(EventId = 1114, Level = LogLevel.Warning, Message = "Cage fleet budget reservations could not be reached ({Fault}); the call is {Outcome}")]
+    public static partial void SharedUnreachable(ILogger logger, string fault, string outcome);
+
+    [LoggerMessage(EventId = 1115, Level = LogLevel.Warning, Message = "Cage fleet budget settle failed for a reservation on {Node}; its hold stays on the fleet's counters until its lease ends, and the call is counted in this process only")]
+    public static partial void SharedSettleFailed(ILogger logger, Exception exception, string node);
+
+    [LoggerMessage(EventId = 1116, Level = LogLevel.Warning, Message = "Cage budget guard has fleet reservations, but a synchronous TryReserve/Reserve holds on this process's counters only; use TryReserveAsync for fleet-wide caps (said once)")]
+    public static partial void SyncReserveNotShared(ILogger logger);
+
+    [LoggerMessage(EventId = 1117, Level = LogLevel.Warning, Message = "Cage budget guard stopped with {Count} fleet settles still on their way; their holds go when their leases end")]
+    public static partial void SharedSettlesLeft(ILogger logger, int count);
+
     [LoggerMessage(EventId = 1113, Level = LogLevel.Information, Message = "Cage subscription estimator counted {Calls} calls the ledger stored after its last save ({Through:o}), metered before the previous process stopped")]
     public static partial void EstimatorRecovered(ILogger logger, int calls, DateTimeOffset through);
 }

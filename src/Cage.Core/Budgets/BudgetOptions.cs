@@ -35,8 +35,9 @@ public sealed class BudgetOptions
     public TimeSpan EvictIdleAfter { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>
-    /// Whether the guard refuses calls when its state cannot be loaded (the store or the ledger failed at start-up).
-    /// Default <see langword="false"/>: fail-open, the fault is logged and calls go on.
+    /// Whether the guard refuses calls when its state cannot be loaded (the store or the ledger failed at start-up), or
+    /// when the fleet's shared reservations (<see cref="BudgetGuard.Shared"/>) cannot be reached for a call.
+    /// Default <see langword="false"/>: fail-open, the fault is logged and calls go on (on this process's counters alone).
     /// </summary>
     public bool FailClosed { get; set; }
 

@@ -71,6 +71,9 @@ public sealed class BudgetReservation : IDisposable
 
     internal PeriodCounter[] Counters => _counters;
 
+    /// <summary>The hold on the fleet's shared counters (<see cref="BudgetGuard.Shared"/>), settled when this completes.</summary>
+    internal SharedReservation? SharedHold { get; set; }
+
     internal void Bind(MeterScope scope)
     {
         _bound = scope;

@@ -19,7 +19,8 @@ public static class BudgetServiceCollectionExtensions
     /// <paramref name="configure"/>. The tree is validated at start-up (clamp errors name the siblings and the headroom).
     /// Metered calls are charged to the guard. The guard rebuilds the current periods from the ledger when first
     /// resolved. Without a durable store (<c>AddSqliteLedger()</c> registers one in the ledger file) warning state is
-    /// kept in memory.
+    /// kept in memory. With a ledger shared by a fleet (<c>AddPostgresLedger()</c>) the guard's asynchronous reservations
+    /// are held across the fleet too (<see cref="BudgetGuard.Shared"/>).
     /// </summary>
     /// <param name="builder">The Cage builder.</param>
     /// <param name="configure">Configures the tree after configuration binding (the fluent API: <c>o.Node("org").CapUsd(100)</c>).</param>
@@ -75,7 +76,10 @@ public static class BudgetServiceCollectionExtensions
                 sp.GetRequiredService<IBudgetStore>(),
                 sp.GetRequiredService<SubscriptionEstimator>(),
                 sp.GetService<ILoggerFactory>()?.CreateLogger("Cage.Budgets"),
-                sp.GetService<IMeterFactory>());
+                sp.GetService<IMeterFactory>())
+            {
+                Shared = sp.GetService<ISharedBudgetReservations>(),
+            };
             ILedgerReader? ledger = null;
             try
             {
