@@ -5,44 +5,6 @@ using NpgsqlTypes;
 
 namespace CageNet.Budgets;
 
-/// <summary>One node of a budget tree as the shared reservations see it: its path, the period it is in, and its cap.</summary>
-/// <param name="Node">The node's path (for example <c>org/team-a/user:42</c>).</param>
-/// <param name="PeriodStart">The start of the node's current period (<see cref="DateTimeOffset.MinValue"/> for a lifetime budget).</param>
-/// <param name="CapUsd">The cap, in dollars.</param>
-public sealed record SharedBudgetNode(string Node, DateTimeOffset PeriodStart, decimal CapUsd)
-{
-    /// <summary>Warning thresholds as fractions of the cap (0.8 = 80%); each fires once per node and period for the whole fleet.</summary>
-    public IReadOnlyList<decimal> WarnAt { get; init; } = [];
-}
-
-/// <summary>A reservation held on every node of a tree until it is settled, released, or its lease runs out.</summary>
-/// <param name="Id">The reservation's id.</param>
-/// <param name="Nodes">The nodes it holds.</param>
-/// <param name="HeldUsd">The amount held on each node.</param>
-/// <param name="ExpiresAt">When the lease runs out: after it, the next reservation on a node takes the headroom back.</param>
-public sealed record SharedReservation(string Id, IReadOnlyList<SharedBudgetNode> Nodes, decimal HeldUsd, DateTimeOffset ExpiresAt)
-{
-    /// <summary>Whether the server holds it: <see langword="false"/> for a fail-open admission while the server could not be reached (nothing is held, and settling it changes nothing).</summary>
-    public bool Held { get; init; } = true;
-}
-
-/// <summary>What a shared reservation attempt gave: the reservation, or the node that refused it.</summary>
-/// <param name="Reservation">The reservation when admitted.</param>
-/// <param name="RefusedBy">The first node (in path order) whose spend, holds and this amount exceed its cap, when refused.</param>
-public sealed record SharedReserveResult(SharedReservation? Reservation, string? RefusedBy)
-{
-    /// <summary>Why the server could not decide (it could not be reached), or <see langword="null"/> when it did: then the result is fail-open (admitted, nothing held) or, with <see cref="PostgresBudgetReservations.FailClosed"/>, refused with no <see cref="RefusedBy"/>.</summary>
-    public string? Fault { get; init; }
-
-    /// <summary>Whether every node admitted the amount.</summary>
-    public bool Admitted => Reservation is not null;
-}
-
-/// <summary>A warning threshold crossed by a settle, for the caller to raise: no other instance got it for this node and period.</summary>
-/// <param name="Node">The node.</param>
-/// <param name="Threshold">The threshold, as a fraction of the cap.</param>
-public sealed record SharedBudgetWarning(string Node, decimal Threshold);
-
 /// <summary>
 /// Budget reservations shared by every process that uses one PostgreSQL ledger: a reservation checks and holds every node
 /// of a tree (a user, its team, the org) in one round trip — one statement that locks the nodes' counters in path order,
@@ -57,9 +19,10 @@ public sealed record SharedBudgetWarning(string Node, decimal Threshold);
 /// <remarks>
 /// Amounts are dollars, stored as integers of 1e-10 USD. Lease expiry uses the injected clock of the instance that
 /// reserves next: instances' clocks must agree to well within the lease (NTP). The in-process
-/// <see cref="BudgetGuard"/> does not use these reservations: call them around the calls a fleet shares a cap for.
+/// <see cref="BudgetGuard"/> admits through them when given them as its <see cref="BudgetGuard.Shared"/> (what
+/// <c>AddPostgresLedger()</c> + <c>AddBudgets()</c> do); they can also be called directly around any call.
 /// </remarks>
-public sealed class PostgresBudgetReservations
+public sealed class PostgresBudgetReservations : ISharedBudgetReservations
 {
     // $1 id, $2 nodes, $3 periods, $4 caps, $5 amount, $6 now, $7 lease end. Locks the counters in node order (lk), decides
     // on their latest versions (v: a row locked after waiting is re-read, so a concurrent hold is always seen), then holds
@@ -90,12 +53,13 @@ public sealed class PostgresBudgetReservations
         FROM v;
         """;
 
-    // $1 nodes, $2 periods: the counters a first reservation on a node and period needs.
+    // $1 nodes, $2 periods, $3 opening spends: the counters a first reservation on a node and period needs, starting at the
+    // spend its caller already knew of.
     private const string EnsureSql =
         """
         INSERT INTO budget_counters (node, period_start_ms, spent_e10, held_e10)
-        SELECT n, p, 0, 0 FROM unnest($1::text[], $2::bigint[]) AS t (n, p)
-        ORDER BY n COLLATE "C", p ON CONFLICT DO NOTHING;
+        SELECT n, p, max(s), 0 FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS t (n, p, s)
+        GROUP BY n, p ORDER BY n COLLATE "C", p ON CONFLICT DO NOTHING;
         """;
 
     // $1 id, $2 actual cost, $3 now, $4 nodes, $5 periods, $6 caps, $7 warnings per node. The lease goes (gone); only when
@@ -276,9 +240,12 @@ public sealed class PostgresBudgetReservations
                 throw;
             }
 
-            return outcome.Admitted
-                ? new SharedReserveResult(new SharedReservation(id, [.. nodes], usd, now + lease), null)
-                : new SharedReserveResult(null, outcome.RefusedBy);
+            if (outcome.Admitted)
+            {
+                return new SharedReserveResult(new SharedReservation(id, [.. nodes], usd, now + lease), null);
+            }
+
+            return await RefusedAsync(nodes, outcome.RefusedBy, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (Unreachable(ex) && !cancellationToken.IsCancellationRequested)
         {
@@ -286,6 +253,25 @@ public sealed class PostgresBudgetReservations
             return FailClosed
                 ? new SharedReserveResult(null, null) { Fault = fault }
                 : new SharedReserveResult(new SharedReservation(id, [.. nodes], usd, now + lease) { Held = false }, null) { Fault = fault };
+        }
+    }
+
+    // A refusal, with what the refusing node has now as the fleet sees it (one more query; the refusal stands without it).
+    private async Task<SharedReserveResult> RefusedAsync(IReadOnlyList<SharedBudgetNode> nodes, string? refusedBy, CancellationToken cancellationToken)
+    {
+        if (refusedBy is null || nodes.FirstOrDefault(n => n.Node == refusedBy) is not { } node)
+        {
+            return new SharedReserveResult(null, refusedBy);
+        }
+
+        try
+        {
+            var (spent, held) = await StateAsync(node.Node, node.PeriodStart, cancellationToken).ConfigureAwait(false);
+            return new SharedReserveResult(null, refusedBy) { RefusedSpentUsd = spent, RefusedHeldUsd = held };
+        }
+        catch (Exception ex) when (ex is IOException || Unreachable(ex))
+        {
+            return new SharedReserveResult(null, refusedBy);
         }
     }
 
@@ -442,6 +428,7 @@ public sealed class PostgresBudgetReservations
                 await using var ensure = new NpgsqlCommand(EnsureSql, connection);
                 ensure.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = [.. left.SelectMany(r => r.Nodes).Select(n => n.Node)] });
                 ensure.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. left.SelectMany(r => r.Nodes).Select(n => n.PeriodStart.ToUnixTimeMilliseconds())] });
+                ensure.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. left.SelectMany(r => r.Nodes).Select(n => LedgerMoney.ToE10(n.OpeningSpendUsd))] });
                 await ensure.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
                 continue;
             }

@@ -1,3 +1,4 @@
+using CageNet.Budgets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -22,6 +23,9 @@ public static class PostgresLedgerServiceCollectionExtensions
     /// <see cref="CageNet.Budgets.IBudgetStore"/> (used when <c>.AddBudgets()</c> is added, in either order), replacing one
     /// registered before: every instance's guard starts from the warnings, resets, charges and estimator state the whole
     /// fleet saved. It opens the ledger on first use, so a server that is down is a logged store fault, not a start-up error.</para>
+    /// <para>And it registers the fleet's <see cref="ISharedBudgetReservations"/> (a <see cref="PostgresBudgetReservations"/>
+    /// over the same ledger), which the guard of <c>.AddBudgets()</c> admits through: every instance's reservations are
+    /// checked and held against the spend and holds of all of them (see <see cref="BudgetGuard.Shared"/>).</para>
     /// </remarks>
     /// <param name="builder">The Cage builder.</param>
     /// <param name="connectionString">An Npgsql connection string or a <c>postgres://</c> URL (see <see cref="PostgresLedger.OpenAsync"/>).</param>
@@ -48,6 +52,49 @@ public static class PostgresLedgerServiceCollectionExtensions
         // Budget state shared by the fleet, in the same database; harmless when budgets are not added.
         services.RemoveAll<CageNet.Budgets.IBudgetStore>();
         services.AddSingleton<CageNet.Budgets.IBudgetStore>(static sp => new PostgresBudgetStore(() => sp.GetRequiredService<PostgresLedger>()));
+
+        // Reservations shared by the fleet: the budget guard admits through them (AddBudgets picks them up).
+        services.RemoveAll<ISharedBudgetReservations>();
+        services.AddSingleton<ISharedBudgetReservations>(static sp => new DeferredSharedReservations(sp));
         return builder;
+    }
+
+    /// <summary>
+    /// The shared reservations over the ledger the container opens on first use, so a server that is down when the guard
+    /// starts is a fault of each reservation (fail-open or fail-closed by the guard's options) until it answers.
+    /// </summary>
+    private sealed class DeferredSharedReservations(IServiceProvider services) : ISharedBudgetReservations
+    {
+        private PostgresBudgetReservations? _inner;
+
+        public async Task<SharedReserveResult> TryReserveAsync(IReadOnlyList<SharedBudgetNode> nodes, decimal usd, TimeSpan lease, CancellationToken cancellationToken = default)
+        {
+            PostgresBudgetReservations inner;
+            try
+            {
+                inner = Inner();
+            }
+#pragma warning disable CA1031 // A ledger that cannot be opened is the store's fault, answered as the contract says.
+            catch (Exception ex) when (ex is not ObjectDisposedException)
+#pragma warning restore CA1031
+            {
+                // Fail-open as the opened reservations would be; the guard refuses it when it fails closed.
+                var ends = (services.GetService<TimeProvider>() ?? TimeProvider.System).GetUtcNow() + lease;
+                return new SharedReserveResult(new SharedReservation("bres_" + Guid.NewGuid().ToString("N"), [.. nodes], usd, ends) { Held = false }, null) { Fault = ex.Message };
+            }
+
+            return await inner.TryReserveAsync(nodes, usd, lease, cancellationToken).ConfigureAwait(false);
+        }
+
+        // A reservation was only ever held through the opened ledger.
+        public Task<IReadOnlyList<SharedBudgetWarning>> SettleAsync(SharedReservation reservation, decimal actualUsd, CancellationToken cancellationToken = default) =>
+            Inner().SettleAsync(reservation, actualUsd, cancellationToken);
+
+        private PostgresBudgetReservations Inner()
+        {
+            if (Volatile.Read(ref _inner) is { } inner) return inner;
+            var created = new PostgresBudgetReservations(services.GetRequiredService<PostgresLedger>(), services.GetService<TimeProvider>());
+            return Interlocked.CompareExchange(ref _inner, created, null) ?? created;
+        }
     }
 }
