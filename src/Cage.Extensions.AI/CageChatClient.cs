@@ -206,17 +206,12 @@ internal sealed class CageChatClient : DelegatingChatClient
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        BudgetReservation? reservation;
-        BudgetRefusal? refusal;
+        ValueTask<BudgetAdmission> pending;
         try
         {
             var estimate = new TokenUsage(EstimateInputTokens(messages), Output: options?.MaxOutputTokens ?? _options.EstimatedOutputTokens);
             var usd = _meter.Prices.Price(trip.Provider, trip.RequestedModel ?? "", estimate).CostUsd ?? 0m;
-            if (_budget.TryReserve(trip.Scope, usd, estimate.TotalTokens, out reservation, out refusal))
-            {
-                trip.Reservation = reservation;
-                return default;
-            }
+            pending = _budget.TryReserveAsync(trip.Scope, usd, estimate.TotalTokens, cancellationToken);
         }
 #pragma warning disable CA1031 // The guard decides fail-open vs fail-closed itself; an unexpected fault is fail-open.
         catch (Exception ex)
@@ -226,6 +221,37 @@ internal sealed class CageChatClient : DelegatingChatClient
             return default;
         }
 
+        // In-process budgets decide synchronously; a fleet's shared reservations take a round trip.
+        return pending.IsCompletedSuccessfully ? new ValueTask<BudgetRefusal?>(Admitted(trip, pending.Result)) : AwaitAdmissionAsync(trip, pending);
+    }
+
+    private async ValueTask<BudgetRefusal?> AwaitAdmissionAsync(RoundTrip trip, ValueTask<BudgetAdmission> pending)
+    {
+        BudgetAdmission admission;
+        try
+        {
+            admission = await pending.ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // As above: fail-open on the unexpected; a cancellation is the caller's.
+        catch (Exception ex) when (ex is not OperationCanceledException)
+#pragma warning restore CA1031
+        {
+            Log.BudgetCheckFailed(_logger, ex);
+            return null;
+        }
+
+        return Admitted(trip, admission);
+    }
+
+    private BudgetRefusal? Admitted(RoundTrip trip, BudgetAdmission admission)
+    {
+        if (admission.Admitted)
+        {
+            trip.Reservation = admission.Reservation;
+            return null;
+        }
+
+        var refusal = admission.Refusal;
         trip.Refused();
         Log.BudgetRefused(_logger, refusal.Node, refusal.Spent.ToString(CultureInfo.InvariantCulture), refusal.Cap.ToString(CultureInfo.InvariantCulture));
         if (_options.ThrowOnBudgetExceeded)
@@ -233,7 +259,7 @@ internal sealed class CageChatClient : DelegatingChatClient
             throw new BudgetExceededException(refusal);
         }
 
-        return new ValueTask<BudgetRefusal?>(refusal);
+        return refusal;
     }
 
     private static ChatResponse RefusalResponse(BudgetRefusal refusal)

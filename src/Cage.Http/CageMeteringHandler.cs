@@ -56,7 +56,10 @@ public sealed class CageMeteringHandler : DelegatingHandler
 
         var facts = await InspectAsync(request, protocol, cancellationToken).ConfigureAwait(false);
         var exchange = Begin(request, protocol, facts);
-        exchange?.Admit(cancellationToken);
+        if (exchange is not null)
+        {
+            await exchange.AdmitAsync(cancellationToken).ConfigureAwait(false);
+        }
 
         HttpResponseMessage response;
         try

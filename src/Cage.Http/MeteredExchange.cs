@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using CageNet.Budgets;
 using CageNet.Budgets.Subscription;
@@ -44,35 +45,95 @@ internal sealed class MeteredExchange
 
     public MeterScope Scope => _scope;
 
-    /// <summary>Reserves an estimate against the budget before the request is sent.</summary>
+    /// <summary>Reserves an estimate against the budget before the request is sent (this process's counters only).</summary>
     /// <exception cref="BudgetExceededException">A blocking budget refuses the call; nothing is sent.</exception>
     public void Admit(CancellationToken cancellationToken)
     {
-        if (_owner.Budget is not { } guard)
+        if (Estimate(cancellationToken) is not { } estimate)
         {
             return;
         }
 
-        cancellationToken.ThrowIfCancellationRequested();
-        BudgetRefusal? refusal;
         try
         {
-            // A rough estimate: ~4 request bytes per input token, the request's output cap or 1024 output tokens.
-            var estimate = new TokenUsage((_facts.Bytes + 3) / 4, Output: _facts.MaxOutputTokens ?? 1024);
-            var usd = _owner.Meter.Prices.Price(Provider, _requestedModel ?? "", estimate).CostUsd ?? 0m;
-            if (guard.TryReserve(_scope, usd, estimate.TotalTokens, out _reservation, out refusal))
+            if (_owner.Budget!.TryReserve(_scope, estimate.Usd, estimate.Tokens, out _reservation, out var refusal))
             {
                 return;
             }
+
+            Refuse(refusal);
         }
 #pragma warning disable CA1031 // Fail-open: the guard itself decides fail-closed; anything unexpected lets the call go.
-        catch (Exception ex)
+        catch (Exception ex) when (ex is not BudgetExceededException)
+#pragma warning restore CA1031
+        {
+            Log.BudgetCheckFailed(_owner.Logger, ex, _host);
+        }
+    }
+
+    /// <summary>Reserves an estimate before the request is sent, across the fleet when the guard shares its budgets.</summary>
+    /// <exception cref="BudgetExceededException">A blocking budget refuses the call; nothing is sent.</exception>
+    public async ValueTask AdmitAsync(CancellationToken cancellationToken)
+    {
+        if (Estimate(cancellationToken) is not { } estimate)
+        {
+            return;
+        }
+
+        BudgetAdmission admission;
+        try
+        {
+            admission = await _owner.Budget!.TryReserveAsync(_scope, estimate.Usd, estimate.Tokens, cancellationToken).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // As above; a cancellation is the caller's.
+        catch (Exception ex) when (ex is not OperationCanceledException)
 #pragma warning restore CA1031
         {
             Log.BudgetCheckFailed(_owner.Logger, ex, _host);
             return;
         }
+        catch (OperationCanceledException)
+        {
+            Finish(record: false); // nothing was sent
+            throw;
+        }
 
+        if (admission.Admitted)
+        {
+            _reservation = admission.Reservation;
+            return;
+        }
+
+        Refuse(admission.Refusal);
+    }
+
+    // The estimate to reserve, or null with no budget (or when it cannot be made: fail-open, logged).
+    private (decimal Usd, long Tokens)? Estimate(CancellationToken cancellationToken)
+    {
+        if (_owner.Budget is null)
+        {
+            return null;
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            // A rough estimate: ~4 request bytes per input token, the request's output cap or 1024 output tokens.
+            var estimate = new TokenUsage((_facts.Bytes + 3) / 4, Output: _facts.MaxOutputTokens ?? 1024);
+            return (_owner.Meter.Prices.Price(Provider, _requestedModel ?? "", estimate).CostUsd ?? 0m, estimate.TotalTokens);
+        }
+#pragma warning disable CA1031 // Fail-open, as above.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Log.BudgetCheckFailed(_owner.Logger, ex, _host);
+            return null;
+        }
+    }
+
+    [DoesNotReturn]
+    private void Refuse(BudgetRefusal refusal)
+    {
         Finish(record: false);
         throw new BudgetExceededException(refusal);
     }
