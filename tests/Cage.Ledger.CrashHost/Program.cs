@@ -13,6 +13,11 @@ if (args.Length > 0 && args[0] == "pgbudget")
     return await PostgresBudgetMode.RunAsync(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == "pgguard")
+{
+    return await PostgresGuardMode.RunAsync(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "estimator")
 {
     return await EstimatorMode.RunAsync(args[1..]);
