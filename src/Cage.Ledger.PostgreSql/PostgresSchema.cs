@@ -367,6 +367,84 @@ internal static class PostgresSchema
         END
         $fn$;
         """,
+
+        // 7: the step-6 function also answers, for each refused reservation, the refusing node's settled spend and its holds
+        //    (those committed before plus what this batch admitted before it), so a refusal tells the caller what the fleet
+        //    has on that node without another round trip. The new columns come last: an instance of the previous version,
+        //    which reads the first three, keeps working during a rolling upgrade.
+        """
+        DROP FUNCTION cage_budget_reserve_batch(text[], bigint[], bigint[], integer[], text[], bigint[], bigint[], bigint);
+        CREATE FUNCTION cage_budget_reserve_batch(p_ids text[], p_usd bigint[], p_ends bigint[], p_first integer[],
+                                                  p_nodes text[], p_periods bigint[], p_caps bigint[], p_now bigint)
+            RETURNS TABLE (admitted boolean, refused text, expired boolean, refused_spent bigint, refused_held bigint)
+        LANGUAGE plpgsql AS $fn$
+        DECLARE
+            c_nodes   text[];
+            c_periods bigint[];
+            spent     bigint[];
+            held      bigint[];
+            added     bigint[];
+            k         integer[];
+            ok        boolean[];
+            why       text[];
+            why_spent bigint[];
+            why_held  bigint[];
+            bad       text;
+            bad_at    integer;
+            reserves  integer := cardinality(p_ids);
+            any_out   boolean;
+        BEGIN
+            PERFORM 1 FROM budget_counters c
+            JOIN (SELECT DISTINCT n, p FROM unnest(p_nodes, p_periods) AS t (n, p)) d ON c.node = d.n AND c.period_start_ms = d.p
+            ORDER BY c.node COLLATE "C", c.period_start_ms FOR NO KEY UPDATE OF c;
+            SELECT array_agg(c.node ORDER BY c.node COLLATE "C", c.period_start_ms),
+                   array_agg(c.period_start_ms ORDER BY c.node COLLATE "C", c.period_start_ms),
+                   array_agg(c.spent_e10 ORDER BY c.node COLLATE "C", c.period_start_ms),
+                   array_agg(c.held_e10 ORDER BY c.node COLLATE "C", c.period_start_ms)
+            INTO c_nodes, c_periods, spent, held
+            FROM budget_counters c
+            JOIN (SELECT DISTINCT n, p FROM unnest(p_nodes, p_periods) AS t (n, p)) d ON c.node = d.n AND c.period_start_ms = d.p;
+            SELECT array_agg(x.pos ORDER BY t.r) INTO k
+            FROM unnest(p_nodes, p_periods) WITH ORDINALITY AS t (n, p, r)
+            LEFT JOIN unnest(c_nodes, c_periods) WITH ORDINALITY AS x (n, p, pos) ON x.n = t.n AND x.p = t.p;
+            IF c_nodes IS NULL OR array_position(k, NULL) IS NOT NULL THEN
+                RETURN;
+            END IF;
+            added := array_fill(0::bigint, ARRAY[cardinality(c_nodes)]);
+            ok := array_fill(false, ARRAY[reserves]);
+            why := array_fill(NULL::text, ARRAY[reserves]);
+            why_spent := array_fill(NULL::bigint, ARRAY[reserves]);
+            why_held := array_fill(NULL::bigint, ARRAY[reserves]);
+            FOR i IN 1 .. reserves LOOP
+                bad := NULL;
+                FOR j IN p_first[i] .. p_first[i + 1] - 1 LOOP
+                    IF spent[k[j]] + held[k[j]] + added[k[j]] + p_usd[i] > p_caps[j] AND (bad IS NULL OR p_nodes[j] COLLATE "C" < bad COLLATE "C") THEN
+                        bad := p_nodes[j];
+                        bad_at := k[j];
+                    END IF;
+                END LOOP;
+                IF bad IS NULL THEN
+                    FOR j IN p_first[i] .. p_first[i + 1] - 1 LOOP
+                        added[k[j]] := added[k[j]] + p_usd[i];
+                    END LOOP;
+                    ok[i] := true;
+                ELSE
+                    why[i] := bad;
+                    why_spent[i] := spent[bad_at];
+                    why_held[i] := held[bad_at] + added[bad_at];
+                END IF;
+            END LOOP;
+            UPDATE budget_counters c SET held_e10 = c.held_e10 + a.s
+            FROM unnest(c_nodes, c_periods, added) AS a (n, p, s)
+            WHERE a.s <> 0 AND c.node = a.n AND c.period_start_ms = a.p;
+            INSERT INTO budget_leases (id, nodes, periods, usd_e10, expires_ms)
+            SELECT p_ids[i], p_nodes[p_first[i] : p_first[i + 1] - 1], p_periods[p_first[i] : p_first[i + 1] - 1], p_usd[i], p_ends[i]
+            FROM generate_series(1, reserves) AS i WHERE ok[i];
+            any_out := NOT (true = ALL (ok)) AND EXISTS (SELECT 1 FROM budget_leases WHERE NOT reclaimed AND expires_ms <= p_now);
+            RETURN QUERY SELECT ok[i], why[i], NOT ok[i] AND any_out, why_spent[i], why_held[i] FROM generate_series(1, reserves) AS i ORDER BY i;
+        END
+        $fn$;
+        """,
     ];
 
     /// <summary>The schema version this code writes: the number of migration steps.</summary>

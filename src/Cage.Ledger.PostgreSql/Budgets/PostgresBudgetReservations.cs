@@ -27,18 +27,20 @@ public sealed class PostgresBudgetReservations : ISharedBudgetReservations
     // $1 id, $2 nodes, $3 periods, $4 caps, $5 amount, $6 now, $7 lease end. Locks the counters in node order (lk), decides
     // on their latest versions (v: a row locked after waiting is re-read, so a concurrent hold is always seen), then holds
     // the amount on all of them (up, gated on v) and records the lease, or does nothing. Returns whether it was admitted,
-    // how many counters exist (fewer than the nodes: create them and retry), the first node that refused, and whether a
-    // lease has run out and not been reclaimed (refused: sweep and retry).
+    // how many counters exist (fewer than the nodes: create them and retry), the first node that refused, whether a lease
+    // has run out and not been reclaimed (refused: sweep and retry), and the refusing node's spend and holds.
     private const string ReserveSql =
         """
         WITH w AS (SELECT * FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS t (n, p, cap)),
         lk AS (
-            SELECT c.node, c.spent_e10 + c.held_e10 + $5 <= w.cap AS ok
+            SELECT c.node, c.spent_e10, c.held_e10, c.spent_e10 + c.held_e10 + $5 <= w.cap AS ok
             FROM budget_counters c JOIN w ON c.node = w.n AND c.period_start_ms = w.p
             ORDER BY c.node COLLATE "C", c.period_start_ms FOR NO KEY UPDATE OF c),
         v AS (
             SELECT count(*) = cardinality($2::text[]) AND coalesce(bool_and(ok), false) AS ok, count(*)::integer AS found,
-                   min(node COLLATE "C") FILTER (WHERE NOT ok) AS refused
+                   min(node COLLATE "C") FILTER (WHERE NOT ok) AS refused,
+                   (array_agg(spent_e10 ORDER BY node COLLATE "C") FILTER (WHERE NOT ok))[1] AS refused_spent,
+                   (array_agg(held_e10 ORDER BY node COLLATE "C") FILTER (WHERE NOT ok))[1] AS refused_held
             FROM lk),
         up AS (
             UPDATE budget_counters c SET held_e10 = c.held_e10 + $5
@@ -49,7 +51,8 @@ public sealed class PostgresBudgetReservations : ISharedBudgetReservations
             SELECT $1, $2::text[], $3::bigint[], $5, $7 FROM v WHERE ok
             RETURNING 1)
         SELECT v.ok, v.found, v.refused,
-               NOT v.ok AND EXISTS (SELECT 1 FROM budget_leases WHERE NOT reclaimed AND expires_ms <= $6)
+               NOT v.ok AND EXISTS (SELECT 1 FROM budget_leases WHERE NOT reclaimed AND expires_ms <= $6),
+               v.refused_spent, v.refused_held
         FROM v;
         """;
 
@@ -87,8 +90,9 @@ public sealed class PostgresBudgetReservations : ISharedBudgetReservations
         """;
 
     // $1 ids, $2 amounts, $3 ends, $4 first positions, $5 nodes, $6 periods, $7 caps, $8 now: reservations queued together,
-    // decided in order by the step-6 function (see PostgresSchema).
-    private const string ReserveBatchSql = "SELECT admitted, refused, expired FROM cage_budget_reserve_batch($1, $2, $3, $4, $5, $6, $7, $8);";
+    // decided in order by the step-7 function (see PostgresSchema).
+    private const string ReserveBatchSql =
+        "SELECT admitted, refused, expired, refused_spent, refused_held FROM cage_budget_reserve_batch($1, $2, $3, $4, $5, $6, $7, $8);";
 
     // $1 ids, $2 actual costs, $3 now, and per node of each settle: $4 which settle (1-based), $5 node, $6 period, $7 cap,
     // $8 warnings. Settles queued together: the leases that are there go (a repeated or second settle finds none), the
@@ -240,12 +244,13 @@ public sealed class PostgresBudgetReservations : ISharedBudgetReservations
                 throw;
             }
 
-            if (outcome.Admitted)
-            {
-                return new SharedReserveResult(new SharedReservation(id, [.. nodes], usd, now + lease), null);
-            }
-
-            return await RefusedAsync(nodes, outcome.RefusedBy, cancellationToken).ConfigureAwait(false);
+            return outcome.Admitted
+                ? new SharedReserveResult(new SharedReservation(id, [.. nodes], usd, now + lease), null)
+                : new SharedReserveResult(null, outcome.RefusedBy)
+                {
+                    RefusedSpentUsd = outcome.RefusedSpentE10 is { } spent ? LedgerMoney.FromE10(spent) : null,
+                    RefusedHeldUsd = outcome.RefusedHeldE10 is { } held ? LedgerMoney.FromE10(held) : null,
+                };
         }
         catch (Exception ex) when (Unreachable(ex) && !cancellationToken.IsCancellationRequested)
         {
@@ -253,25 +258,6 @@ public sealed class PostgresBudgetReservations : ISharedBudgetReservations
             return FailClosed
                 ? new SharedReserveResult(null, null) { Fault = fault }
                 : new SharedReserveResult(new SharedReservation(id, [.. nodes], usd, now + lease) { Held = false }, null) { Fault = fault };
-        }
-    }
-
-    // A refusal, with what the refusing node has now as the fleet sees it (one more query; the refusal stands without it).
-    private async Task<SharedReserveResult> RefusedAsync(IReadOnlyList<SharedBudgetNode> nodes, string? refusedBy, CancellationToken cancellationToken)
-    {
-        if (refusedBy is null || nodes.FirstOrDefault(n => n.Node == refusedBy) is not { } node)
-        {
-            return new SharedReserveResult(null, refusedBy);
-        }
-
-        try
-        {
-            var (spent, held) = await StateAsync(node.Node, node.PeriodStart, cancellationToken).ConfigureAwait(false);
-            return new SharedReserveResult(null, refusedBy) { RefusedSpentUsd = spent, RefusedHeldUsd = held };
-        }
-        catch (Exception ex) when (ex is IOException || Unreachable(ex))
-        {
-            return new SharedReserveResult(null, refusedBy);
         }
     }
 
@@ -456,7 +442,7 @@ public sealed class PostgresBudgetReservations : ISharedBudgetReservations
         }
     }
 
-    // The reserve statement: one reservation alone is the single statement; several are one call of the step-6 function,
+    // The reserve statement: one reservation alone is the single statement; several are one call of the step-7 function,
     // which decides them in order.
     private static NpgsqlBatchCommand ReserveCommand(IReadOnlyList<ReserveRequest> batch, long nowMs)
     {
@@ -496,19 +482,24 @@ public sealed class PostgresBudgetReservations : ISharedBudgetReservations
         if (batch.Count == 1)
         {
             await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false);
-            var (admitted, found, refused, expired) = (reader.GetBoolean(0), reader.GetInt32(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetBoolean(3));
-            return !admitted && found < batch[0].Nodes.Count ? null : [(new ReserveOutcome(admitted, refused), expired)];
+            var (admitted, found, expired) = (reader.GetBoolean(0), reader.GetInt32(1), reader.GetBoolean(3));
+            return !admitted && found < batch[0].Nodes.Count ? null : [(Outcome(reader, admitted, refusedAt: 2, stateAt: 4), expired)];
         }
 
         var rows = new List<(ReserveOutcome Outcome, bool Expired)>(batch.Count);
         while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
-            rows.Add((new ReserveOutcome(reader.GetBoolean(0), reader.IsDBNull(1) ? null : reader.GetString(1)), reader.GetBoolean(2)));
+            rows.Add((Outcome(reader, reader.GetBoolean(0), refusedAt: 1, stateAt: 3), reader.GetBoolean(2)));
         }
 
         return rows.Count == 0 ? null : rows.Count == batch.Count ? rows
             : throw new InvalidOperationException($"The budget reservations function answered {rows.Count} of {batch.Count} reservations: the ledger is not in a state this version knows.");
     }
+
+    // One reservation's outcome from its row: the refusing node at column refusedAt, its spend and holds from stateAt.
+    private static ReserveOutcome Outcome(NpgsqlDataReader reader, bool admitted, int refusedAt, int stateAt) =>
+        admitted || reader.IsDBNull(refusedAt) ? new ReserveOutcome(admitted, null, null, null)
+            : new ReserveOutcome(false, reader.GetString(refusedAt), reader.GetInt64(stateAt), reader.GetInt64(stateAt + 1));
 
     /// <summary>
     /// Settles a reservation: its holds go and <paramref name="actualUsd"/> is added to every node's spend (also after its
@@ -661,7 +652,8 @@ public sealed class PostgresBudgetReservations : ISharedBudgetReservations
 
     private readonly record struct ReserveRequest(string Id, IReadOnlyList<SharedBudgetNode> Nodes, long UsdE10, long EndMs);
 
-    private readonly record struct ReserveOutcome(bool Admitted, string? RefusedBy);
+    // A refusal carries the refusing node's spend and holds as the deciding statement saw them.
+    private readonly record struct ReserveOutcome(bool Admitted, string? RefusedBy, long? RefusedSpentE10, long? RefusedHeldE10);
 
     private readonly record struct SettleRequest(SharedReservation Reservation, long ActualE10);
 

@@ -30,6 +30,8 @@ public sealed class PostgresBudgetReservationsTests : PostgresSchemaTests
 
         Assert.That(first.Admitted, Is.True);
         Assert.That((second.Admitted, second.RefusedBy), Is.EqualTo((false, "org")));
+        Assert.That((second.RefusedSpentUsd, second.RefusedHeldUsd), Is.EqualTo(((decimal?)0m, (decimal?)0.08m)), "the refusing node's state comes with the refusal");
+        Assert.That((first.RefusedSpentUsd, first.RefusedHeldUsd), Is.EqualTo(((decimal?)null, (decimal?)null)));
         Assert.That(await budgets.StateAsync("org/user-1", Period), Is.EqualTo((0m, 0.08m)), "the refused amount was held nowhere");
         Assert.That(await budgets.StateAsync("org", Period), Is.EqualTo((0m, 0.08m)));
     }
@@ -110,6 +112,8 @@ public sealed class PostgresBudgetReservationsTests : PostgresSchemaTests
         // $0.30 at the team in $0.01 reservations: 30 of the 64 fit; each refused one names the team, the first full node.
         Assert.That(results.Count(r => r.Admitted), Is.EqualTo(30));
         Assert.That(results.Where(r => !r.Admitted).Select(r => r.RefusedBy).Distinct(), Is.EqualTo(new[] { "org/team" }));
+        Assert.That(results.Where(r => !r.Admitted).Select(r => (r.RefusedSpentUsd, r.RefusedHeldUsd)).Distinct(),
+            Is.EqualTo(new[] { ((decimal?)0m, (decimal?)0.30m) }), "each refusal, batched or not, carries the team's holds at the time it was decided");
         Assert.That(held, Is.EqualTo((0m, 0.30m)));
         Assert.That(afterReserves.CombinedReserves, Is.GreaterThan(0), "some round trips carried several reservations");
         Assert.That(afterReserves.Reserves, Is.LessThan(65));
