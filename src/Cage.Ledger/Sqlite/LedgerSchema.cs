@@ -319,6 +319,25 @@ internal static class LedgerSchema
         """,
 
         ReceiptMonthsStep,
+
+        // 13: how many tasks each route has, counted once per route × task pair on the first day the pair has a row in
+        //     call_totals (dim 100), kept by the writer (a pair a batch brings that no day had yet), so the tasks per route
+        //     of a window that starts before the ledger's first pair read a few rows per route instead of every pair. A
+        //     task of no value ('') or a literal '(none)' is not counted, as in the counts that read it. Existing pairs are
+        //     counted into it here. Self-contained (SQL only).
+        """
+        CREATE TABLE route_task_counts (
+            route TEXT    NOT NULL,
+            day   INTEGER NOT NULL,
+            tasks INTEGER NOT NULL,
+            PRIMARY KEY (route, day)
+        ) WITHOUT ROWID;
+        INSERT INTO route_task_counts (route, day, tasks)
+        SELECT substr(key, 1, instr(key, char(31)) - 1), first, count(*)
+        FROM (SELECT key, min(day) AS first FROM call_totals WHERE dim = 100 GROUP BY key)
+        WHERE substr(key, instr(key, char(31)) + 1) NOT IN ('', '(none)')
+        GROUP BY 1, 2;
+        """,
     ];
 
     // 12: receipt_totals summed per UTC month, kept by

@@ -5,8 +5,9 @@ using Microsoft.Data.Sqlite;
 namespace CageNet.Ledger;
 
 /// <summary>
-/// The tasks per route of a window (<see cref="IRouteTaskCounts"/>), counted inside SQLite from the route × task rows
-/// of <c>call_totals</c> (whole days, keys <c>route U+001F task</c> in key order, so one route is one key range) and the
+/// The tasks per route of a window (<see cref="IRouteTaskCounts"/>): from the writer's <c>route_task_counts</c> when the
+/// window starts before the route's first task, else counted inside SQLite from the route × task rows of
+/// <c>call_totals</c> (whole days, keys <c>route U+001F task</c> in key order, so one route is one key range) and the
 /// calls of the partial days at the window's edges; outcomes are joined in SQL. Nothing per pair comes back to C#.
 /// </summary>
 internal static class RouteTaskCounts
@@ -91,6 +92,44 @@ internal static class RouteTaskCounts
     private static (int Tasks, int Labelled, int Ok) CountStored(
         SqliteConnection connection, SqliteLedger.WindowSegments segments, List<string> stored, List<string> known, List<string> ok)
     {
+        var tasks = stored.Count == 1 && segments.Edges.Count == 0 ? Maintained(connection, segments, stored[0]) : null;
+        tasks ??= Scanned(connection, segments, stored);
+        if (tasks == 0 || known.Count == 0)
+        {
+            return (tasks.Value, 0, 0);
+        }
+
+        using var outcomes = connection.CreateCommand();
+        outcomes.CommandText =
+            $"""
+            SELECT count(*), coalesce(sum(o.outcome IN ({Labels(outcomes, "$ok", ok)})), 0)
+            FROM ({TasksOf(outcomes, segments, stored)}) t JOIN outcomes o ON o.task = t.task
+            WHERE o.outcome IN ({Labels(outcomes, "$known", known)});
+            """;
+        using var reader = outcomes.ExecuteReader();
+        reader.Read();
+        return (tasks.Value, reader.GetInt32(0), reader.GetInt32(1));
+    }
+
+    /// <summary>
+    /// One stored route's tasks over whole days from <c>route_task_counts</c> (each pair counted on its first day), when
+    /// the window starts no later than the route's first pair: then a pair is in the window exactly when its first day is
+    /// before the window's end. <see langword="null"/> when the window starts later (the pairs are counted instead).
+    /// </summary>
+    private static int? Maintained(SqliteConnection connection, SqliteLedger.WindowSegments segments, string raw)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT coalesce(sum(tasks) FILTER (WHERE day < $end), 0), min(day) FROM route_task_counts WHERE route = $raw;";
+        command.Parameters.AddWithValue("$raw", raw);
+        command.Parameters.AddWithValue("$end", segments.EndDay ?? long.MaxValue);
+        using var reader = command.ExecuteReader();
+        reader.Read();
+        return segments.FirstDay is { } first && !reader.IsDBNull(1) && reader.GetInt64(1) < first ? null : reader.GetInt32(0);
+    }
+
+    /// <summary>The stored routes' tasks over the window, counted from their pair rows (and the edge days' calls).</summary>
+    private static int Scanned(SqliteConnection connection, SqliteLedger.WindowSegments segments, List<string> stored)
+    {
         using var command = connection.CreateCommand();
         var sql = new StringBuilder();
         if (stored.Count == 1 && segments.Edges.Count == 0)
@@ -104,22 +143,7 @@ internal static class RouteTaskCounts
         }
 
         command.CommandText = sql.ToString();
-        var tasks = Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
-        if (tasks == 0 || known.Count == 0)
-        {
-            return (tasks, 0, 0);
-        }
-
-        using var outcomes = connection.CreateCommand();
-        outcomes.CommandText =
-            $"""
-            SELECT count(*), coalesce(sum(o.outcome IN ({Labels(outcomes, "$ok", ok)})), 0)
-            FROM ({TasksOf(outcomes, segments, stored)}) t JOIN outcomes o ON o.task = t.task
-            WHERE o.outcome IN ({Labels(outcomes, "$known", known)});
-            """;
-        using var reader = outcomes.ExecuteReader();
-        reader.Read();
-        return (tasks, reader.GetInt32(0), reader.GetInt32(1));
+        return Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
     }
 
     /// <summary>Whether the stored routes' pair rows of the window's whole days include <paramref name="task"/>.</summary>

@@ -96,6 +96,16 @@ internal sealed partial class SqliteWriter : IDisposable
         ON CONFLICT (dim, hour, key) DO UPDATE SET calls = calls + excluded.calls, cost_e10 = cost_e10 + excluded.cost_e10;
         """;
 
+    // Whether a route × task pair has a row on any day (probed before the batch's rows go in), and the count of pairs new
+    // to the ledger per route and first day (route_task_counts, schema step 13).
+    private const string PairStoredSql = "SELECT 1 FROM call_totals WHERE dim = 100 AND key = ?1 LIMIT 1;";
+
+    private const string AddRouteTasksSql =
+        """
+        INSERT INTO route_task_counts (route, day, tasks) VALUES (?1, ?2, ?3)
+        ON CONFLICT (route, day) DO UPDATE SET tasks = tasks + excluded.tasks;
+        """;
+
     private const int CancellationCheckInterval = 4096;
 
     private readonly Lock _gate = new();
@@ -108,6 +118,8 @@ internal sealed partial class SqliteWriter : IDisposable
     private readonly sqlite3_stmt _insertReceipt;
     private readonly sqlite3_stmt _upsertTotals;
     private readonly sqlite3_stmt _upsertHourTotals;
+    private readonly sqlite3_stmt _pairStored;
+    private readonly sqlite3_stmt _addRouteTasks;
     private readonly sqlite3_stmt _callAt;
     private readonly KeyedTable _callKeys;
     private readonly sqlite3_stmt _insertPosting;
@@ -116,6 +128,10 @@ internal sealed partial class SqliteWriter : IDisposable
     private readonly sqlite3_stmt _readReceiptMonths;
     private readonly sqlite3_stmt _writeReceiptMonths;
     private readonly CallTotals _totals = new();
+
+    // Per batch: the route × task pairs it has that the ledger had on no day, with the first day the batch has them on.
+    private readonly Dictionary<string, long> _newPairs = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Route, long Day), long> _newPairCounts = [];
     private readonly ReceiptTotals _receiptTotals = new();
     private readonly Dictionary<string, StoredCall> _batchCalls = new(StringComparer.Ordinal);
     private readonly Dictionary<string, StoredCall> _recentCalls = new(StringComparer.Ordinal);
@@ -150,6 +166,8 @@ internal sealed partial class SqliteWriter : IDisposable
         _insertReceipt = Prepare(InsertReceiptSql);
         _upsertTotals = Prepare(UpsertTotalsSql);
         _upsertHourTotals = Prepare(UpsertHourTotalsSql);
+        _pairStored = Prepare(PairStoredSql);
+        _addRouteTasks = Prepare(AddRouteTasksSql);
         _callAt = Prepare(CallAtSql);
         _callKeys = new KeyedTable(db, path, "calls");
         _receiptKeys = new KeyedTable(db, path, "receipts");
@@ -505,6 +523,8 @@ internal sealed partial class SqliteWriter : IDisposable
             _insertReceipt.Dispose();
             _upsertTotals.Dispose();
             _upsertHourTotals.Dispose();
+            _pairStored.Dispose();
+            _addRouteTasks.Dispose();
             _callAt.Dispose();
             _callKeys.Dispose();
             _receiptKeys.Dispose();
@@ -627,6 +647,7 @@ internal sealed partial class SqliteWriter : IDisposable
     /// <summary>Adds the batch's per-day group sums to <c>call_totals</c> and its hourly ones to <c>call_totals_hour</c> (inside the batch's transaction).</summary>
     private void WriteTotals()
     {
+        CountNewPairs();
         var s = _upsertTotals;
         foreach (var (group, sums) in _totals.Groups)
         {
@@ -657,6 +678,75 @@ internal sealed partial class SqliteWriter : IDisposable
             NativeSqlite.BindInt64(s, 13, sums.Missing);
             NativeSqlite.BindInt64(s, 14, sums.Local);
             StepInsert(s);
+        }
+    }
+
+    /// <summary>
+    /// Adds the batch's route × task pairs that no day of the ledger had yet to <c>route_task_counts</c>, under their
+    /// route and first day (before the batch's pair rows go in: each pair is probed once). A task of no value or a
+    /// literal "(none)" is not a task there, as in the counts that read it.
+    /// </summary>
+    private void CountNewPairs()
+    {
+        _newPairs.Clear();
+        _newPairCounts.Clear();
+        HashSet<string>? stored = null;
+        foreach (var (group, _) in _totals.Groups)
+        {
+            if (group.Dimension != CallTotals.RouteTask)
+            {
+                continue;
+            }
+
+            var split = group.Key.IndexOf(SpendReport.PairSeparator, StringComparison.Ordinal);
+            if (split < 0 || split == group.Key.Length - 1 || group.Key.AsSpan(split + 1).SequenceEqual(SpendReport.NoneKey))
+            {
+                continue;
+            }
+
+            if (_newPairs.TryGetValue(group.Key, out var first))
+            {
+                _newPairs[group.Key] = Math.Min(first, group.Day);
+            }
+            else if (stored?.Contains(group.Key) != true)
+            {
+                if (PairStored(group.Key))
+                {
+                    (stored ??= new(StringComparer.Ordinal)).Add(group.Key);
+                }
+                else
+                {
+                    _newPairs[group.Key] = group.Day;
+                }
+            }
+        }
+
+        foreach (var (key, day) in _newPairs)
+        {
+            var route = key[..key.IndexOf(SpendReport.PairSeparator, StringComparison.Ordinal)];
+            _newPairCounts[(route, day)] = _newPairCounts.GetValueOrDefault((route, day)) + 1;
+        }
+
+        foreach (var ((route, day), tasks) in _newPairCounts)
+        {
+            BindText(_addRouteTasks, 1, route);
+            NativeSqlite.BindInt64(_addRouteTasks, 2, day);
+            NativeSqlite.BindInt64(_addRouteTasks, 3, tasks);
+            StepInsert(_addRouteTasks);
+        }
+    }
+
+    private bool PairStored(string key)
+    {
+        BindText(_pairStored, 1, key);
+        try
+        {
+            var rc = NativeSqlite.Step(_pairStored);
+            return rc == raw.SQLITE_ROW ? true : rc == raw.SQLITE_DONE ? false : throw Error(rc);
+        }
+        finally
+        {
+            NativeSqlite.Reset(_pairStored);
         }
     }
 

@@ -68,7 +68,7 @@ public sealed class SqliteHourTotalsTests
             connection.Open();
             using var command = connection.CreateCommand();
             // The file as the step before call_totals_hour (step 11) left it: the later steps' tables dropped too.
-            command.CommandText = "DROP TABLE call_totals_hour; DROP TABLE receipt_totals_month; PRAGMA user_version = 10;";
+            command.CommandText = "DROP TABLE call_totals_hour; DROP TABLE receipt_totals_month; DROP TABLE route_task_counts; PRAGMA user_version = 10;";
             command.ExecuteNonQuery();
         }
 

@@ -19,7 +19,7 @@ public sealed class SqliteLedgerSchemaTests
             Assert.That(File.Exists(path), Is.True);
             Assert.That(File.Exists(path + "-wal"), Is.True, "WAL mode keeps a -wal file next to an open ledger");
             Assert.That(ledger.Path, Is.EqualTo(path));
-            Assert.That(ledger.SchemaVersion, Is.EqualTo(LedgerSchema.LatestVersion).And.EqualTo(12));
+            Assert.That(ledger.SchemaVersion, Is.EqualTo(LedgerSchema.LatestVersion).And.EqualTo(13));
             using var connection = ledger.OpenReader();
             Assert.That(Scalar(connection, "PRAGMA journal_mode;"), Is.EqualTo("wal"));
             Assert.That(Scalar(connection, "PRAGMA user_version;"), Is.EqualTo((long)LedgerSchema.LatestVersion));

@@ -93,7 +93,7 @@ public sealed class SqliteRouteTaskTotalsTests
         {
             connection.Open();
             using var command = connection.CreateCommand();
-            command.CommandText = "DELETE FROM call_totals WHERE dim = 100; DROP TABLE budget_estimator; DROP TABLE budget_rollups; DROP TABLE budget_totals; DROP TABLE call_totals_hour; DROP TABLE receipt_totals_month; PRAGMA user_version = 7;";
+            command.CommandText = "DELETE FROM call_totals WHERE dim = 100; DROP TABLE budget_estimator; DROP TABLE budget_rollups; DROP TABLE budget_totals; DROP TABLE call_totals_hour; DROP TABLE receipt_totals_month; DROP TABLE route_task_counts; PRAGMA user_version = 7;";
             command.ExecuteNonQuery();
         }
 
